@@ -1,0 +1,3 @@
+from fangpin.cli import app
+
+app()

@@ -1,0 +1,11 @@
+"""Rule packs: declarative policy (parameters, groups, rules, benefits), validated, hashed and compiled."""
+
+from fangpin.packs.loader import (
+    Pack,
+    available_packs,
+    load_pack,
+    pack_for_year,
+    shipped_rules_dir,
+)
+
+__all__ = ["Pack", "available_packs", "load_pack", "pack_for_year", "shipped_rules_dir"]

@@ -1,0 +1,191 @@
+"""The condition language of rule packs, compiled to durable_rules and analysed for thresholds.
+
+A condition is a mapping; several keys in one mapping all have to hold::
+
+    {all: [c, ...]}   {any: [c, ...]}          every / at least one
+    {group: edge}                              the named group's own condition
+    {covered: true}                            any group's condition
+    {field: value}                             equality
+    {field: {lt|lte|gt|gte|eq|ne: operand}}    comparison; operand a literal or "$parameter"
+    {field: {in: [v, ...]}}                    one of (durable_rules has no $in: compiled to $or)
+
+Every leaf compares one fact field with a constant. That is what makes the threshold analysis exact:
+two households whose fields fall in the same interval between the pack's constants fire the same rules.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fangpin.errors import PackError
+from fangpin.money import to_decimal, to_fen
+
+FieldKind = Literal["money", "int", "bool", "code"]
+
+# The facts the engine sees: money as integer fen, flags as 0/1, codes as strings (durable-rules notes §4).
+ENGINE_FIELDS: dict[str, FieldKind] = {
+    "status": "code",
+    "per_capita_income": "money",
+    "members": "int",
+    "labour_capacity": "bool",
+    "housing_secure": "bool",
+    "illness_base": "money",
+    "schooling_base": "money",
+    "disaster_base": "money",
+}
+CODE_VALUES: dict[str, frozenset[str]] = {
+    "status": frozenset({"exited", "never_registered", "registered_poor"}),
+}
+_OPERATORS = {"eq": "$eq", "ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
+
+
+@dataclass(frozen=True)
+class Compare:
+    field: str
+    op: str
+    value: int | str
+
+
+@dataclass(frozen=True)
+class All:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    children: tuple[Node, ...]
+
+
+Node = Compare | All | AnyOf
+
+ParameterLookup = Callable[[str, FieldKind, str], int]
+
+
+class ConditionParser:
+    """Parses conditions of one pack file; errors name the file and the key path."""
+
+    def __init__(self, file: str, lookup: ParameterLookup, groups: Mapping[str, Node]) -> None:
+        self._file = file
+        self._lookup = lookup
+        self._groups = groups
+
+    def parse(self, node: object, path: str) -> Node:
+        if not isinstance(node, dict) or not node:
+            raise PackError("a condition must be a non-empty mapping", file=self._file, key=path)
+        parts = [self._parse_key(str(key), value, f"{path}.{key}") for key, value in node.items()]
+        return parts[0] if len(parts) == 1 else All(tuple(parts))
+
+    def _parse_key(self, key: str, value: object, path: str) -> Node:
+        if key in ("all", "any"):
+            if not isinstance(value, list) or not value:
+                raise PackError(f"'{key}' takes a non-empty list of conditions", file=self._file, key=path)
+            children = tuple(self.parse(child, f"{path}[{i}]") for i, child in enumerate(value))
+            return All(children) if key == "all" else AnyOf(children)
+        if key == "group":
+            if value not in self._groups:
+                raise PackError(f"unknown group {value!r}", file=self._file, key=path)
+            return self._groups[str(value)]
+        if key == "covered":
+            if value is not True:
+                raise PackError("only 'covered: true' is supported", file=self._file, key=path)
+            if not self._groups:
+                raise PackError("'covered' needs the groups to be defined", file=self._file, key=path)
+            return AnyOf(tuple(self._groups.values()))
+        if key not in ENGINE_FIELDS:
+            known = ", ".join(sorted(ENGINE_FIELDS))
+            raise PackError(f"unknown fact field {key!r} (known: {known})", file=self._file, key=path)
+        if isinstance(value, dict):
+            if not value:
+                raise PackError("an empty comparison", file=self._file, key=path)
+            compares = [self._compare(key, str(op), operand, f"{path}.{op}") for op, operand in value.items()]
+            return compares[0] if len(compares) == 1 else All(tuple(compares))
+        return Compare(key, "eq", self._operand(key, value, path))
+
+    def _compare(self, field: str, op: str, operand: object, path: str) -> Node:
+        if op == "in":
+            if not isinstance(operand, list) or not operand:
+                raise PackError("'in' takes a non-empty list", file=self._file, key=path)
+            return AnyOf(tuple(Compare(field, "eq", self._operand(field, v, path)) for v in operand))
+        if op not in _OPERATORS:
+            known = ", ".join([*_OPERATORS, "in"])
+            raise PackError(f"unknown operator {op!r} (known: {known})", file=self._file, key=path)
+        kind = ENGINE_FIELDS[field]
+        if op not in ("eq", "ne") and kind in ("bool", "code"):
+            raise PackError(f"{field} is a {kind}: only eq, ne and in apply", file=self._file, key=path)
+        return Compare(field, op, self._operand(field, operand, path))
+
+    def _operand(self, field: str, value: object, path: str) -> int | str:
+        kind = ENGINE_FIELDS[field]
+        if isinstance(value, str) and value.startswith("$"):
+            return self._lookup(value[1:], kind, path)
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise PackError(f"{field} takes true or false, not {value!r}", file=self._file, key=path)
+            return int(value)
+        if kind == "code":
+            if value not in CODE_VALUES[field]:
+                allowed = ", ".join(sorted(CODE_VALUES[field]))
+                raise PackError(f"{field} is one of {allowed}, not {value!r}", file=self._file, key=path)
+            return str(value)
+        if kind == "int":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise PackError(f"{field} takes a whole number, not {value!r}", file=self._file, key=path)
+            return value
+        try:
+            return to_fen(to_decimal(value))
+        except (TypeError, ValueError) as exc:
+            raise PackError(f"{field} takes an amount in yuan: {exc}", file=self._file, key=path) from None
+
+
+def compile_condition(node: Node) -> dict[str, Any]:
+    """To durable_rules' JSON form (the same form its DSL produces)."""
+    if isinstance(node, Compare):
+        if node.op == "eq":
+            return {node.field: node.value}
+        return {_OPERATORS[node.op]: {node.field: node.value}}
+    key = "$and" if isinstance(node, All) else "$or"
+    children = [compile_condition(child) for child in node.children]
+    return children[0] if len(children) == 1 else {key: children}
+
+
+def guarded(node: Node) -> dict[str, Any]:
+    """Every rule must ignore the engine's own state document, or a post never returns (notes §3)."""
+    return {"$and": [{"$nex": {"$s": 1}}, compile_condition(node)]}
+
+
+def collect_thresholds(nodes: list[Node]) -> dict[str, tuple[int, ...]]:
+    """The constants each numeric field is compared with, sorted; code and bool fields map to ()."""
+    found: dict[str, set[int]] = {}
+    stack: list[Node] = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Compare):
+            values = found.setdefault(node.field, set())
+            if ENGINE_FIELDS[node.field] in ("money", "int"):
+                assert isinstance(node.value, int)
+                values.add(node.value)
+        else:
+            stack.extend(node.children)
+    return {field: tuple(sorted(values)) for field, values in sorted(found.items())}
+
+
+def signature(facts: Mapping[str, int | str], thresholds: Mapping[str, tuple[int, ...]]) -> tuple[object, ...]:
+    """The facts' equivalence class under the pack: which interval between thresholds each field falls in.
+
+    A value equal to a threshold gets its own class (odd index), so =, <, > and their mixes all agree
+    for every member of a class. Fields no condition reads are left out.
+    """
+    parts: list[object] = []
+    for field, cuts in thresholds.items():
+        value = facts[field]
+        if not cuts:
+            parts.append(value)
+            continue
+        assert isinstance(value, int)
+        index = bisect_left(cuts, value)
+        parts.append(2 * index + 1 if index < len(cuts) and cuts[index] == value else 2 * index)
+    return tuple(parts)
+

@@ -1,0 +1,324 @@
+"""Load a pack folder, validate it, resolve its parameters, compile its conditions, and hash its content."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from fangpin.errors import NoPackForYear, PackError
+from fangpin.exactyaml import load_yaml
+from fangpin.facts import Cause
+from fangpin.money import FEN, to_fen
+from fangpin.packs.conditions import (
+    ConditionParser,
+    FieldKind,
+    Node,
+    collect_thresholds,
+    guarded,
+)
+from fangpin.packs.schema import (
+    Benefit,
+    Group,
+    LabelsParameter,
+    MoneyParameter,
+    PackMeta,
+    Parameter,
+    ProductParameter,
+    RateParameter,
+    RatioParameter,
+    Rule,
+    RulesFile,
+    ScheduleParameter,
+)
+
+M = TypeVar("M", bound=BaseModel)
+_PARAMETERS = TypeAdapter(dict[str, Parameter])
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """One engine rule: where it comes from, what it does when it fires, what it cites."""
+
+    id: str
+    kind: str  # group | rule | benefit
+    source: Group | Rule | Benefit
+    condition: Node
+
+
+@dataclass(frozen=True)
+class Pack:
+    meta: PackMeta
+    directory: Path
+    hash: str
+    parameters: dict[str, Parameter]
+    money: dict[str, Decimal]
+    rules_file: RulesFile
+    compiled: tuple[CompiledRule, ...]
+    thresholds: dict[str, tuple[int, ...]]
+    ruleset: dict[str, dict[str, Any]] = field(repr=False)
+
+    @property
+    def id(self) -> str:
+        return self.meta.id
+
+    @property
+    def short_hash(self) -> str:
+        return self.hash[:12]
+
+    @property
+    def ruleset_name(self) -> str:
+        return f"{self.meta.id}@{self.hash[:16]}"
+
+    def rule(self, rule_id: str) -> CompiledRule:
+        for rule in self.compiled:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+    def parameter(self, ref: str) -> Parameter:
+        return self.parameters[ref.removeprefix("$")]
+
+    def schedule(self, ref: str) -> ScheduleParameter:
+        value = self.parameter(ref)
+        assert isinstance(value, ScheduleParameter)
+        return value
+
+    def rate(self, ref: str) -> Decimal:
+        value = self.parameter(ref)
+        assert isinstance(value, RateParameter | RatioParameter)
+        return value.value
+
+    def labels(self, ref: str) -> tuple[str, ...]:
+        value = self.parameter(ref)
+        assert isinstance(value, LabelsParameter)
+        return value.value
+
+    def amount(self, ref: str) -> Decimal:
+        return self.money[ref.removeprefix("$")]
+
+    def integer(self, ref: str) -> int:
+        value = self.parameter(ref)
+        assert value.type == "integer"
+        return value.value
+
+    def group(self, group_id: str) -> Group:
+        for group in self.rules_file.groups:
+            if group.id == group_id:
+                return group
+        raise KeyError(group_id)
+
+    def benefit(self, cause: Cause, group_id: str) -> Benefit | None:
+        for benefit in self.rules_file.benefits:
+            if benefit.cause == cause and benefit.group == group_id:
+                return benefit
+        return None
+
+    def in_force(self, year: int) -> bool:
+        return year in self.meta.years
+
+
+def load_pack(directory: Path | str) -> Pack:
+    directory = Path(directory)
+    if not (directory / "pack.yaml").is_file():
+        raise PackError("not a rule pack: no pack.yaml", file=str(directory))
+    meta = _validate(PackMeta, _read(directory / "pack.yaml"), directory / "pack.yaml")
+    raw_parameters = _read(directory / "parameters.yaml")
+    try:
+        parameters = _PARAMETERS.validate_python(raw_parameters)
+    except ValidationError as exc:
+        raise _pack_error(exc, directory / "parameters.yaml") from None
+    money = _resolve_money(parameters, str(directory / "parameters.yaml"))
+    rules_path = directory / "rules.yaml"
+    rules_file = _validate(RulesFile, _read(rules_path), rules_path)
+    compiled = _compile(rules_file, parameters, money, str(rules_path))
+    ruleset = {rule.id: {"all": [{"m": guarded(rule.condition)}]} for rule in compiled}
+    canonical = _canonical({"pack": meta, "parameters": parameters, "rules": rules_file})
+    return Pack(
+        meta=meta,
+        directory=directory,
+        hash=hashlib.sha256(canonical.encode()).hexdigest(),
+        parameters=parameters,
+        money=money,
+        rules_file=rules_file,
+        compiled=compiled,
+        thresholds=collect_thresholds([rule.condition for rule in compiled]),
+        ruleset=ruleset,
+    )
+
+
+def shipped_rules_dir() -> Path:
+    """The packs shipped with fangpin: a folder named by FANGPIN_RULES_DIR, else the installed copy,
+    else the repository's rules/ folder (an editable install)."""
+    from fangpin.config import get_settings
+
+    configured = get_settings().rules_dir
+    if configured is not None:
+        return configured
+    spec = find_spec("fangpin.shipped_rules")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            if Path(location).is_dir():
+                return Path(location)
+    return Path(__file__).resolve().parents[3] / "rules"
+
+
+def available_packs(rules_dir: Path | None = None) -> list[Pack]:
+    root = rules_dir or shipped_rules_dir()
+    if not root.is_dir():
+        raise PackError("the rules folder does not exist", file=str(root))
+    return [load_pack(path) for path in sorted(root.iterdir()) if (path / "pack.yaml").is_file()]
+
+
+def pack_for_year(year: int, rules_dir: Path | None = None) -> Pack:
+    candidates = [pack for pack in available_packs(rules_dir) if pack.in_force(year)]
+    if not candidates:
+        root = rules_dir or shipped_rules_dir()
+        raise NoPackForYear(f"no rule pack in {root} is in force for policy year {year}; name one with --pack")
+    if len(candidates) > 1:
+        names = ", ".join(pack.id for pack in candidates)
+        raise PackError(f"several packs are in force for policy year {year} ({names}); name one with --pack")
+    return candidates[0]
+
+
+def _read(path: Path) -> Any:
+    if not path.is_file():
+        raise PackError("file missing", file=str(path))
+    try:
+        return load_yaml(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PackError(f"cannot be read: {exc}", file=str(path)) from None
+    except Exception as exc:  # yaml.YAMLError and its many subclasses
+        raise PackError(f"is not valid YAML: {exc}", file=str(path)) from None
+
+
+def _validate(model: type[M], data: Any, path: Path) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _pack_error(exc, path) from None
+
+
+def _pack_error(exc: ValidationError, path: Path) -> PackError:
+    first = exc.errors()[0]
+    key = ".".join(str(part) for part in first["loc"] if not str(part).endswith("Parameter"))
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return PackError(f"{first['msg']}{more}", file=str(path), key=key or None)
+
+
+def _resolve_money(parameters: dict[str, Parameter], file: str) -> dict[str, Decimal]:
+    money: dict[str, Decimal] = {}
+
+    def value_of(name: str, trail: tuple[str, ...]) -> Decimal:
+        if name in trail:
+            raise PackError(f"parameter refers to itself through {' → '.join(trail)}", file=file, key=name)
+        parameter = parameters.get(name)
+        if parameter is None:
+            raise PackError("unknown parameter", file=file, key=f"{trail[-1]}.of: {name}" if trail else name)
+        if isinstance(parameter, MoneyParameter | RatioParameter | RateParameter):
+            return parameter.value
+        if isinstance(parameter, ProductParameter):
+            product = Decimal(1)
+            for factor in parameter.of:
+                product *= value_of(factor, (*trail, name))
+            return product
+        raise PackError(f"a {parameter.type} parameter cannot be a factor", file=file, key=name)
+
+    for name, parameter in parameters.items():
+        if isinstance(parameter, MoneyParameter):
+            money[name] = parameter.value
+        elif isinstance(parameter, ProductParameter):
+            value = value_of(name, ())
+            if value != value.quantize(FEN):
+                raise PackError(f"the product {value} is not a whole number of fen", file=file, key=name)
+            money[name] = value.quantize(FEN)
+    return money
+
+
+def _compile(
+    rules_file: RulesFile, parameters: dict[str, Parameter], money: dict[str, Decimal], file: str
+) -> tuple[CompiledRule, ...]:
+    def lookup(name: str, kind: FieldKind, path: str) -> int:
+        parameter = parameters.get(name)
+        if parameter is None:
+            raise PackError(f"unknown parameter ${name}", file=file, key=path)
+        if kind == "money" and name in money:
+            return to_fen(money[name])
+        if kind == "int" and parameter.type == "integer":
+            return int(parameter.value)  # type: ignore[union-attr]
+        raise PackError(f"${name} is a {parameter.type} parameter, not usable for a {kind} field", file=file,
+                        key=path)
+
+    def expect(ref: str, kind: type[Any], path: str) -> None:
+        parameter = parameters.get(ref[1:])
+        if parameter is None:
+            raise PackError(f"unknown parameter {ref}", file=file, key=path)
+        if kind is MoneyParameter and ref[1:] in money:
+            return
+        if not isinstance(parameter, kind):
+            raise PackError(f"{ref} is a {parameter.type} parameter", file=file, key=path)
+
+    ids: set[str] = set()
+
+    def unique(rule_id: str, path: str) -> str:
+        if rule_id in ids:
+            raise PackError(f"the id {rule_id!r} is used twice", file=file, key=path)
+        ids.add(rule_id)
+        return rule_id
+
+    group_nodes: dict[str, Node] = {}
+    compiled: list[CompiledRule] = []
+    plain = ConditionParser(file, lookup, {})
+    for index, group in enumerate(rules_file.groups):
+        node = plain.parse(group.when, f"groups[{index}].when")
+        group_nodes[group.id] = node
+        compiled.append(CompiledRule(unique(group.id, f"groups[{index}].id"), "group", group, node))
+    parser = ConditionParser(file, lookup, group_nodes)
+    for index, rule in enumerate(rules_file.rules):
+        node = parser.parse(rule.when, f"rules[{index}].when")
+        compiled.append(CompiledRule(unique(rule.id, f"rules[{index}].id"), "rule", rule, node))
+    seen_terms: set[tuple[str, str]] = set()
+    for index, benefit in enumerate(rules_file.benefits):
+        path = f"benefits[{index}]"
+        if benefit.group not in group_nodes:
+            raise PackError(f"unknown group {benefit.group!r}", file=file, key=f"{path}.group")
+        if (benefit.cause, benefit.group) in seen_terms:
+            raise PackError(f"{benefit.cause} has two benefits for {benefit.group}", file=file, key=path)
+        seen_terms.add((benefit.cause, benefit.group))
+        expect(benefit.deductible, MoneyParameter, f"{path}.deductible")
+        expect(benefit.cap, MoneyParameter, f"{path}.cap")
+        expect(benefit.tiers, ScheduleParameter, f"{path}.tiers")
+        when = {"all": [{"group": benefit.group}, {f"{benefit.cause}_base": {"gt": benefit.deductible}}]}
+        node = parser.parse(when, f"{path}.deductible")
+        compiled.append(CompiledRule(unique(benefit.id, f"{path}.id"), "benefit", benefit, node))
+    for ref, path in (
+        (rules_file.bases.schooling_stages, "bases.schooling_stages"),
+        (rules_file.bases.compulsory_stages, "bases.compulsory_stages"),
+        (rules_file.bases.disaster_kinds, "bases.disaster_kinds"),
+    ):
+        expect(ref, LabelsParameter, path)
+    expect(rules_file.fee.rate, RateParameter, "fee.rate")
+    return tuple(compiled)
+
+
+def _canonical(content: dict[str, Any]) -> str:
+    """The pack's identity: its validated content, not its formatting (YAML layout, quoting, comments)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, BaseModel):
+            return plain(value.model_dump(mode="python", exclude_none=True))
+        if isinstance(value, dict):
+            return {str(key): plain(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(item) for item in value]
+        if isinstance(value, Decimal):
+            return format(value.normalize(), "f")
+        return value
+
+    return json.dumps(plain(content), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
