@@ -8,7 +8,7 @@ from fangpin.decisions import CauseResult, Decision, FiredRule, PackRef
 from fangpin.engine import PolicyEngine, engine_for
 from fangpin.errors import DocumentError, EngineError, PackError
 from fangpin.facts import CAUSES, Cause, Household
-from fangpin.money import ZERO, round_fen, to_fen
+from fangpin.money import ZERO, from_fen, round_fen, to_fen
 from fangpin.packs import Pack
 from fangpin.packs.loader import CompiledRule
 from fangpin.packs.schema import Benefit, Group, Rule
@@ -87,7 +87,7 @@ def decision_from(
     group = groups[0] if groups else None
     if group is None and "not_covered" not in outcomes:
         raise EngineError(f"pack {pack.id} decided nothing for household {household.household_id}: {facts}")
-    bases = {cause: Decimal(facts[f"{cause}_base"]) / 100 for cause in CAUSES}
+    bases = {cause: from_fen(int(facts[f"{cause}_base"])) for cause in CAUSES}
     terminal = "not_covered" if "not_covered" in outcomes else "refer_dibao" if "refer_dibao" in outcomes else None
     results: list[CauseResult] = []
     for cause in CAUSES:
@@ -117,7 +117,7 @@ def decision_from(
         group=None if terminal == "not_covered" or group is None else group.id,
         group_label=None if terminal == "not_covered" or group is None else group.label,
         outcome=outcome,
-        per_capita_income=Decimal(facts["per_capita_income"]) / 100,
+        per_capita_income=from_fen(int(facts["per_capita_income"])),
         causes=tuple(results),
         payout=payout,
         fee=fee,

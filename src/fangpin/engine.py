@@ -70,6 +70,9 @@ class PolicyEngine:
 
     def fire(self, facts: EngineFacts, *, memo: bool = True) -> tuple[str, ...]:
         """The ids of every rule whose condition holds for these facts, in pack order."""
+        for name, value in facts.items():
+            if not isinstance(value, int | str) or isinstance(value, bool):
+                raise EngineError(f"engine fact {name}={value!r}: only int and str reach the engine")
         key = signature(facts, self.pack.thresholds)
         with self._lock:
             if memo and key in self._memo:
@@ -82,9 +85,6 @@ class PolicyEngine:
             return fired
 
     def _evaluate(self, facts: EngineFacts) -> tuple[str, ...]:
-        for name, value in facts.items():
-            if not isinstance(value, int | str) or isinstance(value, bool):
-                raise EngineError(f"engine fact {name}={value!r}: only int and str reach the engine")
         sid = uuid.uuid4().hex
         name = self.pack.ruleset_name
         self._fired.clear()

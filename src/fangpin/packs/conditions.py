@@ -3,6 +3,7 @@
 A condition is a mapping; several keys in one mapping all have to hold::
 
     {all: [c, ...]}   {any: [c, ...]}          every / at least one
+    {not: c}                                   the opposite (pushed down to the comparisons)
     {group: edge}                              the named group's own condition
     {covered: true}                            any group's condition
     {field: value}                             equality
@@ -84,6 +85,8 @@ class ConditionParser:
                 raise PackError(f"'{key}' takes a non-empty list of conditions", file=self._file, key=path)
             children = tuple(self.parse(child, f"{path}[{i}]") for i, child in enumerate(value))
             return All(children) if key == "all" else AnyOf(children)
+        if key == "not":
+            return negate(self.parse(value, path))
         if key == "group":
             if value not in self._groups:
                 raise PackError(f"unknown group {value!r}", file=self._file, key=path)
@@ -138,6 +141,17 @@ class ConditionParser:
             return to_fen(to_decimal(value))
         except (TypeError, ValueError) as exc:
             raise PackError(f"{field} takes an amount in yuan: {exc}", file=self._file, key=path) from None
+
+
+_OPPOSITES = {"eq": "ne", "ne": "eq", "lt": "gte", "gte": "lt", "lte": "gt", "gt": "lte"}
+
+
+def negate(node: Node) -> Node:
+    """De Morgan down to the leaves, where every comparison has an exact opposite."""
+    if isinstance(node, Compare):
+        return Compare(node.field, _OPPOSITES[node.op], node.value)
+    negated = tuple(negate(child) for child in node.children)
+    return AnyOf(negated) if isinstance(node, All) else All(negated)
 
 
 def compile_condition(node: Node) -> dict[str, Any]:

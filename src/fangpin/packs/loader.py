@@ -280,9 +280,12 @@ def _compile(
         group_nodes[group.id] = node
         compiled.append(CompiledRule(unique(group.id, f"groups[{index}].id"), "group", group, node))
     parser = ConditionParser(file, lookup, group_nodes)
+    outcome_conditions: list[dict[str, Any]] = []
     for index, rule in enumerate(rules_file.rules):
         node = parser.parse(rule.when, f"rules[{index}].when")
         compiled.append(CompiledRule(unique(rule.id, f"rules[{index}].id"), "rule", rule, node))
+        if rule.then.outcome is not None:
+            outcome_conditions.append(rule.when)
     seen_terms: set[tuple[str, str]] = set()
     for index, benefit in enumerate(rules_file.benefits):
         path = f"benefits[{index}]"
@@ -294,7 +297,14 @@ def _compile(
         expect(benefit.deductible, MoneyParameter, f"{path}.deductible")
         expect(benefit.cap, MoneyParameter, f"{path}.cap")
         expect(benefit.tiers, ScheduleParameter, f"{path}.tiers")
-        when = {"all": [{"group": benefit.group}, {f"{benefit.cause}_base": {"gt": benefit.deductible}}]}
+        # An outcome rule (not covered, referred to dibao) ends the decision before any cause (SPEC 2).
+        when: dict[str, Any] = {
+            "all": [
+                {"group": benefit.group},
+                {f"{benefit.cause}_base": {"gt": benefit.deductible}},
+                *({"not": condition} for condition in outcome_conditions),
+            ]
+        }
         node = parser.parse(when, f"{path}.deductible")
         compiled.append(CompiledRule(unique(benefit.id, f"{path}.id"), "benefit", benefit, node))
     for ref, path in (

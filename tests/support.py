@@ -1,0 +1,167 @@
+"""Helpers shared by tests: household documents, a plain-Python oracle of SPEC, generators."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from hypothesis import strategies as st
+
+from fangpin.documents import household_from
+from fangpin.facts import Household
+
+REPO = Path(__file__).resolve().parents[1]
+PACK_2019 = REPO / "rules" / "handan-2019"
+
+
+def household(**overrides: Any) -> Household:
+    data: dict[str, Any] = {
+        "household_id": "130434-T001",
+        "year": 2019,
+        "county": "130434",
+        "status": "never_registered",
+        "members": 4,
+        "income_per_capita": "4000.00",
+        "labour_capacity": True,
+        "housing_secure": True,
+    }
+    data.update(overrides)
+    return household_from(data)
+
+
+def illness(*burdens: str) -> list[dict[str, Any]]:
+    return [{"id": f"S{i}", "date": dt.date(2019, 1 + i % 12, 1), "burden": b} for i, b in enumerate(burdens)]
+
+
+def schooling(total: str, stage: str = "本科", full_time: bool = True) -> list[dict[str, Any]]:
+    return [{"id": "E1", "date": dt.date(2019, 9, 1), "stage": stage, "full_time": full_time, "tuition": total}]
+
+
+def disaster(loss: str, compensation: str = "0", kind: str = "fire") -> list[dict[str, Any]]:
+    return [{"id": "D1", "date": dt.date(2019, 6, 1), "kind": kind, "loss": loss, "compensation": compensation}]
+
+
+# --- an independent oracle: SPEC sections 1-4 written out by hand, for comparison with the engine ---
+
+def _half_up(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _tiered(excess: Decimal, tiers: list[tuple[Decimal | None, Decimal]]) -> Decimal:
+    total, lower = Decimal(0), Decimal(0)
+    for upper, rate in tiers:
+        if excess <= lower:
+            break
+        top = excess if upper is None else min(excess, upper)
+        total += (top - lower) * rate
+        if upper is None:
+            break
+        lower = upper
+    return total
+
+
+ILLNESS_TIERS = [(Decimal(20000), Decimal("0.5")), (Decimal(50000), Decimal("0.6")), (None, Decimal("0.7"))]
+SCHOOLING_TIERS = [(Decimal(10000), Decimal("0.5")), (None, Decimal("0.6"))]
+DISASTER_TIERS = [(None, Decimal("0.5"))]
+COUNTED_STAGES = {"普通高中", "高中", "中职", "中等职业教育", "高职", "大专", "专科", "本科", "研究生", "硕士", "博士"}
+
+
+def oracle(h: Household) -> dict[str, Any]:
+    """What SPEC says for a household: outcome, group, owed and paid now per cause, payout, fee."""
+    pc = _half_up(h.income / h.members) if h.income is not None else h.income_per_capita
+    assert pc is not None
+    zero = {"illness": Decimal(0), "schooling": Decimal(0), "disaster": Decimal(0)}
+    if h.status == "registered_poor" or pc >= Decimal(4800):
+        return {"outcome": "not_covered", "group": None, "owed": zero, "paid": zero, "payout": Decimal(0),
+                "fee": Decimal(0)}
+    group = "unstable_exit" if h.status == "exited" else "edge"
+    if not h.labour_capacity and h.housing_secure:
+        return {"outcome": "refer_dibao", "group": group, "owed": zero, "paid": zero, "payout": Decimal(0),
+                "fee": Decimal(0)}
+    bases = {
+        "illness": sum((e.burden for e in h.illness), Decimal(0)),
+        "schooling": sum((e.tuition + e.accommodation + e.textbooks for e in h.schooling
+                          if e.full_time and e.stage in COUNTED_STAGES), Decimal(0)),
+        "disaster": sum((max(Decimal(0), e.loss - e.compensation) for e in h.disaster), Decimal(0)),
+    }
+    terms = {
+        "illness": (Decimal(5000) if group == "unstable_exit" else Decimal(20000), ILLNESS_TIERS, Decimal(100000)),
+        "schooling": (Decimal(8000), SCHOOLING_TIERS, Decimal(30000)),
+        "disaster": (Decimal(10000), DISASTER_TIERS, Decimal(50000)),
+    }
+    owed, paid, any_over = dict(zero), dict(zero), False
+    for cause, (deductible, tiers, cap) in terms.items():
+        if bases[cause] > deductible:
+            any_over = True
+            owed[cause] = _half_up(min(_tiered(bases[cause] - deductible, tiers), cap))
+            paid[cause] = max(Decimal(0), owed[cause] - getattr(h.paid_this_year, cause))
+    payout = sum(paid.values(), Decimal(0))
+    outcome = "below_deductible" if not any_over else "pay" if payout > 0 else "already_paid"
+    return {"outcome": outcome, "group": group, "owed": owed, "paid": paid, "payout": payout,
+            "fee": _half_up(payout * Decimal("0.15"))}
+
+
+# --- hypothesis strategies ---
+
+def fen_amounts(max_yuan: int) -> st.SearchStrategy[str]:
+    return st.integers(min_value=0, max_value=max_yuan * 100).map(lambda fen: f"{Decimal(fen) / 100:.2f}")
+
+
+@st.composite
+def households(draw: st.DrawFn, paid: bool = True) -> Household:
+    dates = st.dates(min_value=dt.date(2019, 1, 1), max_value=dt.date(2019, 12, 31))
+    n_ill = draw(st.integers(0, 3))
+    n_school = draw(st.integers(0, 2))
+    n_dis = draw(st.integers(0, 2))
+    income_field = draw(st.sampled_from(["income", "income_per_capita"]))
+    members = draw(st.integers(1, 7))
+    income = draw(st.one_of(st.integers(470_000, 490_000), st.integers(0, 1_000_000)))  # fen per capita
+    data: dict[str, Any] = {
+        "household_id": "H",
+        "year": 2019,
+        "county": "130434",
+        "status": draw(st.sampled_from(["exited", "never_registered", "registered_poor"])),
+        "members": members,
+        income_field: f"{Decimal(income * (members if income_field == 'income' else 1)) / 100:.2f}",
+        "labour_capacity": draw(st.booleans()),
+        "housing_secure": draw(st.booleans()),
+        "illness": [{"id": f"S{i}", "date": draw(dates), "burden": draw(fen_amounts(200_000))}
+                    for i in range(n_ill)],
+        "schooling": [{"id": f"E{i}", "date": draw(dates),
+                       "stage": draw(st.sampled_from(["普通高中", "本科", "初中", "小学", "博士"])),
+                       "full_time": draw(st.booleans()), "tuition": draw(fen_amounts(20_000)),
+                       "accommodation": draw(fen_amounts(5_000)), "textbooks": draw(fen_amounts(2_000))}
+                      for i in range(n_school)],
+        "disaster": [{"id": f"D{i}", "date": draw(dates), "kind": draw(st.sampled_from(["fire", "traffic", "natural"])),
+                      "loss": draw(fen_amounts(150_000)), "compensation": draw(fen_amounts(50_000))}
+                     for i in range(n_dis)],
+    }
+    if paid:
+        data["paid_this_year"] = {c: draw(fen_amounts(30_000)) for c in ("illness", "schooling", "disaster")}
+    return household_from(data)
+
+
+def random_household(rng: random.Random, household_id: str) -> Household:
+    """A plain seeded generator, for tests that need many households without hypothesis."""
+    members = rng.randint(1, 6)
+    fen = lambda top: f"{Decimal(rng.randint(0, top * 100)) / 100:.2f}"  # noqa: E731
+    return household_from({
+        "household_id": household_id,
+        "year": 2019,
+        "county": "130434",
+        "status": rng.choice(["exited", "never_registered", "registered_poor"]),
+        "members": members,
+        "income_per_capita": f"{Decimal(rng.choice([rng.randint(470_000, 490_000), rng.randint(0, 900_000)])) / 100:.2f}",
+        "labour_capacity": rng.random() < 0.85,
+        "housing_secure": rng.random() < 0.7,
+        "illness": [{"id": f"S{i}", "date": dt.date(2019, rng.randint(1, 12), 1), "burden": fen(90_000)}
+                    for i in range(rng.randint(0, 3))],
+        "schooling": [{"id": f"E{i}", "date": dt.date(2019, 9, 1), "stage": rng.choice(["本科", "初中", "高中"]),
+                       "full_time": rng.random() < 0.9, "tuition": fen(15_000)} for i in range(rng.randint(0, 2))],
+        "disaster": [{"id": f"D{i}", "date": dt.date(2019, 7, 1), "kind": "fire", "loss": fen(60_000)}
+                     for i in range(rng.randint(0, 1))],
+        "paid_this_year": {"illness": fen(3_000)},
+    })
