@@ -154,7 +154,7 @@ def random_household(rng: random.Random, household_id: str) -> Household:
         "county": "130434",
         "status": rng.choice(["exited", "never_registered", "registered_poor"]),
         "members": members,
-        "income_per_capita": f"{Decimal(rng.choice([rng.randint(470_000, 490_000), rng.randint(0, 900_000)])) / 100:.2f}",
+        "income_per_capita": f"{Decimal(rng.choice([rng.randint(470_000, 490_000), rng.randint(0, 900_000)])) / 100}",
         "labour_capacity": rng.random() < 0.85,
         "housing_secure": rng.random() < 0.7,
         "illness": [{"id": f"S{i}", "date": dt.date(2019, rng.randint(1, 12), 1), "burden": fen(90_000)}

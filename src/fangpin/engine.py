@@ -14,6 +14,7 @@ that the two agree.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import ctypes
 import threading
@@ -33,10 +34,8 @@ _MEMO_LIMIT = 100_000
 
 def _tune_malloc() -> None:
     """glibc heap trimming halves durable_rules' throughput (notes §8): raise M_TRIM_THRESHOLD."""
-    try:
+    with contextlib.suppress(OSError):  # not glibc: nothing to tune
         ctypes.CDLL("libc.so.6").mallopt(-1, 512 << 20)
-    except OSError:  # not glibc: nothing to tune
-        pass
 
 
 _tune_malloc()
@@ -96,10 +95,8 @@ class PolicyEngine:
         except Exception as exc:
             raise EngineError(f"durable_rules failed on {dict(facts)}: {exc}") from exc
         finally:
-            try:
+            with contextlib.suppress(Exception):  # a state never created has nothing to delete
                 self._host.delete_state(name, sid)
-            except Exception:  # noqa: S110 - a state that was never created has nothing to delete
-                pass
         if state is None or "exception" in state:
             detail = state.get("exception") if state else "no state returned"
             raise EngineError(f"a rule action failed on {dict(facts)}: {detail}")

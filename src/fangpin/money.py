@@ -10,7 +10,7 @@ ZERO = Decimal("0.00")
 
 def to_decimal(value: object) -> Decimal:
     """Read an amount exactly as written. Floats are refused: their decimal value is not what was written."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise TypeError(f"amount {value!r} must be a string, an int or a Decimal, never a float or a bool")
     if isinstance(value, Decimal):
         result = value

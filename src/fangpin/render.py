@@ -34,7 +34,7 @@ def render_decision(decision: Decision, console: Console) -> None:
     head.add_row("county", place)
     head.add_row("year", str(decision.year))
     head.add_row("per-capita income", format_yuan(decision.per_capita_income))
-    head.add_row("group", decision.group_label and f"{decision.group_label} ({decision.group})" or "—")
+    head.add_row("group", (decision.group_label and f"{decision.group_label} ({decision.group})") or "—")
     head.add_row("outcome", Text(OUTCOME_LABELS[decision.outcome], style="bold green" if decision.outcome == "pay"
                                  else "bold"))
     causes = Table(title="causes 救助原因", show_lines=True, pad_edge=False)

@@ -89,7 +89,7 @@ def test_a_broken_pack_is_refused_with_the_file_and_key_named(
 
 
 def test_a_folder_without_pack_yaml_is_not_a_pack(tmp_path: Path) -> None:
-    with pytest.raises(PackError, match="no pack.yaml"):
+    with pytest.raises(PackError, match=r"no pack\.yaml"):
         load_pack(tmp_path)
 
 

@@ -251,7 +251,7 @@ def _compile(
         if kind == "money" and name in money:
             return to_fen(money[name])
         if kind == "int" and parameter.type == "integer":
-            return int(parameter.value)  # type: ignore[union-attr]
+            return int(parameter.value)
         raise PackError(f"${name} is a {parameter.type} parameter, not usable for a {kind} field", file=file,
                         key=path)
 

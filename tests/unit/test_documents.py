@@ -1,0 +1,99 @@
+"""Household documents: exact reading, and errors that name the field at fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fangpin.deciding import decide
+from fangpin.documents import parse_document, read_document
+from fangpin.errors import DocumentError
+from fangpin.packs import Pack
+
+GOOD = """
+household_id: "130434-0001"
+year: 2019
+county: "130434"
+status: never_registered
+members: 4
+income: 17600.10
+labour_capacity: true
+housing_secure: true
+illness: [{id: S1, date: 2019-03-02, burden: 45000.05}]
+"""
+
+
+def test_yaml_numbers_are_read_exactly_not_as_floats() -> None:
+    household = parse_document(GOOD)
+
+    assert str(household.income) == "17600.10"
+    assert str(household.illness[0].burden) == "45000.05"
+
+
+def test_json_numbers_are_read_exactly() -> None:
+    text = ('{"household_id": "H", "year": 2019, "county": "130434", "status": "exited", "members": 3,'
+            '"income": 13500.00, "labour_capacity": true, "housing_secure": true,'
+            '"illness": [{"id": "S", "date": "2019-05-11", "burden": 12345.67}]}')
+
+    assert str(parse_document(text, json_text=True).illness[0].burden) == "12345.67"
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        (("status: never_registered", "status: poor"), "status", "Input should be"),
+        (("members: 4", "members: 0"), "members", "greater than or equal to 1"),
+        (("members: 4", "members: four"), "members", "valid integer"),
+        (("income: 17600.10", "income: -1"), "income", "negative"),
+        (("income: 17600.10", "income: 17600.105"), "income", "more than two decimals"),
+        (("income: 17600.10", "income: lots"), "income", "not an amount"),
+        (("income: 17600.10\n", ""), "income", "income_per_capita"),
+        (("burden: 45000.05", "burden: N/A"), "illness[0].burden", "not an amount"),
+        (("date: 2019-03-02", "date: 2018-12-31"), "illness[0].date", "outside policy year 2019"),
+        (("date: 2019-03-02", "date: 2019-02-30"), "illness[0].date", ""),
+        (("county: \"130434\"", "county: \"13043\""), "county", "pattern"),
+        (("labour_capacity: true", "labour_capacity: maybe"), "labour_capacity", "boolean"),
+        (("housing_secure: true", "housing_secure: true\nhosing: true"), "hosing", "Extra inputs"),
+    ],
+)
+def test_a_malformed_document_names_the_field(change: tuple[str, str], field: str, message: str) -> None:
+    text = GOOD.replace(*change)
+
+    with pytest.raises(DocumentError) as caught:
+        parse_document(text)
+
+    assert caught.value.field == field
+    assert message in str(caught.value)
+
+
+def test_the_same_event_twice_is_refused() -> None:
+    text = GOOD.replace("illness: [{id: S1, date: 2019-03-02, burden: 45000.05}]",
+                        "illness: [{id: S1, date: 2019-03-02, burden: 1}, {id: S1, date: 2019-04-02, burden: 1}]")
+
+    with pytest.raises(DocumentError, match=r"illness\[1\]\.id"):
+        parse_document(text)
+
+
+def test_a_stage_the_pack_does_not_know_names_the_field(pack: Pack) -> None:
+    household = parse_document(GOOD + "schooling: [{id: E1, date: 2019-09-01, stage: 幼儿园, full_time: true}]\n")
+
+    with pytest.raises(DocumentError) as caught:
+        decide(household, pack)
+
+    assert caught.value.field == "schooling[0].stage"
+
+
+def test_not_yaml_at_all_is_a_document_error() -> None:
+    with pytest.raises(DocumentError, match="not valid YAML"):
+        parse_document("household_id: [unclosed")
+
+
+def test_a_document_that_is_not_a_mapping_is_refused() -> None:
+    with pytest.raises(DocumentError, match="mapping"):
+        parse_document("- just\n- a list\n")
+
+
+def test_a_missing_file_is_a_document_error(tmp_path: Path) -> None:
+    with pytest.raises(DocumentError, match="cannot be read"):
+        read_document(tmp_path / "nope.yaml")
