@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
 from fangpin.decisions import CauseResult, Decision, FiredRule, PackRef
@@ -67,31 +68,57 @@ def engine_facts(household: Household, pack: Pack) -> dict[str, int | str]:
     }
 
 
+@dataclass(frozen=True)
+class Subject:
+    """Who a decision is about: identity only, no facts."""
+
+    household_id: str
+    year: int
+    county: str
+    township: str | None = None
+    village: str | None = None
+
+
+def subject_of(household: Household) -> Subject:
+    return Subject(household.household_id, household.year, household.county, household.township, household.village)
+
+
+def paid_before_of(household: Household) -> dict[Cause, Decimal]:
+    return {cause: household.paid_this_year.of(cause) for cause in CAUSES}
+
+
 def decide(household: Household, pack: Pack, engine: PolicyEngine | None = None) -> Decision:
-    facts = engine_facts(household, pack)
+    return decide_facts(subject_of(household), engine_facts(household, pack), paid_before_of(household), pack, engine)
+
+
+def decide_facts(
+    subject: Subject,
+    facts: dict[str, int | str],
+    paid_before: dict[Cause, Decimal],
+    pack: Pack,
+    engine: PolicyEngine | None = None,
+) -> Decision:
+    """Decide from engine facts and what was already paid this year: how single checks, bulk screening
+    and replay of stored facts all arrive at a decision."""
     fired_ids = (engine or engine_for(pack)).fire(facts)
-    return decision_from(household, pack, facts, fired_ids)
+    return decision_from(subject, pack, facts, fired_ids, paid_before)
 
 
 def decision_from(
-    household: Household, pack: Pack, facts: dict[str, int | str], fired_ids: tuple[str, ...]
+    subject: Subject,
+    pack: Pack,
+    facts: dict[str, int | str],
+    fired_ids: tuple[str, ...],
+    paid_before_by_cause: dict[Cause, Decimal],
 ) -> Decision:
     """Turn the fired rules into a decision; only arithmetic on what the rules chose happens here."""
-    fired = [pack.rule(rule_id) for rule_id in fired_ids]
-    groups = [rule.source for rule in fired if isinstance(rule.source, Group)]
-    outcomes = {rule.source.then.outcome for rule in fired if isinstance(rule.source, Rule)} - {None}
-    notes = [rule.source.then.note for rule in fired if isinstance(rule.source, Rule) and rule.source.then.note]
-    benefits = {rule.source.cause: rule.source for rule in fired if isinstance(rule.source, Benefit)}
-    if len(groups) > 1:
-        raise PackError(f"pack {pack.id}: groups {[g.id for g in groups]} all hold for {household.household_id}")
-    group = groups[0] if groups else None
-    if group is None and "not_covered" not in outcomes:
-        raise EngineError(f"pack {pack.id} decided nothing for household {household.household_id}: {facts}")
+    chosen = classify(pack, fired_ids, facts)
+    fired, group, terminal, benefits = chosen.fired, chosen.group, chosen.terminal, chosen.benefits
+    notes = list(chosen.notes)
     bases = {cause: from_fen(int(facts[f"{cause}_base"])) for cause in CAUSES}
-    terminal = "not_covered" if "not_covered" in outcomes else "refer_dibao" if "refer_dibao" in outcomes else None
     results: list[CauseResult] = []
     for cause in CAUSES:
-        paid_before = household.paid_this_year.of(cause)
+        paid_before = paid_before_by_cause[cause]
         if terminal or group is None:
             results.append(CauseResult(cause=cause, base=bases[cause], paid_before=paid_before))
             continue
@@ -109,11 +136,11 @@ def decision_from(
     else:
         outcome = "pay" if payout > 0 else "already_paid"
     return Decision(
-        household_id=household.household_id,
-        year=household.year,
-        county=household.county,
-        township=household.township,
-        village=household.village,
+        household_id=subject.household_id,
+        year=subject.year,
+        county=subject.county,
+        township=subject.township,
+        village=subject.village,
         group=None if terminal == "not_covered" or group is None else group.id,
         group_label=None if terminal == "not_covered" or group is None else group.label,
         outcome=outcome,
@@ -126,6 +153,33 @@ def decision_from(
         engine_facts=facts,
         pack=PackRef(id=pack.id, version=pack.meta.version, hash=pack.hash),
     )
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What the fired rules say, before any arithmetic: the same for every household whose facts fall
+    in one threshold class, which is how bulk screening applies it to many households at once."""
+
+    fired: tuple[CompiledRule, ...]
+    group: Group | None
+    terminal: str | None  # not_covered or refer_dibao: ends the decision before any cause
+    benefits: dict[Cause, Benefit]
+    notes: tuple[str, ...]
+
+
+def classify(pack: Pack, fired_ids: tuple[str, ...], facts: dict[str, int | str]) -> Classification:
+    fired = tuple(pack.rule(rule_id) for rule_id in fired_ids)
+    groups = [rule.source for rule in fired if isinstance(rule.source, Group)]
+    outcomes = {rule.source.then.outcome for rule in fired if isinstance(rule.source, Rule)} - {None}
+    notes = tuple(rule.source.then.note for rule in fired if isinstance(rule.source, Rule) and rule.source.then.note)
+    benefits = {rule.source.cause: rule.source for rule in fired if isinstance(rule.source, Benefit)}
+    if len(groups) > 1:
+        raise PackError(f"pack {pack.id}: groups {[g.id for g in groups]} all hold for the facts {facts}")
+    group = groups[0] if groups else None
+    if group is None and "not_covered" not in outcomes:
+        raise EngineError(f"pack {pack.id} decided nothing for the facts {facts}")
+    terminal = "not_covered" if "not_covered" in outcomes else "refer_dibao" if "refer_dibao" in outcomes else None
+    return Classification(fired, group, terminal, benefits, notes)
 
 
 def _cause_result(

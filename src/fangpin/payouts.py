@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import polars as pl
+
 from fangpin.decisions import Citation, TierSlice
-from fangpin.money import ZERO, round_fen
+from fangpin.money import ZERO, round_fen, to_fen
 from fangpin.packs.schema import ScheduleParameter
 
 
@@ -43,4 +45,34 @@ def increment(owed: Decimal, paid_before: Decimal) -> Decimal:
     return max(ZERO, owed - paid_before)
 
 
-__all__ = ["Citation", "capped_amount", "fee_on", "increment", "tier_slices"]
+
+
+# --- the same arithmetic on whole columns of integer fen, for bulk screening ---------------------------
+# Rates with d decimals are scaled by 10**d so every product is an exact integer; one half-up rounding
+# to the fen at the end, as the scalar functions above do. A property test holds the two to agreement.
+
+
+def _scale(rates: list[Decimal]) -> int:
+    places = max((-rate.normalize().as_tuple().exponent for rate in rates), default=0)
+    return 10 ** max(0, int(places))
+
+
+def owed_fen_expr(excess_fen: pl.Expr, schedule: ScheduleParameter, cap: Decimal) -> pl.Expr:
+    """What a cause owes for the year, in fen, from its excess in fen (≤ 0 owes nothing)."""
+    scale = _scale([tier.rate for tier in schedule.tiers])
+    total = pl.lit(0, dtype=pl.Int64)
+    lower = 0
+    for tier in schedule.tiers:
+        top = excess_fen if tier.up_to is None else pl.min_horizontal(excess_fen, pl.lit(to_fen(tier.up_to)))
+        part = (top - lower).clip(lower_bound=0)
+        total = total + part * int(tier.rate * scale)
+        if tier.up_to is None:
+            break
+        lower = to_fen(tier.up_to)
+    capped = pl.min_horizontal(total, pl.lit(to_fen(cap) * scale))
+    return (capped + scale // 2) // scale
+
+
+def fee_fen_expr(payout_fen: pl.Expr, rate: Decimal) -> pl.Expr:
+    scale = _scale([rate])
+    return (payout_fen * int(rate * scale) + scale // 2) // scale

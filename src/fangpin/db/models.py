@@ -1,0 +1,115 @@
+"""Tables. Money is integer fen (BigInteger): exact on both databases. Decisions, events and payments are
+append-only: no code path updates or deletes them (a correction is a new event row, not an edit)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class PackRecord(Base):
+    """A rule pack's full content by hash, so any stored decision can be replayed under its own pack."""
+
+    __tablename__ = "packs"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pack_id: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(50))
+    content: Mapped[dict[str, Any]]
+    stored_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Run(Base):
+    """One screening of one county's data drop for one policy year."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    county: Mapped[str] = mapped_column(String(12), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    pack_hash: Mapped[str] = mapped_column(ForeignKey("packs.hash"))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    drop_hash: Mapped[str] = mapped_column(String(64), index=True)
+    inputs: Mapped[list[Any]]
+    counts: Mapped[dict[str, Any]]
+    households: Mapped[int] = mapped_column(Integer)
+    payout_fen: Mapped[int] = mapped_column(BigInteger)
+    fee_fen: Mapped[int] = mapped_column(BigInteger)
+
+
+class DecisionRecord(Base):
+    """A decision with the exact engine facts and prior payments it was made on: enough to replay it."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_household", "county", "year", "household_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id"), index=True)
+    county: Mapped[str] = mapped_column(String(12))
+    year: Mapped[int] = mapped_column(Integer)
+    household_id: Mapped[str] = mapped_column(String(64))
+    township: Mapped[str | None] = mapped_column(String(100))
+    village: Mapped[str | None] = mapped_column(String(100))
+    pack_hash: Mapped[str] = mapped_column(ForeignKey("packs.hash"))
+    group: Mapped[str | None] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(20))
+    per_capita_fen: Mapped[int] = mapped_column(BigInteger)
+    illness_fen: Mapped[int] = mapped_column(BigInteger)
+    schooling_fen: Mapped[int] = mapped_column(BigInteger)
+    disaster_fen: Mapped[int] = mapped_column(BigInteger)
+    payout_fen: Mapped[int] = mapped_column(BigInteger)
+    fee_fen: Mapped[int] = mapped_column(BigInteger)
+    rules: Mapped[str] = mapped_column(Text)
+    facts: Mapped[dict[str, Any]]
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EventRecord(Base):
+    """Every department event counted in a policy year; a correction is a later row with the same key."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_key", "county", "year", "department", "event_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
+    county: Mapped[str] = mapped_column(String(12))
+    year: Mapped[int] = mapped_column(Integer)
+    department: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(100))
+    content_hash: Mapped[str] = mapped_column(String(32))
+    household_id: Mapped[str] = mapped_column(String(64))
+    cause: Mapped[str] = mapped_column(String(20))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    detail: Mapped[dict[str, Any]]
+
+
+class Payment(Base):
+    """The ledger of what the fund paid per household, year and cause. The unique key makes a second
+    payment computed from the same prior total impossible, whatever two processes do at once."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("county", "year", "household_id", "cause", "paid_before_fen", name="uq_payment_once"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    county: Mapped[str] = mapped_column(String(12))
+    year: Mapped[int] = mapped_column(Integer)
+    household_id: Mapped[str] = mapped_column(String(64))
+    cause: Mapped[str] = mapped_column(String(20))
+    paid_before_fen: Mapped[int] = mapped_column(BigInteger)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id"), index=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

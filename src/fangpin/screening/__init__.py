@@ -1,0 +1,1 @@
+"""Bulk screening: department exports → household facts → decisions for every household at once."""

@@ -1,0 +1,107 @@
+"""Decide a whole frame of households with the same engine and the same pack as a single check.
+
+The engine is asked once per threshold class (``packs.conditions.signature``): the class of each
+household is computed column-wise, one household of each class is posted to durable_rules, and what
+fired is joined back to every household of that class. Amounts are then exact integer-fen column
+arithmetic (``payouts.owed_fen_expr``), held equal to the scalar Decimal arithmetic by tests.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from fangpin.deciding import classify
+from fangpin.engine import PolicyEngine, engine_for
+from fangpin.facts import CAUSES
+from fangpin.money import to_fen
+from fangpin.packs import Pack
+from fangpin.packs.conditions import ENGINE_FIELDS
+from fangpin.payouts import fee_fen_expr, owed_fen_expr
+
+FACT_COLUMNS = list(ENGINE_FIELDS)
+PAID_COLUMNS = [f"{cause}_paid_before" for cause in CAUSES]
+DECISION_COLUMNS = [
+    "household_id", "group", "outcome", "per_capita_income", "illness", "schooling", "disaster", "payout", "fee",
+]
+
+
+def _class_columns(pack: Pack) -> list[pl.Expr]:
+    """Each field's interval between the pack's thresholds: 2k, or 2k+1 when equal to the k-th (from 0)."""
+    columns = []
+    for field, cuts in pack.thresholds.items():
+        if not cuts:
+            columns.append(pl.col(field).alias(f"_class_{field}"))
+            continue
+        below = pl.sum_horizontal([(pl.col(field) > cut).cast(pl.Int32) for cut in cuts])
+        equal = pl.sum_horizontal([(pl.col(field) == cut).cast(pl.Int32) for cut in cuts])
+        columns.append((below * 2 + equal).alias(f"_class_{field}"))
+    return columns
+
+
+def _classes(frame: pl.DataFrame, pack: Pack, engine: PolicyEngine) -> pl.DataFrame:
+    """One row per threshold class present: what fired, the group, the terminal outcome, the benefits."""
+    keys = [f"_class_{field}" for field in pack.thresholds]
+    representatives = frame.unique(subset=keys, keep="first", maintain_order=True)
+    rows = []
+    for representative in representatives.select([*keys, *FACT_COLUMNS]).iter_rows(named=True):
+        facts = {field: representative[field] for field in FACT_COLUMNS}
+        fired = engine.fire(facts)
+        chosen = classify(pack, fired, facts)
+        row = {key: representative[key] for key in keys}
+        row.update(
+            rules=",".join(fired),
+            group=None if chosen.group is None or chosen.terminal == "not_covered" else chosen.group.id,
+            terminal=chosen.terminal,
+            notes="\n".join(chosen.notes),
+        )
+        for cause in CAUSES:
+            benefit = chosen.benefits.get(cause)
+            row[f"{cause}_benefit"] = None if chosen.terminal or benefit is None else benefit.id
+        rows.append(row)
+    schema = {key: frame.schema[key] for key in keys} | {
+        "rules": pl.String, "group": pl.String, "terminal": pl.String, "notes": pl.String,
+        **{f"{cause}_benefit": pl.String for cause in CAUSES},
+    }
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _owed(pack: Pack, cause: str) -> pl.Expr:
+    expr: pl.Expr = pl.lit(0, dtype=pl.Int64)
+    for benefit in pack.rules_file.benefits:
+        if benefit.cause != cause:
+            continue
+        excess = pl.col(f"{cause}_base") - to_fen(pack.amount(benefit.deductible))
+        owed = owed_fen_expr(excess, pack.schedule(benefit.tiers), pack.amount(benefit.cap))
+        expr = pl.when(pl.col(f"{cause}_benefit") == benefit.id).then(owed).otherwise(expr)
+    return expr
+
+
+def decide_frame(facts: pl.DataFrame, pack: Pack, engine: PolicyEngine | None = None) -> pl.DataFrame:
+    """Facts in (engine facts and ``<cause>_paid_before``, all fen), decisions out: the facts, then
+    ``rules, group, terminal, notes, <cause>_benefit, <cause>_owed, <cause>`` (paid now), payout, fee
+    and outcome, all money in integer fen."""
+    engine = engine or engine_for(pack)
+    classed = facts.with_columns(_class_columns(pack))
+    classes = _classes(classed, pack, engine)
+    keys = [f"_class_{field}" for field in pack.thresholds]
+    joined = classed.join(classes, on=keys, how="left", maintain_order="left").drop(keys)
+    return _amounts(joined, pack)
+
+
+def _amounts(frame: pl.DataFrame, pack: Pack) -> pl.DataFrame:
+    fee_rate = pack.rate(pack.rules_file.fee.rate)
+    frame = frame.with_columns([_owed(pack, cause).alias(f"{cause}_owed") for cause in CAUSES])
+    frame = frame.with_columns(
+        [(pl.col(f"{cause}_owed") - pl.col(f"{cause}_paid_before")).clip(lower_bound=0).alias(cause)
+         for cause in CAUSES]
+    )
+    frame = frame.with_columns(pl.sum_horizontal([pl.col(cause) for cause in CAUSES]).alias("payout"))
+    any_benefit = pl.any_horizontal([pl.col(f"{cause}_benefit").is_not_null() for cause in CAUSES])
+    return frame.with_columns(
+        fee_fen_expr(pl.col("payout"), fee_rate).alias("fee"),
+        pl.when(pl.col("terminal").is_not_null()).then(pl.col("terminal"))
+        .when(~any_benefit).then(pl.lit("below_deductible"))
+        .when(pl.col("payout") > 0).then(pl.lit("pay"))
+        .otherwise(pl.lit("already_paid"))
+        .alias("outcome"),
+    )
