@@ -89,3 +89,47 @@ def pack_validate(directory: Annotated[Path, typer.Argument(help="A rule pack fo
 
 def main() -> None:  # pragma: no cover - console entry for `python -m fangpin`
     app()
+
+
+@app.command()
+def screen(
+    drop: Annotated[Path, typer.Argument(help="The data drop: a folder of department exports (.csv, .xlsx).")],
+    year: Annotated[int, typer.Option("--year", help="The policy year screened.")],
+    county: Annotated[str, typer.Option("--county", help="The county code (行政区划代码) of the drop.")],
+    pack: PackOption = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder (default: a new one under runs/).")] = None,
+    sources: Annotated[Path | None, typer.Option("--sources", help="A folder of extra source profiles.")] = None,
+) -> None:
+    """Screen every export in DROP for a policy year: decisions, rejections, run.json and report.xlsx."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fangpin.config import get_settings
+    from fangpin.reports.summary import print_summary
+    from fangpin.services.screening import ScreenRequest
+    from fangpin.services.screening import screen as run_screen
+
+    settings = get_settings()
+    request = ScreenRequest(drop=drop, year=year, county=county, database_url=settings.database_url,
+                            pack_dir=pack, out_dir=out_dir, runs_dir=settings.runs_dir,
+                            sources_dir=sources or settings.sources_dir)
+    columns = (TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False, disable=not err.is_terminal) as bar:
+        tasks: dict[str, object] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)  # type: ignore[arg-type]
+
+        try:
+            result = run_screen(request, progress)
+        except PackError as exc:
+            raise _fail(exc, 3) from None
+        except FangpinError as exc:
+            raise _fail(exc, 1) from None
+    if result.already:
+        out.print(f"this drop was already screened for {county} {year} under the same pack as run "
+                  f"{result.run['run_id']} ({result.run['finished_at']}): nothing changed, nothing stored")
+        return
+    print_summary(result.run, out)
+    out.print(f"results: {result.out_dir}/ (decisions.csv, rejections.csv, run.json, report.xlsx)")

@@ -1,4 +1,4 @@
-"""Tables. Money is integer fen (BigInteger): exact on both databases. Decisions, events and payments are
+"""Tables. Money is integer fen (BigInteger, every amount column): exact on both databases. Decisions, events and payments are
 append-only: no code path updates or deletes them (a correction is a new event row, not an edit)."""
 
 from __future__ import annotations
@@ -6,7 +6,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -41,12 +53,15 @@ class Run(Base):
     inputs: Mapped[list[Any]]
     counts: Mapped[dict[str, Any]]
     households: Mapped[int] = mapped_column(Integer)
-    payout_fen: Mapped[int] = mapped_column(BigInteger)
-    fee_fen: Mapped[int] = mapped_column(BigInteger)
+    payout: Mapped[int] = mapped_column(BigInteger)
+    fee: Mapped[int] = mapped_column(BigInteger)
 
 
 class DecisionRecord(Base):
-    """A decision with the exact engine facts and prior payments it was made on: enough to replay it."""
+    """A decision with the exact engine facts and prior payments it was made on: enough to replay it.
+
+    Facts are columns, not a document, so a million decisions store in seconds; a single check also keeps
+    the household document it was given (``document``)."""
 
     __tablename__ = "decisions"
     __table_args__ = (Index("ix_decisions_household", "county", "year", "household_id"),)
@@ -60,16 +75,28 @@ class DecisionRecord(Base):
     township: Mapped[str | None] = mapped_column(String(100))
     village: Mapped[str | None] = mapped_column(String(100))
     pack_hash: Mapped[str] = mapped_column(ForeignKey("packs.hash"))
+    # the facts
+    status: Mapped[str] = mapped_column(String(20))
+    members: Mapped[int] = mapped_column(Integer)
+    per_capita_income: Mapped[int] = mapped_column(BigInteger)
+    labour_capacity: Mapped[int] = mapped_column(Integer)
+    housing_secure: Mapped[int] = mapped_column(Integer)
+    illness_base: Mapped[int] = mapped_column(BigInteger)
+    schooling_base: Mapped[int] = mapped_column(BigInteger)
+    disaster_base: Mapped[int] = mapped_column(BigInteger)
+    illness_paid_before: Mapped[int] = mapped_column(BigInteger)
+    schooling_paid_before: Mapped[int] = mapped_column(BigInteger)
+    disaster_paid_before: Mapped[int] = mapped_column(BigInteger)
+    # the decision
+    rules: Mapped[str] = mapped_column(Text)
     group: Mapped[str | None] = mapped_column(String(40))
     outcome: Mapped[str] = mapped_column(String(20))
-    per_capita_fen: Mapped[int] = mapped_column(BigInteger)
-    illness_fen: Mapped[int] = mapped_column(BigInteger)
-    schooling_fen: Mapped[int] = mapped_column(BigInteger)
-    disaster_fen: Mapped[int] = mapped_column(BigInteger)
-    payout_fen: Mapped[int] = mapped_column(BigInteger)
-    fee_fen: Mapped[int] = mapped_column(BigInteger)
-    rules: Mapped[str] = mapped_column(Text)
-    facts: Mapped[dict[str, Any]]
+    illness: Mapped[int] = mapped_column(BigInteger)
+    schooling: Mapped[int] = mapped_column(BigInteger)
+    disaster: Mapped[int] = mapped_column(BigInteger)
+    payout: Mapped[int] = mapped_column(BigInteger)
+    fee: Mapped[int] = mapped_column(BigInteger)
+    document: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -86,11 +113,15 @@ class EventRecord(Base):
     year: Mapped[int] = mapped_column(Integer)
     department: Mapped[str] = mapped_column(String(20))
     event_id: Mapped[str] = mapped_column(String(100))
-    content_hash: Mapped[str] = mapped_column(String(32))
+    content: Mapped[str] = mapped_column(Text)
     household_id: Mapped[str] = mapped_column(String(64))
+    person_id: Mapped[str] = mapped_column(String(18))
+    date: Mapped[dt.date] = mapped_column(Date)
     cause: Mapped[str] = mapped_column(String(20))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
-    detail: Mapped[dict[str, Any]]
+    stage: Mapped[str | None] = mapped_column(String(20))
+    full_time: Mapped[bool | None] = mapped_column(Boolean)
+    kind: Mapped[str | None] = mapped_column(String(20))
 
 
 class Payment(Base):
@@ -99,7 +130,7 @@ class Payment(Base):
 
     __tablename__ = "payments"
     __table_args__ = (
-        UniqueConstraint("county", "year", "household_id", "cause", "paid_before_fen", name="uq_payment_once"),
+        UniqueConstraint("county", "year", "household_id", "cause", "paid_before", name="uq_payment_once"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
@@ -108,8 +139,8 @@ class Payment(Base):
     year: Mapped[int] = mapped_column(Integer)
     household_id: Mapped[str] = mapped_column(String(64))
     cause: Mapped[str] = mapped_column(String(20))
-    paid_before_fen: Mapped[int] = mapped_column(BigInteger)
-    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    paid_before: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
     decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
     run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id"), index=True)
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 19:28:24.927712
+Create Date: 2026-11-23 19:32:40.442730
 """
 from __future__ import annotations
 
@@ -37,8 +37,8 @@ def upgrade() -> None:
     sa.Column('inputs', sa.JSON(), nullable=False),
     sa.Column('counts', sa.JSON(), nullable=False),
     sa.Column('households', sa.Integer(), nullable=False),
-    sa.Column('payout_fen', sa.BigInteger(), nullable=False),
-    sa.Column('fee_fen', sa.BigInteger(), nullable=False),
+    sa.Column('payout', sa.BigInteger(), nullable=False),
+    sa.Column('fee', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['pack_hash'], ['packs.hash'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -55,16 +55,26 @@ def upgrade() -> None:
     sa.Column('township', sa.String(length=100), nullable=True),
     sa.Column('village', sa.String(length=100), nullable=True),
     sa.Column('pack_hash', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('members', sa.Integer(), nullable=False),
+    sa.Column('per_capita_income', sa.BigInteger(), nullable=False),
+    sa.Column('labour_capacity', sa.Integer(), nullable=False),
+    sa.Column('housing_secure', sa.Integer(), nullable=False),
+    sa.Column('illness_base', sa.BigInteger(), nullable=False),
+    sa.Column('schooling_base', sa.BigInteger(), nullable=False),
+    sa.Column('disaster_base', sa.BigInteger(), nullable=False),
+    sa.Column('illness_paid_before', sa.BigInteger(), nullable=False),
+    sa.Column('schooling_paid_before', sa.BigInteger(), nullable=False),
+    sa.Column('disaster_paid_before', sa.BigInteger(), nullable=False),
+    sa.Column('rules', sa.Text(), nullable=False),
     sa.Column('group', sa.String(length=40), nullable=True),
     sa.Column('outcome', sa.String(length=20), nullable=False),
-    sa.Column('per_capita_fen', sa.BigInteger(), nullable=False),
-    sa.Column('illness_fen', sa.BigInteger(), nullable=False),
-    sa.Column('schooling_fen', sa.BigInteger(), nullable=False),
-    sa.Column('disaster_fen', sa.BigInteger(), nullable=False),
-    sa.Column('payout_fen', sa.BigInteger(), nullable=False),
-    sa.Column('fee_fen', sa.BigInteger(), nullable=False),
-    sa.Column('rules', sa.Text(), nullable=False),
-    sa.Column('facts', sa.JSON(), nullable=False),
+    sa.Column('illness', sa.BigInteger(), nullable=False),
+    sa.Column('schooling', sa.BigInteger(), nullable=False),
+    sa.Column('disaster', sa.BigInteger(), nullable=False),
+    sa.Column('payout', sa.BigInteger(), nullable=False),
+    sa.Column('fee', sa.BigInteger(), nullable=False),
+    sa.Column('document', sa.JSON(), nullable=True),
     sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['pack_hash'], ['packs.hash'], ),
     sa.ForeignKeyConstraint(['run_id'], ['runs.id'], ),
@@ -81,11 +91,15 @@ def upgrade() -> None:
     sa.Column('year', sa.Integer(), nullable=False),
     sa.Column('department', sa.String(length=20), nullable=False),
     sa.Column('event_id', sa.String(length=100), nullable=False),
-    sa.Column('content_hash', sa.String(length=32), nullable=False),
+    sa.Column('content', sa.Text(), nullable=False),
     sa.Column('household_id', sa.String(length=64), nullable=False),
+    sa.Column('person_id', sa.String(length=18), nullable=False),
+    sa.Column('date', sa.Date(), nullable=False),
     sa.Column('cause', sa.String(length=20), nullable=False),
     sa.Column('amount_fen', sa.BigInteger(), nullable=False),
-    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.Column('stage', sa.String(length=20), nullable=True),
+    sa.Column('full_time', sa.Boolean(), nullable=True),
+    sa.Column('kind', sa.String(length=20), nullable=True),
     sa.ForeignKeyConstraint(['run_id'], ['runs.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -99,15 +113,15 @@ def upgrade() -> None:
     sa.Column('year', sa.Integer(), nullable=False),
     sa.Column('household_id', sa.String(length=64), nullable=False),
     sa.Column('cause', sa.String(length=20), nullable=False),
-    sa.Column('paid_before_fen', sa.BigInteger(), nullable=False),
-    sa.Column('amount_fen', sa.BigInteger(), nullable=False),
+    sa.Column('paid_before', sa.BigInteger(), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
     sa.Column('decision_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('run_id', sa.String(length=40), nullable=True),
     sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['decision_id'], ['decisions.id'], ),
     sa.ForeignKeyConstraint(['run_id'], ['runs.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('county', 'year', 'household_id', 'cause', 'paid_before_fen', name='uq_payment_once')
+    sa.UniqueConstraint('county', 'year', 'household_id', 'cause', 'paid_before', name='uq_payment_once')
     )
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payments_run_id'), ['run_id'], unique=False)

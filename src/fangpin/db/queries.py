@@ -1,0 +1,99 @@
+"""Small query functions taking a Session. Writes only ever insert (the audit tables are append-only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from fangpin.db.models import DecisionRecord, EventRecord, PackRecord, Payment, Run
+from fangpin.facts import CAUSES
+from fangpin.packs import Pack
+
+PACK_FILES = ("pack.yaml", "parameters.yaml", "rules.yaml")
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def ensure_pack(session: Session, pack: Pack) -> None:
+    """Store a pack's files by hash, once, so its decisions can be replayed without the folder."""
+    if session.get(PackRecord, pack.hash) is not None:
+        return
+    files = {name: (pack.directory / name).read_text(encoding="utf-8") for name in PACK_FILES}
+    session.add(PackRecord(hash=pack.hash, pack_id=pack.id, version=pack.meta.version,
+                           content={"files": files}, stored_at=now()))
+    session.flush()
+
+
+def write_pack_files(session: Session, pack_hash: str, directory: Path) -> bool:
+    record = session.get(PackRecord, pack_hash)
+    if record is None:
+        return False
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in record.content["files"].items():
+        (directory / name).write_text(text, encoding="utf-8")
+    return True
+
+
+def stored_events(session: Session, county: str, year: int) -> pl.DataFrame:
+    """The events counted so far in the year: for each department and event id, its latest row."""
+    latest = (
+        select(func.max(EventRecord.id))
+        .where(EventRecord.county == county, EventRecord.year == year)
+        .group_by(EventRecord.department, EventRecord.event_id)
+    )
+    columns = [EventRecord.department, EventRecord.event_id, EventRecord.content, EventRecord.household_id,
+               EventRecord.person_id, EventRecord.date, EventRecord.cause, EventRecord.amount_fen,
+               EventRecord.stage, EventRecord.full_time, EventRecord.kind]
+    rows = session.execute(select(*columns).where(EventRecord.id.in_(latest))).all()
+    schema = {"department": pl.String, "event_id": pl.String, "content": pl.String, "household_id": pl.String,
+              "person_id": pl.String, "date": pl.Date, "cause": pl.String, "amount_fen": pl.Int64,
+              "stage": pl.String, "full_time": pl.Boolean, "kind": pl.String}
+    return pl.DataFrame([tuple(row) for row in rows], schema=schema, orient="row")
+
+
+def paid_before(session: Session, county: str, year: int) -> pl.DataFrame:
+    """What the fund has paid each household this year, per cause, in fen."""
+    rows = session.execute(
+        select(Payment.household_id, Payment.cause, func.sum(Payment.amount))
+        .where(Payment.county == county, Payment.year == year)
+        .group_by(Payment.household_id, Payment.cause)
+    ).all()
+    frame = pl.DataFrame([(h, c, int(a)) for h, c, a in rows],
+                         schema={"household_id": pl.String, "cause": pl.String, "amount": pl.Int64}, orient="row")
+    wide = frame.pivot(on="cause", index="household_id", values="amount") if frame.height else \
+        pl.DataFrame(schema={"household_id": pl.String})
+    return wide.select(
+        "household_id",
+        *(pl.col(c).fill_null(0).cast(pl.Int64).alias(f"{c}_paid_before") if c in wide.columns
+          else pl.lit(0, pl.Int64).alias(f"{c}_paid_before") for c in CAUSES),
+    )
+
+
+def run_for_drop(session: Session, county: str, year: int, drop_hash: str, pack_hash: str) -> Run | None:
+    return session.scalars(
+        select(Run).where(Run.county == county, Run.year == year, Run.drop_hash == drop_hash,
+                          Run.pack_hash == pack_hash).order_by(Run.finished_at)
+    ).first()
+
+
+def insert_rows(session: Session, table: Any, rows: list[dict[str, Any]], *, chunk: int = 20_000) -> None:
+    for start in range(0, len(rows), chunk):
+        session.execute(insert(table), rows[start:start + chunk])
+
+
+def decision_ids(session: Session, run_id: str) -> dict[str, int]:
+    rows = session.execute(
+        select(DecisionRecord.household_id, DecisionRecord.id).where(DecisionRecord.run_id == run_id)
+    ).all()
+    return {household_id: decision_id for household_id, decision_id in rows}
+
+
+def latest_runs(session: Session, limit: int = 20) -> list[Run]:
+    return list(session.scalars(select(Run).order_by(Run.finished_at.desc()).limit(limit)))

@@ -1,0 +1,107 @@
+"""The county office's workbook: who to visit and what they are owed, totals, and every rejected row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import xlsxwriter
+
+from fangpin.reports.labels import DEPARTMENTS, GROUPS, OUTCOMES, REASONS
+from fangpin.reports.results import yuan
+
+SHEET_ROW_LIMIT = 1_000_000  # xlsx holds 1,048,576 rows; the CSV files always hold everything
+
+
+def _money(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Fen → yuan as exact decimal text, then a number cell for the spreadsheet (2 decimals, displayed)."""
+    return frame.with_columns([yuan(column).cast(pl.Decimal(20, 2)) for column in columns])
+
+
+def _sheet(workbook: xlsxwriter.Workbook, name: str, frame: pl.DataFrame, money: list[str], note: str = "") -> None:
+    shown = frame.head(SHEET_ROW_LIMIT)
+    shown = _money(shown, [column for column in money if column in shown.columns])
+    shown.write_excel(
+        workbook=workbook, worksheet=name, autofit=shown.height < 20_000, header_format={"bold": True},
+        float_precision=2, table_style="Table Style Light 9",
+        column_formats={column: "#,##0.00" for column in money if column in shown.columns},
+    )
+    if note or frame.height > SHEET_ROW_LIMIT:
+        sheet = workbook.get_worksheet_by_name(name)
+        if sheet is not None:
+            text = note or f"只显示前 {SHEET_ROW_LIMIT} 行,完整内容见 CSV 文件"
+            sheet.write(shown.height + 2, 0, text)
+
+
+def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame, rejections: pl.DataFrame) -> None:
+    by_place = ["township", "village", "household_id"]
+    labelled = decisions.with_columns(
+        pl.col("group").replace_strict(GROUPS, default="").alias("group_label"),
+        pl.col("outcome").replace_strict(OUTCOMES, default=None).alias("outcome_label"),
+    ).sort(by_place, nulls_last=True)
+    visit = labelled.filter(pl.col("outcome") == "pay").select(
+        pl.col("township").alias("乡镇"), pl.col("village").alias("村"), pl.col("household_id").alias("户编号"),
+        pl.col("head_name").alias("户主姓名"), pl.col("group_label").alias("类别"),
+        pl.col("per_capita_income").alias("人均可支配收入"), pl.col("illness").alias("因病赔付"),
+        pl.col("schooling").alias("因学赔付"), pl.col("disaster").alias("因灾赔付"),
+        pl.col("payout").alias("赔付合计"), pl.col("fee").alias("保险服务费"),
+    )
+    visit_money = ["人均可支配收入", "因病赔付", "因学赔付", "因灾赔付", "赔付合计", "保险服务费"]
+    dibao = labelled.filter(pl.col("outcome") == "refer_dibao").select(
+        pl.col("township").alias("乡镇"), pl.col("village").alias("村"), pl.col("household_id").alias("户编号"),
+        pl.col("head_name").alias("户主姓名"), pl.col("group_label").alias("类别"),
+        pl.col("per_capita_income").alias("人均可支配收入"),
+    )
+    by_township = (
+        labelled.filter(pl.col("outcome") == "pay")
+        .group_by("township")
+        .agg(pl.len().alias("赔付户数"), pl.col("illness").sum().alias("因病赔付"),
+             pl.col("schooling").sum().alias("因学赔付"), pl.col("disaster").sum().alias("因灾赔付"),
+             pl.col("payout").sum().alias("赔付合计"), pl.col("fee").sum().alias("保险服务费"))
+        .sort("township", nulls_last=True)
+        .rename({"township": "乡镇"})
+    )
+    outcomes = (
+        labelled.group_by("outcome_label").agg(pl.len().alias("户数"), pl.col("payout").sum().alias("赔付合计"))
+        .rename({"outcome_label": "结果"}).sort("户数", descending=True)
+    )
+    files = pl.DataFrame([
+        {"文件": item["file"], "部门": DEPARTMENTS.get(item.get("department") or "", "未识别"),
+         "读取行数": item["rows_read"], "使用": item["used"], "拒绝": item["rejected"], "跳过": item["skipped"],
+         "原因明细": "; ".join(f"{REASONS.get(k, k)} {v}" for k, v in sorted(item["by_reason"].items())),
+         "未识别列": ", ".join(item.get("unknown_columns", [])), "sha256": item["sha256"]}
+        for item in run["inputs"]
+    ])
+    rejected = rejections.sort(["file", "row"]).select(
+        pl.col("file").alias("文件"), pl.col("row").alias("行号"), pl.col("field").alias("字段"),
+        pl.col("value").alias("值"), pl.col("reason").alias("原因代码"),
+        pl.col("reason").replace_strict(REASONS, default=None).alias("原因"),
+    )
+    everything = labelled.select(
+        pl.col("township").alias("乡镇"), pl.col("village").alias("村"), pl.col("household_id").alias("户编号"),
+        pl.col("head_name").alias("户主姓名"), pl.col("group_label").alias("类别"),
+        pl.col("outcome_label").alias("结果"), pl.col("per_capita_income").alias("人均可支配收入"),
+        pl.col("illness").alias("因病赔付"), pl.col("schooling").alias("因学赔付"),
+        pl.col("disaster").alias("因灾赔付"), pl.col("payout").alias("赔付合计"), pl.col("fee").alias("保险服务费"),
+        pl.col("rules").alias("触发规则"),
+    )
+    totals = run["totals"]
+    summary = pl.DataFrame({
+        "项目": ["运行编号", "县(区)代码", "政策年度", "规则包", "规则包哈希", "核查户数", "赔付户数", "赔付合计(元)",
+               "保险服务费(元)", "因病(元)", "因学(元)", "因灾(元)", "读取行数", "使用", "拒绝", "跳过"],
+        "内容": [run["run_id"], run["county"], str(run["year"]), f"{run['pack']['id']} {run['pack']['version']}",
+               run["pack"]["hash"], str(totals["households"]), str(totals["outcomes"].get("pay", 0)),
+               totals["payout"], totals["fee"], totals["illness"], totals["schooling"], totals["disaster"],
+               str(run["rows"]["read"]), str(run["rows"]["used"]), str(run["rows"]["rejected"]),
+               str(run["rows"]["skipped"])],
+    })
+    with xlsxwriter.Workbook(path) as workbook:
+        _sheet(workbook, "汇总", summary, [])
+        _sheet(workbook, "入户核查名单", visit, visit_money)
+        _sheet(workbook, "按乡镇汇总", by_township, ["因病赔付", "因学赔付", "因灾赔付", "赔付合计", "保险服务费"])
+        _sheet(workbook, "结果分布", outcomes, ["赔付合计"])
+        _sheet(workbook, "低保衔接", dibao, ["人均可支配收入"])
+        _sheet(workbook, "文件统计", files, [])
+        _sheet(workbook, "拒绝明细", rejected, [])
+        _sheet(workbook, "全部结果", everything, visit_money)

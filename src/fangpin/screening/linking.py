@@ -1,0 +1,246 @@
+"""The rules that span files (EXPORTS.md 3.6): households, members, people and events linked into the
+facts of each household, with every row that cannot be used rejected with its reason.
+
+Input: the parsed exports (``intake``), the events and payments earlier runs of the same county and year
+stored, the policy year and the pack (which stages and kinds count). Output: one row of facts per
+household, the events now counted, and the rejections. All column-wise (polars).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from fangpin.facts import CAUSES
+from fangpin.packs import Pack
+
+EVENT_DEPARTMENTS = ("medical", "education", "traffic", "fire", "disaster")
+EVENT_ID_FIELD = {"medical": "settlement_id", "education": "record_id", "traffic": "event_id",
+                  "fire": "event_id", "disaster": "event_id"}
+CAUSE_OF = {"medical": "illness", "education": "schooling", "traffic": "disaster", "fire": "disaster",
+            "disaster": "disaster"}
+DISASTER_KIND = {"traffic": "traffic", "fire": "fire", "disaster": "natural"}
+# The fields whose values make an event what it is: the same id with other values is a correction.
+CONTENT_FIELDS = {
+    "medical": ["id_number", "date", "total", "basic", "critical", "assistance", "burden"],
+    "education": ["id_number", "stage", "full_time", "tuition", "accommodation", "textbooks", "date"],
+    "traffic": ["id_number", "date", "loss", "compensation"],
+    "fire": ["id_number", "date", "loss", "compensation"],
+    "disaster": ["id_number", "date", "loss", "compensation"],
+}
+REJECTION_SCHEMA = {"file": pl.String, "row": pl.Int64, "field": pl.String, "value": pl.String, "reason": pl.String}
+EVENT_SCHEMA = {
+    "department": pl.String, "event_id": pl.String, "content": pl.String, "household_id": pl.String,
+    "person_id": pl.String, "date": pl.Date, "cause": pl.String, "amount_fen": pl.Int64, "stage": pl.String,
+    "full_time": pl.Boolean, "kind": pl.String,
+}
+
+
+@dataclass(frozen=True)
+class Table:
+    """The valid rows of one department's files, each row tagged with its file and physical row."""
+
+    department: str
+    frame: pl.DataFrame  # columns: file, row, the department's canonical fields
+
+
+@dataclass
+class Linked:
+    facts: pl.DataFrame                 # one row per household: identity, engine facts, paid before
+    counted: pl.DataFrame               # events counted after this run (EVENT_SCHEMA), stored ones included
+    new_events: pl.DataFrame            # events this run adds (new or corrections), EVENT_SCHEMA + is_correction
+    rejections: pl.DataFrame            # REJECTION_SCHEMA
+    superseded: dict[str, int] = field(default_factory=dict)  # rows used then replaced by a later correction
+    corrections: pl.DataFrame | None = None  # household_id, department, event_id
+
+
+def _empty_rejections() -> pl.DataFrame:
+    return pl.DataFrame(schema=REJECTION_SCHEMA)
+
+
+def _reject(frame: pl.DataFrame, mask: pl.Expr, field: str, reason: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split rows matching ``mask`` off as rejections of ``field`` with ``reason``."""
+    flagged = frame.with_columns(mask.fill_null(False).alias("_bad"))
+    rejected = flagged.filter(pl.col("_bad")).select(
+        pl.col("file"), pl.col("row"), pl.lit(field).alias("field"),
+        pl.col(field).cast(pl.String).fill_null("").alias("value"), pl.lit(reason).alias("reason"),
+    )
+    return flagged.filter(~pl.col("_bad")).drop("_bad"), rejected
+
+
+def _ordered(tables: Sequence[Table], department: str, schema: dict[str, pl.DataType] | None = None) -> pl.DataFrame:
+    frames = [table.frame for table in tables if table.department == department]
+    if not frames:
+        return pl.DataFrame(schema=schema or {"file": pl.String, "row": pl.Int64})
+    return pl.concat(frames, how="diagonal_relaxed").with_row_index("_order")
+
+
+def link(
+    tables: Sequence[Table],
+    *,
+    year: int,
+    county: str,
+    pack: Pack,
+    stored_events: pl.DataFrame,
+    paid_before: pl.DataFrame,
+) -> Linked:
+    rejections: list[pl.DataFrame] = []
+
+    register = _ordered(tables, "register")
+    if "household_id" not in register.columns:
+        register = pl.DataFrame(schema={"file": pl.String, "row": pl.Int64, "household_id": pl.String,
+                                        "_order": pl.UInt32})
+    register, bad = _reject(register, ~pl.col("household_id").is_first_distinct(), "household_id",
+                            "duplicate_household")
+    rejections.append(bad)
+    households = register.select("household_id")
+
+    members = _ordered(tables, "members")
+    if "household_id" in members.columns:
+        members, bad = _reject(members, ~pl.col("household_id").is_in(households["household_id"].implode()),
+                               "household_id", "unknown_household")
+        rejections.append(bad)
+        members, bad = _reject(members, ~pl.col("id_number").is_first_distinct(), "id_number", "duplicate_person")
+        rejections.append(bad)
+    else:
+        members = pl.DataFrame(schema={"household_id": pl.String, "id_number": pl.String, "labour": pl.Boolean})
+
+    people = pl.concat(
+        [
+            members.select("id_number", "household_id"),
+            register.filter(pl.col("head_id").is_not_null()).select(pl.col("head_id").alias("id_number"),
+                                                                     "household_id")
+            if "head_id" in register.columns else pl.DataFrame(schema={"id_number": pl.String,
+                                                                        "household_id": pl.String}),
+        ]
+    ).unique(subset="id_number", keep="first", maintain_order=True)
+
+    fresh: list[pl.DataFrame] = []
+    superseded: dict[str, int] = {}
+    for department in EVENT_DEPARTMENTS:
+        events = _ordered(tables, department)
+        if events.height == 0 or EVENT_ID_FIELD[department] not in events.columns:
+            continue
+        accepted, rejected, replaced = _link_events(events, department, year, people, stored_events)
+        rejections.append(rejected)
+        superseded[department] = replaced
+        fresh.append(accepted)
+
+    new_events = (pl.concat(fresh, how="vertical_relaxed") if fresh
+                  else pl.DataFrame(schema={**EVENT_SCHEMA, "is_correction": pl.Boolean}))
+    replaced_keys = new_events.select("department", "event_id")
+    kept = stored_events.join(replaced_keys, on=["department", "event_id"], how="anti")
+    counted = pl.concat([kept.select(list(EVENT_SCHEMA)), new_events.select(list(EVENT_SCHEMA))],
+                        how="vertical_relaxed")
+    facts = _household_facts(register, members, counted, paid_before, pack, county, year)
+    corrections = new_events.filter(pl.col("is_correction")).select("household_id", "department", "event_id")
+    all_rejections = pl.concat([frame.select(list(REJECTION_SCHEMA)) for frame in rejections] or
+                               [_empty_rejections()], how="vertical_relaxed")
+    return Linked(facts, counted, new_events, all_rejections, superseded, corrections)
+
+
+def _link_events(
+    events: pl.DataFrame, department: str, year: int, people: pl.DataFrame, stored: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    id_field = EVENT_ID_FIELD[department]
+    content = pl.concat_str(
+        [pl.col(name).cast(pl.String).fill_null("") for name in CONTENT_FIELDS[department]], separator="|"
+    )
+    events = events.with_columns(content.alias("content"), pl.col(id_field).alias("event_id"))
+    previous_in_run = pl.col("content").shift(1).over("event_id", order_by="_order")
+    latest_stored = (
+        stored.filter(pl.col("department") == department).select("event_id", pl.col("content").alias("_stored"))
+    )
+    events = events.join(latest_stored, on="event_id", how="left", maintain_order="left").with_columns(
+        pl.coalesce(previous_in_run, pl.col("_stored")).alias("_previous")
+    )
+    rejected: list[pl.DataFrame] = []
+    events, bad = _reject(events, pl.col("_previous") == pl.col("content"), id_field, "duplicate_event")
+    rejected.append(bad)
+    events = events.join(people, on="id_number", how="left", maintain_order="left")
+    events, bad = _reject(events, pl.col("household_id").is_null(), "id_number", "unknown_person")
+    rejected.append(bad)
+    events, bad = _reject(events, pl.col("date").dt.year() != year, "date", "outside_policy_year")
+    rejected.append(bad)
+    # Of several used rows with one id, the last is the event; the earlier ones were corrected by it.
+    last = pl.col("_order") == pl.col("_order").max().over("event_id")
+    replaced = events.filter(~last).height
+    current = events.filter(last)
+    amount = {
+        "medical": pl.col("burden"),
+        "education": pl.col("tuition") + pl.col("accommodation") + pl.col("textbooks"),
+    }.get(department, pl.col("own_loss") if "own_loss" in events.columns else
+          (pl.col("loss") - pl.col("compensation")).clip(lower_bound=0))
+    accepted = current.select(
+        pl.lit(department).alias("department"),
+        pl.col("event_id"),
+        pl.col("content"),
+        pl.col("household_id"),
+        pl.col("id_number").alias("person_id"),
+        pl.col("date"),
+        pl.lit(CAUSE_OF[department]).alias("cause"),
+        amount.cast(pl.Int64).alias("amount_fen"),
+        (pl.col("stage") if department == "education" else pl.lit(None)).cast(pl.String).alias("stage"),
+        (pl.col("full_time") if department == "education" else pl.lit(None)).cast(pl.Boolean).alias("full_time"),
+        pl.lit(DISASTER_KIND.get(department)).cast(pl.String).alias("kind"),
+        (pl.col("_previous").is_not_null()).alias("is_correction"),
+    )
+    return accepted, pl.concat(rejected, how="vertical_relaxed"), replaced
+
+
+def _household_facts(
+    register: pl.DataFrame,
+    members: pl.DataFrame,
+    counted: pl.DataFrame,
+    paid_before: pl.DataFrame,
+    pack: Pack,
+    county: str,
+    year: int,
+) -> pl.DataFrame:
+    bases = pack.rules_file.bases
+    counted_stages = list(pack.labels(bases.schooling_stages))
+    kinds = list(pack.labels(bases.disaster_kinds))
+    contribution = (
+        pl.when(pl.col("cause") == "schooling")
+        .then(pl.when(pl.col("full_time") & pl.col("stage").is_in(counted_stages)).then(pl.col("amount_fen"))
+              .otherwise(0))
+        .when(pl.col("cause") == "disaster")
+        .then(pl.when(pl.col("kind").is_in(kinds)).then(pl.col("amount_fen")).otherwise(0))
+        .otherwise(pl.col("amount_fen"))
+    )
+    sums = (
+        counted.with_columns(contribution.alias("_counts"))
+        .group_by("household_id")
+        .agg([pl.col("_counts").filter(pl.col("cause") == cause).sum().alias(f"{cause}_base") for cause in CAUSES])
+    )
+    labour = members.group_by("household_id").agg(pl.col("labour").fill_null(False).any().alias("_labour"))
+    per_capita = (
+        pl.when(pl.col("income").is_not_null())
+        .then((pl.col("income") * 2 + pl.col("members")) // (pl.col("members") * 2))
+        .otherwise(pl.col("income_per_capita"))
+    )
+    columns = register.columns
+    facts = (
+        register.join(sums, on="household_id", how="left")
+        .join(labour, on="household_id", how="left")
+        .join(paid_before, on="household_id", how="left")
+        .select(
+            pl.col("household_id"),
+            pl.lit(county).alias("county"),
+            pl.lit(year).alias("year"),
+            *(pl.col(name) if name in columns else pl.lit(None, pl.String).alias(name)
+              for name in ("township", "village", "head_name", "head_id")),
+            pl.col("status"),
+            per_capita.cast(pl.Int64).alias("per_capita_income"),
+            pl.col("members").cast(pl.Int64),
+            pl.col("_labour").fill_null(False).cast(pl.Int64).alias("labour_capacity"),
+            pl.col("housing_secure").cast(pl.Int64),
+            *(pl.col(f"{cause}_base").fill_null(0).cast(pl.Int64) for cause in CAUSES),
+            *(pl.col(f"{cause}_paid_before").fill_null(0).cast(pl.Int64) for cause in CAUSES),
+            pl.col("_labour").is_null().alias("no_members"),
+        )
+        .sort("household_id")
+    )
+    return facts

@@ -1,0 +1,263 @@
+"""Screen one county's data drop for one policy year: read, link, decide, store, report.
+
+Nothing is stored until everything has been read and decided; the run, its decisions, the events it
+counted and the payments it makes are then written in one transaction, so a run killed half-way leaves
+nothing behind and can simply be run again. The result files are written to a temporary folder and moved
+into place once the transaction has committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy.exc import IntegrityError
+
+from fangpin.db import queries
+from fangpin.db.models import DecisionRecord, EventRecord, Payment, Run
+from fangpin.db.session import session_scope
+from fangpin.errors import FangpinError, StorageError
+from fangpin.facts import CAUSES
+from fangpin.intake.errors import UnrecognisedFileError
+from fangpin.intake.parse import ParsedExport, identify_export, parse_export
+from fangpin.intake.profiles import load_profiles
+from fangpin.packs import Pack
+from fangpin.reports.results import write_decisions, write_rejections, write_run_json
+from fangpin.reports.workbook import write_workbook
+from fangpin.screening.bulk import decide_frame
+from fangpin.screening.linking import Linked, Table, link
+from fangpin.services import resolve_pack
+
+Progress = Callable[[str, int, int], None]  # stage, done, total
+
+
+class DropError(FangpinError):
+    """The drop folder cannot be screened as a whole (missing, empty)."""
+
+
+@dataclass
+class ScreenRequest:
+    drop: Path
+    year: int
+    county: str
+    database_url: str
+    pack_dir: Path | None = None
+    out_dir: Path | None = None
+    runs_dir: Path = Path("runs")
+    sources_dir: Path | None = None
+
+
+@dataclass
+class ScreenResult:
+    run: dict[str, Any]
+    out_dir: Path | None
+    already: bool = False
+    decisions: pl.DataFrame = field(default_factory=pl.DataFrame)
+    rejections: pl.DataFrame = field(default_factory=pl.DataFrame)
+    linked: Linked | None = None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _no_progress(_stage: str, _done: int, _total: int) -> None:
+    pass
+
+
+def drop_files(drop: Path) -> list[Path]:
+    if not drop.is_dir():
+        raise DropError(f"{drop}: no such folder")
+    files = sorted(path for path in drop.iterdir()
+                   if path.is_file() and path.suffix.lower() in (".csv", ".xlsx") and not path.name.startswith("~$"))
+    if not files:
+        raise DropError(f"{drop}: no .csv or .xlsx files directly in this folder")
+    return files
+
+
+def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenResult:
+    started = dt.datetime.now(dt.UTC)
+    pack = resolve_pack(request.year, request.pack_dir)
+    profiles = load_profiles(request.sources_dir)
+    files = drop_files(request.drop)
+
+    hashes: dict[str, str] = {}
+    for index, path in enumerate(files):
+        hashes[path.name] = _sha256(path)
+        progress("hashing", index + 1, len(files))
+    drop_hash = hashlib.sha256("\n".join(f"{n}:{h}" for n, h in sorted(hashes.items())).encode()).hexdigest()
+
+    # Identify every file from its header before reading any rows: a file missing a required column fails
+    # the run here, before anything is stored.
+    recognised: list[Path] = []
+    unrecognised: list[str] = []
+    for path in files:
+        try:
+            identify_export(path, profiles)
+            recognised.append(path)
+        except UnrecognisedFileError:
+            unrecognised.append(path.name)
+
+    with session_scope(request.database_url) as session:
+        earlier = queries.run_for_drop(session, request.county, request.year, drop_hash, pack.hash)
+        if earlier is not None:
+            return ScreenResult(run=_already(earlier), out_dir=None, already=True)
+
+    parsed: list[ParsedExport] = []
+    for index, path in enumerate(recognised):
+        parsed.append(parse_export(path, profiles))
+        progress("reading", index + 1, len(recognised))
+
+    with session_scope(request.database_url) as session:
+        stored = queries.stored_events(session, request.county, request.year)
+        paid = queries.paid_before(session, request.county, request.year)
+    tables = [Table(p.department, p.rows.with_columns(pl.lit(p.file).alias("file"))) for p in parsed]
+    linked = link(tables, year=request.year, county=request.county, pack=pack, stored_events=stored,
+                  paid_before=paid)
+    progress("linking", 1, 1)
+    decisions = decide_frame(linked.facts, pack)
+    progress("deciding", 1, 1)
+
+    rejections = pl.concat(
+        [p.outcomes.filter(~pl.col("reason").is_in(["title", "blank", "total"])) for p in parsed]
+        + [linked.rejections], how="vertical_relaxed",
+    ).sort(["file", "row"])
+    run_id = f"{request.county}-{request.year}-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    run = _run_summary(run_id, request, pack, parsed, unrecognised, hashes, linked, decisions, started)
+
+    out_dir = request.out_dir or request.runs_dir / run_id
+    with _staged(out_dir) as staging:
+        write_decisions(staging / "decisions.csv", decisions, pack.hash)
+        write_rejections(staging / "rejections.csv", rejections)
+        write_run_json(staging / "run.json", run)
+        write_workbook(staging / "report.xlsx", run, decisions, rejections)
+        progress("writing", 1, 1)
+        _store(request, pack, run, drop_hash, started, decisions, linked)
+        progress("storing", 1, 1)
+    return ScreenResult(run=run, out_dir=out_dir, decisions=decisions, rejections=rejections, linked=linked)
+
+
+@contextmanager
+def _staged(out_dir: Path) -> Iterator[Path]:
+    """Write into a hidden sibling folder; move it into place only if everything inside succeeded."""
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise DropError(f"{out_dir}: the output folder exists and is not empty")
+    staging = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:6]}"
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if out_dir.exists():
+        out_dir.rmdir()
+    staging.rename(out_dir)
+
+
+def _fen_text(fen: int) -> str:
+    return f"{'-' if fen < 0 else ''}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+def _run_summary(
+    run_id: str, request: ScreenRequest, pack: Pack, parsed: list[ParsedExport], unrecognised: list[str],
+    hashes: dict[str, str], linked: Linked, decisions: pl.DataFrame, started: dt.datetime,
+) -> dict[str, Any]:
+    later = linked.rejections.group_by("file", "reason").len()
+    inputs = []
+    for item in parsed:
+        by_reason: dict[str, int] = {}
+        for reason, count in item.outcomes.group_by("reason").len().iter_rows():
+            by_reason[reason] = by_reason.get(reason, 0) + count
+        for reason, count in later.filter(pl.col("file") == item.file).select("reason", "len").iter_rows():
+            by_reason[reason] = by_reason.get(reason, 0) + count
+        skipped = sum(count for reason, count in by_reason.items() if reason in ("title", "blank", "total"))
+        rejected = sum(by_reason.values()) - skipped
+        inputs.append({
+            "file": item.file, "sha256": hashes[item.file], "department": item.department,
+            "encoding": item.encoding, "header_row": item.header_row, "rows_read": item.rows_read,
+            "used": item.rows_read - rejected - skipped, "rejected": rejected, "skipped": skipped,
+            "by_reason": dict(sorted(by_reason.items())), "unknown_columns": list(item.extra_columns),
+        })
+    for name in unrecognised:
+        inputs.append({"file": name, "sha256": hashes[name], "department": None, "encoding": None,
+                       "header_row": None, "rows_read": 0, "used": 0, "rejected": 0, "skipped": 0, "by_reason": {},
+                       "unknown_columns": [], "note": "looks like no department's export: ignored"})
+    totals_fen = {cause: int(decisions[cause].sum() or 0) for cause in (*CAUSES, "payout", "fee")}
+    outcomes = dict(sorted(decisions.group_by("outcome").len().iter_rows())) if decisions.height else {}
+    return {
+        "run_id": run_id,
+        "county": request.county,
+        "year": request.year,
+        "pack": {"id": pack.id, "version": pack.meta.version, "hash": pack.hash},
+        "started_at": started.isoformat(),
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(),
+        "inputs": inputs,
+        "unrecognised": unrecognised,
+        "rows": {key: sum(item[k] for item in inputs) for key, k in
+                 (("read", "rows_read"), ("used", "used"), ("rejected", "rejected"), ("skipped", "skipped"))},
+        "totals": {"households": decisions.height, "outcomes": outcomes,
+                   **{key: _fen_text(value) for key, value in totals_fen.items()}},
+        "corrections": linked.corrections.height if linked.corrections is not None else 0,
+    }
+
+
+def _already(run: Run) -> dict[str, Any]:
+    return {"run_id": run.id, "county": run.county, "year": run.year, "pack": {"hash": run.pack_hash},
+            "finished_at": run.finished_at.isoformat(), "counts": run.counts}
+
+
+def _store(
+    request: ScreenRequest, pack: Pack, run: dict[str, Any], drop_hash: str, started: dt.datetime,
+    decisions: pl.DataFrame, linked: Linked,
+) -> None:
+    recorded = queries.now()
+    try:
+        with session_scope(request.database_url) as session:
+            queries.ensure_pack(session, pack)
+            session.add(Run(
+                id=run["run_id"], county=request.county, year=request.year, pack_hash=pack.hash, started_at=started,
+                finished_at=recorded, drop_hash=drop_hash, inputs=run["inputs"],
+                counts={"rows": run["rows"], "totals": run["totals"]}, households=decisions.height,
+                payout=int(decisions["payout"].sum() or 0), fee=int(decisions["fee"].sum() or 0),
+            ))
+            session.flush()
+            columns = [c.name for c in DecisionRecord.__table__.columns if c.name not in ("id", "document")]
+            rows = decisions.with_columns(
+                pl.lit(run["run_id"]).alias("run_id"), pl.lit(pack.hash).alias("pack_hash"),
+                pl.lit(recorded).alias("recorded_at"),
+            ).select(columns).to_dicts()
+            queries.insert_rows(session, DecisionRecord, rows)
+            event_columns = [c.name for c in EventRecord.__table__.columns if c.name != "id"]
+            events = linked.new_events.with_columns(
+                pl.lit(run["run_id"]).alias("run_id"), pl.lit(request.county).alias("county"),
+                pl.lit(request.year).alias("year"),
+            ).select(event_columns).to_dicts()
+            queries.insert_rows(session, EventRecord, events)
+            ids = queries.decision_ids(session, run["run_id"])
+            payments = []
+            for row in decisions.filter(pl.col("payout") > 0).iter_rows(named=True):
+                for cause in CAUSES:
+                    if row[cause] > 0:
+                        payments.append({
+                            "county": request.county, "year": request.year, "household_id": row["household_id"],
+                            "cause": cause, "paid_before": row[f"{cause}_paid_before"], "amount": row[cause],
+                            "decision_id": ids[row["household_id"]], "run_id": run["run_id"], "recorded_at": recorded,
+                        })
+            queries.insert_rows(session, Payment, payments)
+    except IntegrityError as exc:
+        raise StorageError(
+            "another run paid some of these households meanwhile (a payment from the same prior total exists); "
+            "nothing of this run was stored — run it again to pay only what is still owed"
+        ) from exc
