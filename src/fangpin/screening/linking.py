@@ -216,6 +216,10 @@ def _household_facts(
         .agg([pl.col("_counts").filter(pl.col("cause") == cause).sum().alias(f"{cause}_base") for cause in CAUSES])
     )
     labour = members.group_by("household_id").agg(pl.col("labour").fill_null(False).any().alias("_labour"))
+    if "income" not in register.columns:
+        register = register.with_columns(pl.lit(None, pl.Int64).alias("income"))
+    if "income_per_capita" not in register.columns:
+        register = register.with_columns(pl.lit(None, pl.Int64).alias("income_per_capita"))
     per_capita = (
         pl.when(pl.col("income").is_not_null())
         .then((pl.col("income") * 2 + pl.col("members")) // (pl.col("members") * 2))
@@ -233,6 +237,8 @@ def _household_facts(
             *(pl.col(name) if name in columns else pl.lit(None, pl.String).alias(name)
               for name in ("township", "village", "head_name", "head_id")),
             pl.col("status"),
+            *(pl.col(name).alias(f"{name}_given") if name in columns else pl.lit(None, pl.Int64).alias(f"{name}_given")
+              for name in ("income", "income_per_capita")),
             per_capita.cast(pl.Int64).alias("per_capita_income"),
             pl.col("members").cast(pl.Int64),
             pl.col("_labour").fill_null(False).cast(pl.Int64).alias("labour_capacity"),

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -87,8 +89,24 @@ def drop_files(drop: Path) -> list[Path]:
     return files
 
 
+class _Stopwatch:
+    """Wall seconds per stage, for run.json and the benchmark: where the time goes."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.seconds: dict[str, float] = {}
+        self._progress = progress
+        self._mark = time.perf_counter()
+
+    def lap(self, stage: str, done: int = 1, total: int = 1) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + now - self._mark, 3)
+        self._mark = now
+        self._progress(stage, done, total)
+
+
 def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenResult:
     started = dt.datetime.now(dt.UTC)
+    clock = _Stopwatch(progress)
     pack = resolve_pack(request.year, request.pack_dir)
     profiles = load_profiles(request.sources_dir)
     files = drop_files(request.drop)
@@ -96,7 +114,7 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
     hashes: dict[str, str] = {}
     for index, path in enumerate(files):
         hashes[path.name] = _sha256(path)
-        progress("hashing", index + 1, len(files))
+        clock.lap("hashing", index + 1, len(files))
     drop_hash = hashlib.sha256("\n".join(f"{n}:{h}" for n, h in sorted(hashes.items())).encode()).hexdigest()
 
     # Identify every file from its header before reading any rows: a file missing a required column fails
@@ -118,7 +136,7 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
     parsed: list[ParsedExport] = []
     for index, path in enumerate(recognised):
         parsed.append(parse_export(path, profiles))
-        progress("reading", index + 1, len(recognised))
+        clock.lap("reading", index + 1, len(recognised))
 
     with session_scope(request.database_url) as session:
         stored = queries.stored_events(session, request.county, request.year)
@@ -126,9 +144,9 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
     tables = [Table(p.department, p.rows.with_columns(pl.lit(p.file).alias("file"))) for p in parsed]
     linked = link(tables, year=request.year, county=request.county, pack=pack, stored_events=stored,
                   paid_before=paid)
-    progress("linking", 1, 1)
+    clock.lap("linking")
     decisions = decide_frame(linked.facts, pack)
-    progress("deciding", 1, 1)
+    clock.lap("deciding")
 
     rejections = pl.concat(
         [p.outcomes.filter(~pl.col("reason").is_in(["title", "blank", "total"])) for p in parsed]
@@ -143,9 +161,11 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
         write_rejections(staging / "rejections.csv", rejections)
         write_run_json(staging / "run.json", run)
         write_workbook(staging / "report.xlsx", run, decisions, rejections)
-        progress("writing", 1, 1)
+        clock.lap("writing")
         _store(request, pack, run, drop_hash, started, decisions, linked)
-        progress("storing", 1, 1)
+        clock.lap("storing")
+    run["seconds"] = clock.seconds
+    (out_dir / "run.json").write_text(json.dumps(run, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return ScreenResult(run=run, out_dir=out_dir, decisions=decisions, rejections=rejections, linked=linked)
 
 

@@ -1,0 +1,87 @@
+"""Time `fangpin screen` end to end on a synthetic drop of N households built to EXPORTS.md.
+
+    python bench/screen.py --households 100000 [300000 1000000] [--seed 1] [--keep]
+
+Each size: the drop is generated (cached under /tmp/fangpin-bench), then screened in a fresh process
+against a fresh SQLite database; printed: wall seconds per stage, rows per second, peak memory (RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path("/tmp/fangpin-bench")
+
+CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from fangpin.services.screening import ScreenRequest, screen
+drop, db, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+start = time.perf_counter()
+result = screen(ScreenRequest(drop=drop, year=2019, county="130434", database_url=db, out_dir=out))
+wall = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"wall": wall, "peak": peak, "seconds": result.run["seconds"], "rows": result.run["rows"],
+                  "households": result.run["totals"]["households"], "payout": result.run["totals"]["payout"]}))
+"""
+
+
+def generate(households: int, seed: int) -> Path:
+    sys.path.insert(0, str(ROOT / "src"))
+    from fangpin import synth
+
+    drop = CACHE / f"drop-{households}-{seed}"
+    if not (drop / ".complete").exists():
+        shutil.rmtree(drop, ignore_errors=True)
+        start = time.perf_counter()
+        synth.generate_drop(drop, households, seed=seed)
+        (drop / ".complete").write_text("")
+        print(f"  generated {households:,} households in {time.perf_counter() - start:.1f} s")
+    return drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--households", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the generated drops for the next run")
+    args = parser.parse_args()
+    rows_per_second: list[tuple[int, float]] = []
+    for households in args.households:
+        print(f"{households:,} households")
+        drop = generate(households, args.seed)
+        work = CACHE / f"run-{households}"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        output = subprocess.run(
+            [sys.executable, "-c", CHILD, str(drop), f"sqlite:///{work / 'bench.db'}", str(work / "out")],
+            capture_output=True, text=True, check=False,
+        )
+        if output.returncode != 0:
+            print(output.stderr)
+            raise SystemExit(output.returncode)
+        figures = json.loads(output.stdout.strip().splitlines()[-1])
+        rows = figures["rows"]["read"]
+        print(f"  wall {figures['wall']:.1f} s, {rows:,} rows read ({rows / figures['wall']:,.0f} rows/s), "
+              f"peak memory {figures['peak'] / 2**30:.2f} GiB, {figures['households']:,} households decided, "
+              f"payout {figures['payout']}")
+        print("  stages: " + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in figures["seconds"].items()))
+        rows_per_second.append((households, figures["wall"]))
+        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(drop, ignore_errors=True)
+    if len(rows_per_second) > 1:
+        base_n, base_t = rows_per_second[0]
+        print("growth: " + ", ".join(f"{n:,}: {t / base_t:.2f}× time for {n / base_n:.1f}× households"
+                                     for n, t in rows_per_second))
+
+
+if __name__ == "__main__":
+    main()
