@@ -17,10 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fangpin.deciding import decide, engine_facts  # noqa: E402
-from fangpin.engine import PolicyEngine  # noqa: E402
-from fangpin.packs import pack_for_year  # noqa: E402
-from tests.support import random_household  # noqa: E402
+from tests.support import random_household
+
+from fangpin.deciding import decide, engine_facts
+from fangpin.engine import PolicyEngine
+from fangpin.packs import pack_for_year
 
 
 def main() -> None:
@@ -45,8 +46,9 @@ def main() -> None:
             latencies.append(time.perf_counter_ns() - t0)
         elapsed = time.perf_counter() - start
         latencies.sort()
-        print(f"{label}: {len(batch) / elapsed:,.0f} decisions/s on one core; latency p50 "
-              f"{statistics.median(latencies) / 1000:.0f} µs, p99 {latencies[int(len(latencies) * 0.99)] / 1000:.0f} µs")
+        p50, p99 = statistics.median(latencies) / 1000, latencies[int(len(latencies) * 0.99)] / 1000
+        print(f"{label}: {len(batch) / elapsed:,.0f} decisions/s on one core; latency p50 {p50:.0f} µs, "
+              f"p99 {p99:.0f} µs")
 
     engine = PolicyEngine(pack)
     facts = [engine_facts(h, pack) for h in batch]

@@ -97,7 +97,9 @@ def screen(
     year: Annotated[int, typer.Option("--year", help="The policy year screened.")],
     county: Annotated[str, typer.Option("--county", help="The county code (行政区划代码) of the drop.")],
     pack: PackOption = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder (default: a new one under runs/).")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: a new one under runs/).")
+    ] = None,
     sources: Annotated[Path | None, typer.Option("--sources", help="A folder of extra source profiles.")] = None,
 ) -> None:
     """Screen every export in DROP for a policy year: decisions, rejections, run.json and report.xlsx."""
@@ -133,3 +135,115 @@ def screen(
         return
     print_summary(result.run, out)
     out.print(f"results: {result.out_dir}/ (decisions.csv, rejections.csv, run.json, report.xlsx)")
+
+
+def _register_plugins() -> None:
+    """Command groups that live beside their feature (the API's serve/users/fund commands)."""
+    try:
+        from fangpin.api.commands import register
+    except ImportError:  # the API package is optional at this stage of the build
+        return
+    register(app)
+
+
+_register_plugins()
+
+
+audit_app = typer.Typer(help="Audit: verify that stored records were never altered.", no_args_is_help=True)
+db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+app.add_typer(db_app, name="db")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chains of decisions and payments; report the first record altered, removed or
+    inserted out of order in each county's chain (exit 1), or that all are intact (exit 0)."""
+    from fangpin.config import get_settings
+    from fangpin.db.session import session_scope
+    from fangpin.services.audit import verify_chains
+
+    with session_scope(get_settings().database_url) as session:
+        problems = verify_chains(session)
+    if problems:
+        for problem in problems:
+            err.print(f"[bold red]broken:[/bold red] {problem}", highlight=False)
+        raise typer.Exit(1)
+    out.print("all chains intact: no stored decision or payment was altered, removed or reordered")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply the database migrations (new SQLite files are migrated on first use anyway)."""
+    from fangpin.config import get_settings
+    from fangpin.db.session import make_engine, normalise_url, upgrade
+
+    url = get_settings().database_url
+    upgrade(make_engine(url), normalise_url(url), revision)
+    out.print(f"database at {revision}")
+
+
+@app.command()
+def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20) -> None:
+    """The screening runs stored in the database, newest first."""
+    from fangpin.config import get_settings
+    from fangpin.db import queries
+    from fangpin.db.session import session_scope
+
+    table = Table(title="screening runs")
+    for column in ("run", "county", "year", "pack", "households", "payout", "fee", "finished"):
+        table.add_column(column)
+    with session_scope(get_settings().database_url) as session:
+        for run in queries.latest_runs(session, limit):
+            table.add_row(run.id, run.county, str(run.year), run.pack_hash[:12], str(run.households),
+                          _fen(run.payout), _fen(run.fee),
+                          run.finished_at.isoformat(timespec="seconds"))
+    out.print(table)
+
+
+def _fen(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+@app.command()
+def replay(
+    run_id: Annotated[str | None, typer.Option("--run", help="Replay every decision of a screening run.")] = None,
+    decision_id: Annotated[int | None, typer.Option("--decision", help="Replay one stored decision.")] = None,
+    pack: Annotated[Path | None, typer.Option("--pack", help="Replay under this pack instead of the one that "
+                                              "decided.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write diff.csv, diff.xlsx and "
+                                                 "summary.json (default runs/replay-…).")] = None,
+) -> None:
+    """Re-decide stored facts. Under the deciding pack the result is identical (exit 0); under another pack,
+    a diff per household and cause with the parameters and rules that account for it (exit 1 if any)."""
+    import datetime as dt
+
+    from fangpin.config import get_settings
+    from fangpin.db.session import session_scope
+    from fangpin.reports.replay import print_replay, replay_summary, write_replay
+    from fangpin.services.replay import replay_decision, replay_run
+
+    if (run_id is None) == (decision_id is None):
+        err.print("[bold red]error:[/bold red] give exactly one of --run ID or --decision ID")
+        raise typer.Exit(2)
+    settings = get_settings()
+    try:
+        with session_scope(settings.database_url) as session:
+            result = (replay_run(session, run_id, pack) if run_id is not None
+                      else replay_decision(session, decision_id, pack))  # type: ignore[arg-type]
+    except PackError as exc:
+        raise _fail(exc, 3) from None
+    except FangpinError as exc:
+        raise _fail(exc, 2) from None
+    summary = replay_summary(
+        result.scope, result.identical,
+        {"id": result.pack_before.id, "hash": result.pack_before.hash},
+        {"id": result.pack_after.id, "hash": result.pack_after.hash},
+        result.totals(), (result.stored_digest, result.replayed_digest), result.parameters,
+    )
+    target = out_dir or settings.runs_dir / f"replay-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+    write_replay(target, summary, result.diff)
+    print_replay(summary, result.diff, out)
+    out.print(f"written: {target}/ (summary.json, diff.csv, diff.xlsx)")
+    if not result.identical:
+        raise typer.Exit(1)

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from fangpin.decisions import Citation, TierSlice
+from fangpin.decisions import TierSlice
 from fangpin.money import ZERO, round_fen, to_fen
 from fangpin.packs.schema import ScheduleParameter
 
@@ -53,8 +53,14 @@ def increment(owed: Decimal, paid_before: Decimal) -> Decimal:
 
 
 def _scale(rates: list[Decimal]) -> int:
-    places = max((-rate.normalize().as_tuple().exponent for rate in rates), default=0)
-    return 10 ** max(0, int(places))
+    """10 to the number of decimals of the finest rate, so every rate times the scale is a whole number."""
+    places = 0
+    for rate in rates:
+        exponent = rate.normalize().as_tuple().exponent
+        assert isinstance(exponent, int), f"rate {rate} is not finite"
+        places = max(places, -exponent)
+    scale: int = 10**places
+    return scale
 
 
 def owed_fen_expr(excess_fen: pl.Expr, schedule: ScheduleParameter, cap: Decimal) -> pl.Expr:

@@ -25,11 +25,12 @@ def write(folder: Path, name: str, lines: list[str], encoding: str = "utf-8") ->
 
 
 def base_drop(folder: Path, medical_rows: list[str]) -> Path:
-    """Two households: H1 never registered, 4 members, 4000 per capita; H2 exited, above the ceiling."""
+    """Two households: H1 never registered, 4 members, 4000 per capita; H2 exited, 5500 per capita (above
+    the 2019 ceiling of 4800, below the 2020 one of 6000)."""
     write(folder, "register.csv", [
         REGISTER_HEADER,
         f"H1,{person(1)},张三,东代固镇,东村,4,16000.00,一般农户,是",
-        f"H2,{person(2)},李四,东代固镇,西村,2,12000.00,脱贫户,是",
+        f"H2,{person(2)},李四,东代固镇,西村,2,11000.00,脱贫户,是",
     ], encoding="gb18030")
     write(folder, "members.csv", [
         MEMBERS_HEADER,

@@ -1,10 +1,12 @@
-"""Tables. Money is integer fen (BigInteger, every amount column): exact on both databases. Decisions, events and payments are
-append-only: no code path updates or deletes them (a correction is a new event row, not an edit)."""
+"""Tables. Money is integer fen (BigInteger, every amount column): exact on both databases.
+
+Decisions, events and payments are append-only: no code path updates or deletes them (a correction is a
+new event row, not an edit)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -23,7 +25,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Chained:
+    """A record in its county's hash chain (``fangpin.audit.chain``): its position, and the hash linking
+    it to the record before it."""
+
+    seq: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    record_hash: Mapped[str] = mapped_column(String(64))
 
 
 class PackRecord(Base):
@@ -57,14 +68,17 @@ class Run(Base):
     fee: Mapped[int] = mapped_column(BigInteger)
 
 
-class DecisionRecord(Base):
+class DecisionRecord(Chained, Base):
     """A decision with the exact engine facts and prior payments it was made on: enough to replay it.
 
     Facts are columns, not a document, so a million decisions store in seconds; a single check also keeps
     the household document it was given (``document``)."""
 
     __tablename__ = "decisions"
-    __table_args__ = (Index("ix_decisions_household", "county", "year", "household_id"),)
+    __table_args__ = (
+        Index("ix_decisions_household", "county", "year", "household_id"),
+        UniqueConstraint("county", "seq", name="uq_decisions_chain"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
                                     autoincrement=True)
@@ -124,13 +138,14 @@ class EventRecord(Base):
     kind: Mapped[str | None] = mapped_column(String(20))
 
 
-class Payment(Base):
+class Payment(Chained, Base):
     """The ledger of what the fund paid per household, year and cause. The unique key makes a second
     payment computed from the same prior total impossible, whatever two processes do at once."""
 
     __tablename__ = "payments"
     __table_args__ = (
         UniqueConstraint("county", "year", "household_id", "cause", "paid_before", name="uq_payment_once"),
+        UniqueConstraint("county", "seq", name="uq_payments_chain"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
@@ -143,4 +158,20 @@ class Payment(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
     run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id"), index=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChainHead(Base):
+    """Where each chain ended after each append: a removed last record leaves its head pointing past the
+    chain's end. Append-only like the chains themselves."""
+
+    __tablename__ = "chain_heads"
+    __table_args__ = (UniqueConstraint("chain", "county", "seq", name="uq_chain_heads"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    chain: Mapped[str] = mapped_column(String(40))
+    county: Mapped[str] = mapped_column(String(12))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    record_hash: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -24,6 +24,7 @@ import polars as pl
 from sqlalchemy.exc import IntegrityError
 
 from fangpin.db import queries
+from fangpin.db.chained import append_chained, chained_columns
 from fangpin.db.models import DecisionRecord, EventRecord, Payment, Run
 from fangpin.db.session import session_scope
 from fangpin.errors import FangpinError, StorageError
@@ -253,12 +254,14 @@ def _store(
                 payout=int(decisions["payout"].sum() or 0), fee=int(decisions["fee"].sum() or 0),
             ))
             session.flush()
-            columns = [c.name for c in DecisionRecord.__table__.columns if c.name not in ("id", "document")]
+            columns = [c for c in chained_columns(DecisionRecord) if c not in ("seq", "document")]
             rows = decisions.with_columns(
                 pl.lit(run["run_id"]).alias("run_id"), pl.lit(pack.hash).alias("pack_hash"),
                 pl.lit(recorded).alias("recorded_at"),
             ).select(columns).to_dicts()
-            queries.insert_rows(session, DecisionRecord, rows)
+            for row in rows:
+                row["document"] = None
+            append_chained(session, DecisionRecord, request.county, rows)
             event_columns = [c.name for c in EventRecord.__table__.columns if c.name != "id"]
             events = linked.new_events.with_columns(
                 pl.lit(run["run_id"]).alias("run_id"), pl.lit(request.county).alias("county"),
@@ -275,7 +278,7 @@ def _store(
                             "cause": cause, "paid_before": row[f"{cause}_paid_before"], "amount": row[cause],
                             "decision_id": ids[row["household_id"]], "run_id": run["run_id"], "recorded_at": recorded,
                         })
-            queries.insert_rows(session, Payment, payments)
+            append_chained(session, Payment, request.county, payments)
     except IntegrityError as exc:
         raise StorageError(
             "another run paid some of these households meanwhile (a payment from the same prior total exists); "

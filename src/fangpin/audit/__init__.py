@@ -1,0 +1,1 @@
+"""Audit: the tamper-evident chains over append-only records, and replay of stored decisions."""

@@ -1,0 +1,111 @@
+"""Appending to, and walking, the per-county hash chains of decisions and payments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fangpin.audit.chain import GENESIS, canonical, record_hash
+from fangpin.db import queries
+from fangpin.db.models import Base, ChainHead, DecisionRecord, Payment
+
+CHAINS: dict[str, type[Base]] = {"decisions": DecisionRecord, "payments": Payment}
+_UNCHAINED = frozenset({"id", "prev_hash", "record_hash"})
+
+
+def chained_columns(model: type[Base]) -> list[str]:
+    return [column.name for column in model.__table__.columns if column.name not in _UNCHAINED]
+
+
+def payload(model: type[Base], values: dict[str, Any]) -> str:
+    return canonical({name: values.get(name) for name in chained_columns(model)})
+
+
+def append_chained(session: Session, model: type[Base], county: str, rows: list[dict[str, Any]]) -> None:
+    """Insert rows at the end of the county's chain. Two writers extending the chain at once collide on
+    the unique (county, seq) key: the later transaction fails and stores nothing."""
+    if not rows:
+        return
+    last = session.execute(
+        select(model.seq, model.record_hash)  # type: ignore[attr-defined]
+        .where(model.county == county)  # type: ignore[attr-defined]
+        .order_by(model.seq.desc())  # type: ignore[attr-defined]
+        .limit(1)
+    ).first()
+    seq, previous = (int(last[0]), str(last[1])) if last else (0, GENESIS)
+    for row in rows:
+        seq += 1
+        row["seq"] = seq
+        row["prev_hash"] = previous
+        previous = row["record_hash"] = record_hash(previous, payload(model, row))
+    queries.insert_rows(session, model, rows)
+    session.add(ChainHead(chain=model.__tablename__, county=county, seq=seq, record_hash=previous,
+                          recorded_at=queries.now()))
+
+
+@dataclass(frozen=True)
+class Break:
+    chain: str
+    county: str
+    seq: int
+    record_id: int | None
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"{self.chain} of county {self.county}, record seq {self.seq}"
+        return f"{where}{f' (id {self.record_id})' if self.record_id is not None else ''}: {self.problem}"
+
+
+def walk(session: Session, chain: str) -> Iterator[Break]:
+    """Every break in one chain, county by county: altered, removed, or inserted out of order."""
+    model = CHAINS[chain]
+    names = chained_columns(model)
+    columns = [model.__table__.c[name] for name in ("id", "prev_hash", "record_hash", *names)]
+    heads: dict[str, tuple[int, str]] = {}
+    for county, seq, head_hash in session.execute(
+        select(ChainHead.county, ChainHead.seq, ChainHead.record_hash).where(ChainHead.chain == chain)
+    ):
+        if seq >= heads.get(county, (0, ""))[0]:
+            heads[county] = (int(seq), str(head_hash))
+    counties = sorted(set(heads) | set(session.scalars(select(model.county).distinct())))  # type: ignore[attr-defined]
+    for county in counties:
+        expected_seq, previous = 1, GENESIS
+        broken = False
+        rows = session.execute(
+            select(*columns).where(model.county == county).order_by(model.seq)  # type: ignore[attr-defined]
+            .execution_options(yield_per=20_000)
+        )
+        try:
+            for row in rows:
+                values = row._mapping
+                seq = int(values["seq"])
+                if seq != expected_seq:
+                    problem = (f"record seq {expected_seq} is missing (removed)" if seq > expected_seq
+                               else "a record was inserted out of order")
+                    yield Break(chain, county, expected_seq, int(values["id"]), problem)
+                    broken = True
+                    break
+                if values["prev_hash"] != previous:
+                    yield Break(chain, county, seq, int(values["id"]),
+                                "does not link to the record before it (inserted or reordered)")
+                    broken = True
+                    break
+                if record_hash(previous, payload(model, dict(values))) != values["record_hash"]:
+                    yield Break(chain, county, seq, int(values["id"]), "its content was altered after it was stored")
+                    broken = True
+                    break
+                previous = values["record_hash"]
+                expected_seq += 1
+        finally:
+            rows.close()
+        if broken:
+            continue
+        head = heads.get(county)
+        if head is not None and (head[0] != expected_seq - 1 or head[1] != previous):
+            yield Break(chain, county, expected_seq, None,
+                        f"the chain ends at seq {expected_seq - 1} but was recorded as reaching seq {head[0]} "
+                        "(records removed from its end)")
