@@ -9,7 +9,7 @@ its own aliases or code strings with a YAML file in an extra directory, without 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -19,6 +19,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fangpin.errors import FangpinError
+
+DEPARTMENTS = ("register", "members", "medical", "education", "traffic", "fire", "disaster")
 
 Kind = Literal["text", "id_number", "amount", "date", "int", "code"]
 Blank = Literal["reject", "null", "zero"]
@@ -169,7 +171,7 @@ class Profiles:
     def __getitem__(self, department: str) -> Profile:
         return self._by_department[department]
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Profile]:
         return iter(self.profiles)
 
     def __len__(self) -> int:
@@ -232,12 +234,17 @@ def load_profiles(extra_dir: Path | None = None, *, base_dir: Path | None = None
             department = data["department"]
             raw[department] = _merge(raw[department], data) if department in raw else data
     profiles = []
-    for department, data in raw.items():
+    for department, data in sorted(raw.items(), key=lambda item: _rank(item[0])):
         try:
             profiles.append(Profile.model_validate(data))
         except ValidationError as error:
             raise ProfileError(f"source profile {department}: {error}") from error
     return Profiles(profiles)
+
+
+def _rank(department: str) -> tuple[int, str]:
+    order = DEPARTMENTS.index(department) if department in DEPARTMENTS else len(DEPARTMENTS)
+    return order, department
 
 
 def _read_dir(directory: Path) -> list[dict[str, Any]]:
