@@ -166,7 +166,7 @@ def test_migrations_go_down_and_up_again(database_url: str) -> None:
 
     with get_engine(database_url).connect() as connection:
         tables = set(sa.inspect(connection).get_table_names())
-    assert {"packs", "runs", "decisions", "events", "payments", "chain_heads"} <= tables
+    assert {"packs", "runs", "decisions", "run_events", "payments", "chain_heads"} <= tables
 
 
 def test_two_processes_screening_the_same_drop_at_once_pay_each_household_once(

@@ -98,7 +98,7 @@ def test_bulk_screening_and_single_checks_agree_on_every_household(
 def test_screening_the_same_drop_again_changes_nothing_and_says_so(database_url: str, tmp_path: Path) -> None:
     drop = base_drop(tmp_path / "drop", [settlement("S1", 1, "2019-03-15", "30000.00")])
     first = _screen(drop, database_url, tmp_path)
-    counts = {table: _count(database_url, table) for table in ("runs", "decisions", "events", "payments")}
+    counts = {table: _count(database_url, table) for table in ("runs", "decisions", "run_events", "payments")}
 
     again = _screen(drop, database_url, tmp_path)
 
@@ -175,24 +175,25 @@ def test_a_file_that_looks_like_no_department_is_reported_and_ignored(database_u
 def test_a_run_that_fails_while_storing_leaves_nothing_and_runs_again(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fangpin.db import queries
+    from fangpin.db import chained
 
     drop = base_drop(tmp_path / "drop", [settlement("S1", 1, "2019-03-15", "30000.00")])
-    real_insert = queries.insert_rows
+    real_insert = chained.bulk_insert
     calls = {"n": 0}
 
     def failing_insert(*args: Any, **kwargs: Any) -> None:
         calls["n"] += 1
-        if calls["n"] == 2:
+        if calls["n"] == 2:  # decisions are in, the payments are not
             raise RuntimeError("the machine lost power")
         real_insert(*args, **kwargs)
 
-    monkeypatch.setattr(queries, "insert_rows", failing_insert)
+    monkeypatch.setattr(chained, "bulk_insert", failing_insert)
     with pytest.raises(RuntimeError):
         _screen(drop, database_url, tmp_path)
-    monkeypatch.setattr(queries, "insert_rows", real_insert)
+    monkeypatch.setattr(chained, "bulk_insert", real_insert)
 
-    assert [_count(database_url, t) for t in ("runs", "decisions", "events", "payments")] == [0, 0, 0, 0]
+    assert calls["n"] == 2
+    assert [_count(database_url, t) for t in ("runs", "decisions", "run_events", "payments")] == [0, 0, 0, 0]
     assert not any((tmp_path / "runs").iterdir())
     result = _screen(drop, database_url, tmp_path)
     assert _decision(result, "H1")["payout"] == "5000.00"

@@ -18,7 +18,7 @@ from decimal import Decimal
 GENESIS = "0" * 64
 
 
-def _plain(value: object) -> object:
+def plain(value: object) -> object:
     if isinstance(value, dt.datetime):  # UTC without an offset: SQLite returns naive, PostgreSQL aware
         return (value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value).isoformat()
     if isinstance(value, dt.date):
@@ -30,7 +30,7 @@ def _plain(value: object) -> object:
 
 def canonical(values: Mapping[str, object]) -> str:
     """The payload as one deterministic string: sorted keys, no spaces, dates in ISO form."""
-    return json.dumps({key: _plain(value) for key, value in values.items()}, sort_keys=True, ensure_ascii=False,
+    return json.dumps({key: plain(value) for key, value in values.items()}, sort_keys=True, ensure_ascii=False,
                       separators=(",", ":"), default=str)
 
 

@@ -1,16 +1,26 @@
-"""Appending to, and walking, the per-county hash chains of decisions and payments."""
+"""Appending to, and walking, the per-county hash chains of decisions and payments.
+
+A record's payload is its chained columns in table order, each written as text (``\\N`` for null, ``\\`` and
+``|`` escaped in strings, datetimes as UTC ISO without offset) and joined with ``|``. The same text is built
+column-wise for bulk appends (``payload_expr``) and row by row for single appends and for verification
+(``payload``); a test holds the two equal.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fangpin.audit.chain import GENESIS, canonical, record_hash
+from fangpin.audit.chain import GENESIS, canonical, plain, record_hash
 from fangpin.db import queries
+from fangpin.db.bulk import bulk_insert
 from fangpin.db.models import Base, ChainHead, DecisionRecord, Payment
 
 CHAINS: dict[str, type[Base]] = {"decisions": DecisionRecord, "payments": Payment}
@@ -21,8 +31,57 @@ def chained_columns(model: type[Base]) -> list[str]:
     return [column.name for column in model.__table__.columns if column.name not in _UNCHAINED]
 
 
+def _text(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date):
+        text = str(plain(value))
+    elif isinstance(value, dict | list):
+        text = canonical({"value": value})
+    else:
+        text = str(value)
+    return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
 def payload(model: type[Base], values: dict[str, Any]) -> str:
-    return canonical({name: values.get(name) for name in chained_columns(model)})
+    return "|".join(_text(values.get(name)) for name in chained_columns(model))
+
+
+def payload_expr(model: type[Base], constants: dict[str, object]) -> pl.Expr:
+    """``payload`` for every row of a frame at once; ``constants`` give the values that are the same for
+    every row (the time of recording), already in the form ``payload`` would write."""
+    parts = []
+    for name in chained_columns(model):
+        if name in constants:
+            parts.append(pl.lit(_text(constants[name])))
+            continue
+        column = pl.col(name)
+        parts.append(
+            column.cast(pl.String)
+            .str.replace_all("\\", "\\\\", literal=True)
+            .str.replace_all("|", "\\|", literal=True)
+            .fill_null("\\N")
+        )
+    return pl.concat_str(parts, separator="|")
+
+
+def _chain_end(session: Session, model: type[Base], county: str) -> tuple[int, str]:
+    last = session.execute(
+        select(model.seq, model.record_hash)  # type: ignore[attr-defined]
+        .where(model.county == county)  # type: ignore[attr-defined]
+        .order_by(model.seq.desc())  # type: ignore[attr-defined]
+        .limit(1)
+    ).first()
+    return (int(last[0]), str(last[1])) if last else (0, GENESIS)
+
+
+def _record_head(session: Session, model: type[Base], county: str, seq: int, head: str) -> None:
+    session.add(ChainHead(chain=model.__tablename__, county=county, seq=seq, record_hash=head,
+                          recorded_at=queries.now()))
 
 
 def append_chained(session: Session, model: type[Base], county: str, rows: list[dict[str, Any]]) -> None:
@@ -30,21 +89,37 @@ def append_chained(session: Session, model: type[Base], county: str, rows: list[
     the unique (county, seq) key: the later transaction fails and stores nothing."""
     if not rows:
         return
-    last = session.execute(
-        select(model.seq, model.record_hash)  # type: ignore[attr-defined]
-        .where(model.county == county)  # type: ignore[attr-defined]
-        .order_by(model.seq.desc())  # type: ignore[attr-defined]
-        .limit(1)
-    ).first()
-    seq, previous = (int(last[0]), str(last[1])) if last else (0, GENESIS)
+    seq, previous = _chain_end(session, model, county)
     for row in rows:
         seq += 1
         row["seq"] = seq
         row["prev_hash"] = previous
         previous = row["record_hash"] = record_hash(previous, payload(model, row))
     queries.insert_rows(session, model, rows)
-    session.add(ChainHead(chain=model.__tablename__, county=county, seq=seq, record_hash=previous,
-                          recorded_at=queries.now()))
+    _record_head(session, model, county, seq, previous)
+
+
+def append_chained_frame(
+    session: Session, model: type[Base], county: str, frame: pl.DataFrame, constants: dict[str, object]
+) -> None:
+    """``append_chained`` for a whole frame: payloads column-wise, one sha256 per row, a bulk insert."""
+    if frame.is_empty():
+        return
+    seq, previous = _chain_end(session, model, county)
+    frame = frame.with_columns(
+        pl.int_range(seq + 1, seq + 1 + frame.height, dtype=pl.Int64).alias("seq"),
+        *(pl.lit(value).alias(name) for name, value in constants.items()),
+    )
+    payloads = frame.select(payload_expr(model, constants)).to_series().to_list()
+    links: list[str] = []
+    hashes: list[str] = []
+    for text in payloads:
+        links.append(previous)
+        previous = hashlib.sha256(f"{previous}\n{text}".encode()).hexdigest()
+        hashes.append(previous)
+    frame = frame.with_columns(pl.Series("prev_hash", links), pl.Series("record_hash", hashes))
+    bulk_insert(session, model, frame.select(c.name for c in model.__table__.columns if c.name != "id"))
+    _record_head(session, model, county, seq + frame.height, previous)
 
 
 @dataclass(frozen=True)

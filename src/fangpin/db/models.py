@@ -1,7 +1,7 @@
 """Tables. Money is integer fen (BigInteger, every amount column): exact on both databases.
 
 Decisions, events and payments are append-only: no code path updates or deletes them (a correction is a
-new event row, not an edit)."""
+new event ledger, not an edit)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
-    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -114,28 +113,22 @@ class DecisionRecord(Chained, Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
-class EventRecord(Base):
-    """Every department event counted in a policy year; a correction is a later row with the same key."""
+class RunEvents(Base):
+    """The events a run counted (new ones and corrections), as one Parquet file: the year's event ledger.
 
-    __tablename__ = "events"
-    __table_args__ = (Index("ix_events_key", "county", "year", "department", "event_id"),)
+    Millions of events per run are written in a second this way, and read back whole when the next drop
+    of the year is screened (for duplicates, corrections and cumulative bases). ``sha256`` is the file's
+    digest, also recorded in the run's inputs, so ``fangpin audit verify`` detects an altered ledger."""
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                    autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
+    __tablename__ = "run_events"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
     county: Mapped[str] = mapped_column(String(12))
     year: Mapped[int] = mapped_column(Integer)
-    department: Mapped[str] = mapped_column(String(20))
-    event_id: Mapped[str] = mapped_column(String(100))
-    content: Mapped[str] = mapped_column(Text)
-    household_id: Mapped[str] = mapped_column(String(64))
-    person_id: Mapped[str] = mapped_column(String(18))
-    date: Mapped[dt.date] = mapped_column(Date)
-    cause: Mapped[str] = mapped_column(String(20))
-    amount_fen: Mapped[int] = mapped_column(BigInteger)
-    stage: Mapped[str | None] = mapped_column(String(20))
-    full_time: Mapped[bool | None] = mapped_column(Boolean)
-    kind: Mapped[str | None] = mapped_column(String(20))
+    events: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Payment(Chained, Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,8 @@ import polars as pl
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from fangpin.db.models import DecisionRecord, EventRecord, PackRecord, Payment, Run
+from fangpin.db.models import DecisionRecord, PackRecord, Payment, Run, RunEvents
+from fangpin.event_ledger import EVENT_SCHEMA
 from fangpin.facts import CAUSES
 from fangpin.packs import Pack
 
@@ -42,20 +44,21 @@ def write_pack_files(session: Session, pack_hash: str, directory: Path) -> bool:
 
 
 def stored_events(session: Session, county: str, year: int) -> pl.DataFrame:
-    """The events counted so far in the year: for each department and event id, its latest row."""
-    latest = (
-        select(func.max(EventRecord.id))
-        .where(EventRecord.county == county, EventRecord.year == year)
-        .group_by(EventRecord.department, EventRecord.event_id)
+    """The events counted so far in the year: for each department and event id, its latest version."""
+    ledgers = session.execute(
+        select(RunEvents.data).where(RunEvents.county == county, RunEvents.year == year)
+        .order_by(RunEvents.recorded_at, RunEvents.run_id)
+    ).scalars().all()
+    if not ledgers:
+        return pl.DataFrame(schema=EVENT_SCHEMA)
+    frames = [pl.read_parquet(io.BytesIO(data)).with_columns(pl.lit(index).alias("_ledger"))
+              for index, data in enumerate(ledgers)]
+    return (
+        pl.concat(frames, how="vertical_relaxed")
+        .with_row_index("_order")
+        .unique(subset=["department", "event_id"], keep="last", maintain_order=True)
+        .select(list(EVENT_SCHEMA))
     )
-    columns = [EventRecord.department, EventRecord.event_id, EventRecord.content, EventRecord.household_id,
-               EventRecord.person_id, EventRecord.date, EventRecord.cause, EventRecord.amount_fen,
-               EventRecord.stage, EventRecord.full_time, EventRecord.kind]
-    rows = session.execute(select(*columns).where(EventRecord.id.in_(latest))).all()
-    schema = {"department": pl.String, "event_id": pl.String, "content": pl.String, "household_id": pl.String,
-              "person_id": pl.String, "date": pl.Date, "cause": pl.String, "amount_fen": pl.Int64,
-              "stage": pl.String, "full_time": pl.Boolean, "kind": pl.String}
-    return pl.DataFrame([tuple(row) for row in rows], schema=schema, orient="row")
 
 
 def paid_before(session: Session, county: str, year: int) -> pl.DataFrame:

@@ -11,7 +11,10 @@ import xlsxwriter
 from fangpin.reports.labels import DEPARTMENTS, GROUPS, OUTCOMES, REASONS
 from fangpin.reports.results import yuan
 
-SHEET_ROW_LIMIT = 1_000_000  # xlsx holds 1,048,576 rows; the CSV files always hold everything
+# A workbook is for reading: xlsxwriter writes ~100k cells a second, and nobody reads 100,000 rows in
+# Excel. Larger lists are cut with a note; the CSV files beside the workbook always hold every row.
+SHEET_ROW_LIMIT = 30_000
+ALL_DECISIONS_LIMIT = 20_000
 
 
 def _money(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
@@ -30,24 +33,41 @@ def _sheet(workbook: xlsxwriter.Workbook, name: str, frame: pl.DataFrame, money:
     if note or frame.height > SHEET_ROW_LIMIT:
         sheet = workbook.get_worksheet_by_name(name)
         if sheet is not None:
-            text = note or f"只显示前 {SHEET_ROW_LIMIT} 行,完整内容见 CSV 文件"
+            text = note or f"只显示前 {SHEET_ROW_LIMIT} 行(共 {frame.height} 行),完整内容见同目录 CSV 文件"
             sheet.write(shown.height + 2, 0, text)
 
 
-def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame, rejections: pl.DataFrame) -> None:
-    by_place = ["township", "village", "household_id"]
-    labelled = decisions.with_columns(
+def _labelled(decisions: pl.DataFrame) -> pl.DataFrame:
+    return decisions.with_columns(
         pl.col("group").replace_strict(GROUPS, default="").alias("group_label"),
         pl.col("outcome").replace_strict(OUTCOMES, default=None).alias("outcome_label"),
-    ).sort(by_place, nulls_last=True)
-    visit = labelled.filter(pl.col("outcome") == "pay").select(
+    ).sort(["township", "village", "household_id"], nulls_last=True)
+
+
+def visit_list(decisions: pl.DataFrame) -> pl.DataFrame:
+    """The households to visit, by township and village, with what each cause pays (fen)."""
+    return _labelled(decisions).filter(pl.col("outcome") == "pay").select(
         pl.col("township").alias("乡镇"), pl.col("village").alias("村"), pl.col("household_id").alias("户编号"),
         pl.col("head_name").alias("户主姓名"), pl.col("group_label").alias("类别"),
         pl.col("per_capita_income").alias("人均可支配收入"), pl.col("illness").alias("因病赔付"),
         pl.col("schooling").alias("因学赔付"), pl.col("disaster").alias("因灾赔付"),
         pl.col("payout").alias("赔付合计"), pl.col("fee").alias("保险服务费"),
     )
-    visit_money = ["人均可支配收入", "因病赔付", "因学赔付", "因灾赔付", "赔付合计", "保险服务费"]
+
+
+VISIT_MONEY = ["人均可支配收入", "因病赔付", "因学赔付", "因灾赔付", "赔付合计", "保险服务费"]
+
+
+def write_visits_csv(path: Path, decisions: pl.DataFrame) -> None:
+    """The complete visit list as CSV (UTF-8 with BOM, so Excel shows the Chinese headers)."""
+    visits = visit_list(decisions)
+    visits.with_columns(*(yuan(column) for column in VISIT_MONEY)).write_csv(path, include_bom=True)
+
+
+def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame, rejections: pl.DataFrame) -> None:
+    labelled = _labelled(decisions)
+    visit = visit_list(decisions)
+    visit_money = VISIT_MONEY
     dibao = labelled.filter(pl.col("outcome") == "refer_dibao").select(
         pl.col("township").alias("乡镇"), pl.col("village").alias("村"), pl.col("household_id").alias("户编号"),
         pl.col("head_name").alias("户主姓名"), pl.col("group_label").alias("类别"),
@@ -104,4 +124,16 @@ def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame, rej
         _sheet(workbook, "低保衔接", dibao, ["人均可支配收入"])
         _sheet(workbook, "文件统计", files, [])
         _sheet(workbook, "拒绝明细", rejected, [])
-        _sheet(workbook, "全部结果", everything, visit_money)
+        if everything.height <= ALL_DECISIONS_LIMIT:
+            _sheet(workbook, "全部结果", everything, visit_money)
+        else:
+            note = f"共 {everything.height} 户,超过 {ALL_DECISIONS_LIMIT} 户不在工作簿中列出:全部结果见 decisions.csv"
+            _sheet(workbook, "全部结果", pl.DataFrame({"说明": [note]}), [])
+
+
+def write_workbook_from_files(path: str, run_json: str, decisions_parquet: str, rejections_parquet: str) -> None:
+    """The entry point of the process that writes the workbook while the run is being stored."""
+    import json
+
+    run = json.loads(Path(run_json).read_text(encoding="utf-8"))
+    write_workbook(Path(path), run, pl.read_parquet(decisions_parquet), pl.read_parquet(rejections_parquet))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from fangpin.event_ledger import EVENT_SCHEMA
 from fangpin.facts import CAUSES
 from fangpin.packs import Pack
 
@@ -31,11 +32,6 @@ CONTENT_FIELDS = {
     "disaster": ["id_number", "date", "loss", "compensation"],
 }
 REJECTION_SCHEMA = {"file": pl.String, "row": pl.Int64, "field": pl.String, "value": pl.String, "reason": pl.String}
-EVENT_SCHEMA = {
-    "department": pl.String, "event_id": pl.String, "content": pl.String, "household_id": pl.String,
-    "person_id": pl.String, "date": pl.Date, "cause": pl.String, "amount_fen": pl.Int64, "stage": pl.String,
-    "full_time": pl.Boolean, "kind": pl.String,
-}
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
+import multiprocessing
+import multiprocessing.process
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,20 +25,22 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from fangpin.db import queries
-from fangpin.db.chained import append_chained, chained_columns
-from fangpin.db.models import DecisionRecord, EventRecord, Payment, Run
+from fangpin.db.chained import append_chained_frame, chained_columns
+from fangpin.db.models import DecisionRecord, Payment, Run, RunEvents
 from fangpin.db.session import session_scope
 from fangpin.errors import FangpinError, StorageError
+from fangpin.event_ledger import EVENT_SCHEMA
 from fangpin.facts import CAUSES
 from fangpin.intake.errors import UnrecognisedFileError
 from fangpin.intake.parse import ParsedExport, identify_export, parse_export
 from fangpin.intake.profiles import load_profiles
 from fangpin.packs import Pack
 from fangpin.reports.results import write_decisions, write_rejections, write_run_json
-from fangpin.reports.workbook import write_workbook
+from fangpin.reports.workbook import write_visits_csv, write_workbook_from_files
 from fangpin.screening.bulk import decide_frame
 from fangpin.screening.linking import Linked, Table, link
 from fangpin.services import resolve_pack
@@ -160,14 +166,47 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
     with _staged(out_dir) as staging:
         write_decisions(staging / "decisions.csv", decisions, pack.hash)
         write_rejections(staging / "rejections.csv", rejections)
+        write_visits_csv(staging / "visits.csv", decisions)
         write_run_json(staging / "run.json", run)
-        write_workbook(staging / "report.xlsx", run, decisions, rejections)
+        report = _start_workbook(staging, run, decisions, rejections)
         clock.lap("writing")
-        _store(request, pack, run, drop_hash, started, decisions, linked)
-        clock.lap("storing")
+        try:
+            _store(request, pack, run, drop_hash, started, decisions, linked)
+            clock.lap("storing")
+        finally:
+            _finish_workbook(report, staging)
+        clock.lap("report")
     run["seconds"] = clock.seconds
     (out_dir / "run.json").write_text(json.dumps(run, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return ScreenResult(run=run, out_dir=out_dir, decisions=decisions, rejections=rejections, linked=linked)
+
+
+def _start_workbook(
+    staging: Path, run: dict[str, Any], decisions: pl.DataFrame, rejections: pl.DataFrame
+) -> multiprocessing.process.BaseProcess:
+    """The workbook is the slowest file to write (xlsxwriter is pure Python): write it in another process,
+    on the other core, while this one stores the run."""
+    inputs = staging / ".report-inputs"
+    inputs.mkdir()
+    decisions.write_parquet(inputs / "decisions.parquet")
+    rejections.write_parquet(inputs / "rejections.parquet")
+    (inputs / "run.json").write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
+    process = multiprocessing.get_context("spawn").Process(
+        target=write_workbook_from_files, name="fangpin-report",
+        args=(str(staging / "report.xlsx"), str(inputs / "run.json"), str(inputs / "decisions.parquet"),
+              str(inputs / "rejections.parquet")),
+    )
+    process.start()
+    return process
+
+
+def _finish_workbook(process: multiprocessing.process.BaseProcess, staging: Path) -> None:
+    if sys.exc_info()[0] is not None:  # storing failed: the run's files are being thrown away
+        process.terminate()
+    process.join()
+    shutil.rmtree(staging / ".report-inputs", ignore_errors=True)
+    if process.exitcode != 0 and sys.exc_info()[0] is None:
+        raise FangpinError(f"writing report.xlsx failed (exit code {process.exitcode})")
 
 
 @contextmanager
@@ -244,43 +283,71 @@ def _store(
     decisions: pl.DataFrame, linked: Linked,
 ) -> None:
     recorded = queries.now()
+    ledger = io.BytesIO()
+    linked.new_events.select(list(EVENT_SCHEMA)).write_parquet(ledger, compression="zstd")
+    ledger_bytes = ledger.getvalue()
+    ledger_sha256 = hashlib.sha256(ledger_bytes).hexdigest()
+    run["events"] = {"counted_now": linked.new_events.height, "sha256": ledger_sha256}
     try:
         with session_scope(request.database_url) as session:
             queries.ensure_pack(session, pack)
             session.add(Run(
                 id=run["run_id"], county=request.county, year=request.year, pack_hash=pack.hash, started_at=started,
                 finished_at=recorded, drop_hash=drop_hash, inputs=run["inputs"],
-                counts={"rows": run["rows"], "totals": run["totals"]}, households=decisions.height,
-                payout=int(decisions["payout"].sum() or 0), fee=int(decisions["fee"].sum() or 0),
+                counts={"rows": run["rows"], "totals": run["totals"], "events": run["events"]},
+                households=decisions.height, payout=int(decisions["payout"].sum() or 0),
+                fee=int(decisions["fee"].sum() or 0),
             ))
             session.flush()
-            columns = [c for c in chained_columns(DecisionRecord) if c not in ("seq", "document")]
-            rows = decisions.with_columns(
-                pl.lit(run["run_id"]).alias("run_id"), pl.lit(pack.hash).alias("pack_hash"),
-                pl.lit(recorded).alias("recorded_at"),
-            ).select(columns).to_dicts()
-            for row in rows:
-                row["document"] = None
-            append_chained(session, DecisionRecord, request.county, rows)
-            event_columns = [c.name for c in EventRecord.__table__.columns if c.name != "id"]
-            events = linked.new_events.with_columns(
-                pl.lit(run["run_id"]).alias("run_id"), pl.lit(request.county).alias("county"),
-                pl.lit(request.year).alias("year"),
-            ).select(event_columns).to_dicts()
-            queries.insert_rows(session, EventRecord, events)
-            ids = queries.decision_ids(session, run["run_id"])
-            payments = []
-            for row in decisions.filter(pl.col("payout") > 0).iter_rows(named=True):
-                for cause in CAUSES:
-                    if row[cause] > 0:
-                        payments.append({
-                            "county": request.county, "year": request.year, "household_id": row["household_id"],
-                            "cause": cause, "paid_before": row[f"{cause}_paid_before"], "amount": row[cause],
-                            "decision_id": ids[row["household_id"]], "run_id": run["run_id"], "recorded_at": recorded,
-                        })
-            append_chained(session, Payment, request.county, payments)
+            constants: dict[str, object] = {"run_id": run["run_id"], "pack_hash": pack.hash, "recorded_at": recorded,
+                                            "document": None}
+            columns = [c for c in chained_columns(DecisionRecord) if c not in ("seq", *constants)]
+            append_chained_frame(session, DecisionRecord, request.county, decisions.select(columns), constants)
+            session.add(RunEvents(run_id=run["run_id"], county=request.county, year=request.year,
+                                  events=linked.new_events.height, sha256=ledger_sha256, data=ledger_bytes,
+                                  recorded_at=recorded))
+            session.flush()
+            _store_payments(session, request, run["run_id"], decisions, recorded)
     except IntegrityError as exc:
         raise StorageError(
             "another run paid some of these households meanwhile (a payment from the same prior total exists); "
             "nothing of this run was stored — run it again to pay only what is still owed"
         ) from exc
+    except OperationalError as exc:
+        if "locked" not in str(exc):
+            raise
+        raise StorageError(
+            "the database is busy with another run of this county; nothing of this run was stored — run it again"
+        ) from exc
+
+
+def _store_payments(
+    session: Any, request: ScreenRequest, run_id: str, decisions: pl.DataFrame, recorded: dt.datetime
+) -> None:
+    paying = decisions.filter(pl.col("payout") > 0)
+    if paying.is_empty():
+        return
+    ids = pl.DataFrame(
+        [tuple(row) for row in session.execute(
+            select(DecisionRecord.household_id, DecisionRecord.id)
+            .where(DecisionRecord.run_id == run_id, DecisionRecord.payout > 0)
+        )],
+        schema={"household_id": pl.String, "decision_id": pl.Int64}, orient="row",
+    )
+    payments = (
+        paying.join(ids, on="household_id")
+        .unpivot(index=["household_id", "decision_id"], on=list(CAUSES), variable_name="cause",
+                 value_name="amount")
+        .filter(pl.col("amount") > 0)
+        .join(
+            paying.unpivot(index="household_id", on=[f"{cause}_paid_before" for cause in CAUSES],
+                           variable_name="cause", value_name="paid_before")
+            .with_columns(pl.col("cause").str.replace("_paid_before", "", literal=True)),
+            on=["household_id", "cause"],
+        )
+        .sort("household_id", "cause")
+        .with_columns(pl.lit(request.county).alias("county"), pl.lit(request.year).alias("year"))
+    )
+    constants: dict[str, object] = {"run_id": run_id, "recorded_at": recorded}
+    columns = [c for c in chained_columns(Payment) if c not in ("seq", *constants)]
+    append_chained_frame(session, Payment, request.county, payments.select(columns), constants)

@@ -1,8 +1,8 @@
-"""initial schema: packs, runs, decisions, events, payments, chain heads
+"""initial schema: packs, runs, decisions, event ledgers, payments, chain heads
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 19:40:54.610156
+Create Date: 2026-11-23 19:51:32.103874
 """
 from __future__ import annotations
 
@@ -96,29 +96,17 @@ def upgrade() -> None:
         batch_op.create_index('ix_decisions_household', ['county', 'year', 'household_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_decisions_run_id'), ['run_id'], unique=False)
 
-    op.create_table('events',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    op.create_table('run_events',
     sa.Column('run_id', sa.String(length=40), nullable=False),
     sa.Column('county', sa.String(length=12), nullable=False),
     sa.Column('year', sa.Integer(), nullable=False),
-    sa.Column('department', sa.String(length=20), nullable=False),
-    sa.Column('event_id', sa.String(length=100), nullable=False),
-    sa.Column('content', sa.Text(), nullable=False),
-    sa.Column('household_id', sa.String(length=64), nullable=False),
-    sa.Column('person_id', sa.String(length=18), nullable=False),
-    sa.Column('date', sa.Date(), nullable=False),
-    sa.Column('cause', sa.String(length=20), nullable=False),
-    sa.Column('amount_fen', sa.BigInteger(), nullable=False),
-    sa.Column('stage', sa.String(length=20), nullable=True),
-    sa.Column('full_time', sa.Boolean(), nullable=True),
-    sa.Column('kind', sa.String(length=20), nullable=True),
+    sa.Column('events', sa.BigInteger(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['run_id'], ['runs.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('run_id')
     )
-    with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.create_index('ix_events_key', ['county', 'year', 'department', 'event_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_events_run_id'), ['run_id'], unique=False)
-
     op.create_table('payments',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('county', sa.String(length=12), nullable=False),
@@ -149,11 +137,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_payments_run_id'))
 
     op.drop_table('payments')
-    with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_events_run_id'))
-        batch_op.drop_index('ix_events_key')
-
-    op.drop_table('events')
+    op.drop_table('run_events')
     with op.batch_alter_table('decisions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_decisions_run_id'))
         batch_op.drop_index('ix_decisions_household')

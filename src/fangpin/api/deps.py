@@ -1,0 +1,159 @@
+"""What routes receive: a session per request (committed before the answer is sent, or rolled back), the
+authenticated user, the clock, and the request body read as exact JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from fangpin.api.errors import WRITES, Invalid, MalformedBody
+from fangpin.claims import Actor
+from fangpin.db.claims_models import RequestLog
+from fangpin.documents import household_from
+from fangpin.errors import DocumentError
+from fangpin.exactyaml import load_json
+from fangpin.facts import Household
+from fangpin.services import claims as claims_service
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request. A request that changes something is recorded in the request log in the
+    same transaction: recorded exactly when it changed something (failures are recorded by the error
+    handlers, in a transaction of their own)."""
+    with request.app.state.sessions() as session, session.begin():
+        yield session
+        if request.method in WRITES:
+            actor: Actor | None = getattr(request.state, "actor", None)
+            route = request.scope.get("route")
+            session.add(RequestLog(who=actor.name if actor else None, role=actor.role if actor else None,
+                                   at=request.app.state.clock().astimezone(dt.UTC), method=request.method,
+                                   path=request.url.path[:500], status=getattr(route, "status_code", None) or 200))
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+bearer = HTTPBearer(auto_error=False, description="The token `fangpin users add` printed.")
+
+
+def current_actor(request: Request, session: SessionDep,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
+    actor = claims_service.authenticate(session, credentials.credentials if credentials else None)
+    request.state.actor = actor
+    return actor
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+async def get_clock(request: Request) -> dt.datetime:
+    """Now, from the app's clock (tests inject one): the publicity period is counted against it."""
+    now: dt.datetime = request.app.state.clock()
+    return now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+
+
+ClockDep = Annotated[dt.datetime, Depends(get_clock)]
+
+
+async def json_body(request: Request) -> Any:
+    """The body as JSON with every number a Decimal (a float never touches money), refusing text that
+    PostgreSQL or UTF-8 cannot store (NUL, lone surrogates) with the field it is in."""
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise MalformedBody("the body is not UTF-8 text") from None
+    try:
+        data = load_json(text)
+    except (ValueError, RecursionError) as exc:
+        raise MalformedBody(f"the body is not valid JSON: {exc}") from None
+    _check_text(data)
+    return data
+
+
+JsonBody = Annotated[Any, Depends(json_body)]
+
+
+def _check_text(data: Any) -> None:
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                where = f"{path}.{key}" if path else str(key)
+                _storable(key, where)
+                stack.append((where, value))
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{index}]", value) for index, value in enumerate(node))
+        elif isinstance(node, str):
+            _storable(node, path)
+        elif isinstance(node, float):  # NaN, Infinity
+            raise Invalid(f"{path or 'body'}: {node} is not a number JSON allows", field=path or None)
+        elif isinstance(node, Decimal) and not node.is_finite():
+            raise Invalid(f"{path or 'body'}: {node} is not a finite number", field=path or None)
+
+
+def _storable(text: str, path: str) -> None:
+    if "\x00" in text:
+        raise Invalid(f"{path or 'body'}: text may not contain NUL characters", field=path or None)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Invalid(f"{path or 'body'}: text is not valid Unicode (a lone surrogate)", field=path or None) from None
+
+
+def answer(data: Any, status: int = 200) -> Response:
+    """A JSON answer, serialised once (the route's response_model documents it)."""
+    return Response(json.dumps(data, ensure_ascii=False, separators=(",", ":")), status_code=status,
+                    media_type="application/json")
+
+
+_AMOUNT_KEYS = frozenset({"income", "income_per_capita", "burden", "tuition", "accommodation", "textbooks", "loss",
+                          "compensation", "illness", "schooling", "disaster"})
+
+
+def household_of(data: Any) -> Household:
+    """A household document from a JSON body, every error naming its field (``documents.household_from``).
+    An amount given as true/false escapes pydantic as a TypeError (``money.to_decimal``), one beyond the decimal
+    context's precision as an ArithmeticError (``facts._non_negative_fen``); such amounts are located here."""
+    try:
+        return household_from(data, source="body")
+    except (TypeError, ArithmeticError):
+        field = _non_amount(data)
+        raise DocumentError(f"body: {field or 'document'}: not an amount (a string or number below 10^15 "
+                            "yuan, with at most two decimals)", field=field, source="body") from None
+
+
+def _non_amount(data: Any) -> str | None:
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                where = f"{path}.{key}" if path else str(key)
+                if key in _AMOUNT_KEYS and _unreadable(value):
+                    return where
+                stack.append((where, value))
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{index}]", value) for index, value in enumerate(node))
+    return None
+
+
+def _unreadable(value: Any) -> bool:
+    """An amount pydantic cannot report: true/false, a float, or a number too large for the decimal context."""
+    if isinstance(value, bool | float):
+        return True
+    if isinstance(value, str):
+        try:
+            value = Decimal(value.strip())
+        except ArithmeticError:
+            return False  # not a number at all: pydantic reports that with its field
+    if isinstance(value, int):
+        value = Decimal(value)
+    return isinstance(value, Decimal) and (not value.is_finite() or abs(value) >= 10**15)

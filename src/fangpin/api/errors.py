@@ -1,0 +1,173 @@
+"""Every error the API answers, in one place, as application/problem+json (RFC 9457): ``type``, ``title``,
+``status``, ``detail``, and ``field`` naming what is at fault (422). A request that changes something and
+fails is still recorded in the request log (in its own transaction: the failed one was rolled back)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fangpin.claims import Conflict, InvalidRequest, NotAllowed, NotFound, Unauthenticated
+from fangpin.db.claims_models import RequestLog
+from fangpin.errors import DocumentError, EngineError, FangpinError, NoPackForYear, PackError, ReplayError, StorageError
+
+PROBLEM = "application/problem+json"
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+log = logging.getLogger("fangpin.api")
+
+
+class MalformedBody(FangpinError):
+    """The request body is not a JSON document (HTTP 400)."""
+
+
+class Invalid(InvalidRequest):
+    """A request value that fails validation, located by its path (HTTP 422)."""
+
+
+def problem(status: int, title: str, detail: str, *, field: str | None = None,
+            headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    body: dict[str, Any] = {"type": f"https://fangpin.example/problems/{title.lower().replace(' ', '-')}",
+                            "title": title, "status": status, "detail": detail}
+    if field is not None or status == 422:
+        body["field"] = field
+    body.update(extra)
+    return Response(json.dumps(body, ensure_ascii=False), status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """A pydantic location as a field path: ``illness[0].burden``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif str(part).startswith(("function-", "decimal", "is-instance", "json-or-python", "lax-or-strict")):
+            continue
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def from_validation(errors: Sequence[Any], *, skip: int = 0, tags: frozenset[str] = frozenset()) -> Invalid:
+    """The first error of a pydantic validation as an ``Invalid`` naming its field. ``skip`` drops leading
+    location parts (FastAPI's ``query``/``path``); ``tags`` are a discriminated union's tags, not fields."""
+    first = errors[0]
+    loc = list(first.get("loc", ()))[skip:]
+    if loc and loc[0] in tags:
+        loc = loc[1:]
+    field = field_path(loc)
+    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    if first.get("type") in ("union_tag_not_found", "union_tag_invalid"):
+        field = field or "to"
+    if ": " in message and (not field or message.startswith("[")):  # a check that names its own field
+        named, message = message.split(": ", 1)
+        field = f"{field}{named}" if named.startswith("[") else named
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return Invalid(f"{field or 'body'}: {message}{more}", field=field or None)
+
+
+def _status(exc: Exception) -> tuple[int, str]:
+    if isinstance(exc, MalformedBody):
+        return 400, "Malformed body"
+    if isinstance(exc, Unauthenticated):
+        return 401, "Not authenticated"
+    if isinstance(exc, NotAllowed):
+        return 403, "Not allowed"
+    if isinstance(exc, NotFound):
+        return 404, "Not found"
+    if isinstance(exc, Conflict | StorageError | ReplayError | IntegrityError):
+        return 409, "Conflict"
+    if isinstance(exc, DocumentError | InvalidRequest | NoPackForYear):
+        return 422, "Invalid request"
+    if isinstance(exc, OperationalError):
+        return 503, "Database busy"
+    if isinstance(exc, PackError):
+        return 500, "Rule pack error"
+    if isinstance(exc, EngineError):
+        return 500, "Rule engine error"
+    return 500, "Internal error"
+
+
+def _record_failure(request: Request, status: int) -> None:
+    if request.method not in WRITES:
+        return
+    actor = getattr(request.state, "actor", None)
+    try:
+        with request.app.state.sessions() as session, session.begin():
+            session.add(RequestLog(who=actor.name if actor else None, role=actor.role if actor else None,
+                                   at=request.app.state.clock().astimezone(dt.UTC), method=request.method,
+                                   path=request.url.path[:500], status=status))
+    except Exception:  # the answer matters more than its log line; the failure is logged instead
+        log.exception("could not record the failed request %s %s", request.method, request.url.path)
+
+
+def handle(request: Request, exc: Exception) -> Response:
+    status, title = _status(exc)
+    if status >= 500:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    _record_failure(request, status)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, IntegrityError):
+        detail = "the database refused the write (a concurrent change): nothing was stored; try again"
+    elif isinstance(exc, OperationalError):
+        detail = "the database is busy: nothing was stored; try again"
+    elif status == 500:
+        detail = str(exc) if isinstance(exc, FangpinError) else "an unexpected error; it was logged"
+    else:
+        detail = str(exc)
+    field = getattr(exc, "field", None) if status == 422 else None
+    if isinstance(exc, NoPackForYear):
+        field = "year"
+    return problem(status, title, detail, field=field, headers=headers)
+
+
+def handle_request_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    located = from_validation(errors, skip=1) if errors else Invalid("invalid request")
+    where = str(errors[0]["loc"][0]) if errors and errors[0].get("loc") else None
+    _record_failure(request, 422)
+    return problem(422, "Invalid request", str(located), field=located.field, location=where)
+
+
+def handle_pydantic(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ValidationError)
+    return handle(request, from_validation(exc.errors()))
+
+
+def handle_http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    _record_failure(request, exc.status_code)
+    titles = {404: "Not found", 405: "Method not allowed", 401: "Not authenticated", 403: "Not allowed"}
+    return problem(exc.status_code, titles.get(exc.status_code, "HTTP error"), str(exc.detail),
+                   headers=dict(exc.headers) if exc.headers else None)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, handle_request_validation)
+    app.add_exception_handler(ValidationError, handle_pydantic)
+    app.add_exception_handler(StarletteHTTPException, handle_http)
+    for kind in (FangpinError, IntegrityError, OperationalError, Exception):
+        app.add_exception_handler(kind, handle)
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for status, description in (
+        (400, "The body is not JSON"),
+        (401, "No bearer token, or an unknown one"),
+        (403, "The user's role or county may not do this"),
+        (404, "No such resource"),
+        (409, "Conflicts with the current state: a skipped step, a stale version, publicity not over"),
+        (422, "A value is invalid; `field` names it"),
+    )
+}

@@ -1,0 +1,31 @@
+"""The fund of a county and year (SPEC section 7)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+
+from fangpin.api.deps import ActorDep, ClockDep, JsonBody, SessionDep, answer
+from fangpin.api.errors import PROBLEM_RESPONSES
+from fangpin.api.schemas import FUND_INPUT_IN, FundOut, body
+from fangpin.services import fund
+
+router = APIRouter(prefix="/fund", tags=["fund"])
+County = Annotated[str, Path(pattern=r"^\d{6}$", description="County code (行政区划代码).")]
+Year = Annotated[int, Path(ge=1990, le=2200, description="Policy year.")]
+
+
+@router.get("/{county}/{year}", response_model=FundOut, responses=PROBLEM_RESPONSES)
+def get_fund(county: County, year: Year, session: SessionDep, actor: ActorDep) -> Response:
+    """Opening balance, fiscal input, payouts, fees (paid by the budget), carry-over and top-up."""
+    return answer(fund.read_fund(session, actor, county, year).to_json_dict())
+
+
+@router.post("/{county}/{year}/inputs", status_code=201, response_model=FundOut, responses=PROBLEM_RESPONSES,
+             openapi_extra=body("FundInputIn", "Fiscal money put into the fund (the office)."))
+def post_input(county: County, year: Year, session: SessionDep, actor: ActorDep, now: ClockDep,
+               data: JsonBody) -> Response:
+    """Record a fiscal input (office); inputs of a year add up. Answers the year's fund line."""
+    amount = FUND_INPUT_IN.validate_python(data).amount
+    return answer(fund.add_input(session, actor, county, year, amount, now).to_json_dict(), 201)

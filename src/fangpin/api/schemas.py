@@ -1,0 +1,158 @@
+"""What the API's OpenAPI document says requests and answers look like. Amounts are yuan strings with two
+decimals; request bodies are read exactly (numbers as Decimal) before these models ever see them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from fangpin.claims import TRANSITION, OpenedBy, Role, State
+from fangpin.facts import Household, Money
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    field: str | None = Field(None, description="The request field at fault (422).")
+
+
+class CheckOut(BaseModel):
+    id: int = Field(description="The stored decision's id: GET /v1/decisions/{id}.")
+    decision: dict[str, Any] = Field(description="The decision (SPEC section 9).")
+
+
+class Who(BaseModel):
+    name: str
+    role: Role
+
+
+class EventOut(BaseModel):
+    seq: int = Field(description="Position in the county's chain of claim events.")
+    step: State
+    from_state: State | None
+    who: Who
+    at: str
+    record: dict[str, Any] = Field(description="What the step records.")
+    record_hash: str
+
+
+class MoveOut(BaseModel):
+    to: State
+    roles: list[Role]
+
+
+class ClaimOut(BaseModel):
+    id: int
+    county: str
+    township: str | None
+    village: str | None
+    household_id: str
+    year: int
+    state: State
+    version: int = Field(description="Send it back with the next transition; a stale one gets 409.")
+    opened_by: OpenedBy
+    decision_id: int
+    filing_decision_id: int | None
+    amount_decided: str | None
+    amount_paid: str | None
+    fee: str | None
+    created_at: str
+    next: list[MoveOut]
+    history: list[EventOut] | None = None
+
+
+class ClaimPage(BaseModel):
+    items: list[ClaimOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class Skipped(BaseModel):
+    household_id: str
+    decision_id: int
+    reason: str
+
+
+class ScreeningOpened(BaseModel):
+    run_id: str
+    opened: list[ClaimOut]
+    skipped: list[Skipped]
+
+
+class ScreeningIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str = Field(min_length=1, max_length=40, description="A screening run of the user's county.")
+
+
+class DecisionOut(BaseModel):
+    id: int
+    run_id: str | None
+    county: str
+    year: int
+    household_id: str
+    township: str | None
+    village: str | None
+    facts: dict[str, Any]
+    paid_before: dict[str, str]
+    group: str | None
+    outcome: str
+    amounts: dict[str, str]
+    rules: list[str]
+    pack_hash: str
+    document: dict[str, Any] | None
+    recorded_at: str
+    chain: dict[str, Any]
+
+
+class ReplayOut(BaseModel):
+    decision_id: int
+    identical: bool
+    pack_before: dict[str, str]
+    pack_after: dict[str, str]
+    stored_digest: str
+    replayed_digest: str
+    differences: list[dict[str, Any]]
+
+
+class FundOut(BaseModel):
+    county: str
+    year: int
+    opening_balance: str
+    fiscal_input: str
+    available: str
+    payouts: str
+    households_paid: int
+    claims_paid: int
+    fees: str
+    fees_paid_by: Literal["fiscal budget"]
+    carry_over: str
+    top_up: str
+
+
+class FundInputIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Money = Field(description="Yuan, at most two decimals; a string or an exact JSON number.")
+
+
+SCREENING_IN: TypeAdapter[ScreeningIn] = TypeAdapter(ScreeningIn)
+FUND_INPUT_IN: TypeAdapter[FundInputIn] = TypeAdapter(FundInputIn)
+
+# Request bodies the routes read themselves (exact JSON), published under these component names.
+REQUEST_SCHEMAS: dict[str, TypeAdapter[Any]] = {
+    "Household": TypeAdapter(Household),
+    "Transition": TRANSITION,
+    "ScreeningIn": SCREENING_IN,
+    "FundInputIn": FUND_INPUT_IN,
+}
+
+
+def body(name: str, description: str) -> dict[str, Any]:
+    """``openapi_extra`` for a route that reads its JSON body itself."""
+    return {"requestBody": {"required": True, "description": description,
+                            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}}

@@ -1,0 +1,290 @@
+"""A claim's path (SPEC section 6) as data: its states, the forward moves, who makes each, and what each
+step must record. Pure: no database, no clock; ``services.claims`` applies it.
+
+    opened ─► surveyed ─► publicised ─► cross_checked ─► filed ─► paid
+       └──────────┴────────────┴──────────────┴────────────┴──► rejected (with a reason)
+
+Each forward step is made by one role. A claim is rejected from any state that is not final, by the
+role of the step it was waiting for (and, while publicised, by the village too: an objection upheld).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, field_validator, model_validator
+
+from fangpin.errors import FangpinError
+from fangpin.facts import Money
+
+Role = Literal["office", "surveyor", "village", "department", "auditor"]
+ROLES: tuple[Role, ...] = ("office", "surveyor", "village", "department", "auditor")
+State = Literal["opened", "surveyed", "publicised", "cross_checked", "filed", "paid", "rejected"]
+STATES: tuple[State, ...] = ("opened", "surveyed", "publicised", "cross_checked", "filed", "paid", "rejected")
+FINAL: frozenset[State] = frozenset({"paid", "rejected"})
+OpenedBy = Literal["screening", "application"]
+
+# The path: each state's one forward move, and the role that makes it (SPEC section 6's table).
+NEXT: dict[State, State] = {
+    "opened": "surveyed",
+    "surveyed": "publicised",
+    "publicised": "cross_checked",
+    "cross_checked": "filed",
+    "filed": "paid",
+}
+ACTOR: dict[State, Role] = {
+    "surveyed": "surveyor",  # 入户查勘: the insurer's surveyor
+    "publicised": "village",  # 乡村评议公示
+    "cross_checked": "department",  # 部门信息比对: the county departments
+    "filed": "office",  # 防贫机构备案: the prevention office
+    "paid": "surveyor",  # 保险公司实施救助: the insurer
+}
+# Who may reject a claim waiting in a state: the role of the step it waits for, and while publicised the
+# village as well (an objection upheld during publicity).
+REJECTERS: dict[State, frozenset[Role]] = {
+    state: frozenset({ACTOR[NEXT[state]]} | ({"village"} if state == "publicised" else set()))
+    for state in NEXT
+}
+# Who may open a claim: the office after screening; the office or the village for a household's application.
+OPENERS: dict[OpenedBy, frozenset[Role]] = {
+    "screening": frozenset({"office"}),
+    "application": frozenset({"office", "village"}),
+}
+# Who may check a household (and store the decision): everyone but the read-only auditor.
+CHECKERS: frozenset[Role] = frozenset({"office", "surveyor", "village", "department"})
+FUND_KEEPERS: frozenset[Role] = frozenset({"office"})
+REPLAYERS: frozenset[Role] = frozenset({"auditor"})
+LOCAL = dt.timezone(dt.timedelta(hours=8), "CST")  # China Standard Time: the counties' calendar day
+
+
+class NotAllowed(FangpinError):
+    """The user's role or county may not do this (HTTP 403)."""
+
+
+class Conflict(FangpinError):
+    """The request does not fit the claim's current state: a skipped step, a stale version, publicity not
+    yet over, a claim already open (HTTP 409). Nothing was changed."""
+
+
+class NotFound(FangpinError):
+    """No such claim, decision or run (HTTP 404)."""
+
+
+class Unauthenticated(FangpinError):
+    """No bearer token, or one that belongs to no user (HTTP 401)."""
+
+
+class InvalidRequest(FangpinError):
+    """A request value the service refuses, naming its field (HTTP 422)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated user a service acts for."""
+
+    name: str
+    role: Role
+    county: str
+
+
+@dataclass(frozen=True)
+class Move:
+    to: State
+    role: frozenset[Role]
+
+
+def moves_from(state: str) -> tuple[Move, ...]:
+    """What may happen next to a claim in this state, and who may do it."""
+    if state not in NEXT:
+        return ()
+    forward = NEXT[state]
+    return (Move(forward, frozenset({ACTOR[forward]})), Move("rejected", REJECTERS[state]))
+
+
+def roles_for(state: str, to: str) -> frozenset[Role]:
+    """The roles that may move a claim from ``state`` to ``to`` (empty: no such move)."""
+    for move in moves_from(state):
+        if move.to == to:
+            return move.role
+    return frozenset()
+
+
+def step_role(to: str) -> frozenset[Role]:
+    """The roles that ever make a step, whatever the state: used to refuse a wrong role before anything else."""
+    if to == "rejected":
+        return frozenset(role for roles in REJECTERS.values() for role in roles)
+    return frozenset({ACTOR[to]}) if to in ACTOR else frozenset()
+
+
+def publicity_over(start: dt.date, days: int, today: dt.date) -> dt.date | None:
+    """None when the publicity that began on ``start`` has lasted ``days`` full days by ``today``; else the
+    first day cross-check may start. Posted on 1 March for 7 days: 1–7 March, cross-check from 8 March."""
+    first = start + dt.timedelta(days=days)
+    return None if today >= first else first
+
+
+def local_day(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(LOCAL).date()
+
+
+# --- what each step records --------------------------------------------------------------------------
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+BoundedMoney = Annotated[Money, Field(le=Decimal("10000000000.00"))]
+
+
+class _Step(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = Field(ge=1, le=2**31 - 1, description="The claim's version as last read; a stale one gets 409.")
+
+    def record(self) -> dict[str, Any]:
+        """What the step records in the claim's history, JSON-ready (amounts as strings)."""
+        data: dict[str, Any] = self.model_dump(mode="json", exclude={"to", "version"})
+        return data
+
+
+class Verified(BaseModel):
+    """The amounts the surveyor verified on the visit: each cause's annual base (yuan), and the household's
+    per-capita income if the visit found it different from the decision's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    illness: BoundedMoney
+    schooling: BoundedMoney
+    disaster: BoundedMoney
+    per_capita_income: BoundedMoney | None = None
+
+
+class Survey(_Step):
+    """入户查勘: the insurer's surveyor visits the household."""
+
+    to: Literal["surveyed"]
+    visit_date: dt.date
+    findings: Text
+    verified: Verified
+
+
+class Objection(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    raised_by: Name | None = None
+    text: Text
+    upheld: bool
+
+
+class Deliberation(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    result: Literal["approved", "not_approved"]
+    notes: Text | None = None
+
+
+class Publicity(_Step):
+    """乡村评议公示: the village deliberates and posts the claim publicly."""
+
+    to: Literal["publicised"]
+    deliberation: Deliberation
+    publicity_start: dt.date
+    objections: tuple[Objection, ...] = Field(default=(), max_length=200)
+
+    @model_validator(mode="after")
+    def _approved(self) -> Publicity:
+        if self.deliberation.result != "approved":
+            raise ValueError("deliberation.result: the village did not approve the claim; reject it "
+                             "(to: rejected) with the reason instead")
+        for index, objection in enumerate(self.objections):
+            if objection.upheld:
+                raise ValueError(f"objections[{index}].upheld: an objection was upheld; reject the claim "
+                                 "(to: rejected) with the reason instead")
+        return self
+
+
+class Confirmation(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    department: Name
+    confirmed: bool
+    reference: Name | None = None
+
+
+class CrossCheck(_Step):
+    """部门信息比对: the county departments compare the claim with their records."""
+
+    to: Literal["cross_checked"]
+    confirmations: tuple[Confirmation, ...] = Field(min_length=1, max_length=50)
+
+    @field_validator("confirmations")
+    @classmethod
+    def _all_confirmed(cls, value: tuple[Confirmation, ...]) -> tuple[Confirmation, ...]:
+        seen: set[str] = set()
+        for index, confirmation in enumerate(value):
+            if confirmation.department in seen:
+                raise ValueError(f"[{index}].department: {confirmation.department!r} confirms twice")
+            seen.add(confirmation.department)
+            if not confirmation.confirmed:
+                raise ValueError(f"[{index}].confirmed: {confirmation.department} did not confirm; reject the "
+                                 "claim (to: rejected) with the reason instead")
+        return value
+
+
+class Filing(_Step):
+    """防贫机构备案: the prevention office files the claim; the amount is re-decided on the verified figures."""
+
+    to: Literal["filed"]
+    filing_number: Name
+
+
+class PaymentStep(_Step):
+    """保险公司实施救助: the insurer pays, at most the amount decided at filing."""
+
+    to: Literal["paid"]
+    payment_reference: Name
+    amount: BoundedMoney
+    paid_on: dt.date
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise ValueError("a payment is more than 0.00")
+        return value
+
+
+class Rejection(_Step):
+    """Any step may end the claim, with its reason."""
+
+    to: Literal["rejected"]
+    reason: Text
+
+
+Transition = Annotated[Survey | Publicity | CrossCheck | Filing | PaymentStep | Rejection, Field(discriminator="to")]
+TRANSITION: TypeAdapter[Survey | Publicity | CrossCheck | Filing | PaymentStep | Rejection] = TypeAdapter(Transition)
+
+
+def role_matrix() -> dict[str, list[str]]:
+    """Who does what, for the documentation and the API's description."""
+    matrix: dict[str, list[str]] = {role: [] for role in ROLES}
+    for opened_by, roles in OPENERS.items():
+        for role in roles:
+            matrix[role].append(f"open ({opened_by})")
+    for to, role in ACTOR.items():
+        matrix[role].append(to)
+    for state, roles in REJECTERS.items():
+        for role in roles:
+            matrix[role].append(f"reject while {state}")
+    for role in CHECKERS:
+        matrix[role].append("check")
+    for role in FUND_KEEPERS:
+        matrix[role].append("fund input")
+    for role in REPLAYERS:
+        matrix[role].append("replay")
+    return matrix

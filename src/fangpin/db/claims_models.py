@@ -1,0 +1,103 @@
+"""Tables of the HTTP API: users, claims and their append-only history, the request log, fiscal inputs.
+
+Money is integer fen (BigInteger). A claim's history (``claim_events``) is a hash chain per county, like
+decisions and payments; no code path updates or deletes an event. The claim row itself is the only thing
+that changes: its ``state`` and ``version`` (a version-checked UPDATE), and the amounts set once by the
+step that decides them (``amount_decided`` at filing, ``amount_paid`` and ``fee`` at payment).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fangpin.db.models import Base, Chained
+
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class User(Base):
+    """Someone who may call the API: a role, a county, and the sha256 of their bearer token."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    county: Mapped[str] = mapped_column(String(12))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Claim(Base):
+    """One household's claim for one policy year, on its way along the path of SPEC section 6."""
+
+    __tablename__ = "claims"
+    __table_args__ = (
+        Index("ix_claims_place", "county", "year", "state"),
+        Index("ix_claims_household", "county", "year", "household_id"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    county: Mapped[str] = mapped_column(String(12))
+    township: Mapped[str | None] = mapped_column(String(100))
+    village: Mapped[str | None] = mapped_column(String(100))
+    household_id: Mapped[str] = mapped_column(String(64))
+    year: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer)
+    opened_by: Mapped[str] = mapped_column(String(20))  # screening | application
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), index=True)
+    filing_decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    amount_decided: Mapped[int | None] = mapped_column(BigInteger)  # fen, re-decided at filing
+    amount_paid: Mapped[int | None] = mapped_column(BigInteger)  # fen
+    fee: Mapped[int | None] = mapped_column(BigInteger)  # fen, the insurer's fee on the amount paid
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ClaimEvent(Chained, Base):
+    """One step of a claim's path, with who took it, when, and what it records. Append-only, chained."""
+
+    __tablename__ = "claim_events"
+    __table_args__ = (UniqueConstraint("county", "seq", name="uq_claim_events_chain"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    county: Mapped[str] = mapped_column(String(12))
+    step: Mapped[str] = mapped_column(String(20))  # the state the claim moved to
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    who: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class RequestLog(Base):
+    """Every request that changes something (or tried to): who, when, what, and the answer."""
+
+    __tablename__ = "request_log"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    who: Mapped[str | None] = mapped_column(String(100))
+    role: Mapped[str | None] = mapped_column(String(20))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(500))
+    status: Mapped[int] = mapped_column(Integer)
+
+
+class FundInput(Base):
+    """Money the county's fiscal budget put into the fund for a year; several inputs add up."""
+
+    __tablename__ = "fund_inputs"
+    __table_args__ = (Index("ix_fund_inputs_county_year", "county", "year"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    county: Mapped[str] = mapped_column(String(12))
+    year: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)  # fen
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

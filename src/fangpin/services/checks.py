@@ -1,0 +1,266 @@
+"""Single checks, stored: decide one household document and keep the decision (with its facts, the pack
+and the document) so it can be read and replayed. Also reading a stored decision, and replaying it.
+
+Every write that extends a county's hash chain first takes that chain's lock (``lock_chain``), so
+concurrent requests append one after the other instead of colliding on the chain's unique key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+import fangpin.db.claims_models  # noqa: F401  (registers the API's tables with Base until models.py imports them)
+from fangpin.claims import CHECKERS, REPLAYERS, Actor, NotAllowed, NotFound
+from fangpin.db import queries
+from fangpin.db.chained import append_chained
+from fangpin.db.models import DecisionRecord
+from fangpin.deciding import decide, paid_before_of
+from fangpin.decisions import Decision
+from fangpin.errors import DocumentError, NoPackForYear
+from fangpin.facts import CAUSES, Cause, Household
+from fangpin.fund import yuan
+from fangpin.money import to_fen
+from fangpin.packs import Pack
+from fangpin.packs.conditions import ENGINE_FIELDS
+from fangpin.services import resolve_pack
+
+MAX_AMOUNT = Decimal("10000000000.00")  # ten billion yuan: far above any household, far below int64 fen
+MAX_EVENTS = 1000
+MAX_MEMBERS = 1000
+
+
+def iso_utc(moment: dt.datetime) -> str:
+    """UTC with its offset: SQLite hands datetimes back naive (they were stored in UTC)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).isoformat()
+
+
+# --- packs: loaded once per process ------------------------------------------------------------------
+
+class PackCache:
+    """Packs by policy year (and named folder) and by hash, loaded once: loading and compiling a pack costs
+    milliseconds, far more than deciding with it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_year: dict[tuple[int, str | None, str | None], Pack] = {}
+        self._by_hash: dict[str, Pack] = {}
+        self._stored: dict[str, Pack] = {}
+
+    def for_year(self, year: int, pack_dir: Path | None = None) -> Pack:
+        from fangpin.packs.loader import shipped_rules_dir
+
+        key = (year, str(pack_dir) if pack_dir else None, None if pack_dir else str(shipped_rules_dir()))
+        with self._lock:
+            pack = self._by_year.get(key)
+        if pack is None:
+            pack = resolve_pack(year, pack_dir)
+            with self._lock:
+                self._by_year[key] = pack
+                self._by_hash.setdefault(pack.hash, pack)
+        return pack
+
+    def by_hash(self, session: Session, pack_hash: str) -> Pack:
+        """The pack that made a stored decision: one already loaded, else rebuilt from the stored files."""
+        with self._lock:
+            pack = self._by_hash.get(pack_hash)
+        if pack is None:
+            from fangpin.services.replay import stored_pack
+
+            pack = stored_pack(session, pack_hash)
+            with self._lock:
+                self._by_hash[pack_hash] = pack
+        return pack
+
+    def ensure_stored(self, session: Session, pack: Pack) -> None:
+        """``queries.ensure_pack``, skipped once this process has seen the pack stored in this database."""
+        key = f"{session.get_bind().engine.url}|{pack.hash}"
+        if key in self._stored:
+            return
+        queries.ensure_pack(session, pack)
+        self._stored[key] = pack
+
+
+PACKS = PackCache()
+
+
+# --- the chain lock ----------------------------------------------------------------------------------
+
+def lock_chain(session: Session, chain: str, county: str) -> None:
+    """Serialise writers of one county's chain until the transaction ends. PostgreSQL: a transaction-level
+    advisory lock per chain and county. SQLite: the database's write lock, taken before anything is read
+    (SQLite has one writer at a time; taking the lock first means the chain's head is read under it)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        digest = hashlib.sha256(f"fangpin:{chain}:{county}".encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    elif connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        if driver is not None and not driver.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# --- checks ------------------------------------------------------------------------------------------
+
+def validate_household(household: Household) -> None:
+    """Limits the document model leaves open but storage needs: identifier lengths, household size,
+    amounts (so every sum fits in 64-bit fen on both databases)."""
+    for name, limit in (("household_id", 64), ("township", 100), ("village", 100), ("head_name", 100),
+                        ("head_id", 64)):
+        value = getattr(household, name)
+        if value is not None and len(value) > limit:
+            raise DocumentError(f"{name}: longer than {limit} characters", field=name)
+    if household.members > MAX_MEMBERS:
+        raise DocumentError(f"members: more than {MAX_MEMBERS} members in one household", field="members")
+    amounts: list[tuple[str, Decimal | None]] = [("income", household.income),
+                                                 ("income_per_capita", household.income_per_capita)]
+    amounts += [(f"paid_this_year.{cause}", household.paid_this_year.of(cause)) for cause in CAUSES]
+    for cause in CAUSES:
+        events = getattr(household, cause)
+        if len(events) > MAX_EVENTS:
+            raise DocumentError(f"{cause}: more than {MAX_EVENTS} events", field=cause)
+        for index, event in enumerate(events):
+            for name in ("burden", "tuition", "accommodation", "textbooks", "loss", "compensation"):
+                amounts.append((f"{cause}[{index}].{name}", getattr(event, name, None)))
+    for field, amount in amounts:
+        if amount is not None and amount > MAX_AMOUNT:
+            raise DocumentError(f"{field}: {amount} is more than {MAX_AMOUNT} yuan", field=field)
+
+
+def store_decision(
+    session: Session,
+    decision: Decision,
+    paid_before: dict[Cause, Decimal],
+    *,
+    document: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> int:
+    """Append one decision to its county's chain of decisions; its id. The pack must already be stored."""
+    row: dict[str, Any] = {
+        "run_id": None,
+        "county": decision.county,
+        "year": decision.year,
+        "household_id": decision.household_id,
+        "township": decision.township,
+        "village": decision.village,
+        "pack_hash": decision.pack.hash,
+        **{name: decision.engine_facts[name] for name in ENGINE_FIELDS},
+        **{f"{cause}_paid_before": to_fen(paid_before[cause]) for cause in CAUSES},
+        "rules": ",".join(rule.id for rule in decision.rules),
+        "group": decision.group,
+        "outcome": decision.outcome,
+        **{cause: to_fen(decision.cause(cause).increment) for cause in CAUSES},
+        "payout": to_fen(decision.payout),
+        "fee": to_fen(decision.fee),
+        "document": document,
+        "recorded_at": (at or queries.now()).astimezone(dt.UTC),
+    }
+    lock_chain(session, "decisions", decision.county)
+    append_chained(session, DecisionRecord, decision.county, [row])
+    return int(session.execute(
+        select(DecisionRecord.id).where(DecisionRecord.county == decision.county, DecisionRecord.seq == row["seq"])
+    ).scalar_one())
+
+
+def store_check(session: Session, decision: Decision, household: Household, at: dt.datetime | None = None) -> int:
+    """Store a single check: the decision, the facts it was made on, what was paid before, the document."""
+    return store_decision(session, decision, paid_before_of(household),
+                          document=household.model_dump(mode="json", exclude_none=True), at=at)
+
+
+@dataclass(frozen=True)
+class StoredCheck:
+    id: int
+    decision: Decision
+
+
+def check(session: Session, actor: Actor, household: Household, *, pack_dir: Path | None = None,
+          at: dt.datetime | None = None) -> StoredCheck:
+    """POST /v1/checks: decide a household of the user's county and store the decision."""
+    if actor.role not in CHECKERS:
+        raise NotAllowed(f"a user with role {actor.role} may not check households")
+    if household.county != actor.county:
+        raise NotAllowed(f"the household is in county {household.county}; {actor.name} works in {actor.county}")
+    validate_household(household)
+    pack = pack_for(household.year, pack_dir)
+    decision = decide(household, pack)
+    PACKS.ensure_stored(session, pack)
+    return StoredCheck(store_check(session, decision, household, at), decision)
+
+
+def pack_for(year: int, pack_dir: Path | None) -> Pack:
+    try:
+        return PACKS.for_year(year, pack_dir)
+    except NoPackForYear as exc:
+        raise DocumentError(f"year: {exc}", field="year") from None
+
+
+# --- reading and replaying stored decisions ----------------------------------------------------------
+
+def _record(session: Session, actor: Actor, decision_id: int) -> DecisionRecord:
+    record = session.get(DecisionRecord, decision_id)
+    if record is None:
+        raise NotFound(f"no decision {decision_id}")
+    if record.county != actor.county:
+        raise NotAllowed(f"decision {decision_id} is in county {record.county}; {actor.name} works in {actor.county}")
+    return record
+
+
+def decision_view(session: Session, actor: Actor, decision_id: int) -> dict[str, Any]:
+    """A stored decision as auditors read it: the facts, what was paid before, the amounts, the rules,
+    the pack, the document (single checks), and its place in the county's chain."""
+    record = _record(session, actor, decision_id)
+    return {
+        "id": record.id,
+        "run_id": record.run_id,
+        "county": record.county,
+        "year": record.year,
+        "household_id": record.household_id,
+        "township": record.township,
+        "village": record.village,
+        "facts": {name: yuan(getattr(record, name)) if kind == "money" else getattr(record, name)
+                  for name, kind in ENGINE_FIELDS.items()},
+        "paid_before": {cause: yuan(getattr(record, f"{cause}_paid_before")) for cause in CAUSES},
+        "group": record.group,
+        "outcome": record.outcome,
+        "amounts": {**{cause: yuan(getattr(record, cause)) for cause in CAUSES},
+                    "payout": yuan(record.payout), "fee": yuan(record.fee)},
+        "rules": record.rules.split(",") if record.rules else [],
+        "pack_hash": record.pack_hash,
+        "document": record.document,
+        "recorded_at": iso_utc(record.recorded_at),
+        "chain": {"seq": record.seq, "prev_hash": record.prev_hash, "record_hash": record.record_hash},
+    }
+
+
+def replay(session: Session, actor: Actor, decision_id: int) -> dict[str, Any]:
+    """Re-decide a stored decision's facts under the pack that made it: identical, or what differs."""
+    from fangpin.services.replay import replay_decision
+
+    if actor.role not in REPLAYERS:
+        raise NotAllowed(f"a user with role {actor.role} may not replay decisions (auditors do)")
+    _record(session, actor, decision_id)
+    result = replay_decision(session, decision_id)
+    differences = [
+        {key: (yuan(value) if key in ("before", "after", "difference") and isinstance(value, int) else value)
+         for key, value in row.items()}
+        for row in result.diff.to_dicts()
+    ]
+    return {
+        "decision_id": decision_id,
+        "identical": result.identical,
+        "pack_before": {"id": result.pack_before.id, "hash": result.pack_before.hash},
+        "pack_after": {"id": result.pack_after.id, "hash": result.pack_after.hash},
+        "stored_digest": result.stored_digest,
+        "replayed_digest": result.replayed_digest,
+        "differences": differences,
+    }

@@ -1,0 +1,460 @@
+"""Claims along the path of SPEC section 6, and the users who move them.
+
+Each use case takes a Session (committed or rolled back by the caller, all or nothing), the acting user
+and, where time matters, ``now`` from the caller's clock. The path itself (states, moves, roles, what each
+step records) is data in ``fangpin.claims``; this module applies it to the stored claim:
+
+- a claim's history is appended to its county's chain of claim events and never changed;
+- the claim row changes only by a version-checked UPDATE (``WHERE version = :v``; no row → 409);
+- filing re-decides the household on the surveyor's verified figures, through the same ``decide_facts``
+  as every decision, and stores that decision; the payment never exceeds its amount.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+import threading
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from fangpin.claims import (
+    FINAL,
+    NEXT,
+    OPENERS,
+    ROLES,
+    Actor,
+    Conflict,
+    CrossCheck,
+    Filing,
+    InvalidRequest,
+    NotAllowed,
+    NotFound,
+    PaymentStep,
+    Publicity,
+    Rejection,
+    Survey,
+    Unauthenticated,
+    local_day,
+    moves_from,
+    publicity_over,
+    roles_for,
+    step_role,
+)
+from fangpin.db.chained import append_chained
+from fangpin.db.claims_models import Claim, ClaimEvent, User
+from fangpin.db.models import DecisionRecord, Run
+from fangpin.deciding import Subject, decide, decide_facts
+from fangpin.decisions import Decision
+from fangpin.facts import CAUSES, Cause, Household
+from fangpin.fund import yuan
+from fangpin.money import ZERO, from_fen, to_fen
+from fangpin.packs.conditions import ENGINE_FIELDS
+from fangpin.payouts import fee_on
+from fangpin.services.checks import (
+    PACKS,
+    iso_utc,
+    lock_chain,
+    pack_for,
+    store_check,
+    store_decision,
+    validate_household,
+)
+
+Step = Survey | Publicity | CrossCheck | Filing | PaymentStep | Rejection
+CHAIN = "claim_events"
+
+
+# --- users -------------------------------------------------------------------------------------------
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def add_user(session: Session, name: str, role: str, county: str, *, at: dt.datetime | None = None) -> str:
+    """Create a user; the bearer token, which is stored only as its sha256 and shown this once."""
+    name = name.strip()
+    if not 1 <= len(name) <= 100:
+        raise InvalidRequest("name: between 1 and 100 characters", field="name")
+    if role not in ROLES:
+        raise InvalidRequest(f"role: {role!r} is not one of {', '.join(ROLES)}", field="role")
+    if not re.fullmatch(r"\d{6}", county):
+        raise InvalidRequest(f"county: {county!r} is not a six-digit county code", field="county")
+    if session.scalar(select(User.id).where(User.name == name)) is not None:
+        raise Conflict(f"a user named {name!r} exists already")
+    token = secrets.token_urlsafe(32)
+    session.add(User(name=name, role=role, county=county, token_hash=token_hash(token),
+                     created_at=(at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)))
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"a user named {name!r} exists already") from None
+    return token
+
+
+class _Tokens:
+    """Users by token hash, remembered per database: users are never changed or removed, so a token once
+    found stays valid, and a request costs no lookup."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: dict[tuple[str, str], Actor] = {}
+
+    def actor(self, session: Session, token: str) -> Actor:
+        digest = token_hash(token)
+        key = (str(session.get_bind().engine.url), digest)
+        with self._lock:
+            known = self._known.get(key)
+        if known is not None:
+            return known
+        user = session.scalars(select(User).where(User.token_hash == digest)).first()
+        if user is None:
+            raise Unauthenticated("the bearer token belongs to no user")
+        actor = Actor(name=user.name, role=user.role, county=user.county)  # type: ignore[arg-type]
+        with self._lock:
+            self._known[key] = actor
+        return actor
+
+
+TOKENS = _Tokens()
+
+
+def authenticate(session: Session, token: str | None) -> Actor:
+    if not token:
+        raise Unauthenticated("send a bearer token: Authorization: Bearer <token> (fangpin users add)")
+    return TOKENS.actor(session, token)
+
+
+# --- reading claims ----------------------------------------------------------------------------------
+
+def _fen(value: int | None) -> str | None:
+    return None if value is None else yuan(value)
+
+
+def claim_view(claim: Claim, history: list[ClaimEvent] | None = None) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": claim.id,
+        "county": claim.county,
+        "township": claim.township,
+        "village": claim.village,
+        "household_id": claim.household_id,
+        "year": claim.year,
+        "state": claim.state,
+        "version": claim.version,
+        "opened_by": claim.opened_by,
+        "decision_id": claim.decision_id,
+        "filing_decision_id": claim.filing_decision_id,
+        "amount_decided": _fen(claim.amount_decided),
+        "amount_paid": _fen(claim.amount_paid),
+        "fee": _fen(claim.fee),
+        "created_at": iso_utc(claim.created_at),
+        "next": [{"to": move.to, "roles": sorted(move.role)} for move in moves_from(claim.state)],
+    }
+    if history is not None:
+        view["history"] = [
+            {"seq": event.seq, "step": event.step, "from_state": event.from_state,
+             "who": {"name": event.who, "role": event.role}, "at": iso_utc(event.at), "record": event.payload,
+             "record_hash": event.record_hash}
+            for event in history
+        ]
+    return view
+
+
+def _history(session: Session, claim_id: int) -> list[ClaimEvent]:
+    return list(session.scalars(select(ClaimEvent).where(ClaimEvent.claim_id == claim_id).order_by(ClaimEvent.seq)))
+
+
+def _claim(session: Session, actor: Actor, claim_id: int) -> Claim:
+    claim = session.get(Claim, claim_id)
+    if claim is None:
+        raise NotFound(f"no claim {claim_id}")
+    if claim.county != actor.county:
+        raise NotAllowed(f"claim {claim_id} is in county {claim.county}; {actor.name} works in {actor.county}")
+    return claim
+
+
+def get_claim(session: Session, actor: Actor, claim_id: int) -> dict[str, Any]:
+    """A claim with its full history, oldest step first."""
+    claim = _claim(session, actor, claim_id)
+    return claim_view(claim, _history(session, claim.id))
+
+
+def list_claims(
+    session: Session,
+    actor: Actor,
+    *,
+    county: str | None = None,
+    township: str | None = None,
+    village: str | None = None,
+    state: str | None = None,
+    year: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """The claims of the user's county, filtered, oldest first, one page at a time."""
+    county = county or actor.county
+    if county != actor.county:
+        raise NotAllowed(f"{actor.name} works in county {actor.county}, not {county}")
+    conditions = [Claim.county == county]
+    for column, value in ((Claim.township, township), (Claim.village, village), (Claim.state, state),
+                          (Claim.year, year)):
+        if value is not None:
+            conditions.append(column == value)
+    total = session.scalar(select(func.count()).select_from(Claim).where(*conditions)) or 0
+    claims = session.scalars(select(Claim).where(*conditions).order_by(Claim.id).limit(limit).offset(offset))
+    return {"items": [claim_view(claim) for claim in claims], "total": total, "limit": limit, "offset": offset}
+
+
+# --- opening claims ----------------------------------------------------------------------------------
+
+def _may_open(actor: Actor, opened_by: str, county: str) -> None:
+    if actor.role not in OPENERS[opened_by]:  # type: ignore[index]
+        roles = " or ".join(sorted(OPENERS[opened_by]))  # type: ignore[index]
+        raise NotAllowed(f"a user with role {actor.role} may not open a claim by {opened_by} (the {roles} does)")
+    if county != actor.county:
+        raise NotAllowed(f"county {county} is not {actor.name}'s county ({actor.county})")
+
+
+def _open_households(session: Session, county: str, year: int) -> set[str]:
+    return set(session.scalars(select(Claim.household_id).where(
+        Claim.county == county, Claim.year == year, Claim.state.not_in(FINAL))))
+
+
+def _append(session: Session, county: str, events: list[dict[str, Any]]) -> None:
+    append_chained(session, ClaimEvent, county, events)
+
+
+def _event(claim: Claim, step: str, from_state: str | None, actor: Actor, at: dt.datetime,
+           record: dict[str, Any]) -> dict[str, Any]:
+    return {"claim_id": claim.id, "county": claim.county, "step": step, "from_state": from_state, "who": actor.name,
+            "role": actor.role, "at": at.astimezone(dt.UTC), "payload": record}
+
+
+def open_application(session: Session, actor: Actor, household: Household, *, now: dt.datetime,
+                     pack_dir: Path | None = None) -> dict[str, Any]:
+    """A household applies (申请式受理): check it, store the decision, open a claim on it. Only a decision
+    that pays opens a claim; one household has one open claim per year at a time."""
+    _may_open(actor, "application", household.county)
+    validate_household(household)
+    lock_chain(session, CHAIN, household.county)
+    if household.household_id in _open_households(session, household.county, household.year):
+        raise Conflict(f"household {household.household_id} has an open claim for {household.year} already")
+    pack = pack_for(household.year, pack_dir)
+    decision = decide(household, pack)
+    if decision.outcome != "pay":
+        raise Conflict(f"the household is owed nothing (outcome {decision.outcome}, payout "
+                       f"{yuan(to_fen(decision.payout))}): no claim opened; POST /v1/checks to keep the decision")
+    PACKS.ensure_stored(session, pack)
+    decision_id = store_check(session, decision, household, now)
+    claim = _new_claim(household.county, household.township, household.village, household.household_id,
+                       household.year, "application", decision_id, now)
+    session.add(claim)
+    session.flush()
+    _append(session, claim.county, [_event(claim, "opened", None, actor, now, _opened_record(claim, decision))])
+    return claim_view(claim, _history(session, claim.id))
+
+
+def _new_claim(county: str, township: str | None, village: str | None, household_id: str, year: int,
+               opened_by: str, decision_id: int, now: dt.datetime) -> Claim:
+    return Claim(county=county, township=township, village=village, household_id=household_id, year=year,
+                 state="opened", version=1, opened_by=opened_by, decision_id=decision_id,
+                 created_at=now.astimezone(dt.UTC))
+
+
+def _opened_record(claim: Claim, decision: Decision | DecisionRecord) -> dict[str, Any]:
+    payout = decision.payout if isinstance(decision.payout, int) else to_fen(decision.payout)
+    return {"opened_by": claim.opened_by, "decision_id": claim.decision_id, "outcome": decision.outcome,
+            "payout": yuan(payout)}
+
+
+def open_from_screening(session: Session, actor: Actor, run_id: str, *, now: dt.datetime) -> dict[str, Any]:
+    """Open a claim for every `pay` decision of a screening run (自上而下) that has none yet; households
+    with an open claim for the year are skipped and listed."""
+    run = session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"no screening run {run_id!r}")
+    _may_open(actor, "screening", run.county)
+    lock_chain(session, CHAIN, run.county)
+    decisions = list(session.scalars(select(DecisionRecord).where(
+        DecisionRecord.run_id == run_id, DecisionRecord.outcome == "pay").order_by(DecisionRecord.household_id)))
+    already = set(session.scalars(select(Claim.decision_id).where(
+        Claim.decision_id.in_(select(DecisionRecord.id).where(DecisionRecord.run_id == run_id)))))
+    busy = _open_households(session, run.county, run.year)
+    claims: list[tuple[Claim, DecisionRecord]] = []
+    skipped = []
+    for record in decisions:
+        if record.id in already:
+            skipped.append({"household_id": record.household_id, "decision_id": record.id,
+                            "reason": "a claim was opened on this decision already"})
+        elif record.household_id in busy:
+            skipped.append({"household_id": record.household_id, "decision_id": record.id,
+                            "reason": f"the household has an open claim for {run.year}"})
+        else:
+            claims.append((_new_claim(record.county, record.township, record.village, record.household_id,
+                                      record.year, "screening", record.id, now), record))
+            busy.add(record.household_id)
+    session.add_all([claim for claim, _ in claims])
+    session.flush()
+    _append(session, run.county, [_event(claim, "opened", None, actor, now, _opened_record(claim, record))
+                                  for claim, record in claims])
+    return {"run_id": run_id, "opened": [claim_view(claim) for claim, _ in claims], "skipped": skipped}
+
+
+# --- moving claims along the path --------------------------------------------------------------------
+
+def transition(session: Session, actor: Actor, claim_id: int, step: Step, *, now: dt.datetime) -> dict[str, Any]:
+    """Move a claim one step along the path, recording what the step records; 403 for a role or county
+    that may not, 409 for a stale version, a skipped step or publicity not yet over. Nothing changes
+    unless everything holds."""
+    claim = _claim(session, actor, claim_id)
+    if actor.role not in step_role(step.to):
+        raise NotAllowed(f"a user with role {actor.role} never moves a claim to {step.to}")
+    lock_chain(session, CHAIN, claim.county)
+    session.refresh(claim)  # read again under the lock
+    if step.version != claim.version:
+        raise Conflict(f"claim {claim.id} is at version {claim.version}, not {step.version}: someone moved it "
+                       "meanwhile; read it again")
+    if claim.state in FINAL:
+        raise Conflict(f"claim {claim.id} is {claim.state}: nothing follows")
+    allowed = roles_for(claim.state, step.to)
+    if not allowed:
+        expected = NEXT[claim.state]  # type: ignore[index]
+        raise Conflict(f"claim {claim.id} is {claim.state}: the next step is {expected}, not {step.to}")
+    if actor.role not in allowed:
+        raise NotAllowed(f"a user with role {actor.role} may not move a claim that is {claim.state} to {step.to} "
+                         f"({' or '.join(sorted(allowed))} may)")
+    history = _history(session, claim.id)
+    today = local_day(now)
+    values: dict[str, Any] = {}
+    record = step.record()
+    if isinstance(step, Survey):
+        _not_after(step.visit_date, today, "visit_date")
+        _not_before(step.visit_date, local_day(_aware(claim.created_at)), "visit_date", "the claim was opened")
+    elif isinstance(step, Publicity):
+        _not_after(step.publicity_start, today, "publicity_start")
+        visit = dt.date.fromisoformat(_last(history, "surveyed")["visit_date"])
+        _not_before(step.publicity_start, visit, "publicity_start", "the survey visit")
+    elif isinstance(step, CrossCheck):
+        publicity = _last(history, "publicised")
+        if any(objection["upheld"] for objection in publicity.get("objections", [])):
+            raise Conflict("an objection was upheld during publicity: the claim cannot be cross-checked")
+        start = dt.date.fromisoformat(publicity["publicity_start"])
+        days = PACKS.by_hash(session, _opening(session, claim).pack_hash).integer("$publicity_days")
+        first = publicity_over(start, days, today)
+        if first is not None:
+            raise Conflict(f"publicity began on {start} and lasts {days} days: cross-check may start on {first}, "
+                           f"not on {today}")
+    elif isinstance(step, Filing):
+        decision_id, decision = _redecide(session, claim, _last(history, "surveyed")["verified"], now)
+        if decision.outcome != "pay":
+            raise Conflict(f"re-decided on the verified figures, the household is owed nothing (outcome "
+                           f"{decision.outcome}; decision {decision_id}): reject the claim with this reason")
+        values = {"filing_decision_id": decision_id, "amount_decided": to_fen(decision.payout)}
+        record.update({"decision_id": decision_id, "outcome": decision.outcome,
+                       "amount_decided": yuan(to_fen(decision.payout)),
+                       "causes": {cause: yuan(to_fen(decision.cause(cause).increment)) for cause in CAUSES}})
+    elif isinstance(step, PaymentStep):
+        values, extra = _payment(session, claim, step, today, history)
+        record.update(extra)
+    elif isinstance(step, Rejection):
+        record["step"] = claim.state
+    changed = session.execute(
+        update(Claim).where(Claim.id == claim.id, Claim.version == step.version)
+        .values(state=step.to, version=Claim.version + 1, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"claim {claim.id} was moved meanwhile: read it again")
+    _append(session, claim.county, [_event(claim, step.to, claim.state, actor, now, record)])
+    session.refresh(claim)
+    return claim_view(claim, _history(session, claim.id))
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _not_after(day: dt.date, today: dt.date, field: str) -> None:
+    if day > today:
+        raise InvalidRequest(f"{field}: {day} is in the future (today is {today})", field=field)
+
+
+def _not_before(day: dt.date, earliest: dt.date, field: str, what: str) -> None:
+    if day < earliest:
+        raise InvalidRequest(f"{field}: {day} is before {what} ({earliest})", field=field)
+
+
+def _last(history: list[ClaimEvent], step: str) -> dict[str, Any]:
+    for event in reversed(history):
+        if event.step == step:
+            return event.payload
+    raise Conflict(f"the claim's history has no {step} step")  # unreachable along the path
+
+
+def _opening(session: Session, claim: Claim) -> DecisionRecord:
+    record = session.get(DecisionRecord, claim.decision_id)
+    assert record is not None  # a foreign key
+    return record
+
+
+def _paid_by_other_claims(session: Session, claim: Claim) -> dict[Cause, Decimal]:
+    """What other claims of the household paid this year, per cause: never paid twice."""
+    rows = session.scalars(
+        select(ClaimEvent.payload).join(Claim, Claim.id == ClaimEvent.claim_id).where(
+            Claim.county == claim.county, Claim.year == claim.year, Claim.household_id == claim.household_id,
+            Claim.id != claim.id, ClaimEvent.step == "paid")
+    )
+    paid: dict[Cause, Decimal] = dict.fromkeys(CAUSES, ZERO)
+    for payload in rows:
+        for cause in CAUSES:
+            paid[cause] += Decimal(payload["causes"][cause])
+    return paid
+
+
+def _redecide(session: Session, claim: Claim, verified: dict[str, Any], now: dt.datetime) -> tuple[int, Decision]:
+    """The opening decision's facts with the surveyor's verified figures, decided under the pack that made
+    the opening decision, and stored."""
+    opening = _opening(session, claim)
+    pack = PACKS.by_hash(session, opening.pack_hash)
+    facts: dict[str, int | str] = {name: getattr(opening, name) for name in ENGINE_FIELDS}
+    for cause in CAUSES:
+        facts[f"{cause}_base"] = to_fen(Decimal(verified[cause]))
+    if verified.get("per_capita_income") is not None:
+        facts["per_capita_income"] = to_fen(Decimal(verified["per_capita_income"]))
+    earlier = _paid_by_other_claims(session, claim)
+    paid_before: dict[Cause, Decimal] = {
+        cause: max(from_fen(getattr(opening, f"{cause}_paid_before")), earlier[cause]) for cause in CAUSES
+    }
+    subject = Subject(claim.household_id, claim.year, claim.county, claim.township, claim.village)
+    decision = decide_facts(subject, facts, paid_before, pack)
+    return store_decision(session, decision, paid_before, at=now), decision
+
+
+def _payment(session: Session, claim: Claim, step: PaymentStep, today: dt.date,
+             history: list[ClaimEvent]) -> tuple[dict[str, Any], dict[str, Any]]:
+    assert claim.amount_decided is not None and claim.filing_decision_id is not None
+    amount = to_fen(step.amount)
+    if amount > claim.amount_decided:
+        raise InvalidRequest(f"amount: {yuan(amount)} exceeds the {yuan(claim.amount_decided)} decided at filing",
+                             field="amount")
+    _not_after(step.paid_on, today, "paid_on")
+    filed_at = next(event.at for event in reversed(history) if event.step == "filed")
+    _not_before(step.paid_on, local_day(_aware(filed_at)), "paid_on", "the claim was filed")
+    filing = session.get(DecisionRecord, claim.filing_decision_id)
+    assert filing is not None
+    left, causes = amount, {}
+    for cause in CAUSES:  # the payment covers the causes in order, each up to its amount decided
+        share = min(left, int(getattr(filing, cause)))
+        causes[cause] = yuan(share)
+        left -= share
+    pack = PACKS.by_hash(session, filing.pack_hash)
+    fee = to_fen(fee_on(from_fen(amount), pack.rate(pack.rules_file.fee.rate)))
+    return {"amount_paid": amount, "fee": fee}, {"causes": causes, "fee": yuan(fee)}
+

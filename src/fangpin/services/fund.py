@@ -1,0 +1,91 @@
+"""The fund of a county for a year (SPEC section 7): fiscal inputs recorded here, payouts and fees from the
+claims the insurer paid (SPEC section 6, ``paid``), years chained by their carry-over (``fangpin.fund``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from fangpin.claims import FUND_KEEPERS, Actor, InvalidRequest, NotAllowed
+from fangpin.db.claims_models import Claim, FundInput
+from fangpin.fund import FundLine, YearFlows, fund_lines
+from fangpin.money import to_decimal, to_fen
+
+MAX_INPUT = Decimal("1000000000000.00")  # a trillion yuan
+
+
+def _county(county: str) -> str:
+    if not re.fullmatch(r"\d{6}", county):
+        raise InvalidRequest(f"county: {county!r} is not a six-digit county code", field="county")
+    return county
+
+
+def _year(year: int) -> int:
+    if not 1990 <= year <= 2200:
+        raise InvalidRequest(f"year: {year} is not a policy year (1990–2200)", field="year")
+    return year
+
+
+def input_amount(value: object) -> int:
+    """A fiscal input in yuan (text or Decimal, at most two decimals, more than zero) as integer fen."""
+    try:
+        amount = to_decimal(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequest(f"amount: {exc}", field="amount") from None
+    if amount <= 0 or amount > MAX_INPUT:
+        raise InvalidRequest(f"amount: {amount} is not between 0.01 and {MAX_INPUT} yuan", field="amount")
+    try:
+        return to_fen(amount)
+    except ValueError as exc:
+        raise InvalidRequest(f"amount: {exc}", field="amount") from None
+
+
+def record_input(session: Session, county: str, year: int, amount: object, recorded_by: str,
+                 at: dt.datetime | None = None) -> None:
+    """Add a fiscal input to the county's fund for the year (inputs add up; none is ever changed)."""
+    session.add(FundInput(county=_county(county), year=_year(year), amount=input_amount(amount),
+                          recorded_by=recorded_by, at=(at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)))
+    session.flush()
+
+
+def add_input(session: Session, actor: Actor, county: str, year: int, amount: object,
+              at: dt.datetime | None = None) -> FundLine:
+    """POST /v1/fund/{county}/{year}/inputs: the office records fiscal money put into the fund."""
+    if actor.role not in FUND_KEEPERS:
+        raise NotAllowed(f"a user with role {actor.role} may not record fiscal inputs (the office does)")
+    if county != actor.county:
+        raise NotAllowed(f"county {county} is not {actor.name}'s county ({actor.county})")
+    record_input(session, county, year, amount, actor.name, at)
+    return fund_line(session, county, year)
+
+
+def fund_line(session: Session, county: str, year: int) -> FundLine:
+    """The county's fund for the year: opening balance, fiscal input, payouts, fees, carry-over, top-up."""
+    _county(county)
+    _year(year)
+    flows: dict[int, dict[str, int]] = {}
+    for row_year, amount in session.execute(
+        select(FundInput.year, func.sum(FundInput.amount)).where(FundInput.county == county, FundInput.year <= year)
+        .group_by(FundInput.year)
+    ):
+        flows.setdefault(int(row_year), {})["fiscal_input"] = int(amount)
+    for row_year, paid, fee, households, claims in session.execute(
+        select(Claim.year, func.sum(Claim.amount_paid), func.sum(Claim.fee),
+               func.count(func.distinct(Claim.household_id)), func.count())
+        .where(Claim.county == county, Claim.year <= year, Claim.state == "paid").group_by(Claim.year)
+    ):
+        flows.setdefault(int(row_year), {}).update(payouts=int(paid or 0), fees=int(fee or 0),
+                                                   households_paid=int(households), claims_paid=int(claims))
+    by_year = {row_year: YearFlows(**values) for row_year, values in flows.items()}
+    return fund_lines(county, by_year, year)[-1]
+
+
+def read_fund(session: Session, actor: Actor, county: str, year: int) -> FundLine:
+    """GET /v1/fund/{county}/{year}: any role, of its own county."""
+    if county != actor.county:
+        raise NotAllowed(f"county {county} is not {actor.name}'s county ({actor.county})")
+    return fund_line(session, county, year)

@@ -1,0 +1,92 @@
+"""`fangpin users add` and `fangpin serve`."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from fangpin.cli import app
+from fangpin.db.session import get_engine
+from tests.api.conftest import document
+
+
+def test_users_add_prints_a_token_once_and_stores_only_its_hash(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FANGPIN_DATABASE_URL", database_url)
+
+    result = CliRunner().invoke(app, ["users", "add", "王芳", "--role", "surveyor", "--county", "130434"])
+
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
+    assert len(token) >= 40
+    with get_engine(database_url).connect() as connection:
+        row = connection.execute(sa.text("SELECT name, role, county, token_hash FROM users")).one()
+    assert tuple(row) == ("王芳", "surveyor", "130434", hashlib.sha256(token.encode()).hexdigest())
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["users", "add", "x", "--role", "mayor", "--county", "130434"], "role"),
+    (["users", "add", "x", "--role", "office", "--county", "13"], "county"),
+])
+def test_users_add_refuses_an_unknown_role_or_a_bad_county(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    monkeypatch.setenv("FANGPIN_DATABASE_URL", database_url)
+
+    result = CliRunner().invoke(app, args)
+
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_a_second_user_of_the_same_name_is_refused(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FANGPIN_DATABASE_URL", database_url)
+    CliRunner().invoke(app, ["users", "add", "li", "--role", "office", "--county", "130434"])
+
+    result = CliRunner().invoke(app, ["users", "add", "li", "--role", "office", "--county", "130434"])
+
+    assert result.exit_code == 2 and "exists" in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_serve_answers_checks_over_http_on_loopback(tmp_path: Path) -> None:
+    env = {**os.environ, "FANGPIN_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}"}
+    token = subprocess.run([sys.executable, "-m", "fangpin", "users", "add", "o", "--role", "office",
+                            "--county", "130434"], env=env, capture_output=True, text=True, check=True).stdout.strip()
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "fangpin", "serve", "--port", str(port), "--workers", "1",
+                               "--log-level", "warning"], env=env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/v1/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        response = httpx.post(f"{base}/v1/checks", json=document(), headers={"Authorization": f"Bearer {token}"})
+        spec = httpx.get(f"{base}/v1/openapi.json").json()
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert response.status_code == 201 and response.json()["decision"]["payout"] == "13000.00"
+    assert "/v1/claims/{claim_id}/transitions" in spec["paths"]
