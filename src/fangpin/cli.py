@@ -131,7 +131,8 @@ def screen(
             raise _fail(exc, 1) from None
     if result.already:
         out.print(f"this drop was already screened for {county} {year} under the same pack as run "
-                  f"{result.run['run_id']} ({result.run['finished_at']}): nothing changed, nothing stored")
+                  f"{result.run['run_id']} ({result.run['finished_at']}): nothing changed, nothing stored",
+                  soft_wrap=True)
         return
     print_summary(result.run, out)
     out.print(f"results: {result.out_dir}/ (decisions.csv, rejections.csv, run.json, report.xlsx)")
@@ -179,7 +180,11 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     from fangpin.db.session import make_engine, normalise_url, upgrade
 
     url = get_settings().database_url
-    upgrade(make_engine(url), normalise_url(url), revision)
+    engine = make_engine(url)
+    try:
+        upgrade(engine, normalise_url(url), revision)
+    finally:
+        engine.dispose()
     out.print(f"database at {revision}")
 
 

@@ -137,3 +137,9 @@ def write_workbook_from_files(path: str, run_json: str, decisions_parquet: str, 
 
     run = json.loads(Path(run_json).read_text(encoding="utf-8"))
     write_workbook(Path(path), run, pl.read_parquet(decisions_parquet), pl.read_parquet(rejections_parquet))
+
+
+if __name__ == "__main__":  # python -m fangpin.reports.workbook OUT.xlsx RUN.json DECISIONS.parquet REJECTIONS.parquet
+    import sys
+
+    write_workbook_from_files(*sys.argv[1:5])

@@ -145,25 +145,46 @@ def _link_events(
         [pl.col(name).cast(pl.String).fill_null("") for name in CONTENT_FIELDS[department]], separator="|"
     )
     events = events.with_columns(content.alias("content"), pl.col(id_field).alias("event_id"))
-    previous_in_run = pl.col("content").shift(1).over("event_id", order_by="_order")
+    # Most ids appear once: only the few repeated ones need the (costly) per-id window over file order.
+    repeated = events.select(pl.col("event_id").is_duplicated()).to_series()
+    once = events.filter(~repeated).with_columns(pl.lit(None, pl.String).alias("_in_run"), pl.lit(True).alias("_last"))
+    again = events.filter(repeated).sort("_order").with_columns(
+        pl.col("content").shift(1).over("event_id").alias("_in_run"),
+        pl.col("event_id").is_last_distinct().alias("_last_seen"),
+    ).with_columns(pl.lit(False).alias("_last")).drop("_last_seen")
+    events = pl.concat([once, again], how="vertical_relaxed")
     latest_stored = (
         stored.filter(pl.col("department") == department).select("event_id", pl.col("content").alias("_stored"))
     )
-    events = events.join(latest_stored, on="event_id", how="left", maintain_order="left").with_columns(
-        pl.coalesce(previous_in_run, pl.col("_stored")).alias("_previous")
+    if latest_stored.is_empty():
+        events = events.with_columns(pl.col("_in_run").alias("_previous"))
+    else:
+        events = events.join(latest_stored, on="event_id", how="left").with_columns(
+            pl.coalesce(pl.col("_in_run"), pl.col("_stored")).alias("_previous")
+        )
+    # The first defect in column order: the id (a duplicate), the person (unknown), the date (another year).
+    events = events.join(people, on="id_number", how="left").with_columns(
+        pl.when(pl.col("_previous") == pl.col("content")).then(pl.lit("duplicate_event"))
+        .when(pl.col("household_id").is_null()).then(pl.lit("unknown_person"))
+        .when(pl.col("date").dt.year() != year).then(pl.lit("outside_policy_year"))
+        .alias("_reason")
     )
-    rejected: list[pl.DataFrame] = []
-    events, bad = _reject(events, pl.col("_previous") == pl.col("content"), id_field, "duplicate_event")
-    rejected.append(bad)
-    events = events.join(people, on="id_number", how="left", maintain_order="left")
-    events, bad = _reject(events, pl.col("household_id").is_null(), "id_number", "unknown_person")
-    rejected.append(bad)
-    events, bad = _reject(events, pl.col("date").dt.year() != year, "date", "outside_policy_year")
-    rejected.append(bad)
+    field_of = {"duplicate_event": id_field, "unknown_person": "id_number", "outside_policy_year": "date"}
+    bad = events.filter(pl.col("_reason").is_not_null())
+    rejected = bad.select(
+        pl.col("file"), pl.col("row"),
+        pl.col("_reason").replace_strict(field_of, return_dtype=pl.String).alias("field"),
+        pl.when(pl.col("_reason") == "duplicate_event").then(pl.col(id_field))
+        .when(pl.col("_reason") == "unknown_person").then(pl.col("id_number"))
+        .otherwise(pl.col("date").cast(pl.String)).fill_null("").alias("value"),
+        pl.col("_reason").alias("reason"),
+    )
+    events = events.filter(pl.col("_reason").is_null())
     # Of several used rows with one id, the last is the event; the earlier ones were corrected by it.
-    last = pl.col("_order") == pl.col("_order").max().over("event_id")
-    replaced = events.filter(~last).height
-    current = events.filter(last)
+    last = pl.col("_last") | (pl.col("_order") == pl.col("_order").max().over("event_id"))
+    flagged = events.with_columns(last.alias("_current"))
+    replaced = flagged.filter(~pl.col("_current")).height
+    current = flagged.filter(pl.col("_current"))
     amount = {
         "medical": pl.col("burden"),
         "education": pl.col("tuition") + pl.col("accommodation") + pl.col("textbooks"),
@@ -183,7 +204,7 @@ def _link_events(
         pl.lit(DISASTER_KIND.get(department)).cast(pl.String).alias("kind"),
         (pl.col("_previous").is_not_null()).alias("is_correction"),
     )
-    return accepted, pl.concat(rejected, how="vertical_relaxed"), replaced
+    return accepted, rejected, replaced
 
 
 def _household_facts(

@@ -12,9 +12,8 @@ import datetime as dt
 import hashlib
 import io
 import json
-import multiprocessing
-import multiprocessing.process
 import shutil
+import subprocess
 import sys
 import time
 import uuid
@@ -40,7 +39,7 @@ from fangpin.intake.parse import ParsedExport, identify_export, parse_export
 from fangpin.intake.profiles import load_profiles
 from fangpin.packs import Pack
 from fangpin.reports.results import write_decisions, write_rejections, write_run_json
-from fangpin.reports.workbook import write_visits_csv, write_workbook_from_files
+from fangpin.reports.workbook import write_visits_csv
 from fangpin.screening.bulk import decide_frame
 from fangpin.screening.linking import Linked, Table, link
 from fangpin.services import resolve_pack
@@ -183,7 +182,7 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
 
 def _start_workbook(
     staging: Path, run: dict[str, Any], decisions: pl.DataFrame, rejections: pl.DataFrame
-) -> multiprocessing.process.BaseProcess:
+) -> subprocess.Popen[bytes]:
     """The workbook is the slowest file to write (xlsxwriter is pure Python): write it in another process,
     on the other core, while this one stores the run."""
     inputs = staging / ".report-inputs"
@@ -191,22 +190,20 @@ def _start_workbook(
     decisions.write_parquet(inputs / "decisions.parquet")
     rejections.write_parquet(inputs / "rejections.parquet")
     (inputs / "run.json").write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
-    process = multiprocessing.get_context("spawn").Process(
-        target=write_workbook_from_files, name="fangpin-report",
-        args=(str(staging / "report.xlsx"), str(inputs / "run.json"), str(inputs / "decisions.parquet"),
-              str(inputs / "rejections.parquet")),
-    )
-    process.start()
-    return process
+    command = [sys.executable, "-m", "fangpin.reports.workbook", str(staging / "report.xlsx"),
+               str(inputs / "run.json"), str(inputs / "decisions.parquet"), str(inputs / "rejections.parquet")]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _finish_workbook(process: multiprocessing.process.BaseProcess, staging: Path) -> None:
-    if sys.exc_info()[0] is not None:  # storing failed: the run's files are being thrown away
-        process.terminate()
-    process.join()
+def _finish_workbook(process: subprocess.Popen[bytes], staging: Path) -> None:
+    failing = sys.exc_info()[0] is not None  # storing failed: the run's files are being thrown away
+    if failing:
+        process.kill()
+    _, stderr = process.communicate()
     shutil.rmtree(staging / ".report-inputs", ignore_errors=True)
-    if process.exitcode != 0 and sys.exc_info()[0] is None:
-        raise FangpinError(f"writing report.xlsx failed (exit code {process.exitcode})")
+    if process.returncode != 0 and not failing:
+        detail = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        raise FangpinError(f"writing report.xlsx failed: {detail[0]}")
 
 
 @contextmanager

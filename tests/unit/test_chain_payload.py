@@ -1,0 +1,49 @@
+"""The hash-chain payload built column-wise (bulk appends) equals the one built row by row (verify)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fangpin.audit.chain import GENESIS, record_hash
+from fangpin.db.chained import chained_columns, payload, payload_expr
+from fangpin.db.models import Payment
+
+texts = st.one_of(st.none(), st.text(alphabet=st.sampled_from(list("ab|\\N户编号 ,\"'\n\t€")), max_size=12))
+amounts = st.one_of(st.none(), st.integers(min_value=-(2**62), max_value=2**62))
+
+
+@settings(max_examples=200, deadline=None)
+@given(county=texts, household=texts, cause=texts, paid=amounts, amount=amounts, decision=amounts, run=texts)
+def test_column_wise_payloads_equal_row_payloads(county: str | None, household: str | None, cause: str | None,
+                                                 paid: int | None, amount: int | None, decision: int | None,
+                                                 run: str | None) -> None:
+    recorded = dt.datetime(2026, 11, 23, 20, 1, 2, 345678, tzinfo=dt.UTC)
+    row = {"county": county, "year": 2019, "household_id": household, "cause": cause, "paid_before": paid,
+           "amount": amount, "decision_id": decision, "run_id": run, "seq": 7}
+    frame = pl.DataFrame([row], schema={"county": pl.String, "year": pl.Int64, "household_id": pl.String,
+                                        "cause": pl.String, "paid_before": pl.Int64, "amount": pl.Int64,
+                                        "decision_id": pl.Int64, "run_id": pl.String, "seq": pl.Int64})
+
+    column_wise = frame.select(payload_expr(Payment, {"recorded_at": recorded})).item()
+
+    assert column_wise == payload(Payment, {**row, "recorded_at": recorded})
+
+
+def test_a_naive_utc_time_read_back_from_sqlite_gives_the_same_payload_as_the_aware_time_written() -> None:
+    aware = dt.datetime(2026, 11, 23, 20, 1, 2, tzinfo=dt.UTC)
+    row = {name: None for name in chained_columns(Payment)}
+
+    assert payload(Payment, {**row, "recorded_at": aware}) == payload(
+        Payment, {**row, "recorded_at": aware.replace(tzinfo=None)}
+    )
+
+
+def test_a_null_and_the_text_backslash_n_do_not_collide() -> None:
+    base = {name: None for name in chained_columns(Payment)}
+
+    assert payload(Payment, base) != payload(Payment, {**base, "household_id": "\\N"})
+    assert record_hash(GENESIS, "a") != record_hash(GENESIS, "b")
