@@ -8,7 +8,6 @@ SQLAlchemy bind processor applied so the stored form is what the ORM itself woul
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import polars as pl
@@ -42,30 +41,37 @@ def _insert(connection: Any, table: Any, frame: pl.DataFrame) -> None:
             for start in range(0, frame.height, 200_000):
                 copy.write(frame.slice(start, 200_000).write_csv(include_header=False))
         return
-    processors = []
-    for name in columns:
-        processor = table.__table__.c[name].type.bind_processor(dialect)
-        processors.append(processor)
-    placeholders = ", ".join("?" for _ in columns)
+    # Datetimes become the text SQLAlchemy's SQLite dialect stores (UTC, no offset), column-wise; any other
+    # type with a bind processor is converted through it, once per distinct value.
+    frame = frame.with_columns(
+        pl.col(name).dt.convert_time_zone("UTC").dt.replace_time_zone(None).dt.to_string("%Y-%m-%d %H:%M:%S.%6f")
+        if dtype == pl.Datetime and getattr(dtype, "time_zone", None)
+        else pl.col(name).dt.to_string("%Y-%m-%d %H:%M:%S.%6f")
+        for name, dtype in frame.schema.items() if isinstance(dtype, pl.Datetime)
+    )
+    processors = [
+        None if isinstance(frame.schema[name], pl.Datetime | pl.String | pl.Int64 | pl.Int32 | pl.Boolean)
+        else table.__table__.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        for name in columns
+    ]
     names = ", ".join(f'"{name}"' for name in columns)
-    statement = f'INSERT INTO "{table.__tablename__}" ({names}) VALUES ({placeholders})'
+    statement = f'INSERT INTO "{table.__tablename__}" ({names}) VALUES ({", ".join("?" for _ in columns)})'
+    rows: list[tuple[Any, ...]] = frame.rows()
     if any(processors):
-        cache: list[dict[Any, Any]] = [{} for _ in columns]
+        converted: list[dict[Any, Any]] = [{} for _ in columns]
 
         def processed(row: tuple[Any, ...]) -> tuple[Any, ...]:
             values = list(row)
             for index, processor in enumerate(processors):
-                if processor is not None and values[index] is not None:
-                    key = values[index] if not isinstance(values[index], dict | list) else id(values[index])
-                    seen = cache[index]
-                    if key not in seen:
-                        seen[key] = processor(values[index])
-                    values[index] = seen[key]
+                value = values[index]
+                if processor is not None and value is not None:
+                    key = repr(value)
+                    if key not in converted[index]:
+                        converted[index][key] = processor(value)
+                    values[index] = converted[index][key]
             return tuple(values)
 
-        rows: Iterator[tuple[Any, ...]] = (processed(row) for row in frame.iter_rows())
-    else:
-        rows = frame.iter_rows()
+        rows = [processed(row) for row in rows]
     cursor = raw.cursor()
     try:
         cursor.executemany(statement, rows)

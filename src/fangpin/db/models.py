@@ -81,7 +81,8 @@ class DecisionRecord(Chained, Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
                                     autoincrement=True)
-    run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id"), index=True)
+    # No index on run_id: a run's decisions are read whole (replay), and each index costs every bulk insert.
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id"))
     county: Mapped[str] = mapped_column(String(12))
     year: Mapped[int] = mapped_column(Integer)
     household_id: Mapped[str] = mapped_column(String(64))

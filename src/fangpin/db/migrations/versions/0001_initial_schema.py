@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 19:51:32.103874
+Create Date: 2026-11-23 20:17:54.169804
 """
 from __future__ import annotations
 
@@ -94,7 +94,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('decisions', schema=None) as batch_op:
         batch_op.create_index('ix_decisions_household', ['county', 'year', 'household_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_decisions_run_id'), ['run_id'], unique=False)
 
     op.create_table('run_events',
     sa.Column('run_id', sa.String(length=40), nullable=False),
@@ -139,7 +138,6 @@ def downgrade() -> None:
     op.drop_table('payments')
     op.drop_table('run_events')
     with op.batch_alter_table('decisions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_decisions_run_id'))
         batch_op.drop_index('ix_decisions_household')
 
     op.drop_table('decisions')
