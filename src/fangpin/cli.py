@@ -113,7 +113,7 @@ def screen(
     settings = get_settings()
     request = ScreenRequest(drop=drop, year=year, county=county, database_url=settings.database_url,
                             pack_dir=pack, out_dir=out_dir, runs_dir=settings.runs_dir,
-                            sources_dir=sources or settings.sources_dir)
+                            sources_dir=sources or settings.sources_dir, workers=settings.workers)
     columns = (TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=False, disable=not err.is_terminal) as bar:
         tasks: dict[str, object] = {}

@@ -35,7 +35,8 @@ from fangpin.errors import FangpinError, StorageError
 from fangpin.event_ledger import EVENT_SCHEMA
 from fangpin.facts import CAUSES
 from fangpin.intake.errors import UnrecognisedFileError
-from fangpin.intake.parse import ParsedExport, identify_export, parse_export
+from fangpin.intake.parallel import cores, parse_all
+from fangpin.intake.parse import ParsedExport, identify_export
 from fangpin.intake.profiles import load_profiles
 from fangpin.packs import Pack
 from fangpin.reports.results import write_decisions, write_rejections, write_run_json
@@ -61,6 +62,7 @@ class ScreenRequest:
     out_dir: Path | None = None
     runs_dir: Path = Path("runs")
     sources_dir: Path | None = None
+    workers: int = 0  # processes for reading large files; 0: one per core
 
 
 @dataclass
@@ -139,10 +141,10 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
         if earlier is not None:
             return ScreenResult(run=_already(earlier), out_dir=None, already=True)
 
-    parsed: list[ParsedExport] = []
-    for index, path in enumerate(recognised):
-        parsed.append(parse_export(path, profiles))
-        clock.lap("reading", index + 1, len(recognised))
+    workers = request.workers or cores()
+    parsed = parse_all(recognised, profiles, request.sources_dir, workers,
+                       lambda done, total: progress("reading", done, total))
+    clock.lap("reading", len(recognised), len(recognised))
 
     with session_scope(request.database_url) as session:
         stored = queries.stored_events(session, request.county, request.year)
