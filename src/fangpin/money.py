@@ -9,9 +9,11 @@ ZERO = Decimal("0.00")
 
 
 def to_decimal(value: object) -> Decimal:
-    """Read an amount exactly as written. Floats are refused: their decimal value is not what was written."""
+    """Read an amount exactly as written. Floats are refused: their decimal value is not what was written.
+
+    Raises ValueError for anything that is not an amount (so validators report it against its field)."""
     if isinstance(value, bool | float):
-        raise TypeError(f"amount {value!r} must be a string, an int or a Decimal, never a float or a bool")
+        raise ValueError(f"amount {value!r} must be a string, an int or a Decimal, never a float or a bool")
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, int):
@@ -22,7 +24,7 @@ def to_decimal(value: object) -> Decimal:
         except InvalidOperation:
             raise ValueError(f"{value!r} is not an amount") from None
     else:
-        raise TypeError(f"amount {value!r} has unsupported type {type(value).__name__}")
+        raise ValueError(f"amount {value!r} is not an amount ({type(value).__name__})")
     if not result.is_finite():
         raise ValueError(f"{value!r} is not a finite amount")
     return result

@@ -97,3 +97,11 @@ def test_a_document_that_is_not_a_mapping_is_refused() -> None:
 def test_a_missing_file_is_a_document_error(tmp_path: Path) -> None:
     with pytest.raises(DocumentError, match="cannot be read"):
         read_document(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("value", ["true", "[1, 2]", "{a: 1}", "null"])
+def test_an_amount_that_is_a_boolean_list_or_mapping_names_the_field(value: str) -> None:
+    with pytest.raises(DocumentError) as caught:
+        parse_document(GOOD.replace("income: 17600.10", f"income: {value}"))
+
+    assert caught.value.field == "income" or value == "null"
