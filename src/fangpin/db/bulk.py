@@ -50,7 +50,7 @@ def _insert(connection: Any, table: Any, frame: pl.DataFrame) -> None:
         for name, dtype in frame.schema.items() if isinstance(dtype, pl.Datetime)
     )
     processors = [
-        None if isinstance(frame.schema[name], pl.Datetime | pl.String | pl.Int64 | pl.Int32 | pl.Boolean)
+        None if isinstance(frame.schema[name], pl.Datetime | pl.String | pl.Int64 | pl.Int32 | pl.Boolean | pl.Null)
         else table.__table__.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         for name in columns
     ]

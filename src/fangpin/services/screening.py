@@ -172,8 +172,8 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
         report = _start_workbook(staging, run, decisions, rejections)
         clock.lap("writing")
         try:
-            _store(request, pack, run, drop_hash, started, decisions, linked)
-            clock.lap("storing")
+            _store(request, pack, run, drop_hash, started, decisions, linked, clock)
+            clock.lap("storing: commit")
         finally:
             _finish_workbook(report, staging)
         clock.lap("report")
@@ -279,7 +279,7 @@ def _already(run: Run) -> dict[str, Any]:
 
 def _store(
     request: ScreenRequest, pack: Pack, run: dict[str, Any], drop_hash: str, started: dt.datetime,
-    decisions: pl.DataFrame, linked: Linked,
+    decisions: pl.DataFrame, linked: Linked, clock: _Stopwatch,
 ) -> None:
     recorded = queries.now()
     ledger = io.BytesIO()
@@ -287,6 +287,7 @@ def _store(
     ledger_bytes = ledger.getvalue()
     ledger_sha256 = hashlib.sha256(ledger_bytes).hexdigest()
     run["events"] = {"counted_now": linked.new_events.height, "sha256": ledger_sha256}
+    clock.lap("storing: event ledger")
     try:
         with session_scope(request.database_url) as session:
             queries.ensure_pack(session, pack)
@@ -302,11 +303,13 @@ def _store(
                                             "document": None}
             columns = [c for c in chained_columns(DecisionRecord) if c not in ("seq", *constants)]
             append_chained_frame(session, DecisionRecord, request.county, decisions.select(columns), constants)
+            clock.lap("storing: decisions")
             session.add(RunEvents(run_id=run["run_id"], county=request.county, year=request.year,
                                   events=linked.new_events.height, sha256=ledger_sha256, data=ledger_bytes,
                                   recorded_at=recorded))
             session.flush()
             _store_payments(session, request, run["run_id"], decisions, recorded)
+            clock.lap("storing: payments")
     except IntegrityError as exc:
         raise StorageError(
             "another run paid some of these households meanwhile (a payment from the same prior total exists); "
