@@ -13,6 +13,7 @@ from rich.table import Table
 
 from fangpin import services
 from fangpin.errors import DocumentError, FangpinError, PackError
+from fangpin.money import fen_text
 from fangpin.packs import available_packs, load_pack
 
 app = typer.Typer(
@@ -201,13 +202,9 @@ def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 2
     with session_scope(get_settings().database_url) as session:
         for run in queries.latest_runs(session, limit):
             table.add_row(run.id, run.county, str(run.year), run.pack_hash[:12], str(run.households),
-                          _fen(run.payout), _fen(run.fee),
+                          fen_text(run.payout), fen_text(run.fee),
                           run.finished_at.isoformat(timespec="seconds"))
     out.print(table)
-
-
-def _fen(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 @app.command()

@@ -47,6 +47,11 @@ def from_fen(fen: int) -> Decimal:
     return (Decimal(fen) / 100).quantize(FEN)
 
 
+def fen_text(fen: int) -> str:
+    """Integer fen as yuan text with exactly two decimals: 123456 → "1234.56", -5 → "-0.05"."""
+    return f"{'-' if fen < 0 else ''}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
 def format_yuan(value: Decimal) -> str:
     """Exactly two decimals, the form every result file uses (``0.00`` for zero).
 

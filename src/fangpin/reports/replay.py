@@ -11,12 +11,9 @@ import xlsxwriter
 from rich.console import Console
 from rich.table import Table
 
+from fangpin.money import fen_text
 from fangpin.reports.labels import OUTCOMES
 from fangpin.reports.results import yuan
-
-
-def _yuan_text(fen: int) -> str:
-    return f"{'-' if fen < 0 else ''}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
 
 def replay_summary(scope: str, identical: bool, before: dict[str, str], after: dict[str, str],
@@ -31,7 +28,7 @@ def replay_summary(scope: str, identical: bool, before: dict[str, str], after: d
         "replayed_sha256": digests[1],
         "households": totals["households"],
         "households_changed": totals["households_changed"],
-        **{key: _yuan_text(value) for key, value in totals.items() if key.endswith(("_before", "_after"))},
+        **{key: fen_text(value) for key, value in totals.items() if key.endswith(("_before", "_after"))},
         "parameters_changed": {name: {"before": old, "after": new} for name, (old, new) in parameters.items()},
     }
 
@@ -95,7 +92,7 @@ def print_replay(summary: dict[str, Any], diff: pl.DataFrame, console: Console) 
         for column in ("household", "cause", "before", "after", "difference", "outcome", "accounted for by"):
             sample.add_column(column)
         for row in diff.head(20).iter_rows(named=True):
-            sample.add_row(row["household_id"], row["cause"], _yuan_text(row["before"]), _yuan_text(row["after"]),
-                           _yuan_text(row["difference"]), f"{row['outcome_before']} → {row['outcome_after']}",
+            sample.add_row(row["household_id"], row["cause"], fen_text(row["before"]), fen_text(row["after"]),
+                           fen_text(row["difference"]), f"{row['outcome_before']} → {row['outcome_after']}",
                            row["parameters"] or row["rules"])
         console.print(sample)

@@ -9,11 +9,8 @@ from typing import Any
 import polars as pl
 
 from fangpin.facts import CAUSES
+from fangpin.money import fen_text
 from fangpin.screening.linking import Linked
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 def household_documents(linked: Linked) -> Iterator[dict[str, Any]]:
@@ -35,20 +32,20 @@ def household_documents(linked: Linked) -> Iterator[dict[str, Any]]:
             "labour_capacity": bool(facts["labour_capacity"]),
             "housing_secure": bool(facts["housing_secure"]),
             "illness": [], "schooling": [], "disaster": [],
-            "paid_this_year": {cause: _yuan(facts[f"{cause}_paid_before"]) for cause in CAUSES},
+            "paid_this_year": {cause: fen_text(facts[f"{cause}_paid_before"]) for cause in CAUSES},
         }
         if facts["income_given"] is not None:
-            document["income"] = _yuan(facts["income_given"])
+            document["income"] = fen_text(facts["income_given"])
         else:
-            document["income_per_capita"] = _yuan(facts["income_per_capita_given"])
+            document["income_per_capita"] = fen_text(facts["income_per_capita_given"])
         for event in mine.iter_rows(named=True):
             common = {"id": f"{event['department']}:{event['event_id']}", "date": event["date"].isoformat(),
                       "person_id": event["person_id"]}
             if event["cause"] == "illness":
-                document["illness"].append({**common, "burden": _yuan(event["amount_fen"])})
+                document["illness"].append({**common, "burden": fen_text(event["amount_fen"])})
             elif event["cause"] == "schooling":
                 document["schooling"].append({**common, "stage": event["stage"], "full_time": event["full_time"],
-                                              "tuition": _yuan(event["amount_fen"])})
+                                              "tuition": fen_text(event["amount_fen"])})
             else:
-                document["disaster"].append({**common, "kind": event["kind"], "loss": _yuan(event["amount_fen"])})
+                document["disaster"].append({**common, "kind": event["kind"], "loss": fen_text(event["amount_fen"])})
         yield {key: value for key, value in document.items() if value is not None}

@@ -7,6 +7,7 @@ from pathlib import Path
 from fangpin.deciding import decide
 from fangpin.decisions import Decision
 from fangpin.documents import read_document
+from fangpin.errors import NoPackForYear
 from fangpin.facts import Household
 from fangpin.packs import Pack, load_pack, pack_for_year
 
@@ -17,8 +18,6 @@ def resolve_pack(year: int, pack_dir: Path | None = None) -> Pack:
         return pack_for_year(year)
     pack = load_pack(pack_dir)
     if not pack.in_force(year):
-        from fangpin.errors import NoPackForYear
-
         years = ", ".join(str(y) for y in pack.meta.years)
         raise NoPackForYear(f"pack {pack.id} is in force for {years}, not for policy year {year}")
     return pack

@@ -38,6 +38,7 @@ from fangpin.intake.errors import UnrecognisedFileError
 from fangpin.intake.parallel import cores, parse_all
 from fangpin.intake.parse import ParsedExport, identify_export
 from fangpin.intake.profiles import load_profiles
+from fangpin.money import fen_text
 from fangpin.packs import Pack
 from fangpin.reports.results import write_decisions, write_rejections, write_run_json
 from fangpin.reports.workbook import write_visits_csv
@@ -225,10 +226,6 @@ def _staged(out_dir: Path) -> Iterator[Path]:
     staging.rename(out_dir)
 
 
-def _fen_text(fen: int) -> str:
-    return f"{'-' if fen < 0 else ''}{abs(fen) // 100}.{abs(fen) % 100:02d}"
-
-
 def _run_summary(
     run_id: str, request: ScreenRequest, pack: Pack, parsed: list[ParsedExport], unrecognised: list[str],
     hashes: dict[str, str], linked: Linked, decisions: pl.DataFrame, started: dt.datetime,
@@ -267,7 +264,7 @@ def _run_summary(
         "rows": {key: sum(item[k] for item in inputs) for key, k in
                  (("read", "rows_read"), ("used", "used"), ("rejected", "rejected"), ("skipped", "skipped"))},
         "totals": {"households": decisions.height, "outcomes": outcomes,
-                   **{key: _fen_text(value) for key, value in totals_fen.items()}},
+                   **{key: fen_text(value) for key, value in totals_fen.items()}},
         "corrections": linked.corrections.height if linked.corrections is not None else 0,
     }
 
