@@ -136,7 +136,20 @@ def test_a_corrected_settlement_replaces_the_one_counted_before(database_url: st
     result = _screen(corrected, database_url, tmp_path)
 
     assert _decision(result, "H1")["payout"] == "5000.00"  # 40000 → owed 10000, 5000 paid before
-    assert result.run["corrections"] == 1
+    assert result.run["corrections"] == {"of_earlier_runs": 1, "within_this_drop": 0}
+
+
+def test_a_settlement_corrected_later_in_the_same_drop_counts_once_in_its_corrected_form(
+    database_url: str, tmp_path: Path
+) -> None:
+    drop = base_drop(tmp_path / "drop", [settlement("S1", 1, "2019-03-15", "30000.00"),
+                                         settlement("S1", 1, "2019-03-15", "40000.00")])
+
+    result = _screen(drop, database_url, tmp_path)
+
+    assert _decision(result, "H1")["payout"] == "10000.00"  # 40000 − 20000 → 20000 × 50 %, counted once
+    assert result.run["corrections"] == {"of_earlier_runs": 0, "within_this_drop": 1}
+    assert result.rejections.is_empty()
 
 
 def test_the_second_of_two_identical_settlements_in_one_drop_is_a_duplicate(database_url: str, tmp_path: Path) -> None:

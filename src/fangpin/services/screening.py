@@ -265,7 +265,10 @@ def _run_summary(
                  (("read", "rows_read"), ("used", "used"), ("rejected", "rejected"), ("skipped", "skipped"))},
         "totals": {"households": decisions.height, "outcomes": outcomes,
                    **{key: fen_text(value) for key, value in totals_fen.items()}},
-        "corrections": linked.corrections.height if linked.corrections is not None else 0,
+        "corrections": {
+            "of_earlier_runs": linked.corrections.height if linked.corrections is not None else 0,
+            "within_this_drop": sum(linked.superseded.values()),
+        },
     }
 
 
