@@ -157,7 +157,7 @@ def _link_events(
         stored.filter(pl.col("department") == department).select("event_id", pl.col("content").alias("_stored"))
     )
     if latest_stored.is_empty():
-        events = events.with_columns(pl.col("_in_run").alias("_previous"))
+        events = events.with_columns(pl.col("_in_run").alias("_previous"), pl.lit(None, pl.String).alias("_stored"))
     else:
         events = events.join(latest_stored, on="event_id", how="left").with_columns(
             pl.coalesce(pl.col("_in_run"), pl.col("_stored")).alias("_previous")
@@ -202,7 +202,7 @@ def _link_events(
         (pl.col("stage") if department == "education" else pl.lit(None)).cast(pl.String).alias("stage"),
         (pl.col("full_time") if department == "education" else pl.lit(None)).cast(pl.Boolean).alias("full_time"),
         pl.lit(DISASTER_KIND.get(department)).cast(pl.String).alias("kind"),
-        (pl.col("_previous").is_not_null()).alias("is_correction"),
+        pl.col("_stored").is_not_null().alias("is_correction"),  # replaces an event counted by an earlier run
     )
     return accepted, rejected, replaced
 
