@@ -8,11 +8,14 @@ SQLAlchemy bind processor applied so the stored form is what the ORM itself woul
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import polars as pl
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
+
+_CHUNK = 100_000
 
 
 def bulk_insert(session: Session, table: Any, frame: pl.DataFrame) -> None:
@@ -56,24 +59,27 @@ def _insert(connection: Any, table: Any, frame: pl.DataFrame) -> None:
     ]
     names = ", ".join(f'"{name}"' for name in columns)
     statement = f'INSERT INTO "{table.__tablename__}" ({names}) VALUES ({", ".join("?" for _ in columns)})'
-    rows: list[tuple[Any, ...]] = frame.rows()
-    if any(processors):
-        converted: list[dict[Any, Any]] = [{} for _ in columns]
+    converted: list[dict[str, Any]] = [{} for _ in columns]
 
-        def processed(row: tuple[Any, ...]) -> tuple[Any, ...]:
-            values = list(row)
-            for index, processor in enumerate(processors):
-                value = values[index]
-                if processor is not None and value is not None:
-                    key = repr(value)
-                    if key not in converted[index]:
-                        converted[index][key] = processor(value)
-                    values[index] = converted[index][key]
-            return tuple(values)
+    def processed(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        values = list(row)
+        for index, processor in enumerate(processors):
+            value = values[index]
+            if processor is not None and value is not None:
+                key = repr(value)
+                if key not in converted[index]:
+                    converted[index][key] = processor(value)
+                values[index] = converted[index][key]
+        return tuple(values)
 
-        rows = [processed(row) for row in rows]
     cursor = raw.cursor()
+    collecting = gc.isenabled()
+    gc.disable()  # a million fresh tuples would trigger the cyclic collector again and again, for nothing
     try:
-        cursor.executemany(statement, rows)
+        for start in range(0, frame.height, _CHUNK):
+            rows: list[tuple[Any, ...]] = frame.slice(start, _CHUNK).rows()
+            cursor.executemany(statement, [processed(row) for row in rows] if any(processors) else rows)
     finally:
         cursor.close()
+        if collecting:
+            gc.enable()
