@@ -15,10 +15,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 from fangpin.errors import FangpinError
-from fangpin.facts import Money
+from fangpin.money import FEN, to_decimal
 
 Role = Literal["office", "surveyor", "village", "department", "auditor"]
 ROLES: tuple[Role, ...] = ("office", "surveyor", "village", "department", "auditor")
@@ -138,7 +147,26 @@ def local_day(moment: dt.datetime) -> dt.date:
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-BoundedMoney = Annotated[Money, Field(le=Decimal("10000000000.00"))]
+
+
+def _amount(value: object) -> Decimal:
+    """An amount read exactly (``money.to_decimal``), every refusal a ValueError so that pydantic names the
+    field: never a float or a bool, not negative, at most two decimals, less than 10^15 yuan."""
+    try:
+        amount = to_decimal(value)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+    if amount.adjusted() >= 15:
+        raise ValueError(f"{value!r} is not an amount below 10^15 yuan")
+    if amount < 0:
+        raise ValueError(f"{amount} is negative")
+    if amount != amount.quantize(FEN):
+        raise ValueError(f"{amount} has more than two decimals (fen)")
+    return amount.quantize(FEN)
+
+
+Amount = Annotated[Decimal, BeforeValidator(_amount)]
+BoundedMoney = Annotated[Amount, Field(le=Decimal("10000000000.00"))]
 
 
 class _Step(BaseModel):

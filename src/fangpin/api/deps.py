@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from fangpin.api.errors import WRITES, Invalid, MalformedBody
@@ -23,28 +26,64 @@ from fangpin.facts import Household
 from fangpin.services import claims as claims_service
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request. A request that changes something is recorded in the request log in the
-    same transaction: recorded exactly when it changed something (failures are recorded by the error
-    handlers, in a transaction of their own)."""
-    with request.app.state.sessions() as session, session.begin():
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One transaction per request, committed by the route (``commit``) as soon as its service returns, so
+    the write locks are held for the work only; committed here otherwise (reads), rolled back on any error.
+    A request that changes something is recorded in the request log in the same transaction: recorded
+    exactly when it changed something (failures are recorded by the error handlers, in their own).
+    Async, so that a request costs one trip to the thread pool (the route), not three; whatever touches
+    the database here still runs in the pool."""
+    session: Session = request.app.state.sessions()
+    try:
         yield session
-        if request.method in WRITES:
-            actor: Actor | None = getattr(request.state, "actor", None)
-            route = request.scope.get("route")
-            session.add(RequestLog(who=actor.name if actor else None, role=actor.role if actor else None,
-                                   at=request.app.state.clock().astimezone(dt.UTC), method=request.method,
-                                   path=request.url.path[:500], status=getattr(route, "status_code", None) or 200))
+    except BaseException:
+        # Rolled back here, not in the thread pool: a failed writer still holds its chain's lock, and the
+        # pool's threads may all be taken by requests waiting for that lock.
+        _abandon(session)
+        raise
+    if session.in_transaction():
+        await run_in_threadpool(_finish, request, session)
+    else:
+        session.close()  # committed by the route: nothing is left to do
 
+
+def _abandon(session: Session) -> None:
+    session.rollback()
+    session.close()
+
+
+def _finish(request: Request, session: Session) -> None:
+    try:
+        commit(request, session)
+    finally:
+        session.close()
+
+
+def commit(request: Request, session: Session) -> None:
+    """Record the request (when it is one that changes something) and commit."""
+    if request.method in WRITES:
+        actor: Actor | None = getattr(request.state, "actor", None)
+        route = request.scope.get("route")
+        session.connection().execute(_LOG, {
+            "who": actor.name if actor else None, "role": actor.role if actor else None,
+            "at": request.app.state.clock().astimezone(dt.UTC), "method": request.method,
+            "path": request.url.path[:500], "status": getattr(route, "status_code", None) or 200})
+    session.commit()
+
+
+_LOG = insert(RequestLog.__table__)  # type: ignore[arg-type]
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 bearer = HTTPBearer(auto_error=False, description="The token `fangpin users add` printed.")
 
 
-def current_actor(request: Request, session: SessionDep,
-                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
-    actor = claims_service.authenticate(session, credentials.credentials if credentials else None)
+async def current_actor(request: Request, session: SessionDep,
+                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
+    token = credentials.credentials if credentials else None
+    actor = claims_service.TOKENS.known(session, token) if token else None
+    if actor is None:  # not seen yet in this process: ask the database, in the pool
+        actor = await run_in_threadpool(claims_service.authenticate, session, token)
     request.state.actor = actor
     return actor
 
@@ -73,8 +112,14 @@ async def json_body(request: Request) -> Any:
         data = load_json(text)
     except (ValueError, RecursionError) as exc:
         raise MalformedBody(f"the body is not valid JSON: {exc}") from None
-    _check_text(data)
+    if _SUSPECT.search(text):  # only then walk the document to name the field
+        _check_text(data)
     return data
+
+
+# What json.loads turns into text PostgreSQL or UTF-8 cannot store, or into a float: NUL and surrogates
+# (written escaped, or NUL raw), NaN and Infinity. Any match makes the body worth a walk.
+_SUSPECT = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})|\x00|NaN|Infinity", re.ASCII)
 
 
 JsonBody = Annotated[Any, Depends(json_body)]

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import gc
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from anyio import to_thread
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.orm import sessionmaker
@@ -20,6 +24,8 @@ from fangpin.config import get_settings
 from fangpin.db.session import get_engine
 
 Clock = Callable[[], dt.datetime]
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+THREADS = 2
 
 
 def system_clock() -> dt.datetime:
@@ -36,10 +42,10 @@ def _description() -> str:
     )
 
 
-def build_app() -> FastAPI:
+def build_app(lifespan: Lifespan | None = None) -> FastAPI:
     """The routes, the error handlers and the OpenAPI document, with no database yet."""
     app = FastAPI(title="fangpin", version=getattr(fangpin, "__version__", "0.1.0"), description=_description(),
-                  openapi_url="/v1/openapi.json", docs_url="/v1/docs", redoc_url=None)
+                  openapi_url="/v1/openapi.json", docs_url="/v1/docs", redoc_url=None, lifespan=lifespan)
     errors.install(app)
     v1 = APIRouter(prefix="/v1")
     for module in (checks, claims, decisions, fund):
@@ -66,14 +72,29 @@ def build_app() -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    from fangpin.web import mount_console  # the office's web console, on the same service
+
+    mount_console(app)
     return app
 
 
 def create_app(database_url: str | None = None, *, clock: Clock | None = None,
-               pack_dir: Path | None = None) -> FastAPI:
+               pack_dir: Path | None = None, threads: int = THREADS) -> FastAPI:
     """The API on one database (migrated to the newest schema on first use), with a clock (default: the
-    system's, in UTC) and optionally a named rule pack (default: the shipped pack in force for the year)."""
-    app = build_app()
+    system's, in UTC) and optionally a named rule pack (default: the shipped pack in force for the year).
+    ``threads``: how many requests a process works on at once (the rest wait their turn in the event loop)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes run in anyio's thread pool (40 threads by default). Deciding is CPU work under the
+        # GIL: a few threads finish requests sooner than many that take the GIL from each other, and
+        # from the one holding the database's write lock.
+        to_thread.current_default_thread_limiter().total_tokens = threads
+        gc.collect()
+        gc.freeze()  # the packs, engines and modules loaded so far live as long as the process: not scanned again
+        yield
+
+    app = build_app(lifespan)
     app.state.sessions = sessionmaker(get_engine(database_url or get_settings().database_url),
                                       expire_on_commit=False)
     app.state.clock = clock or system_clock
@@ -82,5 +103,6 @@ def create_app(database_url: str | None = None, *, clock: Clock | None = None,
 
 
 def app_from_env() -> FastAPI:
-    """For uvicorn's ``--factory``: the database named by FANGPIN_DATABASE_URL."""
-    return create_app()
+    """For uvicorn's ``--factory``: the database named by FANGPIN_DATABASE_URL; FANGPIN_API_THREADS requests
+    worked on at once per process (default 2)."""
+    return create_app(threads=int(os.environ.get("FANGPIN_API_THREADS") or THREADS))

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from fangpin.claims import TRANSITION, OpenedBy, Role, State
-from fangpin.facts import Household, Money
+from fangpin.claims import TRANSITION, Amount, OpenedBy, Role, State
+from fangpin.facts import Household
 
 
 class Problem(BaseModel):
@@ -137,7 +137,7 @@ class FundOut(BaseModel):
 class FundInputIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: Money = Field(description="Yuan, at most two decimals; a string or an exact JSON number.")
+    amount: Amount = Field(description="Yuan, at most two decimals; a string or an exact JSON number.")
 
 
 SCREENING_IN: TypeAdapter[ScreeningIn] = TypeAdapter(ScreeningIn)

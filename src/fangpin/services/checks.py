@@ -8,21 +8,23 @@ concurrent requests append one after the other instead of colliding on the chain
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
+import os
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, text
+from sqlalchemy import Table, bindparam, event, select, text
 from sqlalchemy.orm import Session
 
-import fangpin.db.claims_models  # noqa: F401  (registers the API's tables with Base until models.py imports them)
+from fangpin.audit.chain import GENESIS, record_hash
 from fangpin.claims import CHECKERS, REPLAYERS, Actor, NotAllowed, NotFound
 from fangpin.db import queries
-from fangpin.db.chained import append_chained
-from fangpin.db.models import DecisionRecord
+from fangpin.db.chained import payload as chain_payload
+from fangpin.db.models import Base, ChainHead, DecisionRecord, PackRecord
 from fangpin.deciding import decide, paid_before_of
 from fangpin.decisions import Decision
 from fangpin.errors import DocumentError, NoPackForYear
@@ -51,42 +53,51 @@ class PackCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._loading = threading.Lock()
         self._by_year: dict[tuple[int, str | None, str | None], Pack] = {}
         self._by_hash: dict[str, Pack] = {}
         self._stored: dict[str, Pack] = {}
 
     def for_year(self, year: int, pack_dir: Path | None = None) -> Pack:
-        from fangpin.packs.loader import shipped_rules_dir
-
-        key = (year, str(pack_dir) if pack_dir else None, None if pack_dir else str(shipped_rules_dir()))
-        with self._lock:
-            pack = self._by_year.get(key)
+        # keyed by the folder the packs come from: a named one, else FANGPIN_RULES_DIR (read directly: the
+        # settings object costs milliseconds to build), else the shipped packs
+        key = (year, str(pack_dir) if pack_dir else None, None if pack_dir else os.environ.get("FANGPIN_RULES_DIR"))
+        pack = self._by_year.get(key)
         if pack is None:
-            pack = resolve_pack(year, pack_dir)
-            with self._lock:
-                self._by_year[key] = pack
-                self._by_hash.setdefault(pack.hash, pack)
+            with self._loading:  # one thread loads; the others wait for its result instead of loading too
+                pack = self._by_year.get(key)
+                if pack is None:
+                    pack = resolve_pack(year, pack_dir)
+                    with self._lock:
+                        self._by_year[key] = pack
+                        self._by_hash.setdefault(pack.hash, pack)
         return pack
 
     def by_hash(self, session: Session, pack_hash: str) -> Pack:
         """The pack that made a stored decision: one already loaded, else rebuilt from the stored files."""
-        with self._lock:
-            pack = self._by_hash.get(pack_hash)
+        pack = self._by_hash.get(pack_hash)
         if pack is None:
             from fangpin.services.replay import stored_pack
 
-            pack = stored_pack(session, pack_hash)
-            with self._lock:
-                self._by_hash[pack_hash] = pack
+            with self._loading:
+                pack = self._by_hash.get(pack_hash)
+                if pack is None:
+                    pack = stored_pack(session, pack_hash)
+                    with self._lock:
+                        self._by_hash[pack_hash] = pack
         return pack
 
     def ensure_stored(self, session: Session, pack: Pack) -> None:
-        """``queries.ensure_pack``, skipped once this process has seen the pack stored in this database."""
+        """``queries.ensure_pack``, skipped once this process has seen the pack stored in this database. Only
+        a pack found already there is remembered: one this transaction inserts may yet be rolled back."""
         key = f"{session.get_bind().engine.url}|{pack.hash}"
         if key in self._stored:
             return
+        if session.get(PackRecord, pack.hash) is not None:
+            self._stored[key] = pack
+            return
+        lock_chain(session, "packs", "")  # writers first take the lock, then write (see lock_chain)
         queries.ensure_pack(session, pack)
-        self._stored[key] = pack
 
 
 PACKS = PackCache()
@@ -94,19 +105,107 @@ PACKS = PackCache()
 
 # --- the chain lock ----------------------------------------------------------------------------------
 
+class _SqliteWriters:
+    """One writer at a time per SQLite file, across the threads of a process (a lock) and across processes (an
+    exclusive ``flock`` on a file beside the database). Waiters sleep in the kernel and wake the moment the
+    writer finishes, where SQLite's own busy handler would poll with growing sleeps (1, 2, 5 … 100 ms): under
+    load that polling, not the work, made the latency. Held from BEGIN IMMEDIATE to the end of the transaction."""
+
+    def __init__(self) -> None:
+        self._threads: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def acquire(self, session: Session, database: str) -> None:
+        with self._guard:
+            lock = self._threads.setdefault(database, threading.Lock())
+        lock.acquire()
+        try:
+            descriptor = os.open(f"{database}.writer-lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(descriptor)
+                raise
+        except BaseException:
+            lock.release()
+            raise
+        session.info[_WRITER] = (descriptor, lock)
+
+
+_WRITER = "fangpin.sqlite_writer"
+_WRITERS = _SqliteWriters()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _release_writer(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        _release(session)
+
+
+def _release(session: Session) -> None:
+    held = session.info.pop(_WRITER, None)
+    if held is not None:
+        descriptor, lock = held
+        os.close(descriptor)  # closing the file releases the flock
+        lock.release()
+
+
 def lock_chain(session: Session, chain: str, county: str) -> None:
     """Serialise writers of one county's chain until the transaction ends. PostgreSQL: a transaction-level
-    advisory lock per chain and county. SQLite: the database's write lock, taken before anything is read
-    (SQLite has one writer at a time; taking the lock first means the chain's head is read under it)."""
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
+    advisory lock per chain and county. SQLite: the database's write lock (one writer at a time anyway),
+    taken before anything is read, so the chain's head is read under it; the writer lock is taken before a
+    connection is, so waiting writers do not hold the pool's connections."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
         digest = hashlib.sha256(f"fangpin:{chain}:{county}".encode()).digest()
         key = int.from_bytes(digest[:8], "big", signed=True)
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-    elif connection.dialect.name == "sqlite":
-        driver = connection.connection.driver_connection
-        if driver is not None and not driver.in_transaction:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        session.connection().execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    elif bind.dialect.name == "sqlite" and _WRITER not in session.info:
+        database = bind.engine.url.database
+        if database and database != ":memory:":
+            _WRITERS.acquire(session, database)
+        try:
+            connection = session.connection()
+            driver = connection.connection.driver_connection
+            if driver is not None and not driver.in_transaction:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if not session.in_transaction():  # no transaction whose end would release the writer lock
+                _release(session)
+            raise
+
+
+# --- appending one record to a chain ----------------------------------------------------------------
+
+_STATEMENTS: dict[str, tuple[Any, Any]] = {}
+_INSERT_CHAIN_HEAD = cast(Table, ChainHead.__table__).insert()
+
+
+def append_one(session: Session, model: type[Base], county: str, row: dict[str, Any]) -> int:
+    """Append one row at the end of the county's chain of ``model``, exactly as ``chained.append_chained``
+    does (the same payload, hash and chain-head record), in Core statements on the session's connection;
+    the new row's id. A single check or claim step appends one record: the ORM's bulk machinery costs more
+    than the work. The chain's lock (``lock_chain``) must be held."""
+    table = cast(Table, model.__table__)
+    statements = _STATEMENTS.get(table.name)
+    if statements is None:  # built once: building a statement costs more than executing it
+        statements = _STATEMENTS[table.name] = (
+            select(table.c.seq, table.c.record_hash).where(table.c.county == bindparam("county"))
+            .order_by(table.c.seq.desc()).limit(1),
+            table.insert().returning(table.c.id),
+        )
+    head, insert_row = statements
+    connection = session.connection()
+    last = connection.execute(head, {"county": county}).first()
+    seq, previous = (int(last[0]), str(last[1])) if last else (0, GENESIS)
+    row["seq"] = seq + 1
+    row["prev_hash"] = previous
+    row["record_hash"] = record_hash(previous, chain_payload(model, row))
+    new_id = connection.execute(insert_row, row).scalar_one()
+    connection.execute(_INSERT_CHAIN_HEAD, {"chain": table.name, "county": county, "seq": row["seq"],
+                                                      "record_hash": row["record_hash"],
+                                                      "recorded_at": queries.now()})
+    return int(new_id)
 
 
 # --- checks ------------------------------------------------------------------------------------------
@@ -128,9 +227,9 @@ def validate_household(household: Household) -> None:
         events = getattr(household, cause)
         if len(events) > MAX_EVENTS:
             raise DocumentError(f"{cause}: more than {MAX_EVENTS} events", field=cause)
-        for index, event in enumerate(events):
+        for index, item in enumerate(events):
             for name in ("burden", "tuition", "accommodation", "textbooks", "loss", "compensation"):
-                amounts.append((f"{cause}[{index}].{name}", getattr(event, name, None)))
+                amounts.append((f"{cause}[{index}].{name}", getattr(item, name, None)))
     for field, amount in amounts:
         if amount is not None and amount > MAX_AMOUNT:
             raise DocumentError(f"{field}: {amount} is more than {MAX_AMOUNT} yuan", field=field)
@@ -165,10 +264,7 @@ def store_decision(
         "recorded_at": (at or queries.now()).astimezone(dt.UTC),
     }
     lock_chain(session, "decisions", decision.county)
-    append_chained(session, DecisionRecord, decision.county, [row])
-    return int(session.execute(
-        select(DecisionRecord.id).where(DecisionRecord.county == decision.county, DecisionRecord.seq == row["seq"])
-    ).scalar_one())
+    return append_one(session, DecisionRecord, decision.county, row)
 
 
 def store_check(session: Session, decision: Decision, household: Household, at: dt.datetime | None = None) -> int:

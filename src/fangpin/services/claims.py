@@ -60,6 +60,7 @@ from fangpin.packs.conditions import ENGINE_FIELDS
 from fangpin.payouts import fee_on
 from fangpin.services.checks import (
     PACKS,
+    append_one,
     iso_utc,
     lock_chain,
     pack_for,
@@ -106,6 +107,10 @@ class _Tokens:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._known: dict[tuple[str, str], Actor] = {}
+
+    def known(self, session: Session, token: str) -> Actor | None:
+        """The user of a token already seen, without asking the database."""
+        return self._known.get((str(session.get_bind().engine.url), token_hash(token)))
 
     def actor(self, session: Session, token: str) -> Actor:
         digest = token_hash(token)
@@ -228,7 +233,10 @@ def _open_households(session: Session, county: str, year: int) -> set[str]:
 
 
 def _append(session: Session, county: str, events: list[dict[str, Any]]) -> None:
-    append_chained(session, ClaimEvent, county, events)
+    if len(events) == 1:
+        append_one(session, ClaimEvent, county, events[0])
+    else:
+        append_chained(session, ClaimEvent, county, events)
 
 
 def _event(claim: Claim, step: str, from_state: str | None, actor: Actor, at: dt.datetime,
@@ -243,15 +251,15 @@ def open_application(session: Session, actor: Actor, household: Household, *, no
     that pays opens a claim; one household has one open claim per year at a time."""
     _may_open(actor, "application", household.county)
     validate_household(household)
-    lock_chain(session, CHAIN, household.county)
-    if household.household_id in _open_households(session, household.county, household.year):
-        raise Conflict(f"household {household.household_id} has an open claim for {household.year} already")
     pack = pack_for(household.year, pack_dir)
     decision = decide(household, pack)
     if decision.outcome != "pay":
         raise Conflict(f"the household is owed nothing (outcome {decision.outcome}, payout "
                        f"{yuan(to_fen(decision.payout))}): no claim opened; POST /v1/checks to keep the decision")
     PACKS.ensure_stored(session, pack)
+    lock_chain(session, CHAIN, household.county)
+    if household.household_id in _open_households(session, household.county, household.year):
+        raise Conflict(f"household {household.household_id} has an open claim for {household.year} already")
     decision_id = store_check(session, decision, household, now)
     claim = _new_claim(household.county, household.township, household.village, household.household_id,
                        household.year, "application", decision_id, now)
@@ -352,10 +360,12 @@ def transition(session: Session, actor: Actor, claim_id: int, step: Step, *, now
             raise Conflict(f"publicity began on {start} and lasts {days} days: cross-check may start on {first}, "
                            f"not on {today}")
     elif isinstance(step, Filing):
-        decision_id, decision = _redecide(session, claim, _last(history, "surveyed")["verified"], now)
+        decision, paid_before = _redecide(session, claim, _last(history, "surveyed")["verified"])
         if decision.outcome != "pay":
             raise Conflict(f"re-decided on the verified figures, the household is owed nothing (outcome "
-                           f"{decision.outcome}; decision {decision_id}): reject the claim with this reason")
+                           f"{decision.outcome}, payout {yuan(to_fen(decision.payout))}): reject the claim with "
+                           "this reason")
+        decision_id = store_decision(session, decision, paid_before, at=now)
         values = {"filing_decision_id": decision_id, "amount_decided": to_fen(decision.payout)}
         record.update({"decision_id": decision_id, "outcome": decision.outcome,
                        "amount_decided": yuan(to_fen(decision.payout)),
@@ -418,9 +428,10 @@ def _paid_by_other_claims(session: Session, claim: Claim) -> dict[Cause, Decimal
     return paid
 
 
-def _redecide(session: Session, claim: Claim, verified: dict[str, Any], now: dt.datetime) -> tuple[int, Decision]:
+def _redecide(session: Session, claim: Claim, verified: dict[str, Any]) -> tuple[Decision, dict[Cause, Decimal]]:
     """The opening decision's facts with the surveyor's verified figures, decided under the pack that made
-    the opening decision, and stored."""
+    the opening decision; and what counts as paid before (the opening decision's, or what the household's
+    other claims of the year paid, whichever is more)."""
     opening = _opening(session, claim)
     pack = PACKS.by_hash(session, opening.pack_hash)
     facts: dict[str, int | str] = {name: getattr(opening, name) for name in ENGINE_FIELDS}
@@ -433,8 +444,7 @@ def _redecide(session: Session, claim: Claim, verified: dict[str, Any], now: dt.
         cause: max(from_fen(getattr(opening, f"{cause}_paid_before")), earlier[cause]) for cause in CAUSES
     }
     subject = Subject(claim.household_id, claim.year, claim.county, claim.township, claim.village)
-    decision = decide_facts(subject, facts, paid_before, pack)
-    return store_decision(session, decision, paid_before, at=now), decision
+    return decide_facts(subject, facts, paid_before, pack), paid_before
 
 
 def _payment(session: Session, claim: Claim, step: PaymentStep, today: dt.date,

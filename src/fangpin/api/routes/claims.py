@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import ValidationError
 
-from fangpin.api.deps import ActorDep, ClockDep, JsonBody, SessionDep, answer, household_of
+from fangpin.api.deps import ActorDep, ClockDep, JsonBody, SessionDep, answer, commit, household_of
 from fangpin.api.errors import PROBLEM_RESPONSES, from_validation
 from fangpin.api.schemas import SCREENING_IN, ClaimOut, ClaimPage, ScreeningOpened, body
 from fangpin.claims import STATES, TRANSITION, State
@@ -26,15 +26,19 @@ def open_application(request: Request, session: SessionDep, actor: ActorDep, now
     that pays."""
     household = household_of(data)
     view = claims.open_application(session, actor, household, now=now, pack_dir=request.app.state.pack_dir)
+    commit(request, session)
     return answer(view, 201)
 
 
 @router.post("/from-screening", status_code=201, response_model=ScreeningOpened, responses=PROBLEM_RESPONSES,
              openapi_extra=body("ScreeningIn", "The screening run whose `pay` decisions open claims."))
-def open_from_screening(session: SessionDep, actor: ActorDep, now: ClockDep, data: JsonBody) -> Response:
+def open_from_screening(request: Request, session: SessionDep, actor: ActorDep, now: ClockDep,
+                        data: JsonBody) -> Response:
     """Open a claim for each `pay` decision of a screening run (自上而下, the office)."""
     run_id = SCREENING_IN.validate_python(data).run_id
-    return answer(claims.open_from_screening(session, actor, run_id, now=now), 201)
+    opened = claims.open_from_screening(session, actor, run_id, now=now)
+    commit(request, session)
+    return answer(opened, 201)
 
 
 @router.get("", response_model=ClaimPage, responses=PROBLEM_RESPONSES)
@@ -63,11 +67,13 @@ def get_claim(claim_id: ClaimId, session: SessionDep, actor: ActorDep) -> Respon
 @router.post("/{claim_id}/transitions", response_model=ClaimOut, responses=PROBLEM_RESPONSES,
              openapi_extra=body("Transition", "The next step (`to`), the claim's `version`, and what the step "
                                 "records."))
-def post_transition(claim_id: ClaimId, session: SessionDep, actor: ActorDep, now: ClockDep,
+def post_transition(request: Request, claim_id: ClaimId, session: SessionDep, actor: ActorDep, now: ClockDep,
                     data: JsonBody) -> Response:
     """Move the claim one step along the path; only the step's role, in the user's county."""
     try:
         step = TRANSITION.validate_python(data)
     except ValidationError as exc:
         raise from_validation(exc.errors(), tags=frozenset(STATES)) from None
-    return answer(claims.transition(session, actor, claim_id, step, now=now))
+    view = claims.transition(session, actor, claim_id, step, now=now)
+    commit(request, session)
+    return answer(view)

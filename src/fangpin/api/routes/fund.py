@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 
-from fangpin.api.deps import ActorDep, ClockDep, JsonBody, SessionDep, answer
+from fangpin.api.deps import ActorDep, ClockDep, JsonBody, SessionDep, answer, commit
 from fangpin.api.errors import PROBLEM_RESPONSES
 from fangpin.api.schemas import FUND_INPUT_IN, FundOut, body
 from fangpin.services import fund
@@ -24,8 +24,10 @@ def get_fund(county: County, year: Year, session: SessionDep, actor: ActorDep) -
 
 @router.post("/{county}/{year}/inputs", status_code=201, response_model=FundOut, responses=PROBLEM_RESPONSES,
              openapi_extra=body("FundInputIn", "Fiscal money put into the fund (the office)."))
-def post_input(county: County, year: Year, session: SessionDep, actor: ActorDep, now: ClockDep,
-               data: JsonBody) -> Response:
+def post_input(request: Request, county: County, year: Year, session: SessionDep, actor: ActorDep,
+               now: ClockDep, data: JsonBody) -> Response:
     """Record a fiscal input (office); inputs of a year add up. Answers the year's fund line."""
     amount = FUND_INPUT_IN.validate_python(data).amount
-    return answer(fund.add_input(session, actor, county, year, amount, now).to_json_dict(), 201)
+    line = fund.add_input(session, actor, county, year, amount, now)
+    commit(request, session)
+    return answer(line.to_json_dict(), 201)
