@@ -1,0 +1,50 @@
+"""The county prevention office's web console, on the API's FastAPI service under ``/console``.
+
+Server-rendered pages (Jinja2) with a little plain JavaScript (drag-and-drop upload, progress by
+server-sent events, ECharts charts), all shipped in the package: nothing is built or fetched at run time.
+``mount_console(app)`` adds it to an app built by ``fangpin.api.main``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+PREFIX = "/console"
+STATIC = Path(__file__).parent / "static"
+
+
+def mount_console(app: FastAPI, *, runs_dir: Path | None = None, session_hours: float | None = None) -> None:
+    """Add the console's pages, actions and static files to ``app``. ``runs_dir`` (default: the settings'
+    ``runs_dir``) is where console runs write their results and where reports are read from;
+    ``session_hours`` (default: ``FANGPIN_CONSOLE_SESSION_HOURS``, else 8) is how long a sign-in lasts."""
+    import fangpin.web.models  # noqa: F401  (the console_sessions table, on the shared Base)
+    from fangpin.web import auth, render
+    from fangpin.web.routes import audit, claims, fund, home, households, runs, screening
+
+    configure_console(app, runs_dir=runs_dir, session_hours=session_hours)
+    if is_mounted(app):
+        return
+    for module in (home, screening, runs, households, claims, fund, audit):
+        app.include_router(module.router, prefix=PREFIX, include_in_schema=False)
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
+    app.add_exception_handler(auth.LoginRequired, render.login_redirect)
+    app.add_exception_handler(auth.NotSignedIn, render.not_signed_in)
+    app.add_exception_handler(auth.Forbidden, render.forbidden)
+
+
+def configure_console(app: FastAPI, *, runs_dir: Path | None = None, session_hours: float | None = None) -> None:
+    """Settings of a mounted console (tests set a runs folder and a session lifetime this way)."""
+    if runs_dir is not None:
+        app.state.console_runs_dir = Path(runs_dir)
+    if session_hours is not None:
+        app.state.console_session_hours = float(session_hours)
+
+
+def is_mounted(app: FastAPI) -> bool:
+    return any(getattr(route, "path", "").startswith(PREFIX) for route in app.routes)
+
+
+__all__ = ["configure_console", "is_mounted", "mount_console"]

@@ -1,0 +1,1 @@
+"""The console's routers, one per part of the office's work."""

@@ -1,0 +1,54 @@
+"""One household: search by household id, head's name or ID number; its facts, every decision explained,
+its claims and their history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from fangpin.packs.conditions import ENGINE_FIELDS
+from fangpin.services import claims as claims_service
+from fangpin.web import auth, households
+from fangpin.web.auth import DB, Viewer
+from fangpin.web.render import error_page, json_answer, render, runs_dir
+
+router = APIRouter()
+Query_ = Annotated[str, Query(max_length=100)]
+
+
+@router.get("/households", response_class=HTMLResponse, include_in_schema=False)
+def search_page(request: Request, session: DB, viewer: Annotated[Viewer, Depends(auth.page("households"))],
+                q: Query_ = "") -> Response:
+    hits = households.search(session, runs_dir(request), viewer.actor.county, q) if q.strip() else []
+    return render(request, "households.html", {"q": q, "hits": hits, "masked": households.masked}, viewer=viewer)
+
+
+@router.get("/api/households", include_in_schema=False)
+def search_data(request: Request, session: DB, viewer: Annotated[Viewer, Depends(auth.data("households"))],
+                q: Query_ = "") -> Response:
+    hits = households.search(session, runs_dir(request), viewer.actor.county, q)
+    return json_answer({"items": [{"household_id": hit.household_id, "head_name": hit.head_name,
+                                   "head_id": households.masked(hit.head_id), "township": hit.township,
+                                   "village": hit.village, "decisions": hit.decisions, "years": hit.years}
+                                  for hit in hits]})
+
+
+@router.get("/households/{household_id}", response_class=HTMLResponse, include_in_schema=False)
+def household_page(request: Request, household_id: str, session: DB,
+                   viewer: Annotated[Viewer, Depends(auth.page("households"))]) -> Response:
+    county = viewer.actor.county
+    records = households.decisions_of(session, county, household_id)
+    claims = households.claims_of(session, county, household_id)
+    if not records and not claims:
+        detail = f"本县(区)({county})没有户编号为 {household_id} 的判定或理赔"
+        return error_page(request, 404, "没有这户", detail, viewer)
+    explained = [households.explain(session, record) for record in records]
+    head = households.head_of(session, runs_dir(request), county, household_id, records)
+    claim_views: list[dict[str, Any]] = [claims_service.get_claim(session, viewer.actor, claim.id)
+                                         for claim in claims]
+    latest = records[0] if records else None
+    return render(request, "household.html", {
+        "household_id": household_id, "latest": latest, "explained": explained, "head": head,
+        "claims": claim_views, "fields": ENGINE_FIELDS}, viewer=viewer)

@@ -1,0 +1,244 @@
+"""Screening runs and their report: files, rejected rows, households to visit, all decisions, charts,
+downloads, and opening the claims of a run's paying households."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from fangpin.db.claims_models import Claim
+from fangpin.db.models import DecisionRecord, Run
+from fangpin.services import claims as claims_service
+from fangpin.services.checks import PACKS
+from fangpin.web import auth, charts, runfiles
+from fangpin.web.actions import REFUSALS, TITLES, perform, status_of
+from fangpin.web.auth import DB, Viewer
+from fangpin.web.render import error_page, json_answer, render, runs_dir
+
+router = APIRouter()
+PageNo = Annotated[int, Query(ge=1, le=10**9)]
+Size = Annotated[int, Query(ge=1, le=runfiles.MAX_PAGE_SIZE)]
+Filter = Annotated[str | None, Query(max_length=200)]
+
+
+class RunMissing(Exception):
+    pass
+
+
+def _run(session: Session, viewer: Viewer, run_id: str) -> Run:
+    run = session.get(Run, run_id)
+    if run is None:
+        raise RunMissing(run_id)
+    auth.same_county(viewer, run.county, f"运行 {run_id} ")
+    return run
+
+
+def _missing(request: Request, viewer: Viewer, run_id: str) -> Response:
+    return error_page(request, 404, "没有这次运行", f"数据库中没有运行 {run_id}", viewer)
+
+
+def _folder(request: Request, run: Run) -> Path | None:
+    return runfiles.run_folder(runs_dir(request), run.id)
+
+
+def _no_files(request: Request, viewer: Viewer, run: Run) -> Response:
+    return error_page(request, 404, "结果文件不在", f"运行 {run.id} 的结果文件不在运行目录 {runs_dir(request)} 中"
+                      "(用 --out 写到了别处?)。汇总和图表仍可查看。", viewer)
+
+
+@router.get("/runs", response_class=HTMLResponse, include_in_schema=False)
+def runs_page(request: Request, session: DB, viewer: Annotated[Viewer, Depends(auth.page("runs"))],
+              page: PageNo = 1, size: Size = 20) -> Response:
+    condition = Run.county == viewer.actor.county
+    total = session.scalar(select(func.count()).select_from(Run).where(condition)) or 0
+    pages = max(1, -(-total // size))
+    page = min(page, pages)
+    runs = list(session.scalars(select(Run).where(condition).order_by(Run.finished_at.desc())
+                                .limit(size).offset((page - 1) * size)))
+    pager = runfiles.Page(items=[], total=total, page=page, size=size)
+    return render(request, "runs.html", {"runs": runs, "pager": pager}, viewer=viewer)
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
+def run_page(request: Request, run_id: str, session: DB,
+             viewer: Annotated[Viewer, Depends(auth.page("runs"))]) -> Response:
+    try:
+        run = _run(session, viewer, run_id)
+    except RunMissing:
+        return _missing(request, viewer, run_id)
+    folder = _folder(request, run)
+    summary: dict[str, Any] = {}
+    if folder is not None and (folder / "run.json").is_file():
+        summary = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    pack = PACKS.by_hash(session, run.pack_hash)
+    claims_opened = session.scalar(
+        select(func.count()).select_from(Claim).join(DecisionRecord, DecisionRecord.id == Claim.decision_id)
+        .where(DecisionRecord.run_id == run.id)) or 0
+    context = {
+        "run": run, "summary": summary, "folder": folder, "pack": pack,
+        "fee_rate": pack.rate(pack.rules_file.fee.rate),
+        "downloads": [name for name in runfiles.DOWNLOADS if folder is not None and (folder / name).is_file()],
+        "townships": charts.run_totals_by_township(session, run.id),
+        "totals": run.counts.get("totals", {}), "rows": run.counts.get("rows", {}),
+        "claims_opened": claims_opened, "opened": request.query_params.get("opened"),
+    }
+    return render(request, "run.html", context, viewer=viewer)
+
+
+@router.get("/runs/{run_id}/rejections", response_class=HTMLResponse, include_in_schema=False)
+def rejections_page(request: Request, run_id: str, session: DB,
+                    viewer: Annotated[Viewer, Depends(auth.page("runs"))], page: PageNo = 1, size: Size = 50,
+                    reason: Filter = None, file: Filter = None, field: Filter = None) -> Response:
+    try:
+        run = _run(session, viewer, run_id)
+    except RunMissing:
+        return _missing(request, viewer, run_id)
+    folder = _folder(request, run)
+    if folder is None:
+        return _no_files(request, viewer, run)
+    table = runfiles.page_of(runfiles.rejections(folder, reason=reason, file=file, field=field), page, size)
+    download = f"/console/runs/{quote(run.id)}/rejections.csv" + (f"?{request.url.query}" if request.url.query else "")
+    return render(request, "rejections.html", {
+        "run": run, "pager": table, "rows": runfiles.labelled_rejections(table),
+        "facets": runfiles.rejection_facets(folder), "reason": reason, "file": file, "field": field,
+        "download": download, "sizes": runfiles.PAGE_SIZES}, viewer=viewer)
+
+
+@router.get("/api/runs/{run_id}/rejections", include_in_schema=False)
+def rejections_data(request: Request, run_id: str, session: DB,
+                    viewer: Annotated[Viewer, Depends(auth.data("runs"))], page: PageNo = 1, size: Size = 50,
+                    reason: Filter = None, file: Filter = None, field: Filter = None) -> Response:
+    """One page of the run's rejected rows, filtered: {items, total, page, size, pages}."""
+    try:
+        run = _run(session, viewer, run_id)
+    except RunMissing:
+        return json_answer({"status": 404, "detail": f"no run {run_id}"}, 404)
+    folder = _folder(request, run)
+    if folder is None:
+        return json_answer({"status": 404, "detail": f"the files of run {run_id} are not in the runs folder"}, 404)
+    table = runfiles.page_of(runfiles.rejections(folder, reason=reason, file=file, field=field), page, size)
+    return json_answer({**table.to_json(), "items": runfiles.labelled_rejections(table)})
+
+
+@router.get("/runs/{run_id}/rejections.csv", include_in_schema=False)
+def rejections_download(request: Request, run_id: str, session: DB,
+                        viewer: Annotated[Viewer, Depends(auth.data("runs"))], reason: Filter = None,
+                        file: Filter = None, field: Filter = None) -> Response:
+    """The rejected rows as filtered on the page (all of them when unfiltered), as CSV."""
+    try:
+        run = _run(session, viewer, run_id)
+    except RunMissing:
+        return json_answer({"status": 404, "detail": f"no run {run_id}"}, 404)
+    folder = _folder(request, run)
+    if folder is None:
+        return json_answer({"status": 404, "detail": f"the files of run {run_id} are not in the runs folder"}, 404)
+    if not (reason or file or field):
+        return _file(folder, run, "rejections.csv")
+    body = runfiles.csv_bytes(runfiles.rejections(folder, reason=reason, file=file, field=field))
+    name = f"rejections-{run.id}-filtered.csv"
+    return Response(body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+                             "Cache-Control": "no-store"})
+
+
+@router.get("/runs/{run_id}/visits", response_class=HTMLResponse, include_in_schema=False)
+def visits_page(request: Request, run_id: str, session: DB, viewer: Annotated[Viewer, Depends(auth.page("runs"))],
+                page: PageNo = 1, size: Size = 50, township: Filter = None, village: Filter = None) -> Response:
+    try:
+        run = _run(session, viewer, run_id)
+    except RunMissing:
+        return _missing(request, viewer, run_id)
+    folder = _folder(request, run)
+    if folder is None:
+        return _no_files(request, viewer, run)
+    table = runfiles.page_of(runfiles.visits(folder, township=township, village=village), page, size)
+    places = runfiles.visit_places(folder)
+    return render(request, "visits.html", {
+        "run": run, "pager": table, "places": places, "township": township, "village": village,
+        "townships": sorted({place["township"] for place in places if place["township"]}),
+        "villages": sorted({place["village"] for place in places if place["village"]
+                            and (not township or place["township"] == township)}),
+        "sizes": runfiles.PAGE_SIZES}, viewer=viewer)
+
+
+@router.get("/runs/{run_id}/decisions", response_class=HTMLResponse, include_in_schema=False)
+def decisions_page(request: Request, run_id: str, session: DB,
+                   viewer: Annotated[Viewer, Depends(auth.page("runs"))], page: PageNo = 1, size: Size = 50,
+                   outcome: Filter = None, household: Filter = None) -> Response:
+    try:
+        run = _run(session, viewer, run_id)
+    except RunMissing:
+        return _missing(request, viewer, run_id)
+    folder = _folder(request, run)
+    if folder is None:
+        return _no_files(request, viewer, run)
+    table = runfiles.page_of(runfiles.decisions(folder, outcome=outcome, household=household), page, size)
+    return render(request, "decisions.html", {"run": run, "pager": table, "outcome": outcome,
+                                              "household": household, "sizes": runfiles.PAGE_SIZES}, viewer=viewer)
+
+
+def _file(folder: Path, run: Run, name: str) -> Response:
+    path = folder / name
+    if not path.is_file():
+        return json_answer({"status": 404, "detail": f"run {run.id} has no {name}"}, 404)
+    stem, _, suffix = name.partition(".")
+    return FileResponse(path, media_type=runfiles.DOWNLOADS[name], filename=f"{stem}-{run.id}.{suffix}",
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.get("/runs/{run_id}/files/{name}", include_in_schema=False)
+def download(request: Request, run_id: str, name: str, session: DB,
+             viewer: Annotated[Viewer, Depends(auth.data("runs"))]) -> Response:
+    if name not in runfiles.DOWNLOADS:
+        return json_answer({"status": 404, "detail": f"no such file {name}"}, 404)
+    try:
+        run = _run(session, viewer, run_id)
+    except RunMissing:
+        return json_answer({"status": 404, "detail": f"no run {run_id}"}, 404)
+    folder = _folder(request, run)
+    if folder is None:
+        return json_answer({"status": 404, "detail": f"the files of run {run_id} are not in the runs folder"}, 404)
+    return _file(folder, run, name)
+
+
+@router.get("/api/runs/{run_id}/charts/{chart}", include_in_schema=False)
+def chart_data(run_id: str, chart: str, session: DB, viewer: Annotated[Viewer, Depends(auth.data("runs"))]) -> Response:
+    """The figures of one of the run's charts: payouts (by township and cause), income, outcomes."""
+    try:
+        run = _run(session, viewer, run_id)
+    except RunMissing:
+        return json_answer({"status": 404, "detail": f"no run {run_id}"}, 404)
+    if chart == "payouts":
+        return json_answer(charts.payouts_chart(session, run.id))
+    if chart == "outcomes":
+        return json_answer(charts.outcomes_chart(session, run.id))
+    if chart == "income":
+        pack = PACKS.by_hash(session, run.pack_hash)
+        return json_answer({**charts.income_chart(session, run.id, charts.income_ceiling(pack)),
+                            "pack": f"{pack.id} {pack.meta.version}"})
+    return json_answer({"status": 404, "detail": f"no chart {chart}"}, 404)
+
+
+@router.post("/runs/{run_id}/open-claims", include_in_schema=False)
+def open_claims(request: Request, run_id: str, viewer: Annotated[Viewer, Depends(auth.action("runs"))]) -> Response:
+    """自上而下: open a claim for each paying household of the run (the office; the API's service)."""
+
+    def work(session: Session) -> dict[str, Any]:
+        run = _run(session, viewer, run_id)
+        return claims_service.open_from_screening(session, viewer.actor, run.id, now=auth.now(request))
+
+    try:
+        opened = perform(request, viewer, work)
+    except RunMissing:
+        return _missing(request, viewer, run_id)
+    except REFUSALS as exc:
+        status = status_of(exc)
+        return error_page(request, status, TITLES.get(status, "未能立案"), str(exc), viewer)
+    return RedirectResponse(f"/console/runs/{quote(run_id)}?opened={len(opened['opened'])}", status_code=303)

@@ -1,0 +1,149 @@
+"""Screening a data drop from the browser: upload, start, follow its progress stage by stage."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+
+from fangpin.config import get_settings
+from fangpin.errors import FangpinError
+from fangpin.services import resolve_pack
+from fangpin.services.screening import ScreenRequest
+from fangpin.web import auth
+from fangpin.web.auth import Viewer
+from fangpin.web.jobs import JOBS, STAGE_ORDER, new_drop_folder
+from fangpin.web.render import error_page, json_answer, render, runs_dir, wants_json
+
+router = APIRouter()
+SUFFIXES = (".csv", ".xlsx")
+CHUNK = 1 << 20
+
+
+def _default_year() -> int:
+    return dt.date.today().year
+
+
+def database_url(request: Request) -> str:
+    engine = request.app.state.sessions.kw["bind"]
+    return str(engine.url.render_as_string(hide_password=False))
+
+
+@router.get("/screening", response_class=HTMLResponse, include_in_schema=False)
+def screening_page(request: Request, viewer: Annotated[Viewer, Depends(auth.page("screening"))]) -> Response:
+    return render(request, "screening.html", {"year": _default_year() - 1, "error": None}, viewer=viewer)
+
+
+def _refuse(request: Request, viewer: Viewer, status: int, message: str, year: int) -> Response:
+    if wants_json(request):
+        return json_answer({"status": status, "detail": message}, status)
+    return render(request, "screening.html", {"year": year, "error": message}, viewer=viewer, status=status)
+
+
+@router.post("/screening", include_in_schema=False)
+async def start_screening(
+    request: Request,
+    viewer: Annotated[Viewer, Depends(auth.action("screening"))],
+    files: Annotated[list[UploadFile], File(description="The drop's .csv and .xlsx files")],
+    year: Annotated[int, Form(ge=1990, le=2200)],
+    county: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    """Only the office screens, and only its own county's drop."""
+    county = county.strip() or viewer.actor.county
+    if county != viewer.actor.county:
+        return _refuse(request, viewer, 403, f"只能筛查本县(区)({viewer.actor.county})的数据,不能筛查 {county}", year)
+    names = [Path(upload.filename or "").name for upload in files]
+    if not names or any(not name for name in names):
+        return _refuse(request, viewer, 422, "请选择至少一个 .csv 或 .xlsx 文件", year)
+    wrong = [name for name in names if not name.lower().endswith(SUFFIXES) or name.startswith(".")]
+    if wrong:
+        return _refuse(request, viewer, 422, f"只接受 .csv 和 .xlsx 文件:{'、'.join(wrong)}", year)
+    if len(set(names)) != len(names):
+        return _refuse(request, viewer, 422, "有重名文件:同一批数据中每个文件名只能出现一次", year)
+    pack_dir = getattr(request.app.state, "pack_dir", None)
+    try:
+        resolve_pack(year, pack_dir)
+    except FangpinError as exc:
+        return _refuse(request, viewer, 422, f"{year} 年度没有可用的规则包:{exc}", year)
+    folder = new_drop_folder()
+    try:
+        for name, upload in zip(names, files, strict=True):
+            with (folder / name).open("wb") as handle:
+                while chunk := await upload.read(CHUNK):
+                    handle.write(chunk)
+    except OSError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        return _refuse(request, viewer, 500, f"保存上传文件失败:{exc}", year)
+    settings = get_settings()
+    screen_request = ScreenRequest(drop=folder, year=year, county=county, database_url=database_url(request),
+                                   pack_dir=pack_dir, runs_dir=runs_dir(request),
+                                   sources_dir=settings.sources_dir)
+    job = JOBS.start(screen_request, user=viewer.actor.name, files=names)
+    target = f"/console/screening/jobs/{job.id}"
+    if wants_json(request):
+        return json_answer({"job_id": job.id, "url": target}, 202)
+    return RedirectResponse(target, status_code=303)
+
+
+def _job_for(request: Request, viewer: Viewer, job_id: str) -> dict[str, object] | None:
+    job = JOBS.get(job_id, runs_dir(request))
+    if job is None:
+        return None
+    auth.same_county(viewer, str(job["county"]), "该筛查任务")
+    return job
+
+
+@router.get("/screening/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
+def job_page(request: Request, job_id: str, viewer: Annotated[Viewer, Depends(auth.page("screening"))]) -> Response:
+    job = _job_for(request, viewer, job_id)
+    if job is None:
+        return error_page(request, 404, "没有这个筛查任务", f"筛查任务 {job_id} 不存在或已过期", viewer)
+    return render(request, "job.html", {"job": job, "stages": list(STAGE_ORDER)}, viewer=viewer)
+
+
+@router.get("/api/jobs/{job_id}", include_in_schema=False)
+def job_state(request: Request, job_id: str, viewer: Annotated[Viewer, Depends(auth.data("screening"))]) -> Response:
+    """For polling (once a second) where server-sent events are not available."""
+    job = _job_for(request, viewer, job_id)
+    if job is None:
+        return json_answer({"status": 404, "detail": f"no screening job {job_id}"}, 404)
+    return json_answer(job)
+
+
+@router.get("/api/jobs/{job_id}/events", include_in_schema=False)
+def job_events(request: Request, job_id: str, viewer: Annotated[Viewer, Depends(auth.data("screening"))]) -> Response:
+    """Server-sent events: the job's state each time it changes, until it is done or failed."""
+    folder = runs_dir(request)
+    if _job_for(request, viewer, job_id) is None:
+        return json_answer({"status": 404, "detail": f"no screening job {job_id}"}, 404)
+
+    async def events() -> AsyncIterator[str]:
+        last = None
+        idle = 0
+        while True:
+            job = JOBS.get(job_id, folder)
+            if job is None:
+                return
+            text = json.dumps(job, ensure_ascii=False)
+            if text != last:
+                last, idle = text, 0
+                yield f"event: progress\ndata: {text}\n\n"
+            else:
+                idle += 1
+                if idle % 30 == 0:
+                    yield ": keep-alive\n\n"
+            if job["state"] != "running":
+                return
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(0.3)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -1,0 +1,145 @@
+"""A run's result files read for the console, lazily with polars: filtered and sliced on the server, so a
+table of 100,000 rejected rows reaches the browser one page at a time."""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from fangpin.web.labels import REASONS
+
+DOWNLOADS = {
+    "report.xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "decisions.csv": "text/csv; charset=utf-8",
+    "rejections.csv": "text/csv; charset=utf-8",
+    "visits.csv": "text/csv; charset=utf-8",
+    "run.json": "application/json",
+}
+PAGE_SIZES = (20, 50, 100, 200)
+MAX_PAGE_SIZE = 500
+VISIT_MONEY = ("人均可支配收入", "因病赔付", "因学赔付", "因灾赔付", "赔付合计", "保险服务费")
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    total: int
+    page: int
+    size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.size))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"items": self.items, "total": self.total, "page": self.page, "size": self.size, "pages": self.pages}
+
+
+def clamp_size(size: int | None, default: int = 50) -> int:
+    return min(max(size or default, 1), MAX_PAGE_SIZE)
+
+
+def page_of(frame: pl.LazyFrame, page: int, size: int) -> Page:
+    """One page of a lazy frame (1-based; past the end: the last page) and the frame's row count."""
+    size = clamp_size(size)
+    total = int(frame.select(pl.len()).collect().item())
+    pages = max(1, math.ceil(total / size))
+    page = min(max(page, 1), pages)
+    items = frame.slice((page - 1) * size, size).collect().to_dicts()
+    return Page(items=items, total=total, page=page, size=size)
+
+
+def run_folder(runs_dir: Path, run_id: str) -> Path | None:
+    """The run's output folder under the runs folder, if it is there (a run screened with ``--out``
+    elsewhere has none)."""
+    if not run_id or Path(run_id).name != run_id or run_id.startswith("."):
+        return None
+    folder = runs_dir / run_id
+    return folder if folder.is_dir() else None
+
+
+def _scan(path: Path) -> pl.LazyFrame:
+    return pl.scan_csv(path, infer_schema=False, encoding="utf8")
+
+
+# --- rejected rows -------------------------------------------------------------------------------
+
+def rejections(folder: Path, *, reason: str | None = None, file: str | None = None,
+               field: str | None = None) -> pl.LazyFrame:
+    frame = _scan(folder / "rejections.csv").with_columns(pl.col("row").cast(pl.Int64, strict=False))
+    for column, value in (("reason", reason), ("file", file), ("field", field)):
+        if value:
+            frame = frame.filter(pl.col(column) == value)
+    return frame
+
+
+def rejection_facets(folder: Path) -> dict[str, list[tuple[str, int]]]:
+    """The reasons, files and fields present, with their row counts (the filters' choices)."""
+    frame = _scan(folder / "rejections.csv")
+    facets: dict[str, list[tuple[str, int]]] = {}
+    for column in ("reason", "file", "field"):
+        counted = frame.group_by(column).len().sort(column).collect()
+        facets[column] = [(str(value), int(count)) for value, count in counted.iter_rows() if value is not None]
+    return facets
+
+
+def labelled_rejections(page: Page) -> list[dict[str, Any]]:
+    return [{**row, "reason_label": REASONS.get(row.get("reason") or "", row.get("reason"))} for row in page.items]
+
+
+def csv_bytes(frame: pl.LazyFrame) -> bytes:
+    """A filtered table as CSV for Excel: UTF-8 with a BOM."""
+    buffer = io.BytesIO()
+    frame.collect().write_csv(buffer, include_bom=True)
+    return buffer.getvalue()
+
+
+# --- the households to visit ---------------------------------------------------------------------
+
+def visits(folder: Path, *, township: str | None = None, village: str | None = None) -> pl.LazyFrame:
+    frame = pl.scan_csv(folder / "visits.csv", infer_schema=False, encoding="utf8-lossy")
+    frame = frame.rename({name: name.lstrip("\ufeff") for name in frame.collect_schema().names()})
+    if township:
+        frame = frame.filter(pl.col("乡镇") == township)
+    if village:
+        frame = frame.filter(pl.col("村") == village)
+    return frame
+
+
+def _fen(column: str) -> pl.Expr:
+    """'1234.56' (exactly two decimals, as the result files write money) as integer fen, no float."""
+    return pl.col(column).str.replace(".", "", literal=True).cast(pl.Int64, strict=False)
+
+
+def visit_places(folder: Path, township: str | None = None) -> list[dict[str, Any]]:
+    """Households to visit and what they are owed, per township and village."""
+    frame = visits(folder, township=township)
+    grouped = (frame.group_by("乡镇", "村")
+               .agg(pl.len().alias("households"), _fen("赔付合计").sum().alias("payout"),
+                    _fen("保险服务费").sum().alias("fee"))
+               .sort("乡镇", "村", nulls_last=True).collect())
+    return [{"township": t, "village": v, "households": int(h), "payout": int(p or 0), "fee": int(f or 0)}
+            for t, v, h, p, f in grouped.iter_rows()]
+
+
+# --- all decisions -------------------------------------------------------------------------------
+
+def decisions(folder: Path, *, outcome: str | None = None, household: str | None = None) -> pl.LazyFrame:
+    frame = _scan(folder / "decisions.csv")
+    if outcome:
+        frame = frame.filter(pl.col("outcome") == outcome)
+    if household:
+        frame = frame.filter(pl.col("household_id").str.starts_with(household))
+    return frame
+
+
+# --- who heads each household (written by console screening runs) --------------------------------
+
+def household_index(folder: Path) -> pl.LazyFrame | None:
+    path = folder / "households.csv"
+    return _scan(path) if path.is_file() else None
