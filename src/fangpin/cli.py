@@ -141,10 +141,8 @@ def screen(
 
 def _register_plugins() -> None:
     """Command groups that live beside their feature (the API's serve/users/fund commands)."""
-    try:
-        from fangpin.api.commands import register
-    except ImportError:  # the API package is optional at this stage of the build
-        return
+    from fangpin.api.commands import register
+
     register(app)
 
 

@@ -27,6 +27,8 @@ def _exact_amount(value: object) -> Decimal:
 def _non_negative_fen(value: Decimal) -> Decimal:
     if value < 0:
         raise ValueError(f"{value} is negative")
+    if value.adjusted() > 13:  # 10^14 yuan: beyond any household's figures, and beyond exact quantising
+        raise ValueError(f"{value} is too large to be an amount in yuan")
     if value != value.quantize(FEN):
         raise ValueError(f"{value} has more than two decimals (fen)")
     return value.quantize(FEN)

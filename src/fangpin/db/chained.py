@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 from fangpin.audit.chain import GENESIS, canonical, plain, record_hash
 from fangpin.db import queries
 from fangpin.db.bulk import bulk_insert
+from fangpin.db.claims_models import ClaimEvent
 from fangpin.db.models import Base, ChainHead, DecisionRecord, Payment
 
-CHAINS: dict[str, type[Base]] = {"decisions": DecisionRecord, "payments": Payment}
+CHAINS: dict[str, type[Base]] = {"decisions": DecisionRecord, "payments": Payment, "claim_events": ClaimEvent}
 _UNCHAINED = frozenset({"id", "prev_hash", "record_hash"})
 
 

@@ -169,3 +169,6 @@ class ChainHead(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     record_hash: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+import fangpin.db.claims_models  # noqa: E402, F401 - claims, users and the fund share this Base and its migrations
