@@ -120,3 +120,13 @@ def test_db_upgrade_migrates_an_empty_database(env: dict[str, str]) -> None:
     assert result.exit_code == 0, result.output
     with get_engine(env["FANGPIN_DATABASE_URL"]).connect() as connection:
         assert "decisions" in sa.inspect(connection).get_table_names()
+
+
+def test_screen_writes_who_heads_each_household_for_search_by_name(env: dict[str, str], tmp_path: Path) -> None:
+    drop = base_drop(tmp_path / "drop", [settlement("S1", 1, "2019-03-15", "30000.00")])
+
+    _screen(drop, env, "--out", str(tmp_path / "out"))
+
+    heads = (tmp_path / "out" / "households.csv").read_text("utf-8").splitlines()
+    assert heads[0] == "household_id,head_name,head_id,township,village"
+    assert heads[1].startswith("H1,张三,") and heads[1].endswith(",东代固镇,东村")

@@ -178,6 +178,9 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
         write_decisions(staging / "decisions.csv", decisions, pack.hash)
         write_rejections(staging / "rejections.csv", rejections)
         write_visits_csv(staging / "visits.csv", decisions)
+        # who heads each household, for finding a household by name or ID number (the console's search)
+        decisions.select("household_id", "head_name", "head_id", "township", "village").write_csv(
+            staging / "households.csv")
         write_run_json(staging / "run.json", run)
         report = _start_workbook(staging, run, decisions, rejections)
         clock.lap("writing")

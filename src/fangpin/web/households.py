@@ -1,10 +1,9 @@
 """One household: finding it, and explaining every decision stored for it.
 
 Search. Stored decisions carry the household id, not the head's name or ID number. Those come from:
-- the ``households.csv`` that a screening run started from the console writes beside its results (the
+- the ``households.csv`` that every screening run writes beside its results (the
   register's household id, head's name and ID number, township, village), for the county's runs;
 - the household document stored with a single check or an application (``decisions.document``).
-A run screened with the CLI has no such file: its households are found by id only.
 
 Explanation. Each stored decision is decided again from its stored facts and prior payments under the pack
 that made it (``decide_facts``, ``stored_pack``): the full decision, with each cause's base, deductible,

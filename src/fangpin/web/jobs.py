@@ -112,11 +112,6 @@ class Jobs:
             with self._lock:
                 job.run_id = str(result.run["run_id"])
                 job.already = result.already
-            if result.out_dir is not None and "head_name" in result.decisions.columns:
-                # who heads each household: the console's search by name or ID number reads this
-                index = [c for c in ("household_id", "head_name", "head_id", "township", "village")
-                         if c in result.decisions.columns]
-                result.decisions.select(index).write_csv(result.out_dir / "households.csv")
             state, error = "done", None
         except FangpinError as exc:
             state, error = "failed", str(exc)

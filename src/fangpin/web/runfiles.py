@@ -138,7 +138,7 @@ def decisions(folder: Path, *, outcome: str | None = None, household: str | None
     return frame
 
 
-# --- who heads each household (written by console screening runs) --------------------------------
+# --- who heads each household (written by every screening run) -----------------------------------
 
 def household_index(folder: Path) -> pl.LazyFrame | None:
     path = folder / "households.csv"
