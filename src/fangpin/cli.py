@@ -136,7 +136,8 @@ def screen(
                   soft_wrap=True)
         return
     print_summary(result.run, out)
-    out.print(f"results: {result.out_dir}/ (decisions.csv, rejections.csv, visits.csv, households.csv, run.json, report.xlsx)")
+    out.print(f"results: {result.out_dir}/ (decisions.csv, rejections.csv, visits.csv, households.csv, run.json, "
+              "report.xlsx)")
 
 
 def _register_plugins() -> None:
