@@ -53,6 +53,28 @@ def _no_files(request: Request, viewer: Viewer, run: Run) -> Response:
                       "(用 --out 写到了别处?)。汇总和图表仍可查看。", viewer)
 
 
+def _page_files(request: Request, session: Session, viewer: Viewer, run_id: str) -> tuple[Run, Path] | Response:
+    """The run and the folder of its result files, or the error page saying which is missing."""
+    try:
+        run = _run(session, viewer, run_id)
+    except RunMissing:
+        return _missing(request, viewer, run_id)
+    folder = _folder(request, run)
+    return _no_files(request, viewer, run) if folder is None else (run, folder)
+
+
+def _data_files(request: Request, session: Session, viewer: Viewer, run_id: str) -> tuple[Run, Path] | Response:
+    """As ``_page_files``, for the data endpoints: a JSON 404 instead of a page."""
+    try:
+        run = _run(session, viewer, run_id)
+    except RunMissing:
+        return json_answer({"status": 404, "detail": f"no run {run_id}"}, 404)
+    folder = _folder(request, run)
+    if folder is None:
+        return json_answer({"status": 404, "detail": f"the files of run {run_id} are not in the runs folder"}, 404)
+    return run, folder
+
+
 @router.get("/runs", response_class=HTMLResponse, include_in_schema=False)
 def runs_page(request: Request, session: DB, viewer: Annotated[Viewer, Depends(auth.page("runs"))],
               page: PageNo = 1, size: Size = 20) -> Response:
@@ -96,13 +118,10 @@ def run_page(request: Request, run_id: str, session: DB,
 def rejections_page(request: Request, run_id: str, session: DB,
                     viewer: Annotated[Viewer, Depends(auth.page("runs"))], page: PageNo = 1, size: Size = 50,
                     reason: Filter = None, file: Filter = None, field: Filter = None) -> Response:
-    try:
-        run = _run(session, viewer, run_id)
-    except RunMissing:
-        return _missing(request, viewer, run_id)
-    folder = _folder(request, run)
-    if folder is None:
-        return _no_files(request, viewer, run)
+    found = _page_files(request, session, viewer, run_id)
+    if isinstance(found, Response):
+        return found
+    run, folder = found
     table = runfiles.page_of(runfiles.rejections(folder, reason=reason, file=file, field=field), page, size)
     download = f"/console/runs/{quote(run.id)}/rejections.csv" + (f"?{request.url.query}" if request.url.query else "")
     return render(request, "rejections.html", {
@@ -116,13 +135,10 @@ def rejections_data(request: Request, run_id: str, session: DB,
                     viewer: Annotated[Viewer, Depends(auth.data("runs"))], page: PageNo = 1, size: Size = 50,
                     reason: Filter = None, file: Filter = None, field: Filter = None) -> Response:
     """One page of the run's rejected rows, filtered: {items, total, page, size, pages}."""
-    try:
-        run = _run(session, viewer, run_id)
-    except RunMissing:
-        return json_answer({"status": 404, "detail": f"no run {run_id}"}, 404)
-    folder = _folder(request, run)
-    if folder is None:
-        return json_answer({"status": 404, "detail": f"the files of run {run_id} are not in the runs folder"}, 404)
+    found = _data_files(request, session, viewer, run_id)
+    if isinstance(found, Response):
+        return found
+    _run_row, folder = found
     table = runfiles.page_of(runfiles.rejections(folder, reason=reason, file=file, field=field), page, size)
     return json_answer({**table.to_json(), "items": runfiles.labelled_rejections(table)})
 
@@ -132,13 +148,10 @@ def rejections_download(request: Request, run_id: str, session: DB,
                         viewer: Annotated[Viewer, Depends(auth.data("runs"))], reason: Filter = None,
                         file: Filter = None, field: Filter = None) -> Response:
     """The rejected rows as filtered on the page (all of them when unfiltered), as CSV."""
-    try:
-        run = _run(session, viewer, run_id)
-    except RunMissing:
-        return json_answer({"status": 404, "detail": f"no run {run_id}"}, 404)
-    folder = _folder(request, run)
-    if folder is None:
-        return json_answer({"status": 404, "detail": f"the files of run {run_id} are not in the runs folder"}, 404)
+    found = _data_files(request, session, viewer, run_id)
+    if isinstance(found, Response):
+        return found
+    run, folder = found
     if not (reason or file or field):
         return _file(folder, run, "rejections.csv")
     body = runfiles.csv_bytes(runfiles.rejections(folder, reason=reason, file=file, field=field))
@@ -151,13 +164,10 @@ def rejections_download(request: Request, run_id: str, session: DB,
 @router.get("/runs/{run_id}/visits", response_class=HTMLResponse, include_in_schema=False)
 def visits_page(request: Request, run_id: str, session: DB, viewer: Annotated[Viewer, Depends(auth.page("runs"))],
                 page: PageNo = 1, size: Size = 50, township: Filter = None, village: Filter = None) -> Response:
-    try:
-        run = _run(session, viewer, run_id)
-    except RunMissing:
-        return _missing(request, viewer, run_id)
-    folder = _folder(request, run)
-    if folder is None:
-        return _no_files(request, viewer, run)
+    found = _page_files(request, session, viewer, run_id)
+    if isinstance(found, Response):
+        return found
+    run, folder = found
     table = runfiles.page_of(runfiles.visits(folder, township=township, village=village), page, size)
     places = runfiles.visit_places(folder)
     return render(request, "visits.html", {
@@ -172,13 +182,10 @@ def visits_page(request: Request, run_id: str, session: DB, viewer: Annotated[Vi
 def decisions_page(request: Request, run_id: str, session: DB,
                    viewer: Annotated[Viewer, Depends(auth.page("runs"))], page: PageNo = 1, size: Size = 50,
                    outcome: Filter = None, household: Filter = None) -> Response:
-    try:
-        run = _run(session, viewer, run_id)
-    except RunMissing:
-        return _missing(request, viewer, run_id)
-    folder = _folder(request, run)
-    if folder is None:
-        return _no_files(request, viewer, run)
+    found = _page_files(request, session, viewer, run_id)
+    if isinstance(found, Response):
+        return found
+    run, folder = found
     table = runfiles.page_of(runfiles.decisions(folder, outcome=outcome, household=household), page, size)
     return render(request, "decisions.html", {"run": run, "pager": table, "outcome": outcome,
                                               "household": household, "sizes": runfiles.PAGE_SIZES}, viewer=viewer)
@@ -198,13 +205,10 @@ def download(request: Request, run_id: str, name: str, session: DB,
              viewer: Annotated[Viewer, Depends(auth.data("runs"))]) -> Response:
     if name not in runfiles.DOWNLOADS:
         return json_answer({"status": 404, "detail": f"no such file {name}"}, 404)
-    try:
-        run = _run(session, viewer, run_id)
-    except RunMissing:
-        return json_answer({"status": 404, "detail": f"no run {run_id}"}, 404)
-    folder = _folder(request, run)
-    if folder is None:
-        return json_answer({"status": 404, "detail": f"the files of run {run_id} are not in the runs folder"}, 404)
+    found = _data_files(request, session, viewer, run_id)
+    if isinstance(found, Response):
+        return found
+    run, folder = found
     return _file(folder, run, name)
 
 
