@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -80,6 +80,19 @@ class Conflict(FangpinError):
 
 class NotFound(FangpinError):
     """No such claim, decision or run (HTTP 404)."""
+
+
+RecordT = TypeVar("RecordT")
+
+
+def in_county(record: RecordT | None, actor: Actor, what: str) -> RecordT:
+    """A stored record the actor may see: it exists (else 404) and lies in the actor's county (else 403)."""
+    if record is None:
+        raise NotFound(f"no {what}")
+    county = getattr(record, "county")  # noqa: B009 - any stored record with a county
+    if county != actor.county:
+        raise NotAllowed(f"{what} is in county {county}; {actor.name} works in {actor.county}")
+    return record
 
 
 class Unauthenticated(FangpinError):

@@ -21,7 +21,7 @@ from sqlalchemy import Table, bindparam, event, select, text
 from sqlalchemy.orm import Session
 
 from fangpin.audit.chain import GENESIS, record_hash
-from fangpin.claims import CHECKERS, REPLAYERS, Actor, NotAllowed, NotFound
+from fangpin.claims import CHECKERS, REPLAYERS, Actor, NotAllowed, in_county
 from fangpin.db import queries
 from fangpin.db.chained import payload as chain_payload
 from fangpin.db.models import Base, ChainHead, DecisionRecord, PackRecord
@@ -303,12 +303,7 @@ def pack_for(year: int, pack_dir: Path | None) -> Pack:
 # --- reading and replaying stored decisions ----------------------------------------------------------
 
 def _record(session: Session, actor: Actor, decision_id: int) -> DecisionRecord:
-    record = session.get(DecisionRecord, decision_id)
-    if record is None:
-        raise NotFound(f"no decision {decision_id}")
-    if record.county != actor.county:
-        raise NotAllowed(f"decision {decision_id} is in county {record.county}; {actor.name} works in {actor.county}")
-    return record
+    return in_county(session.get(DecisionRecord, decision_id), actor, f"decision {decision_id}")
 
 
 def decision_view(session: Session, actor: Actor, decision_id: int) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from fangpin.claims import (
     Rejection,
     Survey,
     Unauthenticated,
+    in_county,
     local_day,
     moves_from,
     publicity_over,
@@ -177,12 +178,7 @@ def _history(session: Session, claim_id: int) -> list[ClaimEvent]:
 
 
 def _claim(session: Session, actor: Actor, claim_id: int) -> Claim:
-    claim = session.get(Claim, claim_id)
-    if claim is None:
-        raise NotFound(f"no claim {claim_id}")
-    if claim.county != actor.county:
-        raise NotAllowed(f"claim {claim_id} is in county {claim.county}; {actor.name} works in {actor.county}")
-    return claim
+    return in_county(session.get(Claim, claim_id), actor, f"claim {claim_id}")
 
 
 def get_claim(session: Session, actor: Actor, claim_id: int) -> dict[str, Any]:
