@@ -150,8 +150,8 @@ def _link_events(
     once = events.filter(~repeated).with_columns(pl.lit(None, pl.String).alias("_in_run"), pl.lit(True).alias("_last"))
     again = events.filter(repeated).sort("_order").with_columns(
         pl.col("content").shift(1).over("event_id").alias("_in_run"),
-        pl.col("event_id").is_last_distinct().alias("_last_seen"),
-    ).with_columns(pl.lit(False).alias("_last")).drop("_last_seen")
+        pl.lit(False).alias("_last"),  # which of them is the last is known only once rejections are out
+    )
     events = pl.concat([once, again], how="vertical_relaxed")
     latest_stored = (
         stored.filter(pl.col("department") == department).select("event_id", pl.col("content").alias("_stored"))
