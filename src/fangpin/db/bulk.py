@@ -1,21 +1,34 @@
-"""Inserting many rows fast, inside the session's transaction: COPY on PostgreSQL, executemany on SQLite.
+"""Inserting many rows fast, inside the session's transaction: COPY on PostgreSQL; on SQLite, a staging file.
 
 The ORM's executemany builds a parameter dict per row; a million decisions then take minutes. Here the
-rows go straight to the driver: as CSV (written by polars, nulls empty, empty strings quoted, which is
-PostgreSQL's CSV convention) into COPY, or as tuples into sqlite3's executemany, with each column's
-SQLAlchemy bind processor applied so the stored form is what the ORM itself would have written.
+rows go straight to the driver. PostgreSQL: as CSV (written by polars, nulls empty, empty strings quoted,
+which is PostgreSQL's CSV convention) into COPY. SQLite: a large frame is first written, column-wise from
+its Arrow buffers, to a staging database file by the ADBC SQLite driver (outside the interpreter lock, and
+outside the session's transaction: nothing else sees that file), which the session's connection then
+attaches and copies from with one ``INSERT … SELECT`` inside its own transaction, so the rows still commit
+or roll back with everything else; the file is detached and removed when the connection goes back to the
+pool. Small frames, and columns that need a SQLAlchemy bind processor, go through sqlite3's executemany
+with each column's processor applied, so the stored form is what the ORM itself would have written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import os
+import tempfile
+import uuid
 from typing import Any
 
+import adbc_driver_sqlite.dbapi as adbc_sqlite
 import polars as pl
+from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 _CHUNK = 100_000
+STAGE_MIN_ROWS = 2_000  # below this, executemany is as quick and needs no staging file
+_STAGED = "fangpin_staged"  # connection-record info key: (alias, path) of files attached by this connection
 
 
 def bulk_insert(session: Session, table: Any, frame: pl.DataFrame) -> None:
@@ -57,6 +70,60 @@ def _insert(connection: Any, table: Any, frame: pl.DataFrame) -> None:
         else table.__table__.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         for name in columns
     ]
+    if frame.height >= STAGE_MIN_ROWS and not any(processors):
+        _insert_staged(connection, table, frame)
+    else:
+        _insert_many(raw, table, frame, processors)
+
+
+def _insert_staged(connection: Any, table: Any, frame: pl.DataFrame) -> None:
+    """The frame into a staging file by ADBC, then into the table by ``INSERT … SELECT`` in this transaction."""
+    _detach_on_checkin(connection.engine)
+    frame = frame.with_columns(  # ADBC writes booleans as integers; an all-null column needs a type
+        *(pl.col(name).cast(pl.Int64) for name, dtype in frame.schema.items() if dtype == pl.Boolean),
+        *(pl.col(name).cast(pl.String) for name, dtype in frame.schema.items() if dtype == pl.Null),
+    )
+    handle, path = tempfile.mkstemp(prefix="fangpin-stage-", suffix=".sqlite")
+    os.close(handle)
+    alias = f"stage_{uuid.uuid4().hex[:12]}"
+    try:
+        with adbc_sqlite.connect(path, autocommit=True) as staging, staging.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode=OFF")  # a scratch file: if anything fails, it is thrown away
+            cursor.execute("PRAGMA synchronous=OFF")
+            cursor.adbc_ingest("rows", frame, mode="create")
+        raw = connection.connection.driver_connection
+        raw.execute(f"ATTACH DATABASE ? AS {alias}", (path,))
+    except BaseException:
+        os.unlink(path)
+        raise
+    connection.connection.info.setdefault(_STAGED, []).append((alias, path))
+    names = ", ".join(f'"{name}"' for name in frame.columns)
+    raw.execute(f'INSERT INTO "{table.__tablename__}" ({names}) SELECT {names} FROM {alias}.rows')
+
+
+_WATCHED: set[int] = set()
+
+
+def _detach_on_checkin(engine: Any) -> None:
+    """Staging files stay attached until the transaction ends (SQLite cannot detach inside one); the
+    connection detaches and removes them when it returns to the pool, after its commit or rollback."""
+    if id(engine) in _WATCHED:
+        return
+    _WATCHED.add(id(engine))
+
+    @event.listens_for(engine, "checkin")
+    def _detach(dbapi_connection: Any, record: Any) -> None:
+        for alias, path in record.info.pop(_STAGED, []):
+            if dbapi_connection is not None:
+                # a connection being invalidated may refuse: its file goes all the same
+                with contextlib.suppress(Exception):
+                    dbapi_connection.execute(f"DETACH DATABASE {alias}")
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+
+def _insert_many(raw: Any, table: Any, frame: pl.DataFrame, processors: list[Any]) -> None:
+    columns = list(frame.columns)
     names = ", ".join(f'"{name}"' for name in columns)
     statement = f'INSERT INTO "{table.__tablename__}" ({names}) VALUES ({", ".join("?" for _ in columns)})'
     converted: list[dict[str, Any]] = [{} for _ in columns]

@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,9 +131,10 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
     files = drop_files(request.drop)
 
     hashes: dict[str, str] = {}
-    for index, path in enumerate(files):
-        hashes[path.name] = _sha256(path)
-        clock.lap("hashing", index + 1, len(files))
+    with ThreadPoolExecutor(max_workers=cores()) as hashing:  # hashlib lets go of the GIL on large blocks
+        for index, (path, digest) in enumerate(zip(files, hashing.map(_sha256, files), strict=True)):
+            hashes[path.name] = digest
+            clock.lap("hashing", index + 1, len(files))
     drop_hash = hashlib.sha256("\n".join(f"{n}:{h}" for n, h in sorted(hashes.items())).encode()).hexdigest()
 
     # Identify every file from its header before reading any rows: a file missing a required column fails
