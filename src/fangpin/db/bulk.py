@@ -18,6 +18,8 @@ import gc
 import os
 import tempfile
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import adbc_driver_sqlite.dbapi as adbc_sqlite
@@ -31,24 +33,35 @@ STAGE_MIN_ROWS = 2_000  # below this, executemany is as quick and needs no stagi
 _STAGED = "fangpin_staged"  # connection-record info key: (alias, path) of files attached by this connection
 
 
-def bulk_insert(session: Session, table: Any, frame: pl.DataFrame) -> None:
-    """Insert the frame's rows; driver errors come out as SQLAlchemy's, as from any other statement."""
+Late = Callable[[], pl.DataFrame]
+
+
+def bulk_insert(session: Session, table: Any, frame: pl.DataFrame, late: Late | None = None) -> None:
+    """Insert the frame's rows; driver errors come out as SQLAlchemy's, as from any other statement.
+
+    ``late`` gives more columns, one row per row of ``frame`` and in its order, that take time to compute
+    (a hash chain): on SQLite they are computed while the frame is being staged, elsewhere first."""
     if frame.is_empty():
         return
     connection = session.connection()
     dbapi = connection.dialect.loaded_dbapi
     try:
-        _insert(connection, table, frame)
+        _insert(connection, table, frame, late)
     except dbapi.IntegrityError as exc:
         raise sa_exc.IntegrityError(f"bulk insert into {table.__tablename__}", None, exc) from exc
     except dbapi.OperationalError as exc:
         raise sa_exc.OperationalError(f"bulk insert into {table.__tablename__}", None, exc) from exc
 
 
-def _insert(connection: Any, table: Any, frame: pl.DataFrame) -> None:
-    columns = list(frame.columns)
+def _insert(connection: Any, table: Any, frame: pl.DataFrame, late: Late | None) -> None:
     dialect = connection.dialect
     raw = connection.connection.driver_connection
+    if dialect.name == "sqlite" and frame.height >= STAGE_MIN_ROWS and not _processors(dialect, table, frame):
+        _insert_staged(connection, table, _for_sqlite(frame), late)
+        return
+    if late is not None:
+        frame = frame.hstack(late())
+    columns = list(frame.columns)
     if dialect.name == "postgresql":
         names = ", ".join(f'"{name}"' for name in columns)
         with raw.cursor() as cursor, cursor.copy(
@@ -57,48 +70,84 @@ def _insert(connection: Any, table: Any, frame: pl.DataFrame) -> None:
             for start in range(0, frame.height, 200_000):
                 copy.write(frame.slice(start, 200_000).write_csv(include_header=False))
         return
-    # Datetimes become the text SQLAlchemy's SQLite dialect stores (UTC, no offset), column-wise; any other
-    # type with a bind processor is converted through it, once per distinct value.
-    frame = frame.with_columns(
+    processors = _processors(dialect, table, frame)
+    _insert_many(raw, table, _for_sqlite(frame), [processors.get(name) for name in columns])
+
+
+_PLAIN = (pl.Datetime, pl.String, pl.Int64, pl.Int32, pl.UInt32, pl.Boolean, pl.Null)
+
+
+def _processors(dialect: Any, table: Any, frame: pl.DataFrame) -> dict[str, Any]:
+    """SQLAlchemy's bind processors of the columns that need one (not text, integers, flags, datetimes)."""
+    found = {}
+    for name, dtype in frame.schema.items():
+        if not isinstance(dtype, _PLAIN):
+            processor = table.__table__.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                found[name] = processor
+    return found
+
+
+def _for_sqlite(frame: pl.DataFrame) -> pl.DataFrame:
+    """Datetimes as the text SQLAlchemy's SQLite dialect stores (UTC, no offset), column-wise."""
+    return frame.with_columns(
         pl.col(name).dt.convert_time_zone("UTC").dt.replace_time_zone(None).dt.to_string("%Y-%m-%d %H:%M:%S.%6f")
-        if dtype == pl.Datetime and getattr(dtype, "time_zone", None)
+        if getattr(dtype, "time_zone", None)
         else pl.col(name).dt.to_string("%Y-%m-%d %H:%M:%S.%6f")
         for name, dtype in frame.schema.items() if isinstance(dtype, pl.Datetime)
     )
-    processors = [
-        None if isinstance(frame.schema[name], pl.Datetime | pl.String | pl.Int64 | pl.Int32 | pl.Boolean | pl.Null)
-        else table.__table__.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        for name in columns
-    ]
-    if frame.height >= STAGE_MIN_ROWS and not any(processors):
-        _insert_staged(connection, table, frame)
-    else:
-        _insert_many(raw, table, frame, processors)
 
 
-def _insert_staged(connection: Any, table: Any, frame: pl.DataFrame) -> None:
-    """The frame into a staging file by ADBC, then into the table by ``INSERT … SELECT`` in this transaction."""
-    _detach_on_checkin(connection.engine)
-    frame = frame.with_columns(  # ADBC writes booleans as integers; an all-null column needs a type
+def _for_adbc(frame: pl.DataFrame) -> pl.DataFrame:
+    """ADBC writes booleans as integers; an all-null column needs a type."""
+    return frame.with_columns(
         *(pl.col(name).cast(pl.Int64) for name, dtype in frame.schema.items() if dtype == pl.Boolean),
         *(pl.col(name).cast(pl.String) for name, dtype in frame.schema.items() if dtype == pl.Null),
     )
+
+
+def _insert_staged(connection: Any, table: Any, frame: pl.DataFrame, late: Late | None) -> None:
+    """The frame into a staging file by ADBC, then into the table by ``INSERT … SELECT`` in this transaction.
+    The late columns are computed in this thread meanwhile (ADBC lets go of the GIL), staged beside the
+    rows with the row's position as key, and joined in."""
+    _detach_on_checkin(connection.engine)
+    frame = _for_adbc(frame)
     handle, path = tempfile.mkstemp(prefix="fangpin-stage-", suffix=".sqlite")
     os.close(handle)
     alias = f"stage_{uuid.uuid4().hex[:12]}"
+    names = [f'"{name}"' for name in frame.columns]
+    chosen = [f"r.{name}" for name in names]
+    source = f"{alias}.rows AS r"
     try:
         with adbc_sqlite.connect(path, autocommit=True) as staging, staging.cursor() as cursor:
             cursor.execute("PRAGMA journal_mode=OFF")  # a scratch file: if anything fails, it is thrown away
             cursor.execute("PRAGMA synchronous=OFF")
-            cursor.adbc_ingest("rows", frame, mode="create")
+            if late is None:
+                cursor.adbc_ingest("rows", frame, mode="create")
+            else:
+                with ThreadPoolExecutor(max_workers=1) as background:
+                    staged = background.submit(cursor.adbc_ingest, "rows", frame.with_row_index("_n"), mode="create")
+                    try:
+                        extra = _for_adbc(_for_sqlite(late()))
+                    finally:
+                        staged.result()
+                if extra.height != frame.height:
+                    raise ValueError(f"{extra.height} late rows for {frame.height} rows")
+                types = ", ".join(f'"{name}" {"TEXT" if dtype == pl.String else "INTEGER"}'
+                                  for name, dtype in extra.schema.items())
+                cursor.execute(f"CREATE TABLE late (_n INTEGER PRIMARY KEY, {types})")
+                cursor.adbc_ingest("late", extra.with_row_index("_n"), mode="append")
+                names += [f'"{name}"' for name in extra.columns]
+                chosen += [f'l."{name}"' for name in extra.columns]
+                source += f" JOIN {alias}.late AS l ON l._n = r._n"
         raw = connection.connection.driver_connection
         raw.execute(f"ATTACH DATABASE ? AS {alias}", (path,))
     except BaseException:
         os.unlink(path)
         raise
     connection.connection.info.setdefault(_STAGED, []).append((alias, path))
-    names = ", ".join(f'"{name}"' for name in frame.columns)
-    raw.execute(f'INSERT INTO "{table.__tablename__}" ({names}) SELECT {names} FROM {alias}.rows')
+    raw.execute(f'INSERT INTO "{table.__tablename__}" ({", ".join(names)}) '
+                f'SELECT {", ".join(chosen)} FROM {source} ORDER BY r.rowid')
 
 
 _WATCHED: set[int] = set()

@@ -52,6 +52,13 @@ def payload(model: type[Base], values: dict[str, Any]) -> str:
     return "|".join(_text(values.get(name)) for name in chained_columns(model))
 
 
+def _python_type(model: type[Base], name: str) -> type:
+    try:
+        return model.__table__.c[name].type.python_type
+    except NotImplementedError:
+        return object
+
+
 def payload_expr(model: type[Base], constants: dict[str, object]) -> pl.Expr:
     """``payload`` for every row of a frame at once; ``constants`` give the values that are the same for
     every row (the time of recording), already in the form ``payload`` would write."""
@@ -60,13 +67,10 @@ def payload_expr(model: type[Base], constants: dict[str, object]) -> pl.Expr:
         if name in constants:
             parts.append(pl.lit(_text(constants[name])))
             continue
-        column = pl.col(name)
-        parts.append(
-            column.cast(pl.String)
-            .str.replace_all("\\", "\\\\", literal=True)
-            .str.replace_all("|", "\\|", literal=True)
-            .fill_null("\\N")
-        )
+        column = pl.col(name).cast(pl.String)
+        if not issubclass(_python_type(model, name), int):  # digits need no escaping
+            column = column.str.replace_all("\\", "\\\\", literal=True).str.replace_all("|", "\\|", literal=True)
+        parts.append(column.fill_null("\\N"))
     return pl.concat_str(parts, separator="|")
 
 
@@ -103,7 +107,8 @@ def append_chained(session: Session, model: type[Base], county: str, rows: list[
 def append_chained_frame(
     session: Session, model: type[Base], county: str, frame: pl.DataFrame, constants: dict[str, object]
 ) -> None:
-    """``append_chained`` for a whole frame: payloads column-wise, one sha256 per row, a bulk insert."""
+    """``append_chained`` for a whole frame: payloads column-wise, one sha256 per row, a bulk insert (which,
+    on SQLite, stages the rows while the hashes are being computed)."""
     if frame.is_empty():
         return
     seq, previous = _chain_end(session, model, county)
@@ -111,16 +116,23 @@ def append_chained_frame(
         pl.int_range(seq + 1, seq + 1 + frame.height, dtype=pl.Int64).alias("seq"),
         *(pl.lit(value).alias(name) for name, value in constants.items()),
     )
-    payloads = frame.select(payload_expr(model, constants)).to_series().to_list()
-    links: list[str] = []
-    hashes: list[str] = []
-    for text in payloads:
-        links.append(previous)
-        previous = hashlib.sha256(f"{previous}\n{text}".encode()).hexdigest()
-        hashes.append(previous)
-    frame = frame.with_columns(pl.Series("prev_hash", links), pl.Series("record_hash", hashes))
-    bulk_insert(session, model, frame.select(c.name for c in model.__table__.columns if c.name != "id"))
-    _record_head(session, model, county, seq + frame.height, previous)
+    head: list[str] = [previous]
+
+    def hashes() -> pl.DataFrame:
+        links: list[str] = []
+        digests: list[str] = []
+        last = previous
+        for text in frame.select(payload_expr(model, constants)).to_series().to_list():
+            links.append(last)
+            last = hashlib.sha256(f"{last}\n{text}".encode()).hexdigest()
+            digests.append(last)
+        head[0] = last
+        return pl.DataFrame({"prev_hash": links, "record_hash": digests}, schema={"prev_hash": pl.String,
+                                                                                 "record_hash": pl.String})
+
+    unchained = [c.name for c in model.__table__.columns if c.name not in ("id", "prev_hash", "record_hash")]
+    bulk_insert(session, model, frame.select(unchained), late=hashes)
+    _record_head(session, model, county, seq + frame.height, head[0])
 
 
 @dataclass(frozen=True)
