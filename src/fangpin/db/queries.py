@@ -79,6 +79,29 @@ def paid_before(session: Session, county: str, year: int) -> pl.DataFrame:
     )
 
 
+def household_paid(session: Session, county: str, year: int, household_id: str, *,
+                   excluding_decision: int | None = None) -> dict[str, int]:
+    """What the ledger counts as paid to one household this year, per cause, in fen (0 for a cause it has
+    no entry for); ``excluding_decision``: without the entries written for that decision."""
+    conditions = [Payment.county == county, Payment.year == year, Payment.household_id == household_id]
+    if excluding_decision is not None:
+        conditions.append(Payment.decision_id != excluding_decision)
+    paid: dict[str, int] = dict.fromkeys(CAUSES, 0)
+    for cause, amount in session.execute(
+        select(Payment.cause, func.sum(Payment.amount)).where(*conditions).group_by(Payment.cause)
+    ):
+        paid[cause] = int(amount)
+    return paid
+
+
+def household_payments(session: Session, county: str, year: int, household_id: str) -> list[Payment]:
+    """The ledger's entries for one household and year, in the order they were recorded."""
+    return list(session.scalars(
+        select(Payment).where(Payment.county == county, Payment.year == year, Payment.household_id == household_id)
+        .order_by(Payment.seq)
+    ))
+
+
 def run_for_drop(session: Session, county: str, year: int, drop_hash: str, pack_hash: str) -> Run | None:
     return session.scalars(
         select(Run).where(Run.county == county, Run.year == year, Run.drop_hash == drop_hash,

@@ -7,7 +7,10 @@ step records) is data in ``fangpin.claims``; this module applies it to the store
 - a claim's history is appended to its county's chain of claim events and never changed;
 - the claim row changes only by a version-checked UPDATE (``WHERE version = :v``; no row → 409);
 - filing re-decides the household on the surveyor's verified figures, through the same ``decide_facts``
-  as every decision, and stores that decision; the payment never exceeds its amount.
+  as every decision, and stores that decision; the payment never exceeds its amount;
+- the county's payments ledger (``payments``, what bulk screening counts as paid before) is read when a
+  household applies and when a claim is filed, and a payment is written to it in the transaction that
+  moves the claim to ``paid``: nothing is paid twice, whichever path paid first (SPEC 3.4).
 """
 
 from __future__ import annotations
@@ -49,10 +52,11 @@ from fangpin.claims import (
     roles_for,
     step_role,
 )
+from fangpin.db import queries
 from fangpin.db.chained import append_chained
 from fangpin.db.claims_models import Claim, ClaimEvent, User
-from fangpin.db.models import DecisionRecord, Run
-from fangpin.deciding import Subject, decide, decide_facts
+from fangpin.db.models import DecisionRecord, Payment, Run
+from fangpin.deciding import Subject, decide_facts, engine_facts, subject_of
 from fangpin.decisions import Decision
 from fangpin.facts import CAUSES, Cause, Household
 from fangpin.fund import yuan
@@ -65,13 +69,13 @@ from fangpin.services.checks import (
     iso_utc,
     lock_chain,
     pack_for,
-    store_check,
     store_decision,
     validate_household,
 )
 
 Step = Survey | Publicity | CrossCheck | Filing | PaymentStep | Rejection
 CHAIN = "claim_events"
+LEDGER = "payments"
 
 
 # --- users -------------------------------------------------------------------------------------------
@@ -244,25 +248,59 @@ def _event(claim: Claim, step: str, from_state: str | None, actor: Actor, at: dt
 def open_application(session: Session, actor: Actor, household: Household, *, now: dt.datetime,
                      pack_dir: Path | None = None) -> dict[str, Any]:
     """A household applies (申请式受理): check it, store the decision, open a claim on it. Only a decision
-    that pays opens a claim; one household has one open claim per year at a time."""
+    that pays opens a claim; one household has one open claim per year at a time.
+
+    Paid before, per cause, is the larger of the document's ``paid_this_year`` and what the payments ledger
+    counts for the household this year (screening runs, paid claims): the applicant's own figure never
+    undercuts what the fund counted. The decision is made and stored with that figure, so it replays."""
     _may_open(actor, "application", household.county)
     validate_household(household)
     pack = pack_for(household.year, pack_dir)
-    decision = decide(household, pack)
+    counted = queries.household_paid(session, household.county, household.year, household.household_id)
+    paid_before = {cause: max(household.paid_this_year.of(cause), from_fen(counted[cause])) for cause in CAUSES}
+    decision = decide_facts(subject_of(household), engine_facts(household, pack), paid_before, pack)
     if decision.outcome != "pay":
         raise Conflict(f"the household is owed nothing (outcome {decision.outcome}, payout "
-                       f"{yuan(to_fen(decision.payout))}): no claim opened; POST /v1/checks to keep the decision")
+                       f"{yuan(to_fen(decision.payout))}){_counted_already(session, household, counted)}: no "
+                       "claim opened; POST /v1/checks to keep the decision")
     PACKS.ensure_stored(session, pack)
     lock_chain(session, CHAIN, household.county)
     if household.household_id in _open_households(session, household.county, household.year):
         raise Conflict(f"household {household.household_id} has an open claim for {household.year} already")
-    decision_id = store_check(session, decision, household, now)
+    decision_id = store_decision(session, decision, paid_before,
+                                 document=household.model_dump(mode="json", exclude_none=True), at=now)
     claim = _new_claim(household.county, household.township, household.village, household.household_id,
                        household.year, "application", decision_id, now)
     session.add(claim)
     session.flush()
     _append(session, claim.county, [_event(claim, "opened", None, actor, now, _opened_record(claim, decision))])
     return claim_view(claim, _history(session, claim.id))
+
+
+def _counted_already(session: Session, household: Household, counted: dict[str, int]) -> str:
+    """What the ledger counted for the household this year, and who paid it: '' when nothing."""
+    if not any(counted.values()):
+        return ""
+    entries = queries.household_payments(session, household.county, household.year, household.household_id)
+    sources = _sources(session, entries)
+    parts = [f"{yuan(counted[cause])} for {cause} ({' / '.join(sources[cause])})" for cause in CAUSES
+             if counted[cause]]
+    return f"; the fund counted {', '.join(parts)} this year already"
+
+
+def _sources(session: Session, entries: list[Payment]) -> dict[str, list[str]]:
+    """Per cause, who wrote the ledger entries: a screening run, or the claim whose payment it was."""
+    decision_ids = {entry.decision_id for entry in entries if entry.run_id is None}
+    claims = dict(session.execute(select(Claim.filing_decision_id, Claim.id).where(
+        Claim.filing_decision_id.in_(decision_ids))).tuples().all()) if decision_ids else {}
+    sources: dict[str, list[str]] = {cause: [] for cause in CAUSES}
+    for entry in entries:
+        name = (f"screening run {entry.run_id}" if entry.run_id is not None
+                else f"claim {claims[entry.decision_id]}" if entry.decision_id in claims
+                else f"decision {entry.decision_id}")
+        if name not in sources[entry.cause]:
+            sources[entry.cause].append(name)
+    return sources
 
 
 def _new_claim(county: str, township: str | None, village: str | None, household_id: str, year: int,
@@ -367,8 +405,9 @@ def transition(session: Session, actor: Actor, claim_id: int, step: Step, *, now
                        "amount_decided": yuan(to_fen(decision.payout)),
                        "causes": {cause: yuan(to_fen(decision.cause(cause).increment)) for cause in CAUSES}})
     elif isinstance(step, PaymentStep):
-        values, extra = _payment(session, claim, step, today, history)
+        values, extra, filing, shares = _payment(session, claim, step, today, history)
         record.update(extra)
+        _to_ledger(session, claim, filing, shares, now)
     elif isinstance(step, Rejection):
         record["step"] = claim.state
     changed = session.execute(
@@ -426,8 +465,12 @@ def _paid_by_other_claims(session: Session, claim: Claim) -> dict[Cause, Decimal
 
 def _redecide(session: Session, claim: Claim, verified: dict[str, Any]) -> tuple[Decision, dict[Cause, Decimal]]:
     """The opening decision's facts with the surveyor's verified figures, decided under the pack that made
-    the opening decision; and what counts as paid before (the opening decision's, or what the household's
-    other claims of the year paid, whichever is more)."""
+    the opening decision; and what counts as paid before: the most of the opening decision's and what the
+    household's other claims of the year paid; for an application, also what the payments ledger counts for
+    the household this year. A screening run that counted the household after an application opened did
+    not know of it (an application's decision is not in the ledger until paid): its claim pays that, this
+    one does not pay it again. A screening claim's own run is in the ledger, and later runs counted only
+    increments over it, so the ledger adds nothing there that the opening decision did not count."""
     opening = _opening(session, claim)
     pack = PACKS.by_hash(session, opening.pack_hash)
     facts: dict[str, int | str] = {name: getattr(opening, name) for name in ENGINE_FIELDS}
@@ -436,15 +479,20 @@ def _redecide(session: Session, claim: Claim, verified: dict[str, Any]) -> tuple
     if verified.get("per_capita_income") is not None:
         facts["per_capita_income"] = to_fen(Decimal(verified["per_capita_income"]))
     earlier = _paid_by_other_claims(session, claim)
+    counted = (queries.household_paid(session, claim.county, claim.year, claim.household_id)
+               if claim.opened_by == "application" else dict.fromkeys(CAUSES, 0))
     paid_before: dict[Cause, Decimal] = {
-        cause: max(from_fen(getattr(opening, f"{cause}_paid_before")), earlier[cause]) for cause in CAUSES
+        cause: max(from_fen(getattr(opening, f"{cause}_paid_before")), earlier[cause], from_fen(counted[cause]))
+        for cause in CAUSES
     }
     subject = Subject(claim.household_id, claim.year, claim.county, claim.township, claim.village)
     return decide_facts(subject, facts, paid_before, pack), paid_before
 
 
-def _payment(session: Session, claim: Claim, step: PaymentStep, today: dt.date,
-             history: list[ClaimEvent]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _payment(session: Session, claim: Claim, step: PaymentStep, today: dt.date, history: list[ClaimEvent]
+             ) -> tuple[dict[str, Any], dict[str, Any], DecisionRecord, dict[Cause, int]]:
+    """The claim's new values and the step's record for a payment, the filing decision, and the payment's
+    share of each cause in fen."""
     assert claim.amount_decided is not None and claim.filing_decision_id is not None
     amount = to_fen(step.amount)
     if amount > claim.amount_decided:
@@ -455,12 +503,59 @@ def _payment(session: Session, claim: Claim, step: PaymentStep, today: dt.date,
     _not_before(step.paid_on, local_day(_aware(filed_at)), "paid_on", "the claim was filed")
     filing = session.get(DecisionRecord, claim.filing_decision_id)
     assert filing is not None
-    left, causes = amount, {}
+    left, shares = amount, {}
     for cause in CAUSES:  # the payment covers the causes in order, each up to its amount decided
-        share = min(left, int(getattr(filing, cause)))
-        causes[cause] = yuan(share)
-        left -= share
+        shares[cause] = min(left, int(getattr(filing, cause)))
+        left -= shares[cause]
     pack = PACKS.by_hash(session, filing.pack_hash)
     fee = to_fen(fee_on(from_fen(amount), pack.rate(pack.rules_file.fee.rate)))
-    return {"amount_paid": amount, "fee": fee}, {"causes": causes, "fee": yuan(fee)}
+    causes = {cause: yuan(share) for cause, share in shares.items()}
+    return {"amount_paid": amount, "fee": fee}, {"causes": causes, "fee": yuan(fee)}, filing, shares
+
+
+def _to_ledger(session: Session, claim: Claim, filing: DecisionRecord, shares: dict[Cause, int],
+               now: dt.datetime) -> None:
+    """Append the payment to the county's payments ledger, one entry per cause it adds to, in the claim's
+    transaction: what bulk screening reads as paid before.
+
+    An application claim adds its share of each cause. A screening claim's run wrote its decision's amounts
+    already, so the claim adds only what it paid above them (verified figures higher); a claim that paid
+    less than its run's amount leaves the ledger at the run's amount (conservative: the ledger's sums only
+    grow, never paid twice). Each entry's ``paid_before`` is the ledger's sum before it, so a screening run
+    that paid the same cause from the same prior total meanwhile collides on the unique key: 409.
+
+    For an application, a payment the ledger did not count at filing (counted since by a screening run)
+    would be paid twice: 409, nothing written; the claim is rejected and the run's claim pays it."""
+    lock_chain(session, LEDGER, claim.county)
+    entries = queries.household_payments(session, claim.county, claim.year, claim.household_id)
+    counted: dict[str, int] = dict.fromkeys(CAUSES, 0)  # the ledger's sums: each new entry's paid_before
+    others: dict[str, int] = dict.fromkeys(CAUSES, 0)  # without the opening decision's entries, as filing
+    for entry in entries:
+        counted[entry.cause] += entry.amount
+        if entry.decision_id != claim.decision_id:
+            others[entry.cause] += entry.amount
+    opening = _opening(session, claim) if claim.opened_by == "screening" else None
+    rows: list[dict[str, Any]] = []
+    for cause in CAUSES:
+        amount = shares[cause] - (int(getattr(opening, cause)) if opening is not None else 0)
+        if amount <= 0:
+            continue
+        filed_on = int(getattr(filing, f"{cause}_paid_before"))
+        if opening is None and others[cause] > filed_on:
+            sources = " / ".join(_sources(session, [e for e in entries if e.decision_id != claim.decision_id
+                                                    and e.cause == cause])[cause])
+            raise Conflict(f"claim {claim.id}: the fund now counts {yuan(others[cause])} for {cause} for household "
+                           f"{claim.household_id} in {claim.year} ({sources}), more than the {yuan(filed_on)} "
+                           "the claim was filed on: paid meanwhile, and paying this claim would pay it twice; "
+                           "reject the claim and apply again for what is still owed")
+        rows.append({"county": claim.county, "year": claim.year, "household_id": claim.household_id,
+                     "cause": cause, "paid_before": counted[cause], "amount": amount, "decision_id": filing.id,
+                     "run_id": None, "recorded_at": now.astimezone(dt.UTC)})
+    try:
+        for row in rows:
+            append_one(session, Payment, claim.county, row)
+    except IntegrityError:
+        raise Conflict(f"claim {claim.id}: a payment for household {claim.household_id} from the same prior total "
+                       "was recorded meanwhile (a screening run paid meanwhile); nothing was stored: read the "
+                       "claim again") from None
 
