@@ -139,11 +139,18 @@ class RawClient:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
+    async def connect(self) -> None:
+        """Open the connection and see it served (GET /v1/health)."""
+        await self.request("GET", "/v1/health", b"", {})
+
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        return await self.request("POST", path, body, headers)
+
+    async def request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
-        lines = [f"POST {path} HTTP/1.1", f"Host: {self.host}", f"Content-Length: {len(body)}",
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}", f"Content-Length: {len(body)}",
                  *(f"{name}: {value}" for name, value in headers.items())]
         self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
         status = int((await self.reader.readuntil(b"\r\n")).split()[1])
@@ -163,6 +170,9 @@ class HttpxClient:
     def __init__(self, base: str) -> None:
         self.http = httpx.AsyncClient(base_url=base, timeout=30)
 
+    async def connect(self) -> None:
+        await self.http.get("/v1/health")
+
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         response = await self.http.post(path, content=body, headers=headers)
         return response.status_code, response.content
@@ -171,17 +181,30 @@ class HttpxClient:
         await self.http.aclose()
 
 
-CLIENTS = {"raw": RawClient, "httpx": HttpxClient}
+CLIENTS: dict[str, type[RawClient] | type[HttpxClient]] = {"raw": RawClient, "httpx": HttpxClient}
+
+
+async def connected(base: str, kind: str, count: int) -> list[RawClient | HttpxClient]:
+    """The clients' keep-alive connections, opened one after another before the clock starts, as clients
+    arriving over time open them. Opened in the same instant, the burst is accepted mostly by whichever
+    worker process wakes first (they share one listening socket), and the figures then measure that split."""
+    clients = []
+    for _ in range(count):
+        http = CLIENTS[kind](base)
+        await http.connect()
+        clients.append(http)
+    return clients
 
 
 async def checks_phase(base: str, kind: str, token: str, bodies: list[bytes], concurrency: int,
                        seconds: float) -> Recorder:
     recorder = Recorder()
+    connections = await connected(base, kind, concurrency)
     deadline = time.perf_counter() + seconds
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     async def client(index: int) -> None:
-        http = CLIENTS[kind](base)
+        http = connections[index]
         n = index
         while time.perf_counter() < deadline:
             start = time.perf_counter()
@@ -206,13 +229,14 @@ STEPS: list[tuple[str, str, dict[str, Any]]] = [
 
 async def claims_phase(base: str, kind: str, tokens: dict[str, str], concurrency: int, seconds: float) -> Recorder:
     recorder = Recorder()
-    deadline = time.perf_counter() + seconds
     auth = {role: {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             for role, token in tokens.items()}
     run = uuid.uuid4().hex[:6]
+    connections = await connected(base, kind, concurrency)
+    deadline = time.perf_counter() + seconds
 
     async def client(index: int) -> None:
-        http = CLIENTS[kind](base)
+        http = connections[index]
         n = 0
         while time.perf_counter() < deadline:
             n += 1

@@ -64,14 +64,24 @@ def commit(request: Request, session: Session) -> None:
     if request.method in WRITES:
         actor: Actor | None = getattr(request.state, "actor", None)
         route = request.scope.get("route")
-        session.connection().execute(_LOG, {
-            "who": actor.name if actor else None, "role": actor.role if actor else None,
-            "at": request.app.state.clock().astimezone(dt.UTC), "method": request.method,
-            "path": request.url.path[:500], "status": getattr(route, "status_code", None) or 200})
+        values = {"who": actor.name if actor else None, "role": actor.role if actor else None,
+                  "at": request.app.state.clock().astimezone(dt.UTC), "method": request.method,
+                  "path": request.url.path[:500], "status": getattr(route, "status_code", None) or 200}
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            # the log row and COMMIT in one round trip: the chain's lock is held until COMMIT returns
+            raw: Any = connection.connection.driver_connection
+            with raw.pipeline(), raw.cursor() as cursor:
+                cursor.execute(_LOG_PG, values)
+                raw.commit()
+        else:
+            connection.execute(_LOG, values)
     session.commit()
 
 
 _LOG = insert(RequestLog.__table__)  # type: ignore[arg-type]
+_LOG_PG = ("INSERT INTO request_log (who, role, at, method, path, status) "
+           "VALUES (%(who)s, %(role)s, %(at)s, %(method)s, %(path)s, %(status)s)")
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 

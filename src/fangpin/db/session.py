@@ -49,7 +49,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url)
 
 
 def get_engine(url: str, *, migrate: bool = True) -> Engine:

@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, event, select, text
+from sqlalchemy import Table, bindparam, event, literal, select, text
 from sqlalchemy.orm import Session
 
 from fangpin.audit.chain import GENESIS, record_hash
@@ -157,9 +157,7 @@ def lock_chain(session: Session, chain: str, county: str) -> None:
     connection is, so waiting writers do not hold the pool's connections."""
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
-        digest = hashlib.sha256(f"fangpin:{chain}:{county}".encode()).digest()
-        key = int.from_bytes(digest[:8], "big", signed=True)
-        session.connection().execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        session.connection().execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(chain, county)})
     elif bind.dialect.name == "sqlite" and _WRITER not in session.info:
         database = bind.engine.url.database
         if database and database != ":memory:":
@@ -181,12 +179,23 @@ _STATEMENTS: dict[str, tuple[Any, Any]] = {}
 _INSERT_CHAIN_HEAD = cast(Table, ChainHead.__table__).insert()
 
 
-def append_one(session: Session, model: type[Base], county: str, row: dict[str, Any]) -> int:
+def append_one(session: Session, model: type[Base], county: str, row: dict[str, Any], *,
+               lock: str | None = None) -> int:
     """Append one row at the end of the county's chain of ``model``, exactly as ``chained.append_chained``
     does (the same payload, hash and chain-head record), in Core statements on the session's connection;
     the new row's id. A single check or claim step appends one record: the ORM's bulk machinery costs more
-    than the work. The chain's lock (``lock_chain``) must be held."""
+    than the work. The chain's lock must be held (``lock_chain``), or named in ``lock`` to be taken here.
+
+    Every request of a county appends to the same chain, one after the other, so what happens while the
+    lock is held is what limits how many a second: on PostgreSQL, the lock and the read of the chain's end
+    go in one round trip (a pipeline; the read is its own statement, so it sees what the lock's last holder
+    committed), and the row and its chain-head record in another (one statement)."""
     table = cast(Table, model.__table__)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        return _append_one_postgresql(connection, model, table, county, row, lock)
+    if lock is not None:
+        lock_chain(session, lock, county)
     statements = _STATEMENTS.get(table.name)
     if statements is None:  # built once: building a statement costs more than executing it
         statements = _STATEMENTS[table.name] = (
@@ -195,17 +204,69 @@ def append_one(session: Session, model: type[Base], county: str, row: dict[str, 
             table.insert().returning(table.c.id),
         )
     head, insert_row = statements
-    connection = session.connection()
     last = connection.execute(head, {"county": county}).first()
+    _link(model, row, last)
+    new_id = connection.execute(insert_row, row).scalar_one()
+    connection.execute(_INSERT_CHAIN_HEAD, {"chain": table.name, "county": county, "seq": row["seq"],
+                                            "record_hash": row["record_hash"], "recorded_at": queries.now()})
+    return int(new_id)
+
+
+def _link(model: type[Base], row: dict[str, Any], last: Any) -> None:
     seq, previous = (int(last[0]), str(last[1])) if last else (0, GENESIS)
     row["seq"] = seq + 1
     row["prev_hash"] = previous
     row["record_hash"] = record_hash(previous, chain_payload(model, row))
-    new_id = connection.execute(insert_row, row).scalar_one()
-    connection.execute(_INSERT_CHAIN_HEAD, {"chain": table.name, "county": county, "seq": row["seq"],
-                                                      "record_hash": row["record_hash"],
-                                                      "recorded_at": queries.now()})
-    return int(new_id)
+
+
+_PG_STATEMENTS: dict[str, tuple[str, Any]] = {}
+
+
+def _append_one_postgresql(connection: Any, model: type[Base], table: Table, county: str, row: dict[str, Any],
+                           lock: str | None) -> int:
+    statements = _PG_STATEMENTS.get(table.name)
+    if statements is None:  # built once, as above
+        statements = _PG_STATEMENTS[table.name] = (
+            f'SELECT seq, record_hash FROM "{table.name}" WHERE county = %s ORDER BY seq DESC LIMIT 1',
+            _insert_with_head(table),
+        )
+    head_sql, insert_with_head = statements
+    raw = connection.connection.driver_connection
+    with raw.cursor() as locking, raw.cursor() as reading:
+        if lock is not None:
+            with raw.pipeline():
+                locking.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(lock, county),))
+                reading.execute(head_sql, (county,))
+        else:
+            reading.execute(head_sql, (county,))
+        last = reading.fetchone()
+    _link(model, row, last)
+    values = {**dict.fromkeys(_COLUMNS[table.name]), **row, "head_recorded_at": queries.now()}
+    return int(connection.execute(insert_with_head, values).scalar_one())
+
+
+_COLUMNS: dict[str, list[str]] = {}
+
+
+def _insert_with_head(table: Table) -> Any:
+    """The row and its chain-head record in one statement (PostgreSQL's data-modifying CTEs)."""
+    columns = _COLUMNS[table.name] = [column.name for column in table.columns if column.name != "id"]
+    appended = (
+        table.insert().values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+        .returning(table.c.id, table.c.county, table.c.seq, table.c.record_hash).cte("appended")
+    )
+    heads = cast(Table, ChainHead.__table__)
+    recorded = heads.insert().from_select(
+        ["chain", "county", "seq", "record_hash", "recorded_at"],
+        select(literal(table.name, heads.c.chain.type), appended.c.county, appended.c.seq, appended.c.record_hash,
+               bindparam("head_recorded_at", type_=heads.c.recorded_at.type)),
+    ).cte("recorded")
+    return select(appended.c.id).add_cte(recorded)
+
+
+def _lock_key(chain: str, county: str) -> int:
+    digest = hashlib.sha256(f"fangpin:{chain}:{county}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 # --- checks ------------------------------------------------------------------------------------------
@@ -263,8 +324,7 @@ def store_decision(
         "document": document,
         "recorded_at": (at or queries.now()).astimezone(dt.UTC),
     }
-    lock_chain(session, "decisions", decision.county)
-    return append_one(session, DecisionRecord, decision.county, row)
+    return append_one(session, DecisionRecord, decision.county, row, lock="decisions")
 
 
 def store_check(session: Session, decision: Decision, household: Household, at: dt.datetime | None = None) -> int:
