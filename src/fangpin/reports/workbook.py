@@ -140,6 +140,10 @@ def write_workbook_from_files(path: str, run_json: str, decisions_parquet: str, 
 
 
 if __name__ == "__main__":  # python -m fangpin.reports.workbook OUT.xlsx RUN.json DECISIONS.parquet REJECTIONS.parquet
+    import os
     import sys
 
+    # Written while the run is being stored, which is what the office waits for: the workbook takes the
+    # CPU that storing leaves, and has it all once storing is done.
+    os.nice(10)
     write_workbook_from_files(*sys.argv[1:5])
