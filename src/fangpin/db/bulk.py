@@ -56,7 +56,8 @@ def bulk_insert(session: Session, table: Any, frame: pl.DataFrame, late: Late | 
 def _insert(connection: Any, table: Any, frame: pl.DataFrame, late: Late | None) -> None:
     dialect = connection.dialect
     raw = connection.connection.driver_connection
-    if dialect.name == "sqlite" and frame.height >= STAGE_MIN_ROWS and not _processors(dialect, table, frame):
+    processors = _processors(dialect, table, frame) if dialect.name == "sqlite" else {}
+    if dialect.name == "sqlite" and frame.height >= STAGE_MIN_ROWS and not processors:
         _insert_staged(connection, table, _for_sqlite(frame), late)
         return
     if late is not None:
@@ -70,7 +71,6 @@ def _insert(connection: Any, table: Any, frame: pl.DataFrame, late: Late | None)
             for start in range(0, frame.height, 200_000):
                 copy.write(frame.slice(start, 200_000).write_csv(include_header=False))
         return
-    processors = _processors(dialect, table, frame)
     _insert_many(raw, table, _for_sqlite(frame), [processors.get(name) for name in columns])
 
 

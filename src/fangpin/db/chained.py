@@ -9,7 +9,6 @@ column-wise for bulk appends (``payload_expr``) and row by row for single append
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -124,7 +123,7 @@ def append_chained_frame(
         last = previous
         for text in frame.select(payload_expr(model, constants)).to_series().to_list():
             links.append(last)
-            last = hashlib.sha256(f"{last}\n{text}".encode()).hexdigest()
+            last = record_hash(last, text)
             digests.append(last)
         head[0] = last
         return pl.DataFrame({"prev_hash": links, "record_hash": digests}, schema={"prev_hash": pl.String,

@@ -79,16 +79,14 @@ def paid_before(session: Session, county: str, year: int) -> pl.DataFrame:
     )
 
 
-def household_paid(session: Session, county: str, year: int, household_id: str, *,
-                   excluding_decision: int | None = None) -> dict[str, int]:
+def household_paid(session: Session, county: str, year: int, household_id: str) -> dict[str, int]:
     """What the ledger counts as paid to one household this year, per cause, in fen (0 for a cause it has
-    no entry for); ``excluding_decision``: without the entries written for that decision."""
-    conditions = [Payment.county == county, Payment.year == year, Payment.household_id == household_id]
-    if excluding_decision is not None:
-        conditions.append(Payment.decision_id != excluding_decision)
+    no entry for)."""
     paid: dict[str, int] = dict.fromkeys(CAUSES, 0)
     for cause, amount in session.execute(
-        select(Payment.cause, func.sum(Payment.amount)).where(*conditions).group_by(Payment.cause)
+        select(Payment.cause, func.sum(Payment.amount))
+        .where(Payment.county == county, Payment.year == year, Payment.household_id == household_id)
+        .group_by(Payment.cause)
     ):
         paid[cause] = int(amount)
     return paid

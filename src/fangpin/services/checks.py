@@ -219,18 +219,20 @@ def _link(model: type[Base], row: dict[str, Any], last: Any) -> None:
     row["record_hash"] = record_hash(previous, chain_payload(model, row))
 
 
-_PG_STATEMENTS: dict[str, tuple[str, Any]] = {}
+_PG_STATEMENTS: dict[str, tuple[str, Any, list[str]]] = {}
 
 
 def _append_one_postgresql(connection: Any, model: type[Base], table: Table, county: str, row: dict[str, Any],
                            lock: str | None) -> int:
     statements = _PG_STATEMENTS.get(table.name)
     if statements is None:  # built once, as above
+        columns = [column.name for column in table.columns if column.name != "id"]
         statements = _PG_STATEMENTS[table.name] = (
             f'SELECT seq, record_hash FROM "{table.name}" WHERE county = %s ORDER BY seq DESC LIMIT 1',
-            _insert_with_head(table),
+            _insert_with_head(table, columns),
+            columns,
         )
-    head_sql, insert_with_head = statements
+    head_sql, insert_with_head, columns = statements
     raw = connection.connection.driver_connection
     with raw.cursor() as locking, raw.cursor() as reading:
         if lock is not None:
@@ -241,16 +243,12 @@ def _append_one_postgresql(connection: Any, model: type[Base], table: Table, cou
             reading.execute(head_sql, (county,))
         last = reading.fetchone()
     _link(model, row, last)
-    values = {**dict.fromkeys(_COLUMNS[table.name]), **row, "head_recorded_at": queries.now()}
+    values = {**dict.fromkeys(columns), **row, "head_recorded_at": queries.now()}
     return int(connection.execute(insert_with_head, values).scalar_one())
 
 
-_COLUMNS: dict[str, list[str]] = {}
-
-
-def _insert_with_head(table: Table) -> Any:
+def _insert_with_head(table: Table, columns: list[str]) -> Any:
     """The row and its chain-head record in one statement (PostgreSQL's data-modifying CTEs)."""
-    columns = _COLUMNS[table.name] = [column.name for column in table.columns if column.name != "id"]
     appended = (
         table.insert().values({name: bindparam(name, type_=table.c[name].type) for name in columns})
         .returning(table.c.id, table.c.county, table.c.seq, table.c.record_hash).cte("appended")

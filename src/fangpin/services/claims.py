@@ -529,11 +529,8 @@ def _to_ledger(session: Session, claim: Claim, filing: DecisionRecord, shares: d
     lock_chain(session, LEDGER, claim.county)
     entries = queries.household_payments(session, claim.county, claim.year, claim.household_id)
     counted: dict[str, int] = dict.fromkeys(CAUSES, 0)  # the ledger's sums: each new entry's paid_before
-    others: dict[str, int] = dict.fromkeys(CAUSES, 0)  # without the opening decision's entries, as filing
     for entry in entries:
         counted[entry.cause] += entry.amount
-        if entry.decision_id != claim.decision_id:
-            others[entry.cause] += entry.amount
     opening = _opening(session, claim) if claim.opened_by == "screening" else None
     rows: list[dict[str, Any]] = []
     for cause in CAUSES:
@@ -541,13 +538,12 @@ def _to_ledger(session: Session, claim: Claim, filing: DecisionRecord, shares: d
         if amount <= 0:
             continue
         filed_on = int(getattr(filing, f"{cause}_paid_before"))
-        if opening is None and others[cause] > filed_on:
-            sources = " / ".join(_sources(session, [e for e in entries if e.decision_id != claim.decision_id
-                                                    and e.cause == cause])[cause])
-            raise Conflict(f"claim {claim.id}: the fund now counts {yuan(others[cause])} for {cause} for household "
+        if opening is None and counted[cause] > filed_on:  # an application: its decision is not in the ledger
+            sources = " / ".join(_sources(session, entries)[cause])
+            raise Conflict(f"claim {claim.id}: the fund now counts {yuan(counted[cause])} for {cause} for household "
                            f"{claim.household_id} in {claim.year} ({sources}), more than the {yuan(filed_on)} "
                            "the claim was filed on: paid meanwhile, and paying this claim would pay it twice; "
-                           "reject the claim and apply again for what is still owed")
+                           "reject the claim: the claim of what counted it pays what is still owed")
         rows.append({"county": claim.county, "year": claim.year, "household_id": claim.household_id,
                      "cause": cause, "paid_before": counted[cause], "amount": amount, "decision_id": filing.id,
                      "run_id": None, "recorded_at": now.astimezone(dt.UTC)})
