@@ -1,26 +1,31 @@
-"""Appending to, and walking, the per-county hash chains of decisions and payments.
+"""Appending to the per-county hash chains of decisions, payments and claim events: the one appender.
 
 A record's payload is its chained columns in table order, each written as text (``\\N`` for null, ``\\`` and
 ``|`` escaped in strings, datetimes as UTC ISO without offset) and joined with ``|``. The same text is built
 column-wise for bulk appends (``payload_expr``) and row by row for single appends and for verification
 (``payload``); a test holds the two equal.
+
+Every append, of one row (a check, a claim step) or of a whole frame (a screening run), goes through this
+module and first takes the chain's lock (``db.locks.lock_chain``), then reads the chain's end, links and
+inserts the rows, and records the new head in ``chain_heads``, all in the caller's transaction. So a
+screening run and API checks storing into the same county wait for each other instead of colliding on the
+chain's sequence.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, literal, select
 from sqlalchemy.orm import Session
 
 from fangpin.audit.chain import GENESIS, canonical, plain, record_hash
 from fangpin.db import queries
 from fangpin.db.bulk import bulk_insert
 from fangpin.db.claims_models import ClaimEvent
+from fangpin.db.locks import lock_chain, lock_key
 from fangpin.db.models import Base, ChainHead, DecisionRecord, Payment
 
 CHAINS: dict[str, type[Base]] = {"decisions": DecisionRecord, "payments": Payment, "claim_events": ClaimEvent}
@@ -73,7 +78,12 @@ def payload_expr(model: type[Base], constants: dict[str, object]) -> pl.Expr:
     return pl.concat_str(parts, separator="|")
 
 
-def _chain_end(session: Session, model: type[Base], county: str) -> tuple[int, str]:
+
+
+# --- the chain's end and its recorded head ----------------------------------------------------------
+
+def chain_end(session: Session, model: type[Base], county: str) -> tuple[int, str]:
+    """The seq and hash of the county's last record (0 and GENESIS for an empty chain)."""
     last = session.execute(
         select(model.seq, model.record_hash)  # type: ignore[attr-defined]
         .where(model.county == county)  # type: ignore[attr-defined]
@@ -88,12 +98,24 @@ def _record_head(session: Session, model: type[Base], county: str, seq: int, hea
                           recorded_at=queries.now()))
 
 
-def append_chained(session: Session, model: type[Base], county: str, rows: list[dict[str, Any]]) -> None:
-    """Insert rows at the end of the county's chain. Two writers extending the chain at once collide on
-    the unique (county, seq) key: the later transaction fails and stores nothing."""
+def _link(model: type[Base], row: dict[str, Any], last: Any) -> None:
+    seq, previous = (int(last[0]), str(last[1])) if last else (0, GENESIS)
+    row["seq"] = seq + 1
+    row["prev_hash"] = previous
+    row["record_hash"] = record_hash(previous, payload(model, row))
+
+
+# --- appending many rows ------------------------------------------------------------------------------
+
+def append_rows(session: Session, model: type[Base], county: str, rows: list[dict[str, Any]]) -> None:
+    """Append rows, in their order, at the end of the county's chain of ``model``."""
+    if len(rows) == 1:
+        append_one(session, model, county, rows[0])
+        return
     if not rows:
         return
-    seq, previous = _chain_end(session, model, county)
+    lock_chain(session, model.__tablename__, county)
+    seq, previous = chain_end(session, model, county)
     for row in rows:
         seq += 1
         row["seq"] = seq
@@ -103,14 +125,16 @@ def append_chained(session: Session, model: type[Base], county: str, rows: list[
     _record_head(session, model, county, seq, previous)
 
 
-def append_chained_frame(
+def append_frame(
     session: Session, model: type[Base], county: str, frame: pl.DataFrame, constants: dict[str, object]
 ) -> None:
-    """``append_chained`` for a whole frame: payloads column-wise, one sha256 per row, a bulk insert (which,
-    on SQLite, stages the rows while the hashes are being computed)."""
+    """``append_rows`` for a whole frame: payloads column-wise, one sha256 per row, a bulk insert (COPY on
+    PostgreSQL; on SQLite a staging file, staged while the hashes are being computed). ``constants`` are the
+    values the same for every row, in the form ``payload`` writes them."""
     if frame.is_empty():
         return
-    seq, previous = _chain_end(session, model, county)
+    lock_chain(session, model.__tablename__, county)
+    seq, previous = chain_end(session, model, county)
     frame = frame.with_columns(
         pl.int_range(seq + 1, seq + 1 + frame.height, dtype=pl.Int64).alias("seq"),
         *(pl.lit(value).alias(name) for name, value in constants.items()),
@@ -129,70 +153,83 @@ def append_chained_frame(
         return pl.DataFrame({"prev_hash": links, "record_hash": digests}, schema={"prev_hash": pl.String,
                                                                                  "record_hash": pl.String})
 
-    unchained = [c.name for c in model.__table__.columns if c.name not in ("id", "prev_hash", "record_hash")]
+    unchained = [c.name for c in model.__table__.columns if c.name not in _UNCHAINED]
     bulk_insert(session, model, frame.select(unchained), late=hashes)
     _record_head(session, model, county, seq + frame.height, head[0])
 
 
-@dataclass(frozen=True)
-class Break:
-    chain: str
-    county: str
-    seq: int
-    record_id: int | None
-    problem: str
+# --- appending one row --------------------------------------------------------------------------------
 
-    def __str__(self) -> str:
-        where = f"{self.chain} of county {self.county}, record seq {self.seq}"
-        return f"{where}{f' (id {self.record_id})' if self.record_id is not None else ''}: {self.problem}"
+_STATEMENTS: dict[str, tuple[Any, Any]] = {}
+_INSERT_CHAIN_HEAD = cast(Table, ChainHead.__table__).insert()
 
 
-def walk(session: Session, chain: str) -> Iterator[Break]:
-    """Every break in one chain, county by county: altered, removed, or inserted out of order."""
-    model = CHAINS[chain]
-    names = chained_columns(model)
-    columns = [model.__table__.c[name] for name in ("id", "prev_hash", "record_hash", *names)]
-    heads: dict[str, tuple[int, str]] = {}
-    for county, seq, head_hash in session.execute(
-        select(ChainHead.county, ChainHead.seq, ChainHead.record_hash).where(ChainHead.chain == chain)
-    ):
-        if seq >= heads.get(county, (0, ""))[0]:
-            heads[county] = (int(seq), str(head_hash))
-    counties = sorted(set(heads) | set(session.scalars(select(model.county).distinct())))  # type: ignore[attr-defined]
-    for county in counties:
-        expected_seq, previous = 1, GENESIS
-        broken = False
-        rows = session.execute(
-            select(*columns).where(model.county == county).order_by(model.seq)  # type: ignore[attr-defined]
-            .execution_options(yield_per=20_000)
+def append_one(session: Session, model: type[Base], county: str, row: dict[str, Any]) -> int:
+    """Append one row at the end of the county's chain of ``model``, exactly as ``append_rows`` does (the
+    same lock, payload, hash and chain-head record), in Core statements on the session's connection; the
+    new row's id. A single check or claim step appends one record: the ORM's bulk machinery costs more than
+    the work.
+
+    Every request of a county appends to the same chain, one after the other, so what happens while the
+    lock is held is what limits how many a second: on PostgreSQL, the lock and the read of the chain's end
+    go in one round trip (a pipeline; the read is its own statement, so it sees what the lock's last holder
+    committed), and the row and its chain-head record in another (one statement)."""
+    table = cast(Table, model.__table__)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        return _append_one_postgresql(connection, model, table, county, row)
+    lock_chain(session, table.name, county)
+    statements = _STATEMENTS.get(table.name)
+    if statements is None:  # built once: building a statement costs more than executing it
+        statements = _STATEMENTS[table.name] = (
+            select(table.c.seq, table.c.record_hash).where(table.c.county == bindparam("county"))
+            .order_by(table.c.seq.desc()).limit(1),
+            table.insert().returning(table.c.id),
         )
-        try:
-            for row in rows:
-                values = row._mapping
-                seq = int(values["seq"])
-                if seq != expected_seq:
-                    problem = (f"record seq {expected_seq} is missing (removed)" if seq > expected_seq
-                               else "a record was inserted out of order")
-                    yield Break(chain, county, expected_seq, int(values["id"]), problem)
-                    broken = True
-                    break
-                if values["prev_hash"] != previous:
-                    yield Break(chain, county, seq, int(values["id"]),
-                                "does not link to the record before it (inserted or reordered)")
-                    broken = True
-                    break
-                if record_hash(previous, payload(model, dict(values))) != values["record_hash"]:
-                    yield Break(chain, county, seq, int(values["id"]), "its content was altered after it was stored")
-                    broken = True
-                    break
-                previous = values["record_hash"]
-                expected_seq += 1
-        finally:
-            rows.close()
-        if broken:
-            continue
-        head = heads.get(county)
-        if head is not None and (head[0] != expected_seq - 1 or head[1] != previous):
-            yield Break(chain, county, expected_seq, None,
-                        f"the chain ends at seq {expected_seq - 1} but was recorded as reaching seq {head[0]} "
-                        "(records removed from its end)")
+    end, insert_row = statements
+    last = connection.execute(end, {"county": county}).first()
+    _link(model, row, last)
+    new_id = connection.execute(insert_row, row).scalar_one()
+    connection.execute(_INSERT_CHAIN_HEAD, {"chain": table.name, "county": county, "seq": row["seq"],
+                                            "record_hash": row["record_hash"], "recorded_at": queries.now()})
+    return int(new_id)
+
+
+_PG_STATEMENTS: dict[str, tuple[str, Any, list[str]]] = {}
+
+
+def _append_one_postgresql(connection: Any, model: type[Base], table: Table, county: str,
+                           row: dict[str, Any]) -> int:
+    statements = _PG_STATEMENTS.get(table.name)
+    if statements is None:  # built once, as above
+        columns = [column.name for column in table.columns if column.name != "id"]
+        statements = _PG_STATEMENTS[table.name] = (
+            f'SELECT seq, record_hash FROM "{table.name}" WHERE county = %s ORDER BY seq DESC LIMIT 1',
+            _insert_with_head(table, columns),
+            columns,
+        )
+    end_sql, insert_with_head, columns = statements
+    raw = connection.connection.driver_connection
+    with raw.cursor() as locking, raw.cursor() as reading:
+        with raw.pipeline():  # taking a lock this transaction holds already costs nothing more
+            locking.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(table.name, county),))
+            reading.execute(end_sql, (county,))
+        last = reading.fetchone()
+    _link(model, row, last)
+    values = {**dict.fromkeys(columns), **row, "head_recorded_at": queries.now()}
+    return int(connection.execute(insert_with_head, values).scalar_one())
+
+
+def _insert_with_head(table: Table, columns: list[str]) -> Any:
+    """The row and its chain-head record in one statement (PostgreSQL's data-modifying CTEs)."""
+    appended = (
+        table.insert().values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+        .returning(table.c.id, table.c.county, table.c.seq, table.c.record_hash).cte("appended")
+    )
+    heads = cast(Table, ChainHead.__table__)
+    recorded = heads.insert().from_select(
+        ["chain", "county", "seq", "record_hash", "recorded_at"],
+        select(literal(table.name, heads.c.chain.type), appended.c.county, appended.c.seq, appended.c.record_hash,
+               bindparam("head_recorded_at", type_=heads.c.recorded_at.type)),
+    ).cte("recorded")
+    return select(appended.c.id).add_cte(recorded)

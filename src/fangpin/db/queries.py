@@ -11,6 +11,7 @@ import polars as pl
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from fangpin.db.locks import lock_chain
 from fangpin.db.models import DecisionRecord, PackRecord, Payment, Run, RunEvents
 from fangpin.event_ledger import EVENT_SCHEMA
 from fangpin.facts import CAUSES
@@ -23,14 +24,20 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def ensure_pack(session: Session, pack: Pack) -> None:
-    """Store a pack's files by hash, once, so its decisions can be replayed without the folder."""
+def ensure_pack(session: Session, pack: Pack) -> bool:
+    """Store a pack's files by hash, once, so its decisions can be replayed without the folder; whether it
+    was stored already. A writer that stores it takes the ``packs`` lock first (``db.locks``), so two
+    writers storing the same pack wait for each other instead of colliding on its key."""
     if session.get(PackRecord, pack.hash) is not None:
-        return
+        return True
+    lock_chain(session, "packs", "")
+    if session.get(PackRecord, pack.hash) is not None:  # stored meanwhile, by the lock's last holder
+        return True
     files = {name: (pack.directory / name).read_text(encoding="utf-8") for name in PACK_FILES}
     session.add(PackRecord(hash=pack.hash, pack_id=pack.id, version=pack.meta.version,
                            content={"files": files}, stored_at=now()))
     session.flush()
+    return False
 
 
 def write_pack_files(session: Session, pack_hash: str, directory: Path) -> bool:

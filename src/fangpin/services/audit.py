@@ -1,4 +1,5 @@
-"""Checking that nothing stored was altered: walk every chain, and check every run's event ledger."""
+"""Checking that nothing stored was altered: walk every chain, and check every run's event ledger, all
+read from one consistent snapshot of the database, so writers working meanwhile raise no false alarm."""
 
 from __future__ import annotations
 
@@ -7,15 +8,17 @@ import hashlib
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fangpin.db.chained import CHAINS, Break, walk
+from fangpin.db.chained import CHAINS
 from fangpin.db.models import Run, RunEvents
+from fangpin.db.walk import Break, snapshot, walk
 
 
 def verify_chains(session: Session, chains: tuple[str, ...] = tuple(CHAINS)) -> list[Break]:
     """The first break of each county's chain, for every chain, then every altered event ledger; empty
     when everything is intact."""
-    problems = [problem for chain in chains for problem in walk(session, chain)]
-    return problems + list(_ledgers(session))
+    with snapshot(session) as reading:
+        problems = [problem for chain in chains for problem in walk(reading, chain)]
+        return problems + list(_ledgers(reading))
 
 
 def _ledgers(session: Session) -> list[Break]:

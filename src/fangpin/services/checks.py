@@ -1,30 +1,24 @@
 """Single checks, stored: decide one household document and keep the decision (with its facts, the pack
 and the document) so it can be read and replayed. Also reading a stored decision, and replaying it.
 
-Every write that extends a county's hash chain first takes that chain's lock (``lock_chain``), so
-concurrent requests append one after the other instead of colliding on the chain's unique key.
+The decision is appended to its county's chain by ``db.chained.append_one``, under the chain's lock, the
+same lock a screening run storing into the county takes: the two wait for each other.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
-import hashlib
-import os
-import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, event, literal, select, text
 from sqlalchemy.orm import Session
 
-from fangpin.audit.chain import GENESIS, record_hash
 from fangpin.claims import CHECKERS, REPLAYERS, Actor, NotAllowed, in_county
 from fangpin.db import queries
-from fangpin.db.chained import payload as chain_payload
-from fangpin.db.models import Base, ChainHead, DecisionRecord, PackRecord
+from fangpin.db.chained import append_one
+from fangpin.db.models import DecisionRecord
 from fangpin.deciding import decide, paid_before_of
 from fangpin.decisions import Decision
 from fangpin.errors import DocumentError, NoPackForYear
@@ -32,6 +26,7 @@ from fangpin.facts import CAUSES, Cause, Household
 from fangpin.fund import yuan
 from fangpin.money import to_fen
 from fangpin.packs import Pack
+from fangpin.packs.cache import PackCache
 from fangpin.packs.conditions import ENGINE_FIELDS
 from fangpin.services import resolve_pack
 
@@ -47,224 +42,32 @@ def iso_utc(moment: dt.datetime) -> str:
 
 # --- packs: loaded once per process ------------------------------------------------------------------
 
-class PackCache:
-    """Packs by policy year (and named folder) and by hash, loaded once: loading and compiling a pack costs
-    milliseconds, far more than deciding with it."""
+class Packs:
+    """The process's pack cache (``packs.cache``) with this layer's loaders: the shipped or named packs by
+    policy year, the packs stored with decisions by hash, and storing a pack once per database."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._loading = threading.Lock()
-        self._by_year: dict[tuple[int, str | None, str | None], Pack] = {}
-        self._by_hash: dict[str, Pack] = {}
-        self._stored: dict[str, Pack] = {}
+        self.cache = PackCache(resolve_pack)
 
     def for_year(self, year: int, pack_dir: Path | None = None) -> Pack:
-        # keyed by the folder the packs come from: a named one, else FANGPIN_RULES_DIR (read directly: the
-        # settings object costs milliseconds to build), else the shipped packs
-        key = (year, str(pack_dir) if pack_dir else None, None if pack_dir else os.environ.get("FANGPIN_RULES_DIR"))
-        pack = self._by_year.get(key)
-        if pack is None:
-            with self._loading:  # one thread loads; the others wait for its result instead of loading too
-                pack = self._by_year.get(key)
-                if pack is None:
-                    pack = resolve_pack(year, pack_dir)
-                    with self._lock:
-                        self._by_year[key] = pack
-                        self._by_hash.setdefault(pack.hash, pack)
-        return pack
+        return self.cache.for_year(year, pack_dir)
 
     def by_hash(self, session: Session, pack_hash: str) -> Pack:
         """The pack that made a stored decision: one already loaded, else rebuilt from the stored files."""
-        pack = self._by_hash.get(pack_hash)
-        if pack is None:
-            from fangpin.services.replay import stored_pack
+        from fangpin.services.replay import stored_pack
 
-            with self._loading:
-                pack = self._by_hash.get(pack_hash)
-                if pack is None:
-                    pack = stored_pack(session, pack_hash)
-                    with self._lock:
-                        self._by_hash[pack_hash] = pack
-        return pack
+        return self.cache.by_hash(pack_hash, lambda: stored_pack(session, pack_hash))
 
     def ensure_stored(self, session: Session, pack: Pack) -> None:
-        """``queries.ensure_pack``, skipped once this process has seen the pack stored in this database. Only
-        a pack found already there is remembered: one this transaction inserts may yet be rolled back."""
-        key = f"{session.get_bind().engine.url}|{pack.hash}"
-        if key in self._stored:
+        """``queries.ensure_pack``, skipped once this process has seen the pack stored in this database."""
+        database = str(session.get_bind().engine.url)
+        if self.cache.known_stored(database, pack.hash):
             return
-        if session.get(PackRecord, pack.hash) is not None:
-            self._stored[key] = pack
-            return
-        lock_chain(session, "packs", "")  # writers first take the lock, then write (see lock_chain)
-        queries.ensure_pack(session, pack)
+        if queries.ensure_pack(session, pack):
+            self.cache.remember_stored(database, pack.hash)
 
 
-PACKS = PackCache()
-
-
-# --- the chain lock ----------------------------------------------------------------------------------
-
-class _SqliteWriters:
-    """One writer at a time per SQLite file, across the threads of a process (a lock) and across processes (an
-    exclusive ``flock`` on a file beside the database). Waiters sleep in the kernel and wake the moment the
-    writer finishes, where SQLite's own busy handler would poll with growing sleeps (1, 2, 5 … 100 ms): under
-    load that polling, not the work, made the latency. Held from BEGIN IMMEDIATE to the end of the transaction."""
-
-    def __init__(self) -> None:
-        self._threads: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
-
-    def acquire(self, session: Session, database: str) -> None:
-        with self._guard:
-            lock = self._threads.setdefault(database, threading.Lock())
-        lock.acquire()
-        try:
-            descriptor = os.open(f"{database}.writer-lock", os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX)
-            except BaseException:
-                os.close(descriptor)
-                raise
-        except BaseException:
-            lock.release()
-            raise
-        session.info[_WRITER] = (descriptor, lock)
-
-
-_WRITER = "fangpin.sqlite_writer"
-_WRITERS = _SqliteWriters()
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _release_writer(session: Session, transaction: Any) -> None:
-    if transaction.parent is None:
-        _release(session)
-
-
-def _release(session: Session) -> None:
-    held = session.info.pop(_WRITER, None)
-    if held is not None:
-        descriptor, lock = held
-        os.close(descriptor)  # closing the file releases the flock
-        lock.release()
-
-
-def lock_chain(session: Session, chain: str, county: str) -> None:
-    """Serialise writers of one county's chain until the transaction ends. PostgreSQL: a transaction-level
-    advisory lock per chain and county. SQLite: the database's write lock (one writer at a time anyway),
-    taken before anything is read, so the chain's head is read under it; the writer lock is taken before a
-    connection is, so waiting writers do not hold the pool's connections."""
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.connection().execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(chain, county)})
-    elif bind.dialect.name == "sqlite" and _WRITER not in session.info:
-        database = bind.engine.url.database
-        if database and database != ":memory:":
-            _WRITERS.acquire(session, database)
-        try:
-            connection = session.connection()
-            driver = connection.connection.driver_connection
-            if driver is not None and not driver.in_transaction:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-        except BaseException:
-            if not session.in_transaction():  # no transaction whose end would release the writer lock
-                _release(session)
-            raise
-
-
-# --- appending one record to a chain ----------------------------------------------------------------
-
-_STATEMENTS: dict[str, tuple[Any, Any]] = {}
-_INSERT_CHAIN_HEAD = cast(Table, ChainHead.__table__).insert()
-
-
-def append_one(session: Session, model: type[Base], county: str, row: dict[str, Any], *,
-               lock: str | None = None) -> int:
-    """Append one row at the end of the county's chain of ``model``, exactly as ``chained.append_chained``
-    does (the same payload, hash and chain-head record), in Core statements on the session's connection;
-    the new row's id. A single check or claim step appends one record: the ORM's bulk machinery costs more
-    than the work. The chain's lock must be held (``lock_chain``), or named in ``lock`` to be taken here.
-
-    Every request of a county appends to the same chain, one after the other, so what happens while the
-    lock is held is what limits how many a second: on PostgreSQL, the lock and the read of the chain's end
-    go in one round trip (a pipeline; the read is its own statement, so it sees what the lock's last holder
-    committed), and the row and its chain-head record in another (one statement)."""
-    table = cast(Table, model.__table__)
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        return _append_one_postgresql(connection, model, table, county, row, lock)
-    if lock is not None:
-        lock_chain(session, lock, county)
-    statements = _STATEMENTS.get(table.name)
-    if statements is None:  # built once: building a statement costs more than executing it
-        statements = _STATEMENTS[table.name] = (
-            select(table.c.seq, table.c.record_hash).where(table.c.county == bindparam("county"))
-            .order_by(table.c.seq.desc()).limit(1),
-            table.insert().returning(table.c.id),
-        )
-    head, insert_row = statements
-    last = connection.execute(head, {"county": county}).first()
-    _link(model, row, last)
-    new_id = connection.execute(insert_row, row).scalar_one()
-    connection.execute(_INSERT_CHAIN_HEAD, {"chain": table.name, "county": county, "seq": row["seq"],
-                                            "record_hash": row["record_hash"], "recorded_at": queries.now()})
-    return int(new_id)
-
-
-def _link(model: type[Base], row: dict[str, Any], last: Any) -> None:
-    seq, previous = (int(last[0]), str(last[1])) if last else (0, GENESIS)
-    row["seq"] = seq + 1
-    row["prev_hash"] = previous
-    row["record_hash"] = record_hash(previous, chain_payload(model, row))
-
-
-_PG_STATEMENTS: dict[str, tuple[str, Any, list[str]]] = {}
-
-
-def _append_one_postgresql(connection: Any, model: type[Base], table: Table, county: str, row: dict[str, Any],
-                           lock: str | None) -> int:
-    statements = _PG_STATEMENTS.get(table.name)
-    if statements is None:  # built once, as above
-        columns = [column.name for column in table.columns if column.name != "id"]
-        statements = _PG_STATEMENTS[table.name] = (
-            f'SELECT seq, record_hash FROM "{table.name}" WHERE county = %s ORDER BY seq DESC LIMIT 1',
-            _insert_with_head(table, columns),
-            columns,
-        )
-    head_sql, insert_with_head, columns = statements
-    raw = connection.connection.driver_connection
-    with raw.cursor() as locking, raw.cursor() as reading:
-        if lock is not None:
-            with raw.pipeline():
-                locking.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(lock, county),))
-                reading.execute(head_sql, (county,))
-        else:
-            reading.execute(head_sql, (county,))
-        last = reading.fetchone()
-    _link(model, row, last)
-    values = {**dict.fromkeys(columns), **row, "head_recorded_at": queries.now()}
-    return int(connection.execute(insert_with_head, values).scalar_one())
-
-
-def _insert_with_head(table: Table, columns: list[str]) -> Any:
-    """The row and its chain-head record in one statement (PostgreSQL's data-modifying CTEs)."""
-    appended = (
-        table.insert().values({name: bindparam(name, type_=table.c[name].type) for name in columns})
-        .returning(table.c.id, table.c.county, table.c.seq, table.c.record_hash).cte("appended")
-    )
-    heads = cast(Table, ChainHead.__table__)
-    recorded = heads.insert().from_select(
-        ["chain", "county", "seq", "record_hash", "recorded_at"],
-        select(literal(table.name, heads.c.chain.type), appended.c.county, appended.c.seq, appended.c.record_hash,
-               bindparam("head_recorded_at", type_=heads.c.recorded_at.type)),
-    ).cte("recorded")
-    return select(appended.c.id).add_cte(recorded)
-
-
-def _lock_key(chain: str, county: str) -> int:
-    digest = hashlib.sha256(f"fangpin:{chain}:{county}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+PACKS = Packs()
 
 
 # --- checks ------------------------------------------------------------------------------------------
@@ -322,7 +125,7 @@ def store_decision(
         "document": document,
         "recorded_at": (at or queries.now()).astimezone(dt.UTC),
     }
-    return append_one(session, DecisionRecord, decision.county, row, lock="decisions")
+    return append_one(session, DecisionRecord, decision.county, row)
 
 
 def store_check(session: Session, decision: Decision, household: Household, at: dt.datetime | None = None) -> int:

@@ -53,8 +53,9 @@ from fangpin.claims import (
     step_role,
 )
 from fangpin.db import queries
-from fangpin.db.chained import append_chained
+from fangpin.db.chained import append_one, append_rows
 from fangpin.db.claims_models import Claim, ClaimEvent, User
+from fangpin.db.locks import lock_chain
 from fangpin.db.models import DecisionRecord, Payment, Run
 from fangpin.deciding import Subject, decide_facts, engine_facts, subject_of
 from fangpin.decisions import Decision
@@ -65,9 +66,7 @@ from fangpin.packs.conditions import ENGINE_FIELDS
 from fangpin.payouts import fee_on
 from fangpin.services.checks import (
     PACKS,
-    append_one,
     iso_utc,
-    lock_chain,
     pack_for,
     store_decision,
     validate_household,
@@ -233,10 +232,7 @@ def _open_households(session: Session, county: str, year: int) -> set[str]:
 
 
 def _append(session: Session, county: str, events: list[dict[str, Any]]) -> None:
-    if len(events) == 1:
-        append_one(session, ClaimEvent, county, events[0])
-    else:
-        append_chained(session, ClaimEvent, county, events)
+    append_rows(session, ClaimEvent, county, events)
 
 
 def _event(claim: Claim, step: str, from_state: str | None, actor: Actor, at: dt.datetime,

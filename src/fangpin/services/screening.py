@@ -30,7 +30,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from fangpin.db import queries
-from fangpin.db.chained import append_chained_frame, chained_columns
+from fangpin.db.chained import append_frame, chained_columns
+from fangpin.db.locks import lock_chain
 from fangpin.db.models import DecisionRecord, Payment, Run, RunEvents
 from fangpin.db.session import session_scope
 from fangpin.errors import FangpinError, StorageError
@@ -305,7 +306,10 @@ def _store(
     clock.lap("storing: event ledger")
     try:
         with session_scope(request.database_url) as session:
+            # the chains' locks, in their order, before anything is written: API checks and claims storing
+            # into this county meanwhile wait for this run, and it for them (db.locks)
             queries.ensure_pack(session, pack)
+            lock_chain(session, "decisions", request.county)
             session.add(Run(
                 id=run["run_id"], county=request.county, year=request.year, pack_hash=pack.hash, started_at=started,
                 finished_at=recorded, drop_hash=drop_hash, inputs=run["inputs"],
@@ -317,7 +321,7 @@ def _store(
             constants: dict[str, object] = {"run_id": run["run_id"], "pack_hash": pack.hash, "recorded_at": recorded,
                                             "document": None}
             columns = [c for c in chained_columns(DecisionRecord) if c not in ("seq", *constants)]
-            append_chained_frame(session, DecisionRecord, request.county, decisions.select(columns), constants)
+            append_frame(session, DecisionRecord, request.county, decisions.select(columns), constants)
             clock.lap("storing: decisions")
             session.add(RunEvents(run_id=run["run_id"], county=request.county, year=request.year,
                                   events=linked.new_events.height, sha256=ledger_sha256, data=ledger_bytes,
@@ -367,4 +371,4 @@ def _store_payments(
     )
     constants: dict[str, object] = {"run_id": run_id, "recorded_at": recorded}
     columns = [c for c in chained_columns(Payment) if c not in ("seq", *constants)]
-    append_chained_frame(session, Payment, request.county, payments.select(columns), constants)
+    append_frame(session, Payment, request.county, payments.select(columns), constants)

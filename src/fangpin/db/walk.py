@@ -1,0 +1,110 @@
+"""Walking the per-county hash chains, as ``fangpin audit verify`` does, on one consistent snapshot.
+
+A chain and its recorded heads are read together from one snapshot of the database (``snapshot``): records
+appended while the walk goes on are not seen, neither they nor their heads, so writers working meanwhile
+never make an intact chain look broken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fangpin.audit.chain import GENESIS, record_hash
+from fangpin.db.chained import CHAINS, chained_columns, payload
+from fangpin.db.models import ChainHead
+
+
+@contextmanager
+def snapshot(session: Session) -> Iterator[Session]:
+    """A read-only session on its own connection that sees the database as it was at its first read, for
+    as long as it lasts. PostgreSQL: a REPEATABLE READ, READ ONLY transaction. SQLite (WAL): one read
+    transaction, begun explicitly (Python's sqlite3 would run every SELECT in a transaction of its own).
+    ``session``'s own transaction is left alone; an in-memory SQLite database, which no other connection
+    can see, is read through ``session`` itself."""
+    engine = session.get_bind().engine
+    dialect = engine.dialect.name
+    if dialect == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        yield session
+        return
+    connection = engine.connect()
+    try:
+        if dialect == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        elif dialect == "sqlite":
+            connection.exec_driver_sql("BEGIN")
+        with Session(bind=connection) as reading:
+            yield reading
+    finally:
+        connection.rollback()
+        connection.close()
+
+
+@dataclass(frozen=True)
+class Break:
+    chain: str
+    county: str
+    seq: int
+    record_id: int | None
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"{self.chain} of county {self.county}, record seq {self.seq}"
+        return f"{where}{f' (id {self.record_id})' if self.record_id is not None else ''}: {self.problem}"
+
+
+def walk(session: Session, chain: str) -> Iterator[Break]:
+    """Every break in one chain, county by county: altered, removed, or inserted out of order. The heads and
+    the records must come from one snapshot (read ``session`` inside ``snapshot``), or records appended
+    between the two reads look like records removed from the chain's end."""
+    model = CHAINS[chain]
+    names = chained_columns(model)
+    columns = [model.__table__.c[name] for name in ("id", "prev_hash", "record_hash", *names)]
+    heads: dict[str, tuple[int, str]] = {}
+    for county, seq, head_hash in session.execute(
+        select(ChainHead.county, ChainHead.seq, ChainHead.record_hash).where(ChainHead.chain == chain)
+    ):
+        if seq >= heads.get(county, (0, ""))[0]:
+            heads[county] = (int(seq), str(head_hash))
+    counties = sorted(set(heads) | set(session.scalars(select(model.county).distinct())))  # type: ignore[attr-defined]
+    for county in counties:
+        expected_seq, previous = 1, GENESIS
+        broken = False
+        rows = session.execute(
+            select(*columns).where(model.county == county).order_by(model.seq)  # type: ignore[attr-defined]
+            .execution_options(yield_per=20_000)
+        )
+        try:
+            for row in rows:
+                values = row._mapping
+                seq = int(values["seq"])
+                if seq != expected_seq:
+                    problem = (f"record seq {expected_seq} is missing (removed)" if seq > expected_seq
+                               else "a record was inserted out of order")
+                    yield Break(chain, county, expected_seq, int(values["id"]), problem)
+                    broken = True
+                    break
+                if values["prev_hash"] != previous:
+                    yield Break(chain, county, seq, int(values["id"]),
+                                "does not link to the record before it (inserted or reordered)")
+                    broken = True
+                    break
+                if record_hash(previous, payload(model, dict(values))) != values["record_hash"]:
+                    yield Break(chain, county, seq, int(values["id"]), "its content was altered after it was stored")
+                    broken = True
+                    break
+                previous = values["record_hash"]
+                expected_seq += 1
+        finally:
+            rows.close()
+        if broken:
+            continue
+        head = heads.get(county)
+        if head is not None and (head[0] != expected_seq - 1 or head[1] != previous):
+            yield Break(chain, county, expected_seq, None,
+                        f"the chain ends at seq {expected_seq - 1} but was recorded as reaching seq {head[0]} "
+                        "(records removed from its end)")
