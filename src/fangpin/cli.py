@@ -192,14 +192,14 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20) -> None:
     """The screening runs stored in the database, newest first."""
     from fangpin.config import get_settings
-    from fangpin.db import queries
     from fangpin.db.session import session_scope
+    from fangpin.services.runs import latest_runs
 
     table = Table(title="screening runs")
     for column in ("run", "county", "year", "pack", "households", "payout", "fee", "finished"):
         table.add_column(column)
     with session_scope(get_settings().database_url) as session:
-        for run in queries.latest_runs(session, limit):
+        for run in latest_runs(session, limit=limit):
             table.add_row(run.id, run.county, str(run.year), run.pack_hash[:12], str(run.households),
                           fen_text(run.payout), fen_text(run.fee),
                           run.finished_at.isoformat(timespec="seconds"))

@@ -1,4 +1,5 @@
-"""Settings, read from the environment (FANGPIN_*) or a .env file: one database URL, optional folders."""
+"""Settings, read from the environment (FANGPIN_*) or a .env file: one database URL, optional folders. The
+only place fangpin reads its environment: every other module asks ``get_settings()``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ class Settings(BaseSettings):
     sources_dir: Path | None = None
     runs_dir: Path = Path("runs")
     workers: int = 0  # 0: one per core
+    api_threads: int = 2  # requests one API process works on at once (the rest wait in the event loop)
+    console_session_hours: float = 8.0  # how long a sign-in to the web console lasts
 
 
 def get_settings() -> Settings:

@@ -14,7 +14,7 @@ from httpx2 import Response
 from fangpin.api.main import create_app
 from fangpin.claims import LOCAL, ROLES
 from fangpin.db.session import session_scope
-from fangpin.services.claims import add_user
+from fangpin.services.users import add_user
 
 COUNTY = "130434"
 OTHER_COUNTY = "130435"

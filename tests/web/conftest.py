@@ -21,6 +21,7 @@ from fangpin.api.main import create_app
 from fangpin.claims import ROLES
 from fangpin.db.session import session_scope
 from fangpin.services import claims as claims_service
+from fangpin.services.users import add_user
 from fangpin.web import mount_console
 from tests.support import REPO
 
@@ -139,8 +140,8 @@ def console(database_url: str, clock: Clock, tmp_path: Path) -> Iterator[Console
     tokens: dict[str, str] = {}
     with session_scope(database_url) as session:
         for role in ROLES:
-            tokens[role] = claims_service.add_user(session, role, role, COUNTY)
-            tokens[f"other_{role}"] = claims_service.add_user(session, f"other_{role}", role, OTHER_COUNTY)
+            tokens[role] = add_user(session, role, role, COUNTY)
+            tokens[f"other_{role}"] = add_user(session, f"other_{role}", role, OTHER_COUNTY)
     state = Console(app, clock, database_url, runs_dir, tokens)
     yield state
     for client in state.clients:

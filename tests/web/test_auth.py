@@ -8,9 +8,9 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
+from fangpin.db.models import ConsoleSession
 from fangpin.db.session import session_scope
 from fangpin.web import auth, configure_console
-from fangpin.web.models import ConsoleSession
 from tests.web.conftest import Console, text_of
 
 PAGES = {

@@ -56,7 +56,7 @@ def users_add(
     from fangpin.config import get_settings
     from fangpin.db.session import session_scope
     from fangpin.errors import FangpinError
-    from fangpin.services.claims import add_user
+    from fangpin.services.users import add_user
 
     try:
         with session_scope(get_settings().database_url) as session:

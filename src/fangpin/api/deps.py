@@ -13,17 +13,15 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from fangpin.api.errors import WRITES, Invalid, MalformedBody
 from fangpin.claims import Actor
-from fangpin.db.claims_models import RequestLog
 from fangpin.documents import household_from
 from fangpin.errors import DocumentError
 from fangpin.exactyaml import load_json
 from fangpin.facts import Household
-from fangpin.services import claims as claims_service
+from fangpin.services import request_log, users
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -61,27 +59,15 @@ def _finish(request: Request, session: Session) -> None:
 
 def commit(request: Request, session: Session) -> None:
     """Record the request (when it is one that changes something) and commit."""
+    entry = None
     if request.method in WRITES:
         actor: Actor | None = getattr(request.state, "actor", None)
         route = request.scope.get("route")
-        values = {"who": actor.name if actor else None, "role": actor.role if actor else None,
-                  "at": request.app.state.clock().astimezone(dt.UTC), "method": request.method,
-                  "path": request.url.path[:500], "status": getattr(route, "status_code", None) or 200}
-        connection = session.connection()
-        if connection.dialect.name == "postgresql":
-            # the log row and COMMIT in one round trip: the chain's lock is held until COMMIT returns
-            raw: Any = connection.connection.driver_connection
-            with raw.pipeline(), raw.cursor() as cursor:
-                cursor.execute(_LOG_PG, values)
-                raw.commit()
-        else:
-            connection.execute(_LOG, values)
-    session.commit()
+        entry = request_log.Entry(who=actor.name if actor else None, role=actor.role if actor else None,
+                                  at=request.app.state.clock(), method=request.method, path=request.url.path,
+                                  status=getattr(route, "status_code", None) or 200)
+    request_log.record_and_commit(session, entry)
 
-
-_LOG = insert(RequestLog.__table__)  # type: ignore[arg-type]
-_LOG_PG = ("INSERT INTO request_log (who, role, at, method, path, status) "
-           "VALUES (%(who)s, %(role)s, %(at)s, %(method)s, %(path)s, %(status)s)")
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
@@ -91,9 +77,9 @@ bearer = HTTPBearer(auto_error=False, description="The token `fangpin users add`
 async def current_actor(request: Request, session: SessionDep,
                         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
     token = credentials.credentials if credentials else None
-    actor = claims_service.TOKENS.known(session, token) if token else None
-    if actor is None:  # not seen yet in this process: ask the database, in the pool
-        actor = await run_in_threadpool(claims_service.authenticate, session, token)
+    actor = users.remembered(session, token)
+    if actor is None:  # not seen lately in this process: ask the database, in the pool
+        actor = await run_in_threadpool(users.authenticate, session, token)
     request.state.actor = actor
     return actor
 

@@ -4,7 +4,6 @@ fails is still recorded in the request log (in its own transaction: the failed o
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 from collections.abc import Sequence
@@ -18,8 +17,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fangpin.claims import Conflict, InvalidRequest, NotAllowed, NotFound, Unauthenticated
-from fangpin.db.claims_models import RequestLog
 from fangpin.errors import DocumentError, EngineError, FangpinError, NoPackForYear, PackError, ReplayError, StorageError
+from fangpin.services import request_log
 
 PROBLEM = "application/problem+json"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -101,13 +100,9 @@ def _record_failure(request: Request, status: int) -> None:
     if request.method not in WRITES:
         return
     actor = getattr(request.state, "actor", None)
-    try:
-        with request.app.state.sessions() as session, session.begin():
-            session.add(RequestLog(who=actor.name if actor else None, role=actor.role if actor else None,
-                                   at=request.app.state.clock().astimezone(dt.UTC), method=request.method,
-                                   path=request.url.path[:500], status=status))
-    except Exception:  # the answer matters more than its log line; the failure is logged instead
-        log.exception("could not record the failed request %s %s", request.method, request.url.path)
+    request_log.record_apart(request.app.state.sessions, request_log.Entry(
+        who=actor.name if actor else None, role=actor.role if actor else None, at=request.app.state.clock(),
+        method=request.method, path=request.url.path, status=status))
 
 
 def handle(request: Request, exc: Exception) -> Response:

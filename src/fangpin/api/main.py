@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -25,7 +24,6 @@ from fangpin.db.session import get_engine
 
 Clock = Callable[[], dt.datetime]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
-THREADS = 2
 
 
 def system_clock() -> dt.datetime:
@@ -79,10 +77,13 @@ def build_app(lifespan: Lifespan | None = None) -> FastAPI:
 
 
 def create_app(database_url: str | None = None, *, clock: Clock | None = None,
-               pack_dir: Path | None = None, threads: int = THREADS) -> FastAPI:
+               pack_dir: Path | None = None, threads: int | None = None) -> FastAPI:
     """The API on one database (migrated to the newest schema on first use), with a clock (default: the
     system's, in UTC) and optionally a named rule pack (default: the shipped pack in force for the year).
-    ``threads``: how many requests a process works on at once (the rest wait their turn in the event loop)."""
+    ``threads``: how many requests a process works on at once (the rest wait their turn in the event loop;
+    default: the setting ``api_threads``)."""
+    settings = get_settings()
+    threads = threads or settings.api_threads
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -95,7 +96,7 @@ def create_app(database_url: str | None = None, *, clock: Clock | None = None,
         yield
 
     app = build_app(lifespan)
-    app.state.sessions = sessionmaker(get_engine(database_url or get_settings().database_url),
+    app.state.sessions = sessionmaker(get_engine(database_url or settings.database_url),
                                       expire_on_commit=False)
     app.state.clock = clock or system_clock
     app.state.pack_dir = pack_dir
@@ -105,4 +106,4 @@ def create_app(database_url: str | None = None, *, clock: Clock | None = None,
 def app_from_env() -> FastAPI:
     """For uvicorn's ``--factory``: the database named by FANGPIN_DATABASE_URL; FANGPIN_API_THREADS requests
     worked on at once per process (default 2)."""
-    return create_app(threads=int(os.environ.get("FANGPIN_API_THREADS") or THREADS))
+    return create_app(threads=get_settings().api_threads)

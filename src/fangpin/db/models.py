@@ -171,4 +171,18 @@ class ChainHead(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ConsoleSession(Base):
+    """One signed-in browser of the web console: whose it is, and until when it is valid (migration 0003).
+    Only the sha256 of the session's id is stored, like the API's tokens, so a copy of the database opens no
+    session. Signing out deletes it."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index("ix_console_sessions_expires", "expires_at"),)
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(100), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 import fangpin.db.claims_models  # noqa: E402, F401 - claims, users and the fund share this Base and its migrations

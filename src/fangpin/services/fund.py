@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fangpin.claims import FUND_KEEPERS, Actor, InvalidRequest, NotAllowed
-from fangpin.db.claims_models import Claim, FundInput
+from fangpin.db.claims_models import Claim, ClaimEvent, FundInput
 from fangpin.fund import FundLine, YearFlows, fund_lines
 from fangpin.money import to_decimal, to_fen
 
@@ -89,3 +89,22 @@ def read_fund(session: Session, actor: Actor, county: str, year: int) -> FundLin
     if county != actor.county:
         raise NotAllowed(f"county {county} is not {actor.name}'s county ({actor.county})")
     return fund_line(session, county, year)
+
+
+def inputs_of(session: Session, county: str, year: int) -> list[FundInput]:
+    """The fiscal inputs of the county's fund for the year, in the order they were recorded."""
+    return list(session.scalars(select(FundInput).where(FundInput.county == county, FundInput.year == year)
+                                .order_by(FundInput.at)))
+
+
+def monthly_flows(session: Session, county: str, year: int) -> tuple[list[tuple[dt.datetime, int]],
+                                                                      list[tuple[dt.date, int]]]:
+    """What flowed through the county's fund of the year, one by one: each fiscal input (when recorded, fen)
+    and each claim the insurer paid (the day paid, fen)."""
+    inputs = [(at if at.tzinfo else at.replace(tzinfo=dt.UTC), int(amount)) for at, amount in session.execute(
+        select(FundInput.at, FundInput.amount).where(FundInput.county == county, FundInput.year == year))]
+    paid = session.execute(
+        select(Claim.amount_paid, ClaimEvent.payload).join(Claim, Claim.id == ClaimEvent.claim_id)
+        .where(Claim.county == county, Claim.year == year, Claim.state == "paid", ClaimEvent.step == "paid"))
+    payouts = [(dt.date.fromisoformat(str(payload.get("paid_on"))), int(amount or 0)) for amount, payload in paid]
+    return inputs, payouts

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,11 @@ from sqlalchemy.orm import Session
 from fangpin.audit.attribution import account_for, changed_parameters
 from fangpin.db import queries
 from fangpin.db.models import DecisionRecord, Run
+from fangpin.deciding import Subject, decide_facts
+from fangpin.decisions import Decision
 from fangpin.errors import ReplayError
-from fangpin.facts import CAUSES
+from fangpin.facts import CAUSES, Cause
+from fangpin.money import from_fen
 from fangpin.packs import Pack, load_pack
 from fangpin.packs.conditions import ENGINE_FIELDS
 from fangpin.reports.results import decisions_table
@@ -140,3 +144,20 @@ def _diff(stored: pl.DataFrame, replayed: pl.DataFrame, before: Pack, after: Pac
               "parameters": pl.String, "rules": pl.String, "cause": pl.String, "before": pl.Int64,
               "after": pl.Int64, "difference": pl.Int64}
     return pl.DataFrame(rows, schema=schema)
+
+
+def redecide(session: Session, record: DecisionRecord, *, facts: dict[str, int | str] | None = None,
+             paid_before: dict[Cause, Decimal] | None = None) -> Decision:
+    """One stored decision decided again, one household at a time (``decide_facts``), under the pack that made
+    it: the full ``Decision``, with each cause's base, deductible, excess, tiers, cap, increment and the
+    clauses its rules cite (the bulk replay above compares amounts; this explains them). ``facts`` and
+    ``paid_before`` replace the stored ones (a claim's filing decides the surveyor's verified figures)."""
+    from fangpin.services.checks import PACKS  # the packs loaded once per process
+
+    pack = PACKS.by_hash(session, record.pack_hash)
+    if facts is None:
+        facts = {name: getattr(record, name) for name in ENGINE_FIELDS}
+    if paid_before is None:
+        paid_before = {cause: from_fen(int(getattr(record, f"{cause}_paid_before"))) for cause in CAUSES}
+    subject = Subject(record.household_id, record.year, record.county, record.township, record.village)
+    return decide_facts(subject, facts, paid_before, pack)

@@ -19,8 +19,7 @@ STATIC = Path(__file__).parent / "static"
 def mount_console(app: FastAPI, *, runs_dir: Path | None = None, session_hours: float | None = None) -> None:
     """Add the console's pages, actions and static files to ``app``. ``runs_dir`` (default: the settings'
     ``runs_dir``) is where console runs write their results and where reports are read from;
-    ``session_hours`` (default: ``FANGPIN_CONSOLE_SESSION_HOURS``, else 8) is how long a sign-in lasts."""
-    import fangpin.web.models  # noqa: F401  (the console_sessions table, on the shared Base)
+    ``session_hours`` (default: the setting ``console_session_hours``, 8) is how long a sign-in lasts."""
     from fangpin.web import auth, render
     from fangpin.web.routes import audit, claims, fund, home, households, runs, screening
 

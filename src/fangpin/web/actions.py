@@ -4,8 +4,6 @@ recorded in the API's request log either way."""
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -14,12 +12,11 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from fangpin.claims import Conflict, InvalidRequest, NotAllowed, NotFound
-from fangpin.db.claims_models import RequestLog
 from fangpin.errors import DocumentError, NoPackForYear, ReplayError, StorageError
+from fangpin.services import request_log
 from fangpin.web.auth import Forbidden, Viewer, now
 
 T = TypeVar("T")
-log = logging.getLogger("fangpin.web")
 
 TITLES = {403: "无权操作", 404: "未找到", 409: "与当前状态冲突", 422: "填写有误"}
 
@@ -43,19 +40,15 @@ REFUSALS = (NotAllowed, NotFound, Conflict, StorageError, ReplayError, InvalidRe
 def perform(request: Request, viewer: Viewer, work: Callable[[Session], T], status: int = 303) -> T:
     """Run ``work`` in its own transaction; log the request (who, when, what, the answer)."""
     try:
-        with request.app.state.sessions() as session, session.begin():
+        with request.app.state.sessions() as session:
             result = work(session)
-            session.add(_entry(request, viewer, status))
+            request_log.record_and_commit(session, _entry(request, viewer, status))
         return result
     except BaseException as exc:
-        try:
-            with request.app.state.sessions() as session, session.begin():
-                session.add(_entry(request, viewer, status_of(exc)))
-        except Exception:  # the answer matters more than its log line
-            log.exception("could not record the failed console request %s", request.url.path)
+        request_log.record_apart(request.app.state.sessions, _entry(request, viewer, status_of(exc)))
         raise
 
 
-def _entry(request: Request, viewer: Viewer, status: int) -> RequestLog:
-    return RequestLog(who=viewer.actor.name, role=viewer.actor.role, at=now(request).astimezone(dt.UTC),
-                      method=request.method, path=request.url.path[:500], status=status)
+def _entry(request: Request, viewer: Viewer, status: int) -> request_log.Entry:
+    return request_log.Entry(who=viewer.actor.name, role=viewer.actor.role, at=now(request),
+                             method=request.method, path=request.url.path, status=status)

@@ -1,34 +1,31 @@
 """Signing in to the console, its sessions, and who may open which page.
 
 A user signs in with the name and token ``fangpin users add`` printed; the token is checked against
-``users.token_hash`` with the API's own hash (``services.claims.token_hash``), so the console and the API
+``users.token_hash`` with the API's own hash (``services.users.verify_login``), so the console and the API
 know the same users, roles and counties. A session is a random id in an HttpOnly, SameSite=Strict cookie;
-the database keeps only its sha256 (``console_sessions``) with an expiry (8 hours by default,
-``FANGPIN_CONSOLE_SESSION_HOURS``). Every page and action checks the session, the role and the county:
-pages answer 303 to the login page, actions and data endpoints 401; a role that may not answers 403.
+the database keeps only its sha256 (``console_sessions``, ``services.console``) with an expiry (8 hours by
+default, the setting ``console_session_hours``: ``FANGPIN_CONSOLE_SESSION_HOURS``). Every page and action
+checks the session, the role and the county: pages answer 303 to the login page, actions and data endpoints
+401; a role that may not answers 403.
 Forms also carry a token derived from the session (``csrf``), checked on every POST.
 """
 
 import datetime as dt
 import hashlib
 import hmac
-import os
-import secrets
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from fangpin.claims import REPLAYERS, ROLES, Actor, Role
-from fangpin.db.claims_models import User
-from fangpin.services.claims import token_hash
-from fangpin.web.models import ConsoleSession
+from fangpin.config import get_settings
+from fangpin.services import console
+from fangpin.services.console import aware
 
 COOKIE = "fangpin_console"
-DEFAULT_HOURS = 8.0
 
 ALL_ROLES: frozenset[Role] = frozenset(ROLES)
 # What each role sees. Claims are moved only by the role of each step (``fangpin.claims``); the board
@@ -83,20 +80,11 @@ def now(request: Request) -> dt.datetime:
     return aware(moment)
 
 
-def aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands datetimes back naive (stored in UTC)."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
-
-
 def lifetime(request: Request) -> dt.timedelta:
     hours = getattr(request.app.state, "console_session_hours", None)
     if hours is None:
-        hours = float(os.environ.get("FANGPIN_CONSOLE_SESSION_HOURS") or DEFAULT_HOURS)
+        hours = get_settings().console_session_hours
     return dt.timedelta(hours=float(hours))
-
-
-def _digest(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def csrf_token(raw: str) -> str:
@@ -112,50 +100,17 @@ def db_session(request: Request) -> Iterator[Session]:
 DB = Annotated[Session, Depends(db_session, scope="function")]
 
 
-def verify_login(session: Session, name: str, token: str) -> Actor | None:
-    """The user with this name whose token hashes to the stored hash (as the API checks bearer tokens)."""
-    name, token = name.strip(), token.strip()
-    if not name or not token or len(name) > 100 or len(token) > 500:
-        return None
-    user = session.scalars(select(User).where(User.name == name)).first()
-    if user is None or not hmac.compare_digest(user.token_hash, token_hash(token)):
-        return None
-    return Actor(name=user.name, role=user.role, county=user.county)  # type: ignore[arg-type]
-
-
-def open_session(session: Session, user_name: str, at: dt.datetime, valid_for: dt.timedelta) -> str:
-    """A new session for the user; the raw id (for the cookie). Expired sessions are cleared on the way."""
-    session.execute(delete(ConsoleSession).where(ConsoleSession.expires_at <= at))
-    raw = secrets.token_urlsafe(32)
-    session.add(ConsoleSession(id_hash=_digest(raw), user_name=user_name, created_at=at, expires_at=at + valid_for))
-    session.flush()
-    return raw
-
-
-def close_session(session: Session, raw: str | None) -> None:
-    if raw:
-        session.execute(delete(ConsoleSession).where(ConsoleSession.id_hash == _digest(raw)))
-
-
 def viewer_of(request: Request, session: Session) -> Viewer | None:
     """The request's signed-in user, or None (no cookie, an unknown or expired session, a removed user)."""
     raw = request.cookies.get(COOKIE)
     if not raw or len(raw) > 200:
         return None
-    record = session.get(ConsoleSession, _digest(raw))
-    if record is None:
+    found = console.signed_in(session, raw, now(request), sessions=request.app.state.sessions)
+    if found is None:
         return None
-    if aware(record.expires_at) <= now(request):
-        # gone for good, in a transaction of its own: the request's own is rolled back when it is refused
-        with request.app.state.sessions() as cleanup, cleanup.begin():
-            cleanup.execute(delete(ConsoleSession).where(ConsoleSession.id_hash == record.id_hash))
-        return None
-    user = session.scalars(select(User).where(User.name == record.user_name)).first()
-    if user is None:
-        return None
-    actor = Actor(name=user.name, role=user.role, county=user.county)  # type: ignore[arg-type]
+    actor = found.actor
     request.state.actor = actor  # the API's error handlers log who failed
-    return Viewer(actor=actor, csrf=csrf_token(raw), expires_at=aware(record.expires_at))
+    return Viewer(actor=actor, csrf=csrf_token(raw), expires_at=found.expires_at)
 
 
 def _forbidden(viewer: Viewer, sections: tuple[str, ...]) -> Forbidden:

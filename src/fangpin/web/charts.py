@@ -1,5 +1,5 @@
-"""The figures behind the console's charts, from the stored decisions, claims and fund inputs. Sums are
-integer fen from the database; yuan for the chart are computed from them at the very end (a chart draws
+"""The console's charts, drawn from the figures the services count (``services.runs``, ``services.fund``). Sums
+are integer fen from the database; yuan for the chart are computed from them at the very end (a chart draws
 numbers, it does not add them up)."""
 
 from __future__ import annotations
@@ -8,16 +8,14 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fangpin.claims import LOCAL
-from fangpin.db.claims_models import Claim, ClaimEvent, FundInput
-from fangpin.db.models import DecisionRecord
 from fangpin.facts import CAUSES
 from fangpin.money import to_fen
 from fangpin.packs import Pack
 from fangpin.services import fund as fund_service
+from fangpin.services import runs
 from fangpin.web.labels import CAUSES as CAUSE_LABELS
 from fangpin.web.labels import OUTCOMES
 
@@ -31,20 +29,7 @@ def chart_yuan(fen: int) -> float:
 
 def run_totals_by_township(session: Session, run_id: str) -> list[dict[str, Any]]:
     """Per township: households paid, each cause's payout, the payout and the fee (fen)."""
-    rows = session.execute(
-        select(DecisionRecord.township, func.count(), *(func.sum(getattr(DecisionRecord, c)) for c in CAUSES),
-               func.sum(DecisionRecord.payout), func.sum(DecisionRecord.fee))
-        .where(DecisionRecord.run_id == run_id, DecisionRecord.payout > 0)
-        .group_by(DecisionRecord.township).order_by(DecisionRecord.township)
-    ).all()
-    result = []
-    for township, households, *sums in rows:
-        amounts = [int(value or 0) for value in sums]
-        row: dict[str, Any] = {"township": township or UNKNOWN_PLACE, "households": int(households)}
-        row.update(zip(CAUSES, amounts[:3], strict=True))
-        row.update(payout=amounts[3], fee=amounts[4])
-        result.append(row)
-    return result
+    return [{**row, "township": row["township"] or UNKNOWN_PLACE} for row in runs.totals_by_township(session, run_id)]
 
 
 def payouts_chart(session: Session, run_id: str) -> dict[str, Any]:
@@ -59,11 +44,7 @@ def payouts_chart(session: Session, run_id: str) -> dict[str, Any]:
 
 
 def outcomes_chart(session: Session, run_id: str) -> dict[str, Any]:
-    rows = session.execute(
-        select(DecisionRecord.outcome, func.count()).where(DecisionRecord.run_id == run_id)
-        .group_by(DecisionRecord.outcome)
-    ).all()
-    counts = {str(outcome): int(count) for outcome, count in rows}
+    counts = runs.outcome_counts(session, run_id)
     order = [key for key in OUTCOMES if key in counts] + sorted(set(counts) - set(OUTCOMES))
     return {"items": [{"outcome": key, "name": OUTCOMES.get(key, key), "value": counts[key]} for key in order]}
 
@@ -82,13 +63,9 @@ def income_chart(session: Session, run_id: str, ceiling: int, bins_below: int = 
     ceiling, and the households above that range in a last bin. Counted in the database."""
     width = max(ceiling // bins_below, 100) if ceiling > 0 else 20_000
     top = 2 * bins_below
-    bucket = DecisionRecord.per_capita_income // width
-    rows = session.execute(
-        select(bucket, func.count()).where(DecisionRecord.run_id == run_id).group_by(bucket)
-    ).all()
     counts = [0] * (top + 1)
-    for index, count in rows:
-        counts[min(max(int(index or 0), 0), top)] += int(count)
+    for index, count in runs.income_counts(session, run_id, width).items():
+        counts[min(max(index, 0), top)] += count
     bins = [{"lower": chart_yuan(i * width), "upper": chart_yuan((i + 1) * width) if i < top else None,
              "count": counts[i], "covered": (i + 1) * width <= ceiling} for i in range(top + 1)]
     below = sum(count for i, count in enumerate(counts) if (i + 1) * width <= ceiling)
@@ -108,19 +85,15 @@ def fund_chart(session: Session, county: str, year: int) -> dict[str, Any]:
     def bucket(day: dt.date) -> str:
         return before if day.year < year else after if day.year > year else f"{year}-{day.month:02d}"
 
+    flows_in, flows_out = fund_service.monthly_flows(session, county, year)
     inputs: dict[str, int] = {}
-    for at, amount in session.execute(
-        select(FundInput.at, FundInput.amount).where(FundInput.county == county, FundInput.year == year)
-    ):
-        key = bucket(_aware(at).astimezone(LOCAL).date())
-        inputs[key] = inputs.get(key, 0) + int(amount)
+    for at, amount in flows_in:
+        key = bucket(at.astimezone(LOCAL).date())
+        inputs[key] = inputs.get(key, 0) + amount
     payouts: dict[str, int] = {}
-    for claim_amount, payload in session.execute(
-        select(Claim.amount_paid, ClaimEvent.payload).join(Claim, Claim.id == ClaimEvent.claim_id)
-        .where(Claim.county == county, Claim.year == year, Claim.state == "paid", ClaimEvent.step == "paid")
-    ):
-        key = bucket(dt.date.fromisoformat(str(payload.get("paid_on"))))
-        payouts[key] = payouts.get(key, 0) + int(claim_amount or 0)
+    for day, amount in flows_out:
+        key = bucket(day)
+        payouts[key] = payouts.get(key, 0) + amount
     labels = ([before] if before in inputs or before in payouts else []) + months
     labels += [after] if after in inputs or after in payouts else []
     balance, balances = line.opening_balance, []
@@ -135,10 +108,6 @@ def fund_chart(session: Session, county: str, year: int) -> dict[str, Any]:
         "balance": [chart_yuan(value) for value in balances],
         "line": line.to_json_dict(),
     }
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def fen_of(amount: str) -> int:

@@ -15,8 +15,9 @@ from fastapi.templating import Jinja2Templates
 
 from fangpin.claims import LOCAL
 from fangpin.config import get_settings
+from fangpin.services.console import aware
 from fangpin.web import labels
-from fangpin.web.auth import LoginRequired, Viewer, aware
+from fangpin.web.auth import LoginRequired, Viewer
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))

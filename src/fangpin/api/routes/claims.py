@@ -11,7 +11,7 @@ from fangpin.api.deps import ActorDep, ClockDep, JsonBody, SessionDep, answer, c
 from fangpin.api.errors import PROBLEM_RESPONSES, from_validation
 from fangpin.api.schemas import SCREENING_IN, ClaimOut, ClaimPage, ScreeningOpened, body
 from fangpin.claims import STATES, TRANSITION, State
-from fangpin.services import claims
+from fangpin.services import claim_views, claims
 
 router = APIRouter(prefix="/claims", tags=["claims"])
 ClaimId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A claim's id.")]
@@ -54,14 +54,14 @@ def list_claims(
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> Response:
     """The claims of the user's county, filtered, oldest first, a page at a time."""
-    return answer(claims.list_claims(session, actor, county=county, township=township, village=village, state=state,
-                                     year=year, limit=limit, offset=offset))
+    return answer(claim_views.list_claims(session, actor, county=county, township=township, village=village,
+                                          state=state, year=year, limit=limit, offset=offset))
 
 
 @router.get("/{claim_id}", response_model=ClaimOut, responses=PROBLEM_RESPONSES)
 def get_claim(claim_id: ClaimId, session: SessionDep, actor: ActorDep) -> Response:
     """A claim with its full history: every step, who took it, when, and what it records."""
-    return answer(claims.get_claim(session, actor, claim_id))
+    return answer(claim_views.get_claim(session, actor, claim_id))
 
 
 @router.post("/{claim_id}/transitions", response_model=ClaimOut, responses=PROBLEM_RESPONSES,

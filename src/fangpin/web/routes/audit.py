@@ -11,14 +11,13 @@ from typing import Annotated, Any
 import polars as pl
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fangpin.db.models import DecisionRecord, Run
 from fangpin.errors import FangpinError
 from fangpin.packs import Pack, available_packs
+from fangpin.services import households, runfiles, runs
 from fangpin.services.replay import ReplayResult, replay_decision, replay_run
-from fangpin.web import auth, runfiles
+from fangpin.web import auth
 from fangpin.web.auth import DB, Viewer
 from fangpin.web.render import render
 
@@ -59,9 +58,7 @@ def _packs() -> list[Pack]:
 
 
 def _form_context(session: Session, viewer: Viewer) -> dict[str, Any]:
-    runs = list(session.scalars(select(Run).where(Run.county == viewer.actor.county)
-                                .order_by(Run.finished_at.desc()).limit(200)))
-    return {"runs": runs, "packs": _packs()}
+    return {"runs": runs.latest_runs(session, viewer.actor.county, limit=200), "packs": _packs()}
 
 
 @router.get("/audit", response_class=HTMLResponse, include_in_schema=False)
@@ -100,14 +97,14 @@ def replay_page(request: Request, session: DB, viewer: Annotated[Viewer, Depends
         return render(request, "audit.html", {**context, "error": f"没有规则包 {pack}"}, viewer=viewer, status=422)
     pack_dir: Path | None = packs[pack].directory if pack else None
     if decision is not None:
-        record = session.get(DecisionRecord, decision)
+        record = households.get_decision(session, decision)
         if record is None:
             return render(request, "audit.html", {**context, "error": f"没有判定 {decision}"}, viewer=viewer,
                           status=404)
         auth.same_county(viewer, record.county, f"判定 {decision} ")
         key = (str(session.get_bind().engine.url), f"decision:{decision}", pack or "")
     elif run:
-        stored = session.get(Run, run)
+        stored = runs.get_run(session, run)
         if stored is None:
             return render(request, "audit.html", {**context, "error": f"没有运行 {run}"}, viewer=viewer, status=404)
         auth.same_county(viewer, stored.county, f"运行 {run} ")

@@ -3,25 +3,21 @@ service decides, with the same role and county checks), and the publicity period
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from fangpin.api.errors import from_validation
 from fangpin.claims import NEXT, STATES, TRANSITION, local_day, moves_from
-from fangpin.db.claims_models import Claim, ClaimEvent
-from fangpin.db.models import DecisionRecord
 from fangpin.fund import yuan as yuan_text
+from fangpin.services import claim_views, runfiles
 from fangpin.services import claims as claims_service
-from fangpin.services.checks import PACKS
-from fangpin.web import auth, runfiles
+from fangpin.web import auth
 from fangpin.web.actions import REFUSALS, TITLES, perform, status_of
 from fangpin.web.auth import DB, Viewer
 from fangpin.web.render import render
@@ -34,25 +30,6 @@ Place = Annotated[str | None, Query(max_length=100)]
 DEPARTMENT_ROWS = 4
 
 
-def publicity(session: Session, claim_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """For claims that were publicised: the first day, the last day, and the day cross-check may start
-    (the pack's publicity days, SPEC section 6), keyed by claim id."""
-    if not claim_ids:
-        return {}
-    rows = session.execute(
-        select(ClaimEvent.claim_id, ClaimEvent.payload, DecisionRecord.pack_hash)
-        .join(Claim, Claim.id == ClaimEvent.claim_id).join(DecisionRecord, DecisionRecord.id == Claim.decision_id)
-        .where(ClaimEvent.claim_id.in_(claim_ids), ClaimEvent.step == "publicised").order_by(ClaimEvent.seq)
-    ).all()
-    result: dict[int, dict[str, Any]] = {}
-    for claim_id, payload, pack_hash in rows:
-        start = dt.date.fromisoformat(payload["publicity_start"])
-        days = PACKS.by_hash(session, pack_hash).integer("$publicity_days")
-        result[int(claim_id)] = {"start": start, "days": days, "end": start + dt.timedelta(days=days - 1),
-                                 "cross_check_from": start + dt.timedelta(days=days)}
-    return result
-
-
 @router.get("/claims", response_class=HTMLResponse, include_in_schema=False)
 def board(request: Request, session: DB, viewer: Annotated[Viewer, Depends(auth.page("claims"))],
           state: Annotated[str | None, Query(max_length=20)] = None, township: Place = None, village: Place = None,
@@ -61,32 +38,32 @@ def board(request: Request, session: DB, viewer: Annotated[Viewer, Depends(auth.
     waiting = waiting_states(actor.role)
     if state not in STATES:
         state = waiting[0] if waiting else "opened"
-    counts = dict(session.execute(select(Claim.state, func.count()).where(Claim.county == actor.county)
-                                  .group_by(Claim.state)).all())
+    counts = claim_views.counts_by_state(session, actor.county)
     total = int(counts.get(state, 0))
     pages = max(1, -(-total // size))
     page = min(page, pages)
-    listed = claims_service.list_claims(session, actor, state=state, township=township, village=village,
+    listed = claim_views.list_claims(session, actor, state=state, township=township, village=village,
                                         limit=size, offset=(page - 1) * size)
     pager = runfiles.Page(items=listed["items"], total=int(listed["total"]), page=page, size=size)
     mine = {state: any(actor.role in move.role for move in moves_from(state)) for state in STATES}
+    ids = [item["id"] for item in listed["items"]]
     return render(request, "claims.html", {
         "state": state, "counts": counts, "next_steps": NEXT, "pager": pager, "waiting": waiting, "mine": mine,
-        "publicity": publicity(session, [item["id"] for item in listed["items"]]) if state != "opened" else {},
+        "publicity": claim_views.publicity(session, ids) if state != "opened" else {},
         "township": township, "village": village, "today": local_day(auth.now(request)),
         "sizes": (20, 50, 100, 200)}, viewer=viewer)
 
 
 def _claim_context(request: Request, session: Session, viewer: Viewer, claim_id: int) -> dict[str, Any]:
-    view = claims_service.get_claim(session, viewer.actor, claim_id)
-    opening = session.get(DecisionRecord, view["decision_id"])
+    view = claim_views.get_claim(session, viewer.actor, claim_id)
+    opening = claim_views.opening_decision(session, view)
     moves = [move for move in moves_from(view["state"]) if viewer.actor.role in move.role]
     others = [move for move in moves_from(view["state"]) if viewer.actor.role not in move.role]
     verified = {cause: yuan_text(getattr(opening, f"{cause}_base")) if opening else "0.00"
                 for cause in ("illness", "schooling", "disaster")}
     return {
         "claim": view, "opening": opening, "moves": moves, "others": others,
-        "publicity": publicity(session, [claim_id]).get(claim_id), "today": local_day(auth.now(request)),
+        "publicity": claim_views.publicity(session, [claim_id]).get(claim_id), "today": local_day(auth.now(request)),
         "verified": verified, "department_rows": range(1, DEPARTMENT_ROWS + 1),
     }
 

@@ -8,13 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fangpin.claims import FUND_KEEPERS
-from fangpin.db.claims_models import FundInput
-from fangpin.db.models import Run
 from fangpin.services import fund as fund_service
+from fangpin.services import runs
 from fangpin.web import auth, charts
 from fangpin.web.actions import REFUSALS, TITLES, perform, status_of
 from fangpin.web.auth import DB, Viewer
@@ -25,16 +23,14 @@ Year = Annotated[int | None, Query(ge=1990, le=2200)]
 
 
 def _default_year(session: Session, county: str) -> int:
-    latest = session.scalar(select(func.max(Run.year)).where(Run.county == county))
-    return int(latest) if latest else dt.date.today().year
+    return runs.latest_year(session, county) or dt.date.today().year
 
 
 def _page(request: Request, session: Session, viewer: Viewer, year: int, *, error: str | None = None,
           status: int = 200) -> Response:
     county = viewer.actor.county
     line = fund_service.read_fund(session, viewer.actor, county, year).to_json_dict()
-    inputs = list(session.scalars(select(FundInput).where(FundInput.county == county, FundInput.year == year)
-                                  .order_by(FundInput.at)))
+    inputs = fund_service.inputs_of(session, county, year)
     return render(request, "fund.html", {"year": year, "line": line, "inputs": inputs, "error": error,
                                          "may_input": viewer.actor.role in FUND_KEEPERS,
                                          "done": request.query_params.get("done")}, viewer=viewer, status=status)

@@ -7,11 +7,9 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
 
 from fangpin.claims import NEXT, ROLES, moves_from
-from fangpin.db.claims_models import Claim
-from fangpin.db.models import Run
+from fangpin.services import claim_views, console, runs, users
 from fangpin.web import auth
 from fangpin.web.auth import DB, Viewer
 from fangpin.web.render import render
@@ -40,13 +38,13 @@ def login_page(request: Request, session: DB, next: str | None = None) -> Respon
 @router.post("/login", include_in_schema=False)
 def login(request: Request, session: DB, name: Annotated[str, Form(max_length=100)] = "",
           token: Annotated[str, Form(max_length=500)] = "", next: Annotated[str, Form()] = "/console") -> Response:
-    actor = auth.verify_login(session, name, token)
+    actor = users.verify_login(session, name, token)
     if actor is None:
         return render(request, "login.html", {"next": _safe_next(next), "error": "用户名或令牌不正确", "name": name},
                       status=401)
     now = auth.now(request)
     valid_for = auth.lifetime(request)
-    raw = auth.open_session(session, actor.name, now, valid_for)
+    raw = console.open_session(session, actor.name, now, valid_for)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(auth.COOKIE, raw, max_age=int(valid_for.total_seconds()), path="/console", httponly=True,
                         samesite="strict", secure=request.url.scheme == "https")
@@ -55,7 +53,7 @@ def login(request: Request, session: DB, name: Annotated[str, Form(max_length=10
 
 @router.post("/logout", include_in_schema=False)
 def logout(request: Request, session: DB, _viewer: Annotated[Viewer, Depends(auth.action("home"))]) -> Response:
-    auth.close_session(session, request.cookies.get(auth.COOKIE))
+    console.close_session(session, request.cookies.get(auth.COOKIE))
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(auth.COOKIE, path="/console", httponly=True, samesite="strict")
     return response
@@ -69,13 +67,11 @@ def waiting_states(role: str) -> list[str]:
 @router.get("", response_class=HTMLResponse, include_in_schema=False)
 def home(request: Request, session: DB, viewer: Annotated[Viewer, Depends(auth.page("home"))]) -> Response:
     county = viewer.actor.county
-    by_state = dict(session.execute(select(Claim.state, func.count()).where(Claim.county == county)
-                                    .group_by(Claim.state)).all())
+    by_state = claim_views.counts_by_state(session, county)
     waiting = {state: int(by_state.get(state, 0)) for state in waiting_states(viewer.actor.role)}
-    runs = []
+    latest = []
     if viewer.may("runs"):
-        runs = list(session.scalars(select(Run).where(Run.county == county).order_by(Run.finished_at.desc())
-                                    .limit(5)))
-    return render(request, "home.html", {"by_state": by_state, "waiting": waiting, "runs": runs, "roles": ROLES,
+        latest = runs.latest_runs(session, county, limit=5)
+    return render(request, "home.html", {"by_state": by_state, "waiting": waiting, "runs": latest, "roles": ROLES,
                                         "next_steps": NEXT},
                   viewer=viewer)

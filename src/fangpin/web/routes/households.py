@@ -3,14 +3,14 @@ its claims and their history."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from fangpin.packs.conditions import ENGINE_FIELDS
-from fangpin.services import claims as claims_service
-from fangpin.web import auth, households
+from fangpin.services import claim_views, households
+from fangpin.web import auth
 from fangpin.web.auth import DB, Viewer
 from fangpin.web.render import error_page, json_answer, render, runs_dir
 
@@ -40,15 +40,13 @@ def household_page(request: Request, household_id: str, session: DB,
                    viewer: Annotated[Viewer, Depends(auth.page("households"))]) -> Response:
     county = viewer.actor.county
     records = households.decisions_of(session, county, household_id)
-    claims = households.claims_of(session, county, household_id)
-    if not records and not claims:
+    claim_list = claim_views.claims_of_household(session, viewer.actor, household_id)
+    if not records and not claim_list:
         detail = f"本县(区)({county})没有户编号为 {household_id} 的判定或理赔"
         return error_page(request, 404, "没有这户", detail, viewer)
     explained = [households.explain(session, record) for record in records]
     head = households.head_of(session, runs_dir(request), county, household_id, records)
-    claim_views: list[dict[str, Any]] = [claims_service.get_claim(session, viewer.actor, claim.id)
-                                         for claim in claims]
     latest = records[0] if records else None
     return render(request, "household.html", {
         "household_id": household_id, "latest": latest, "explained": explained, "head": head,
-        "claims": claim_views, "fields": ENGINE_FIELDS}, viewer=viewer)
+        "claims": claim_list, "fields": ENGINE_FIELDS}, viewer=viewer)

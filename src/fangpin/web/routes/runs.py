@@ -3,21 +3,18 @@ downloads, and opening the claims of a run's paying households."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from fangpin.db.claims_models import Claim
-from fangpin.db.models import DecisionRecord, Run
 from fangpin.services import claims as claims_service
-from fangpin.services.checks import PACKS
-from fangpin.web import auth, charts, runfiles
+from fangpin.services import runfiles, runs
+from fangpin.services.runs import Run
+from fangpin.web import auth, charts
 from fangpin.web.actions import REFUSALS, TITLES, perform, status_of
 from fangpin.web.auth import DB, Viewer
 from fangpin.web.render import error_page, json_answer, render, runs_dir
@@ -33,7 +30,7 @@ class RunMissing(Exception):
 
 
 def _run(session: Session, viewer: Viewer, run_id: str) -> Run:
-    run = session.get(Run, run_id)
+    run = runs.get_run(session, run_id)
     if run is None:
         raise RunMissing(run_id)
     auth.same_county(viewer, run.county, f"运行 {run_id} ")
@@ -78,14 +75,9 @@ def _data_files(request: Request, session: Session, viewer: Viewer, run_id: str)
 @router.get("/runs", response_class=HTMLResponse, include_in_schema=False)
 def runs_page(request: Request, session: DB, viewer: Annotated[Viewer, Depends(auth.page("runs"))],
               page: PageNo = 1, size: Size = 20) -> Response:
-    condition = Run.county == viewer.actor.county
-    total = session.scalar(select(func.count()).select_from(Run).where(condition)) or 0
-    pages = max(1, -(-total // size))
-    page = min(page, pages)
-    runs = list(session.scalars(select(Run).where(condition).order_by(Run.finished_at.desc())
-                                .limit(size).offset((page - 1) * size)))
+    listed, page, total = runs.runs_page(session, viewer.actor.county, page, size)
     pager = runfiles.Page(items=[], total=total, page=page, size=size)
-    return render(request, "runs.html", {"runs": runs, "pager": pager}, viewer=viewer)
+    return render(request, "runs.html", {"runs": listed, "pager": pager}, viewer=viewer)
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -96,13 +88,9 @@ def run_page(request: Request, run_id: str, session: DB,
     except RunMissing:
         return _missing(request, viewer, run_id)
     folder = _folder(request, run)
-    summary: dict[str, Any] = {}
-    if folder is not None and (folder / "run.json").is_file():
-        summary = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    pack = PACKS.by_hash(session, run.pack_hash)
-    claims_opened = session.scalar(
-        select(func.count()).select_from(Claim).join(DecisionRecord, DecisionRecord.id == Claim.decision_id)
-        .where(DecisionRecord.run_id == run.id)) or 0
+    summary = runfiles.run_summary(folder)
+    pack = runs.run_pack(session, run)
+    claims_opened = runs.claims_opened(session, run.id)
     context = {
         "run": run, "summary": summary, "folder": folder, "pack": pack,
         "fee_rate": pack.rate(pack.rules_file.fee.rate),
@@ -224,7 +212,7 @@ def chart_data(run_id: str, chart: str, session: DB, viewer: Annotated[Viewer, D
     if chart == "outcomes":
         return json_answer(charts.outcomes_chart(session, run.id))
     if chart == "income":
-        pack = PACKS.by_hash(session, run.pack_hash)
+        pack = runs.run_pack(session, run)
         return json_answer({**charts.income_chart(session, run.id, charts.income_ceiling(pack)),
                             "pack": f"{pack.id} {pack.meta.version}"})
     return json_answer({"status": 404, "detail": f"no chart {chart}"}, 404)

@@ -1,9 +1,10 @@
-"""A run's result files read for the console, lazily with polars: filtered and sliced on the server, so a
-table of 100,000 rejected rows reaches the browser one page at a time."""
+"""A run's result files (written by ``reports``) read back for the console, lazily with polars: filtered and
+sliced on the server, so a table of 100,000 rejected rows reaches the browser one page at a time."""
 
 from __future__ import annotations
 
 import io
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from fangpin.web.labels import REASONS
+from fangpin.reports.labels import REASONS
 
 DOWNLOADS = {
     "report.xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -61,6 +62,14 @@ def run_folder(runs_dir: Path, run_id: str) -> Path | None:
         return None
     folder = runs_dir / run_id
     return folder if folder.is_dir() else None
+
+
+def run_summary(folder: Path | None) -> dict[str, Any]:
+    """The run's ``run.json`` (its summary), or {} when the folder or the file is not there."""
+    if folder is None or not (folder / "run.json").is_file():
+        return {}
+    summary: dict[str, Any] = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    return summary
 
 
 def _scan(path: Path) -> pl.LazyFrame:

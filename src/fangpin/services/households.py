@@ -6,7 +6,7 @@ Search. Stored decisions carry the household id, not the head's name or ID numbe
 - the household document stored with a single check or an application (``decisions.document``).
 
 Explanation. Each stored decision is decided again from its stored facts and prior payments under the pack
-that made it (``decide_facts``, ``stored_pack``): the full decision, with each cause's base, deductible,
+that made it (``services.replay.redecide``): the full decision, with each cause's base, deductible,
 excess, tiers, cap and increment and the clauses the rules cite. The page says whether the result equals
 the stored amounts (it always should: replay checks the same).
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +23,13 @@ import polars as pl
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
-from fangpin.db.claims_models import Claim
 from fangpin.db.models import DecisionRecord, Run
-from fangpin.deciding import Subject, decide_facts
 from fangpin.decisions import Decision
 from fangpin.facts import CAUSES, Cause
-from fangpin.money import from_fen, to_fen
-from fangpin.packs.conditions import ENGINE_FIELDS
+from fangpin.money import to_fen
+from fangpin.services import runfiles
 from fangpin.services.checks import PACKS
-from fangpin.web import runfiles
+from fangpin.services.replay import redecide
 
 SEARCH_LIMIT = 50
 INDEXED_RUNS = 100
@@ -163,11 +160,8 @@ class Explained:
 def explain(session: Session, record: DecisionRecord) -> Explained:
     """Decide the stored facts again under the stored pack: the decision with its full explanation."""
     pack = PACKS.by_hash(session, record.pack_hash)
-    facts: dict[str, int | str] = {name: getattr(record, name) for name in ENGINE_FIELDS}
     paid_fen = {cause: int(getattr(record, f"{cause}_paid_before")) for cause in CAUSES}
-    paid: dict[Cause, Decimal] = {cause: from_fen(paid_fen[cause]) for cause in CAUSES}
-    subject = Subject(record.household_id, record.year, record.county, record.township, record.village)
-    decision = decide_facts(subject, facts, paid, pack)
+    decision = redecide(session, record)
     matches = (decision.outcome == record.outcome and decision.group == record.group
                and to_fen(decision.payout) == record.payout and to_fen(decision.fee) == record.fee
                and all(to_fen(decision.cause(cause).increment) == getattr(record, cause) for cause in CAUSES))
@@ -175,15 +169,14 @@ def explain(session: Session, record: DecisionRecord) -> Explained:
                      paid_before=paid_fen)
 
 
+def get_decision(session: Session, decision_id: int) -> DecisionRecord | None:
+    return session.get(DecisionRecord, decision_id)
+
+
 def decisions_of(session: Session, county: str, household_id: str, limit: int = 50) -> list[DecisionRecord]:
     return list(session.scalars(
         select(DecisionRecord).where(DecisionRecord.county == county, DecisionRecord.household_id == household_id)
         .order_by(DecisionRecord.recorded_at.desc(), DecisionRecord.id.desc()).limit(limit)))
-
-
-def claims_of(session: Session, county: str, household_id: str) -> list[Claim]:
-    return list(session.scalars(select(Claim).where(Claim.county == county, Claim.household_id == household_id)
-                                .order_by(Claim.id.desc())))
 
 
 def head_of(session: Session, runs_dir: Path, county: str, household_id: str,

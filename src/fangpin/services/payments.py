@@ -1,0 +1,143 @@
+"""The county's payments ledger (``payments``): what bulk screening counts as paid before. It is read when a
+household applies and when a claim is filed, and written in the transaction that moves a claim to ``paid``,
+so nothing is paid twice, whichever path paid first (SPEC 3.4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from fangpin.claims import Conflict, InvalidRequest
+from fangpin.db import queries
+from fangpin.db.chained import append_one
+from fangpin.db.claims_models import Claim, ClaimEvent
+from fangpin.db.locks import lock_chain
+from fangpin.db.models import DecisionRecord, Payment
+from fangpin.facts import CAUSES, Cause, Household
+from fangpin.fund import yuan
+from fangpin.money import ZERO, from_fen, to_fen
+from fangpin.payouts import fee_on
+from fangpin.services.checks import PACKS
+
+LEDGER = "payments"
+
+
+def paid_so_far(session: Session, county: str, year: int, household_id: str) -> dict[str, int]:
+    """What the ledger counts as paid to the household this year, per cause, in fen."""
+    return queries.household_paid(session, county, year, household_id)
+
+
+def counted_already(session: Session, household: Household, counted: dict[str, int]) -> str:
+    """What the ledger counted for the household this year, and who paid it: '' when nothing."""
+    if not any(counted.values()):
+        return ""
+    entries = queries.household_payments(session, household.county, household.year, household.household_id)
+    sources = payers(session, entries)
+    parts = [f"{yuan(counted[cause])} for {cause} ({' / '.join(sources[cause])})" for cause in CAUSES
+             if counted[cause]]
+    return f"; the fund counted {', '.join(parts)} this year already"
+
+
+def payers(session: Session, entries: list[Payment]) -> dict[str, list[str]]:
+    """Per cause, who wrote the ledger entries: a screening run, or the claim whose payment it was."""
+    decision_ids = {entry.decision_id for entry in entries if entry.run_id is None}
+    claims = dict(session.execute(select(Claim.filing_decision_id, Claim.id).where(
+        Claim.filing_decision_id.in_(decision_ids))).tuples().all()) if decision_ids else {}
+    sources: dict[str, list[str]] = {cause: [] for cause in CAUSES}
+    for entry in entries:
+        name = (f"screening run {entry.run_id}" if entry.run_id is not None
+                else f"claim {claims[entry.decision_id]}" if entry.decision_id in claims
+                else f"decision {entry.decision_id}")
+        if name not in sources[entry.cause]:
+            sources[entry.cause].append(name)
+    return sources
+
+
+def to_ledger(session: Session, claim: Claim, filing: DecisionRecord, shares: dict[Cause, int],
+               now: dt.datetime) -> None:
+    """Append the payment to the county's payments ledger, one entry per cause it adds to, in the claim's
+    transaction: what bulk screening reads as paid before.
+
+    An application claim adds its share of each cause. A screening claim's run wrote its decision's amounts
+    already, so the claim adds only what it paid above them (verified figures higher); a claim that paid
+    less than its run's amount leaves the ledger at the run's amount (conservative: the ledger's sums only
+    grow, never paid twice). Each entry's ``paid_before`` is the ledger's sum before it, so a screening run
+    that paid the same cause from the same prior total meanwhile collides on the unique key: 409.
+
+    For an application, a payment the ledger did not count at filing (counted since by a screening run)
+    would be paid twice: 409, nothing written; the claim is rejected and the run's claim pays it."""
+    lock_chain(session, LEDGER, claim.county)
+    entries = queries.household_payments(session, claim.county, claim.year, claim.household_id)
+    counted: dict[str, int] = dict.fromkeys(CAUSES, 0)  # the ledger's sums: each new entry's paid_before
+    for entry in entries:
+        counted[entry.cause] += entry.amount
+    opening = session.get(DecisionRecord, claim.decision_id) if claim.opened_by == "screening" else None
+    rows: list[dict[str, Any]] = []
+    for cause in CAUSES:
+        amount = shares[cause] - (int(getattr(opening, cause)) if opening is not None else 0)
+        if amount <= 0:
+            continue
+        filed_on = int(getattr(filing, f"{cause}_paid_before"))
+        if opening is None and counted[cause] > filed_on:  # an application: its decision is not in the ledger
+            sources = " / ".join(payers(session, entries)[cause])
+            raise Conflict(f"claim {claim.id}: the fund now counts {yuan(counted[cause])} for {cause} for household "
+                           f"{claim.household_id} in {claim.year} ({sources}), more than the {yuan(filed_on)} "
+                           "the claim was filed on: paid meanwhile, and paying this claim would pay it twice; "
+                           "reject the claim: the claim of what counted it pays what is still owed")
+        rows.append({"county": claim.county, "year": claim.year, "household_id": claim.household_id,
+                     "cause": cause, "paid_before": counted[cause], "amount": amount, "decision_id": filing.id,
+                     "run_id": None, "recorded_at": now.astimezone(dt.UTC)})
+    try:
+        for row in rows:
+            append_one(session, Payment, claim.county, row)
+    except IntegrityError:
+        raise Conflict(f"claim {claim.id}: a payment for household {claim.household_id} from the same prior total "
+                       "was recorded meanwhile (a screening run paid meanwhile); nothing was stored: read the "
+                       "claim again") from None
+
+
+
+def paid_by_other_claims(session: Session, claim: Claim) -> dict[Cause, Decimal]:
+    """What other claims of the household paid this year, per cause: never paid twice."""
+    rows = session.scalars(
+        select(ClaimEvent.payload).join(Claim, Claim.id == ClaimEvent.claim_id).where(
+            Claim.county == claim.county, Claim.year == claim.year, Claim.household_id == claim.household_id,
+            Claim.id != claim.id, ClaimEvent.step == "paid")
+    )
+    paid: dict[Cause, Decimal] = dict.fromkeys(CAUSES, ZERO)
+    for payload in rows:
+        for cause in CAUSES:
+            paid[cause] += Decimal(payload["causes"][cause])
+    return paid
+
+
+def within_decided(claim: Claim, amount: Decimal) -> None:
+    """A payment never exceeds the amount decided at filing."""
+    assert claim.amount_decided is not None
+    if to_fen(amount) > claim.amount_decided:
+        raise InvalidRequest(f"amount: {yuan(to_fen(amount))} exceeds the {yuan(claim.amount_decided)} decided at "
+                             "filing", field="amount")
+
+
+def shares(session: Session, claim: Claim, amount: Decimal
+           ) -> tuple[dict[str, Any], dict[str, Any], DecisionRecord, dict[Cause, int]]:
+    """The claim's new values and the step's record for a payment of ``amount``, the filing decision, and the
+    payment's share of each cause in fen: the payment covers the causes in order, each up to its amount
+    decided. The insurer's fee is on the amount paid, at the rate of the pack that made the filing decision."""
+    assert claim.filing_decision_id is not None
+    paid = to_fen(amount)
+    filing = session.get(DecisionRecord, claim.filing_decision_id)
+    assert filing is not None
+    left, split = paid, {}
+    for cause in CAUSES:
+        split[cause] = min(left, int(getattr(filing, cause)))
+        left -= split[cause]
+    pack = PACKS.by_hash(session, filing.pack_hash)
+    fee = to_fen(fee_on(from_fen(paid), pack.rate(pack.rules_file.fee.rate)))
+    causes = {cause: yuan(share) for cause, share in split.items()}
+    return {"amount_paid": paid, "fee": fee}, {"causes": causes, "fee": yuan(fee)}, filing, split
