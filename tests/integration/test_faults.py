@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from fangpin import synth
+import fangpin_synth as synth
 from fangpin.db.session import get_engine, session_scope
 from fangpin.errors import FangpinError
 from fangpin.services.audit import verify_chains
