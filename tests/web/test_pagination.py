@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 
 from fangpin.services.screening import ScreenRequest, screen
-from tests.web.conftest import COUNTY, DEMO, Console, text_of
+from tests.support import COUNTY, DEMO
+from tests.web.conftest import Console, text_of
 
 ROWS = 100_000
 REASONS = ["bad_id_number", "bad_amount", "bad_date", "unknown_person"]
