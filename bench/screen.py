@@ -1,4 +1,4 @@
-"""Time `fangpin screen` end to end on a synthetic drop of N households built to EXPORTS.md.
+"""Time `fangpin screen` end to end on a synthetic drop of N households built to the export contract (docs/exports.md).
 
     python bench/screen.py --households 100000 [300000 1000000] [--seed 1] [--keep]
 
@@ -36,8 +36,8 @@ print(json.dumps({"wall": wall, "peak": peak, "seconds": result.run["seconds"], 
 
 
 def generate(households: int, seed: int) -> Path:
-    sys.path.insert(0, str(ROOT / "src"))
-    from fangpin import synth
+    sys.path.insert(0, str(ROOT / "tools"))  # the generator is a dev package, not part of fangpin
+    import fangpin_synth as synth
 
     drop = CACHE / f"drop-{households}-{seed}"
     if not (drop / ".complete").exists():

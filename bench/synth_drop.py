@@ -1,4 +1,4 @@
-"""Generate a synthetic county data drop (fangpin.synth) and print the time and rows per file.
+"""Generate a synthetic county data drop (tools/fangpin_synth) and print the time and rows per file.
 
     python bench/synth_drop.py OUT --households N [--seed S] [--year 2019] [--county 130434]
                                [--bad-share 0.02] [--formats gbk|utf8|utf8-bom|xlsx] [--plain]
@@ -28,8 +28,8 @@ def main() -> None:
     parser.add_argument("--plain", action="store_true", help="canonical headers, plain values, no title/blank/total")
     args = parser.parse_args()
 
-    sys.path.insert(0, str(ROOT / "src"))
-    from fangpin import synth
+    sys.path.insert(0, str(ROOT / "tools"))  # the generator is a dev package, not part of fangpin
+    import fangpin_synth as synth
 
     m = synth.generate_drop(args.out, args.households, seed=args.seed, year=args.year, county=args.county,
                             bad_share=args.bad_share, formats=args.formats, messy=not args.plain)

@@ -1,20 +1,72 @@
-"""Helpers shared by tests: household documents, a plain-Python oracle of SPEC, generators."""
+"""Helpers shared by every test suite: the county and the clock the tests use, household documents (as the API
+takes them, and as facts), a plain-Python oracle of the policy (docs/policy.md), generators."""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+import time
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
 
+from fangpin.claims import LOCAL
 from fangpin.documents import household_from
 from fangpin.facts import Household
 
 REPO = Path(__file__).resolve().parents[1]
 PACK_2019 = REPO / "rules" / "handan-2019"
+DEMO = REPO / "fixtures" / "demo"  # the shipped 40-household drop (魏县 130434, 2019): pays 176,550.08
+COUNTY = "130434"
+OTHER_COUNTY = "130435"
+START = dt.datetime(2019, 10, 8, 1, 0, tzinfo=dt.UTC)  # 09:00 in the county, inside the demo's policy year
+
+
+class Clock:
+    """The server's clock in API and console tests: it stands still until the test moves it (the 7 days of
+    publicity, a session's expiry)."""
+
+    def __init__(self, now: dt.datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+    def today(self) -> str:
+        return self.now.astimezone(LOCAL).date().isoformat()
+
+
+class RunningClock(Clock):
+    """A clock that runs from ``start`` at the pace of real time, for a live server driven by a browser (its
+    pages poll and time out); a test can still move it on."""
+
+    def __init__(self, start: dt.datetime = START) -> None:
+        super().__init__(start)
+        self._origin = time.monotonic()
+
+    def __call__(self) -> dt.datetime:
+        return self.now + dt.timedelta(seconds=time.monotonic() - self._origin)
+
+    def today(self) -> str:
+        return self().astimezone(LOCAL).date().isoformat()
+
+
+def document(household_id: str = "130434-0001", **overrides: Any) -> dict[str, Any]:
+    """A household document as the API takes it (docs/policy.md section 9), by default example 5.1: never
+    registered, 4 members, 4,400 per capita, illness 45,000 → 13,000.00."""
+    data: dict[str, Any] = {
+        "household_id": household_id, "year": 2019, "county": COUNTY, "township": "东代固镇", "village": "东村",
+        "head_name": "赵大山", "head_id": "13043419800101001X", "status": "never_registered", "members": 4,
+        "income": "17600.00", "labour_capacity": True, "housing_secure": True,
+        "illness": [{"id": "S1", "date": "2019-03-02", "burden": "45000.00"}],
+    }
+    data.update(overrides)
+    return data
 
 
 def household(**overrides: Any) -> Household:
@@ -44,7 +96,7 @@ def disaster(loss: str, compensation: str = "0", kind: str = "fire") -> list[dic
     return [{"id": "D1", "date": dt.date(2019, 6, 1), "kind": kind, "loss": loss, "compensation": compensation}]
 
 
-# --- an independent oracle: SPEC sections 1-4 written out by hand, for comparison with the engine ---
+# --- an independent oracle: docs/policy.md sections 1-4 written out by hand, for comparison with the engine ---
 
 def _half_up(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
@@ -70,7 +122,7 @@ COUNTED_STAGES = {"普通高中", "高中", "中职", "中等职业教育", "高
 
 
 def oracle(h: Household) -> dict[str, Any]:
-    """What SPEC says for a household: outcome, group, owed and paid now per cause, payout, fee."""
+    """What docs/policy.md says for a household: outcome, group, owed and paid now per cause, payout, fee."""
     pc = _half_up(h.income / h.members) if h.income is not None else h.income_per_capita
     assert pc is not None
     zero = {"illness": Decimal(0), "schooling": Decimal(0), "disaster": Decimal(0)}

@@ -1,8 +1,8 @@
-"""An API on a fresh database (SQLite and PostgreSQL), users of every role, a clock the test moves."""
+"""An API on a fresh database (SQLite and PostgreSQL), users of every role, a clock the test moves (the county,
+clock and household document are tests/support.py's)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,38 +12,10 @@ from fastapi.testclient import TestClient
 from httpx2 import Response
 
 from fangpin.api.main import create_app
-from fangpin.claims import LOCAL, ROLES
+from fangpin.claims import ROLES
 from fangpin.db.session import session_scope
 from fangpin.services.users import add_user
-
-COUNTY = "130434"
-OTHER_COUNTY = "130435"
-START = dt.datetime(2019, 10, 8, 1, 0, tzinfo=dt.UTC)  # 09:00 in the county
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, days: int = 0, hours: int = 0) -> None:
-        self.now += dt.timedelta(days=days, hours=hours)
-
-    def today(self) -> str:
-        return self.now.astimezone(LOCAL).date().isoformat()
-
-
-def document(household_id: str = "130434-0001", **overrides: Any) -> dict[str, Any]:
-    """SPEC section 5, example 1: never registered, 4 members, 4400 per capita, illness 45,000 → 13,000.00."""
-    data: dict[str, Any] = {
-        "household_id": household_id, "year": 2019, "county": COUNTY, "township": "东代固镇", "village": "东村",
-        "status": "never_registered", "members": 4, "income": "17600.00", "labour_capacity": True,
-        "housing_secure": True, "illness": [{"id": "S1", "date": "2019-03-02", "burden": "45000.00"}],
-    }
-    data.update(overrides)
-    return data
+from tests.support import COUNTY, OTHER_COUNTY, START, Clock, document
 
 
 @dataclass

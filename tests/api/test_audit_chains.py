@@ -10,7 +10,8 @@ from fangpin.db import chained
 from fangpin.db.claims_models import ClaimEvent
 from fangpin.db.session import get_engine, session_scope
 from fangpin.services.audit import verify_chains
-from tests.api.conftest import Api, document
+from tests.api.conftest import Api
+from tests.support import document
 
 
 @pytest.fixture

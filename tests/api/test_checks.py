@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from fangpin.db.session import get_engine
-from tests.api.conftest import Api, document
+from tests.api.conftest import Api
+from tests.support import document
 
 
 def test_a_check_returns_the_decision_and_stores_it_with_its_facts_and_document(api: Api) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from fangpin.claims import ROLES
-from tests.api.conftest import ACTING, PATH, Api, document
+from tests.api.conftest import ACTING, PATH, Api
+from tests.support import document
 
 
 def test_a_claim_goes_the_whole_path_from_application_to_payment_with_its_history(api: Api) -> None:

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from fangpin.cli import app
 from fangpin.db.session import get_engine
-from tests.api.conftest import document
+from tests.support import document
 
 
 def test_users_add_prints_a_token_once_and_stores_only_its_hash(

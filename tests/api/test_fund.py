@@ -15,7 +15,8 @@ from fangpin.db.claims_models import Claim
 from fangpin.db.session import session_scope
 from fangpin.documents import household_from
 from fangpin.services import checks
-from tests.api.conftest import Api, document
+from tests.api.conftest import Api
+from tests.support import document
 
 HANDAN = "130400"
 

@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
 from fangpin.api.main import build_app
-from tests.api.conftest import Api, document
+from tests.api.conftest import Api
+from tests.support import document
 
 # Generated examples only (fuzzing): the coverage phase enumerates every boundary of every field, hundreds of
 # requests for the household document alone, and would take minutes.

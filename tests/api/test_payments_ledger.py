@@ -16,8 +16,9 @@ from fangpin.db.models import Payment
 from fangpin.db.session import session_scope
 from fangpin.services.audit import verify_chains
 from fangpin.services.screening import ScreenRequest, ScreenResult, screen
-from tests.api.conftest import Api, document
+from tests.api.conftest import Api
 from tests.integration.drops import base_drop, settlement
+from tests.support import document
 
 # H1 of tests.integration.drops.base_drop: never registered, 4 members, 16,000 a year (4,000 per capita)
 H1: dict[str, Any] = {"household_id": "H1", "members": 4, "income": "16000.00"}

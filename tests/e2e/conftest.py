@@ -1,18 +1,21 @@
 """Browser tests of the console: the real service (uvicorn, on a free port of 127.0.0.1, a temporary SQLite
 database) driven by Debian's headless chromium through Playwright. Never ``playwright install``: the
 browser is the system's (``.ci/install-browser``). Without it the tests are skipped, or fail when CI or
-FANGPIN_REQUIRE_BROWSER is set. Screenshots go to tests/e2e/artifacts/."""
+FANGPIN_REQUIRE_BROWSER is set. Screenshots go to tests/e2e/artifacts/ (ignored by git).
+
+Every test gets its own server on a fresh database (``server``), with users of every role and a clock of
+its own; a test that needs the demo drop screened asks for ``demo_run``. So each test runs alone, in any
+order. The browser is started once per session."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,12 +24,12 @@ import pytest
 
 from fangpin.claims import ROLES
 from fangpin.db.session import dispose_all, session_scope
-from fangpin.services.claims import add_user
+from fangpin.services.users import add_user
+from tests.support import COUNTY, DEMO, OTHER_COUNTY, RunningClock
 
 CHROMIUM = Path(os.environ.get("FANGPIN_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).parent / "artifacts"
 VIEWPORT = {"width": 1366, "height": 768}
-COUNTY = "130434"
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -42,31 +45,13 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"browser tests skipped: {reason} (run .ci/install-browser)")
 
 
-class Clock:
-    """The server's clock: it runs from 8 October 2019, 09:00 in the county, so that claims, visits and fund
-    inputs fall in the demo drop's policy year as they would in the office; a test moves it on (the 7 days
-    of publicity)."""
-
-    def __init__(self) -> None:
-        self.start = dt.datetime(2019, 10, 8, 1, 0, tzinfo=dt.UTC)
-        self.origin = time.monotonic()
-        self.offset = dt.timedelta()
-
-    def __call__(self) -> dt.datetime:
-        return self.start + self.offset + dt.timedelta(seconds=time.monotonic() - self.origin)
-
-    def advance(self, **delta: float) -> None:
-        self.offset += dt.timedelta(**delta)
-
-
 @dataclass
 class Server:
     url: str
     database_url: str
     runs_dir: Path
     tokens: dict[str, str]
-    clock: Clock
-    state: dict[str, Any] = field(default_factory=dict)
+    clock: RunningClock
 
 
 def _free_port() -> int:
@@ -75,23 +60,26 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture
+def server(browser: Any, tmp_path: Path) -> Iterator[Server]:
+    """The console's service on a fresh SQLite database of this test's own, on a free port. (It asks for the
+    browser first, so that without chromium the test is skipped before a server is started.)"""
     import uvicorn
 
     from fangpin.api.main import create_app
     from fangpin.web import mount_console
 
-    folder = tmp_path_factory.mktemp("console-e2e")
+    folder = tmp_path / "console-e2e"
+    folder.mkdir()
     database_url = f"sqlite:///{folder / 'fangpin.db'}"
-    clock = Clock()
+    clock = RunningClock()
     app = create_app(database_url, clock=clock)
     mount_console(app, runs_dir=folder / "runs")
     tokens: dict[str, str] = {}
     with session_scope(database_url) as session:
         for role in ROLES:
             tokens[role] = add_user(session, f"{role}1", role, COUNTY)
-        tokens["other_office"] = add_user(session, "other_office1", "office", "130435")
+        tokens["other_office"] = add_user(session, "other_office1", "office", OTHER_COUNTY)
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="auto",
                             timeout_graceful_shutdown=1, access_log=False)
@@ -107,6 +95,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     uvicorn_server.should_exit = True
     thread.join(timeout=15)
     dispose_all()
+
+
+@pytest.fixture
+def demo_run(server: Server) -> str:
+    """The demo drop screened into this test's server (through the screening service, as the console's own
+    upload does), its files in the server's runs folder; the run's id."""
+    from fangpin.services.screening import ScreenRequest, screen
+
+    result = screen(ScreenRequest(drop=DEMO, year=2019, county=COUNTY, database_url=server.database_url,
+                                  runs_dir=server.runs_dir))
+    return str(result.run["run_id"])
 
 
 @pytest.fixture(scope="session")

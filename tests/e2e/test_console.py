@@ -1,14 +1,15 @@
 """The county office's day in the console, in headless chromium at 1366×768: sign in, drag the demo drop in,
 follow the run to its report, open a household, move a claim one step as the right role and fail as the
 wrong one, replay a run, look at the fund, page through 100,000 rejected rows. Each page is saved as a
-screenshot in tests/e2e/artifacts/. The tests run in this order and build on each other."""
+screenshot in tests/e2e/artifacts/ (the number in a screenshot's name orders the day, not the tests). Each
+test starts from a server of its own (tests/e2e/conftest.py): a test that needs the demo drop screened
+asks for ``demo_run``, one that needs a claim opens it; none depends on another having run."""
 
 from __future__ import annotations
 
 import base64
 import csv
 import io
-import time
 from pathlib import Path
 
 import polars as pl
@@ -17,15 +18,14 @@ from sqlalchemy import select
 from fangpin.db.claims_models import Claim
 from fangpin.db.session import session_scope
 from tests.e2e.conftest import Server, Visitor
-from tests.support import REPO
+from tests.support import DEMO
 
-DEMO = REPO / "fixtures" / "demo"
 ALL_CHARTS_READY = "n => document.querySelectorAll('[data-chart][data-ready=\"1\"]').length === n"
 MIME = {".csv": "text/csv", ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 MAIN_FRAME_REFUSED = ("the server responded with a status of 403",)
 
 
-def test_01_sign_in_with_a_wrong_then_the_right_token(browser: object, server: Server,
+def test_sign_in_with_a_wrong_then_the_right_token(browser: object, server: Server,
                                                       visitors: dict[str, Visitor]) -> None:
     visitor = Visitor(browser, server)
     try:
@@ -55,7 +55,7 @@ def test_01_sign_in_with_a_wrong_then_the_right_token(browser: object, server: S
     auditor.clean(allowed=MAIN_FRAME_REFUSED)
 
 
-def test_02_drag_the_demo_drop_in_and_follow_the_run_to_its_report(server: Server,
+def test_drag_the_demo_drop_in_and_follow_the_run_to_its_report(server: Server,
                                                                    visitors: dict[str, Visitor]) -> None:
     office = visitors["office"]
     page = office.page
@@ -85,7 +85,6 @@ def test_02_drag_the_demo_drop_in_and_follow_the_run_to_its_report(server: Serve
     page.click("#report-link")
     page.wait_for_url("**/console/runs/*")
     run_id = page.url.rsplit("/", 1)[1]
-    server.state["run_id"] = run_id
     page.wait_for_function(ALL_CHARTS_READY, arg=3)
     page.wait_for_timeout(1200)  # the charts' entry animation
     office.shot("07-report-top")
@@ -95,7 +94,7 @@ def test_02_drag_the_demo_drop_in_and_follow_the_run_to_its_report(server: Serve
     table = page.inner_text("#files-table")
     assert table.count("✓ 相符") == 7 and "✗" not in table
     kpis = page.inner_text(".kpis")
-    assert "333 = 243 + 73 + 17" in kpis.replace(",", "") or " = " in kpis
+    assert "333 = 243 + 73 + 17" in kpis.replace(",", "")  # rows read = used + rejected + skipped
 
     with page.expect_download() as download:
         page.click(f"a[href='/console/runs/{run_id}/files/report.xlsx']")
@@ -121,7 +120,8 @@ def test_02_drag_the_demo_drop_in_and_follow_the_run_to_its_report(server: Serve
     office.clean()
 
 
-def test_03_find_a_household_by_its_heads_name_and_read_its_explanation(visitors: dict[str, Visitor]) -> None:
+def test_find_a_household_by_its_heads_name_and_read_its_explanation(demo_run: str,
+                                                                     visitors: dict[str, Visitor]) -> None:
     office = visitors["office"]
     page = office.page
     office.goto("/console/households")
@@ -147,18 +147,34 @@ def _state(server: Server, claim_id: int) -> tuple[str, int]:
         return claim.state, claim.version
 
 
-def test_04_move_a_claim_one_step_as_the_surveyor_and_fail_as_the_village(server: Server,
-                                                                         visitors: dict[str, Visitor]) -> None:
-    office = visitors["office"]
-    office.goto(f"/console/runs/{server.state['run_id']}")
+def _open_the_runs_claims(office: Visitor, run_id: str) -> None:
+    office.goto(f"/console/runs/{run_id}")
     office.page.once("dialog", lambda dialog: dialog.accept())
     office.page.click("#open-claims")
     office.page.wait_for_selector("text=已为本次运行的赔付户开立")
+
+
+def _survey(surveyor: Visitor, claim_id: int) -> None:
+    surveyor.page.fill("#step-surveyed textarea[name=findings]", "入户查看住院票据与医保结算单,情况属实")
+    surveyor.shot("16-claim-survey-form")
+    surveyor.page.click("#step-surveyed button[type=submit]")
+    surveyor.page.wait_for_selector("#step-done")
+
+
+def _first_two_claims(server: Server) -> tuple[int, int]:
+    with session_scope(server.database_url) as session:
+        first, second = session.scalars(select(Claim.id).order_by(Claim.id).limit(2)).all()
+    return first, second
+
+
+def test_move_a_claim_one_step_as_the_surveyor_and_fail_as_the_village(server: Server, demo_run: str,
+                                                                      visitors: dict[str, Visitor]) -> None:
+    office = visitors["office"]
+    _open_the_runs_claims(office, demo_run)
     office.goto("/console/claims?state=opened")
     assert office.page.locator("#claims-table tr").count() > 2
     office.shot("14-claims-board-office")
-    with session_scope(server.database_url) as session:
-        first, second = session.scalars(select(Claim.id).order_by(Claim.id).limit(2)).all()
+    first, second = _first_two_claims(server)
 
     surveyor = visitors["surveyor"]
     surveyor.goto("/console/claims")
@@ -166,10 +182,7 @@ def test_04_move_a_claim_one_step_as_the_surveyor_and_fail_as_the_village(server
     surveyor.shot("15-claims-board-surveyor")
     surveyor.page.click(f"a[href='/console/claims/{first}#step-surveyed']")
     surveyor.page.wait_for_url(f"**/console/claims/{first}*")
-    surveyor.page.fill("#step-surveyed textarea[name=findings]", "入户查看住院票据与医保结算单,情况属实")
-    surveyor.shot("16-claim-survey-form")
-    surveyor.page.click("#step-surveyed button[type=submit]")
-    surveyor.page.wait_for_selector("#step-done")
+    _survey(surveyor, first)
     assert "已入户查勘" in surveyor.page.inner_text("h1")
     surveyor.shot("17-claim-surveyed")
     assert _state(server, first) == ("surveyed", 2)
@@ -202,12 +215,12 @@ def test_04_move_a_claim_one_step_as_the_surveyor_and_fail_as_the_village(server
     village.clean(allowed=MAIN_FRAME_REFUSED)
 
 
-def test_05_the_auditor_replays_the_run_under_its_own_pack_and_another(server: Server,
-                                                                     visitors: dict[str, Visitor]) -> None:
+def test_the_auditor_replays_the_run_under_its_own_pack_and_another(demo_run: str,
+                                                                  visitors: dict[str, Visitor]) -> None:
     auditor = visitors["auditor"]
     page = auditor.page
     auditor.goto("/console/audit")
-    page.select_option("select[name=run]", server.state["run_id"])
+    page.select_option("select[name=run]", demo_run)
     page.click("#replay-form button[type=submit]")
     page.wait_for_selector("#replay-result")
     assert "一致" in page.inner_text("#replay-result h2")
@@ -229,10 +242,15 @@ def _take_step(visitor: Visitor, claim_id: int, to: str, fill: dict[str, str] | 
     visitor.page.wait_for_selector("#step-done")
 
 
-def test_06_the_rest_of_the_path_after_seven_days_of_publicity_and_the_fund(browser: object, server: Server,
-                                                                            visitors: dict[str, Visitor]) -> None:
-    with session_scope(server.database_url) as session:
-        claim_id = session.scalars(select(Claim.id).where(Claim.state == "surveyed")).one()
+def test_the_rest_of_the_path_after_seven_days_of_publicity_and_the_fund(browser: object, server: Server,
+                                                                         demo_run: str,
+                                                                         visitors: dict[str, Visitor]) -> None:
+    _open_the_runs_claims(visitors["office"], demo_run)
+    claim_id, _ = _first_two_claims(server)
+    surveyor = visitors["surveyor"]
+    surveyor.goto(f"/console/claims/{claim_id}")
+    _survey(surveyor, claim_id)
+    assert _state(server, claim_id) == ("surveyed", 2)
     village = visitors["village"]
     _take_step(village, claim_id, "publicised", {"notes": "村民代表会议评议通过,张榜公示"})
     assert "2019-10-08 至 2019-10-14" in village.page.inner_text("#publicity")
@@ -270,29 +288,24 @@ def test_06_the_rest_of_the_path_after_seven_days_of_publicity_and_the_fund(brow
             window.close()
 
 
-def test_07_a_hundred_thousand_rejected_rows_page_without_freezing(server: Server,
+def test_a_hundred_thousand_rejected_rows_are_paged_on_the_server(server: Server, demo_run: str,
                                                                   visitors: dict[str, Visitor]) -> None:
-    run_id = server.state["run_id"]
     rows = 100_000
     reasons = ["bad_id_number", "bad_amount", "bad_date", "unknown_person"]
     pl.DataFrame({
         "file": [f"城乡居民医保一站式结算{i % 3}.csv" for i in range(rows)], "row": [i + 2 for i in range(rows)],
         "field": ["id_number"] * rows, "value": [f"13043419800101{i:06d}" for i in range(rows)],
         "reason": [reasons[i % 4] for i in range(rows)],
-    }).write_csv(server.runs_dir / run_id / "rejections.csv")
+    }).write_csv(server.runs_dir / demo_run / "rejections.csv")
     office = visitors["office"]
     page = office.page
-    started = time.perf_counter()
-    office.goto(f"/console/runs/{run_id}/rejections")
-    loaded = time.perf_counter() - started
-    assert loaded < 5, f"the first page of 100,000 rows took {loaded:.1f} s"
+    office.goto(f"/console/runs/{demo_run}/rejections")
     assert page.locator("#rejections-table tr").count() == 51
     assert "共 100,000 行" in page.inner_text(".pager")
-    started = time.perf_counter()
     page.click(".pager >> text=末页 »")
     page.wait_for_url("**page=2000**")
-    assert time.perf_counter() - started < 5
     assert page.locator("#rejections-table tr").count() == 51
-    assert page.evaluate("() => document.querySelectorAll('tr').length") < 120
+    assert "13043419800101099999" in page.inner_text("#rejections-table")  # the last row, on the last page
+    assert page.evaluate("() => document.querySelectorAll('tr').length") < 120  # one page in the page, no more
     office.shot("26-rejections-100000-rows-last-page")
     office.clean()

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from fangpin import synth
+import fangpin_synth as synth
 from fangpin.db.session import get_engine
 from fangpin.deciding import decide
 from fangpin.documents import household_from

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from stdnum.cn import ric
 
-from fangpin import synth
+import fangpin_synth as synth
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_DIR = REPO / "fixtures" / "demo"
@@ -583,9 +583,12 @@ def test_expected_decisions_match_a_reference_calculation(drops, demo) -> None:
 
 def test_gbk_files_hold_only_gbk_characters(drops, demo) -> None:
     for drop, manifest in all_drops(drops, demo):
-        for f in manifest.files:
-            if f.encoding == "gb18030":
-                (drop / f.name).read_bytes().decode("gbk")
+        gbk = [f for f in manifest.files if f.encoding == "gb18030"]
+
+        assert gbk, f"{drop.name}: no GBK file, so nothing was checked"  # small drops always get one
+        for f in gbk:
+            text = (drop / f.name).read_bytes().decode("gbk")  # raises on a GB18030-only character
+            assert any("\u4e00" <= c <= "\u9fff" for c in text), f.name  # Chinese text, not plain ASCII
 
 
 def test_plain_drop_has_canonical_headers_in_contract_order(tmp_path: Path) -> None:

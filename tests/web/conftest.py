@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import re
 import time
@@ -23,35 +22,7 @@ from fangpin.db.session import session_scope
 from fangpin.services import claims as claims_service
 from fangpin.services.users import add_user
 from fangpin.web import mount_console
-from tests.support import REPO
-
-COUNTY = "130434"
-OTHER_COUNTY = "130435"
-START = dt.datetime(2019, 10, 8, 1, 0, tzinfo=dt.UTC)  # 09:00 in the county
-DEMO = REPO / "fixtures" / "demo"
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
-
-
-def document(household_id: str = "130434-0001", **overrides: Any) -> dict[str, Any]:
-    """SPEC section 5, example 1 (never registered, 4400 per capita, illness 45,000 → 13,000.00)."""
-    data: dict[str, Any] = {
-        "household_id": household_id, "year": 2019, "county": COUNTY, "township": "东代固镇", "village": "东村",
-        "head_name": "赵大山", "head_id": "13043419800101001X", "status": "never_registered", "members": 4,
-        "income": "17600.00", "labour_capacity": True, "housing_secure": True,
-        "illness": [{"id": "S1", "date": "2019-03-02", "burden": "45000.00"}],
-    }
-    data.update(overrides)
-    return data
+from tests.support import COUNTY, DEMO, OTHER_COUNTY, START, Clock, document
 
 
 def csrf_of(page: str) -> str:

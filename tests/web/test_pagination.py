@@ -1,14 +1,14 @@
-"""100,000 rejected rows reach the browser a page at a time: filtered and sliced on the server."""
+"""100,000 rejected rows reach the browser a page at a time: filtered and sliced on the server. (How long a
+page takes is a benchmark's business, not a test's.)"""
 
 from __future__ import annotations
-
-import time
 
 import polars as pl
 import pytest
 
 from fangpin.services.screening import ScreenRequest, screen
-from tests.web.conftest import COUNTY, DEMO, Console, text_of
+from tests.support import COUNTY, DEMO
+from tests.web.conftest import Console, text_of
 
 ROWS = 100_000
 REASONS = ["bad_id_number", "bad_amount", "bad_date", "unknown_person"]
@@ -32,13 +32,12 @@ def big_run(console: Console) -> str:
 
 def test_a_page_of_100000_rejected_rows_is_served_without_the_rest(console: Console, big_run: str) -> None:
     office = console.login("office")
-    started = time.perf_counter()
-    page = office.get(f"/console/api/runs/{big_run}/rejections", params={"page": 1234, "size": 50}).json()
-    seconds = time.perf_counter() - started
+    response = office.get(f"/console/api/runs/{big_run}/rejections", params={"page": 1234, "size": 50})
+    page = response.json()
 
     assert (page["total"], page["pages"], page["page"], page["size"]) == (ROWS, 2000, 1234, 50)
     assert [item["row"] for item in page["items"]] == list(range(1233 * 50 + 2, 1234 * 50 + 2))
-    assert seconds < 2.0, f"a page of 100,000 rows took {seconds:.2f} s"
+    assert len(response.content) < 20_000  # one page of 50 rows, not the 100,000
 
     last = office.get(f"/console/api/runs/{big_run}/rejections", params={"page": 10**6, "size": 200}).json()
     assert last["page"] == 500 and len(last["items"]) == 200 and last["items"][-1]["row"] == ROWS + 1
@@ -53,12 +52,11 @@ def test_a_page_of_100000_rejected_rows_is_served_without_the_rest(console: Cons
 
 def test_the_rejections_page_renders_one_page_of_rows(console: Console, big_run: str) -> None:
     office = console.login("office")
-    started = time.perf_counter()
     response = office.get(f"/console/runs/{big_run}/rejections", params={"page": 3, "size": 100})
-    seconds = time.perf_counter() - started
 
-    assert response.status_code == 200 and seconds < 3.0
+    assert response.status_code == 200
     assert response.text.count("<tr><td>医保结算") == 100
+    assert "13043419800101000200" in response.text and "13043419800101000300" not in response.text  # rows 201-300
     assert len(response.content) < 150_000
     text = text_of(response.text)
     assert "共 100,000 行,第 3 / 1,000 页" in text

@@ -10,7 +10,8 @@ import json
 from fangpin.db.models import Run
 from fangpin.db.session import session_scope
 from fangpin.web.jobs import STAGE_ORDER
-from tests.web.conftest import COUNTY, Console, text_of
+from tests.support import COUNTY
+from tests.web.conftest import Console, text_of
 
 
 def test_the_office_screens_the_demo_drop_and_reads_its_report(console: Console) -> None:

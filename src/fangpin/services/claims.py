@@ -43,7 +43,7 @@ from fangpin.claims import (
     roles_for,
     step_role,
 )
-from fangpin.db.chained import append_rows
+from fangpin.db.chained import append_one, append_rows
 from fangpin.db.claims_models import Claim, ClaimEvent
 from fangpin.db.locks import lock_chain
 from fangpin.db.models import DecisionRecord, Run
