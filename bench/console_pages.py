@@ -30,8 +30,8 @@ def main() -> None:
 
     from fangpin.api.main import create_app
     from fangpin.db.session import session_scope
-    from fangpin.services.users import add_user
     from fangpin.services.screening import ScreenRequest, screen
+    from fangpin.services.users import add_user
     from fangpin.web import mount_console
 
     with tempfile.TemporaryDirectory() as folder:
