@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from fangpin.db.models import DecisionRecord, PackRecord, Payment, Run, RunEvents
 from fangpin.event_ledger import EVENT_SCHEMA
-from fangpin.facts import CAUSES
 from fangpin.packs import Pack
 
 PACK_FILES = ("pack.yaml", "parameters.yaml", "rules.yaml")
@@ -27,7 +27,7 @@ def ensure_pack(session: Session, pack: Pack) -> None:
     """Store a pack's files by hash, once, so its decisions can be replayed without the folder."""
     if session.get(PackRecord, pack.hash) is not None:
         return
-    files = {name: (pack.directory / name).read_text(encoding="utf-8") for name in PACK_FILES}
+    files = dict(pack.files)  # resolved: a delta pack is stored whole
     session.add(PackRecord(hash=pack.hash, pack_id=pack.id, version=pack.meta.version,
                            content={"files": files}, stored_at=now()))
     session.flush()
@@ -61,8 +61,8 @@ def stored_events(session: Session, county: str, year: int) -> pl.DataFrame:
     )
 
 
-def paid_before(session: Session, county: str, year: int) -> pl.DataFrame:
-    """What the fund has paid each household this year, per cause, in fen."""
+def paid_before(session: Session, county: str, year: int, causes: Sequence[str]) -> pl.DataFrame:
+    """What the fund has paid each household this year, per cause of the pack, in fen."""
     rows = session.execute(
         select(Payment.household_id, Payment.cause, func.sum(Payment.amount))
         .where(Payment.county == county, Payment.year == year)
@@ -75,14 +75,15 @@ def paid_before(session: Session, county: str, year: int) -> pl.DataFrame:
     return wide.select(
         "household_id",
         *(pl.col(c).fill_null(0).cast(pl.Int64).alias(f"{c}_paid_before") if c in wide.columns
-          else pl.lit(0, pl.Int64).alias(f"{c}_paid_before") for c in CAUSES),
+          else pl.lit(0, pl.Int64).alias(f"{c}_paid_before") for c in causes),
     )
 
 
-def household_paid(session: Session, county: str, year: int, household_id: str) -> dict[str, int]:
+def household_paid(session: Session, county: str, year: int, household_id: str,
+                   causes: Sequence[str]) -> dict[str, int]:
     """What the ledger counts as paid to one household this year, per cause, in fen (0 for a cause it has
     no entry for)."""
-    paid: dict[str, int] = dict.fromkeys(CAUSES, 0)
+    paid: dict[str, int] = dict.fromkeys(causes, 0)
     for cause, amount in session.execute(
         select(Payment.cause, func.sum(Payment.amount))
         .where(Payment.county == county, Payment.year == year, Payment.household_id == household_id)
