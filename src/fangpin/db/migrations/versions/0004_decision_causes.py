@@ -11,6 +11,8 @@ Revises: 0003
 """
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -37,29 +39,42 @@ def _json_object(causes: list[str], suffix: str) -> str:
 
 
 def upgrade() -> None:
+    # Plain ADD and DROP COLUMN (SQLite 3.35+, PostgreSQL): recreating the table, as alembic's batch mode
+    # does on SQLite, is refused while payments and claims refer to it.
     causes = _old_causes()
-    with op.batch_alter_table("decisions") as batch:
-        batch.add_column(sa.Column("bases", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("paid_before", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("amounts", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("layout", sa.Integer(), nullable=True))
+    for name in ("bases", "paid_before", "amounts"):
+        op.add_column("decisions", sa.Column(name, sa.Text(), nullable=False, server_default="{}"))
+    op.add_column("decisions", sa.Column("layout", sa.Integer(), nullable=False, server_default="2"))
     if causes:
         op.execute(
             f"UPDATE decisions SET bases = {_json_object(causes, '_base')}, "
             f"paid_before = {_json_object(causes, _SUFFIX)}, amounts = {_json_object(causes, '')}, layout = 1"
         )
-    with op.batch_alter_table("decisions") as batch:
-        for cause in causes:
-            batch.drop_column(f"{cause}_base")
-            batch.drop_column(f"{cause}{_SUFFIX}")
-            batch.drop_column(cause)
-        batch.alter_column("bases", existing_type=sa.Text(), nullable=False)
-        batch.alter_column("paid_before", existing_type=sa.Text(), nullable=False)
-        batch.alter_column("amounts", existing_type=sa.Text(), nullable=False)
-        batch.alter_column("layout", existing_type=sa.Integer(), nullable=False, server_default="2")
+    for cause in causes:
+        for suffix in ("_base", _SUFFIX, ""):
+            op.execute(f'ALTER TABLE decisions DROP COLUMN "{cause}{suffix}"')
 
 
 def downgrade() -> None:
-    raise NotImplementedError(
-        "decisions of packs with other causes than fangpin 0.1's three cannot be put back into per-cause columns"
-    )
+    """A column per cause again, for every cause any stored decision has (in the order first seen). Only the
+    decisions written before 0004 (layout 1) keep a chain payload that 0.1 can verify."""
+    bind = op.get_bind()
+    rows = bind.execute(sa.text("SELECT id, bases, paid_before, amounts FROM decisions")).all()
+    causes: list[str] = []
+    for row in rows:
+        for cause in json.loads(row.bases):
+            if cause not in causes:
+                causes.append(cause)
+    for cause in causes:
+        for suffix in ("_base", _SUFFIX, ""):
+            op.add_column("decisions", sa.Column(f"{cause}{suffix}", sa.BigInteger(), nullable=False,
+                                                 server_default="0"))
+    for row in rows:
+        values = {}
+        for column, suffix in (("bases", "_base"), ("paid_before", _SUFFIX), ("amounts", "")):
+            values.update({f"{cause}{suffix}": int(amount) for cause, amount in json.loads(getattr(row, column)).items()})
+        if values:
+            assignments = ", ".join(f'"{name}" = :{name}' for name in values)
+            bind.execute(sa.text(f"UPDATE decisions SET {assignments} WHERE id = :id"), {**values, "id": row.id})
+    for name in ("bases", "paid_before", "amounts", "layout"):
+        op.execute(f'ALTER TABLE decisions DROP COLUMN "{name}"')
