@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from fangpin.db.models import DecisionRecord, PackRecord, Payment, Run, RunEvents
-from fangpin.event_ledger import EVENT_SCHEMA
+from fangpin.event_ledger import CORE_SCHEMA
 from fangpin.packs import Pack
 
 PACK_FILES = ("pack.yaml", "parameters.yaml", "rules.yaml")
@@ -44,20 +44,18 @@ def write_pack_files(session: Session, pack_hash: str, directory: Path) -> bool:
 
 
 def stored_events(session: Session, county: str, year: int) -> pl.DataFrame:
-    """The events counted so far in the year: for each department and event id, its latest version."""
+    """The events counted so far in the year: for each department and event id, its latest version, with
+    every column its ledgers have (``event_ledger``)."""
     ledgers = session.execute(
         select(RunEvents.data).where(RunEvents.county == county, RunEvents.year == year)
         .order_by(RunEvents.recorded_at, RunEvents.run_id)
     ).scalars().all()
     if not ledgers:
-        return pl.DataFrame(schema=EVENT_SCHEMA)
-    frames = [pl.read_parquet(io.BytesIO(data)).with_columns(pl.lit(index).alias("_ledger"))
-              for index, data in enumerate(ledgers)]
+        return pl.DataFrame(schema=CORE_SCHEMA)
+    frames = [pl.read_parquet(io.BytesIO(data)) for data in ledgers]
     return (
-        pl.concat(frames, how="vertical_relaxed")
-        .with_row_index("_order")
+        pl.concat(frames, how="diagonal_relaxed")
         .unique(subset=["department", "event_id"], keep="last", maintain_order=True)
-        .select(list(EVENT_SCHEMA))
     )
 
 
