@@ -182,7 +182,7 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
     with _staged(out_dir) as staging:
         write_decisions(staging / "decisions.csv", decisions, pack.hash, pack.cause_ids)
         write_rejections(staging / "rejections.csv", rejections)
-        write_visits_csv(staging / "visits.csv", decisions)
+        write_visits_csv(staging / "visits.csv", decisions, [(cause.id, cause.label) for cause in pack.causes])
         # who heads each household, for finding a household by name or ID number (the console's search)
         decisions.select("household_id", "head_name", "head_id", "township", "village").write_csv(
             staging / "households.csv")
