@@ -67,6 +67,11 @@ def _compare(expected: dict[str, Any], actual: dict[str, Any]) -> Iterator[str]:
                     got = by_cause[cause][field]
                     if str(got) != str(value) if not isinstance(value, bool) else got is not value:
                         yield f"{cause}.{field}: expected {value}, got {got}"
+        elif key == "derived":
+            by_id = {item["id"]: item["value"] for item in actual.get("derived", [])}
+            for name, value in want.items():
+                if by_id.get(name) != str(value):
+                    yield f"derived.{name}: expected {value}, got {by_id.get(name)}"
         elif key == "rules":
             got = [rule["id"] for rule in actual["rules"]]
             if got != want:

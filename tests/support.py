@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from fangpin.claims import LOCAL
 from fangpin.documents import household_from
 from fangpin.facts import Household
+from fangpin.money import to_decimal
 
 REPO = Path(__file__).resolve().parents[1]
 PACK_2019 = REPO / "rules" / "handan-2019"
@@ -133,11 +134,16 @@ def oracle(h: Household) -> dict[str, Any]:
     if not h.labour_capacity and h.housing_secure:
         return {"outcome": "refer_dibao", "group": group, "owed": zero, "paid": zero, "payout": Decimal(0),
                 "fee": Decimal(0)}
+    def amount(event: Any, name: str) -> Decimal:
+        return to_decimal(event.fields.get(name, "0"))
+
     bases = {
-        "illness": sum((e.burden for e in h.illness), Decimal(0)),
-        "schooling": sum((e.tuition + e.accommodation + e.textbooks for e in h.schooling
-                          if e.full_time and e.stage in COUNTED_STAGES), Decimal(0)),
-        "disaster": sum((max(Decimal(0), e.loss - e.compensation) for e in h.disaster), Decimal(0)),
+        "illness": sum((amount(e, "burden") for e in h.events_of("illness")), Decimal(0)),
+        "schooling": sum((amount(e, "tuition") + amount(e, "accommodation") + amount(e, "textbooks")
+                          for e in h.events_of("schooling")
+                          if e.fields["full_time"] and e.fields["stage"] in COUNTED_STAGES), Decimal(0)),
+        "disaster": sum((max(Decimal(0), amount(e, "loss") - amount(e, "compensation"))
+                         for e in h.events_of("disaster")), Decimal(0)),
     }
     terms = {
         "illness": (Decimal(5000) if group == "unstable_exit" else Decimal(20000), ILLNESS_TIERS, Decimal(100000)),
@@ -149,7 +155,7 @@ def oracle(h: Household) -> dict[str, Any]:
         if bases[cause] > deductible:
             any_over = True
             owed[cause] = _half_up(min(_tiered(bases[cause] - deductible, tiers), cap))
-            paid[cause] = max(Decimal(0), owed[cause] - getattr(h.paid_this_year, cause))
+            paid[cause] = max(Decimal(0), owed[cause] - h.paid_of(cause))
     payout = sum(paid.values(), Decimal(0))
     outcome = "below_deductible" if not any_over else "pay" if payout > 0 else "already_paid"
     return {"outcome": outcome, "group": group, "owed": owed, "paid": paid, "payout": payout,

@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     StringConstraints,
     TypeAdapter,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -182,6 +183,9 @@ Amount = Annotated[Decimal, BeforeValidator(_amount)]
 BoundedMoney = Annotated[Amount, Field(le=Decimal("10000000000.00"))]
 
 
+_BOUNDED: TypeAdapter[Decimal] = TypeAdapter(BoundedMoney)
+
+
 class _Step(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -194,15 +198,26 @@ class _Step(BaseModel):
 
 
 class Verified(BaseModel):
-    """The amounts the surveyor verified on the visit: each cause's annual base (yuan), and the household's
+    """The amounts the surveyor verified on the visit: each cause's annual base (yuan), keyed by the causes of
+    the pack that made the opening decision (checked against it when the step is taken), and the household's
     per-capita income if the visit found it different from the decision's."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True)
 
-    illness: BoundedMoney
-    schooling: BoundedMoney
-    disaster: BoundedMoney
     per_capita_income: BoundedMoney | None = None
+
+    @model_validator(mode="after")
+    def _amounts(self) -> Verified:
+        for cause, value in (self.model_extra or {}).items():
+            try:
+                amount = _BOUNDED.validate_python(value)
+            except ValidationError as exc:
+                raise ValueError(f"{cause}: {exc.errors()[0]['msg']}") from None
+            object.__setattr__(self, "__pydantic_extra__", {**(self.model_extra or {}), cause: amount})
+        return self
+
+    def bases(self) -> dict[str, Decimal]:
+        return {cause: Decimal(value) for cause, value in (self.model_extra or {}).items()}
 
 
 class Survey(_Step):

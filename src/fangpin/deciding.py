@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
-from fangpin.decisions import CauseResult, Decision, FiredRule, PackRef
+from fangpin.decisions import CauseResult, Decision, DerivedValue, FiredRule, PackRef
 from fangpin.engine import PolicyEngine, engine_for
-from fangpin.errors import DocumentError, EngineError, PackError
-from fangpin.facts import CAUSES, Cause, Household
+from fangpin.errors import EngineError, PackError
+from fangpin.facts import Household
 from fangpin.money import ZERO, from_fen, round_fen, to_fen
 from fangpin.packs import Pack
+from fangpin.packs.events import cause_bases, status_code
+from fangpin.packs.formulas import evaluate
 from fangpin.packs.loader import CompiledRule
 from fangpin.packs.schema import Benefit, Group, Rule
 from fangpin.payouts import capped_amount, fee_on, increment, tier_slices
@@ -28,44 +30,25 @@ def per_capita_income(household: Household) -> Decimal:
     return household.income_per_capita
 
 
-def cause_bases(household: Household, pack: Pack) -> dict[Cause, Decimal]:
-    """Each cause's annual base: what the pack says counts, summed over the policy year."""
-    bases = pack.rules_file.bases
-    counted_stages = set(pack.labels(bases.schooling_stages))
-    compulsory = set(pack.labels(bases.compulsory_stages))
-    kinds = set(pack.labels(bases.disaster_kinds))
-    schooling = ZERO
-    for index, event in enumerate(household.schooling):
-        if event.stage not in counted_stages and event.stage not in compulsory:
-            known = "、".join([*pack.labels(bases.schooling_stages), *pack.labels(bases.compulsory_stages)])
-            raise DocumentError(
-                f"schooling[{index}].stage: {event.stage!r} is not a stage the pack knows ({known})",
-                field=f"schooling[{index}].stage",
-            )
-        if event.full_time and event.stage in counted_stages:
-            schooling += event.tuition + event.accommodation + event.textbooks
-    return {
-        "illness": sum((event.burden for event in household.illness), ZERO),
-        "schooling": schooling,
-        "disaster": sum(
-            (max(ZERO, event.loss - event.compensation) for event in household.disaster if event.kind in kinds),
-            ZERO,
-        ),
-    }
-
-
 def engine_facts(household: Household, pack: Pack) -> dict[str, int | str]:
+    """The facts the engine sees: the household's own, each cause's base and the pack's derived facts."""
     bases = cause_bases(household, pack)
-    return {
-        "status": household.status,
+    facts: dict[str, int | str] = {
+        "status": status_code(household, pack),
         "per_capita_income": to_fen(per_capita_income(household)),
         "members": household.members,
         "labour_capacity": int(household.labour_capacity),
         "housing_secure": int(household.housing_secure),
-        "illness_base": to_fen(bases["illness"]),
-        "schooling_base": to_fen(bases["schooling"]),
-        "disaster_base": to_fen(bases["disaster"]),
+        **{f"{cause}_base": to_fen(bases[cause]) for cause in pack.cause_ids},
     }
+    return with_derived(facts, pack)
+
+
+def with_derived(facts: dict[str, int | str], pack: Pack) -> dict[str, int | str]:
+    """The facts with the pack's derived facts added, in the pack's order (each may use the ones before)."""
+    for derived in pack.structure.derived:
+        facts[derived.id] = evaluate(derived.formula, facts)
+    return facts
 
 
 @dataclass(frozen=True)
@@ -83,18 +66,19 @@ def subject_of(household: Household) -> Subject:
     return Subject(household.household_id, household.year, household.county, household.township, household.village)
 
 
-def paid_before_of(household: Household) -> dict[Cause, Decimal]:
-    return {cause: household.paid_this_year.of(cause) for cause in CAUSES}
+def paid_before_of(household: Household, pack: Pack) -> dict[str, Decimal]:
+    return {cause: household.paid_of(cause) for cause in pack.cause_ids}
 
 
 def decide(household: Household, pack: Pack, engine: PolicyEngine | None = None) -> Decision:
-    return decide_facts(subject_of(household), engine_facts(household, pack), paid_before_of(household), pack, engine)
+    facts = engine_facts(household, pack)
+    return decide_facts(subject_of(household), facts, paid_before_of(household, pack), pack, engine)
 
 
 def decide_facts(
     subject: Subject,
     facts: dict[str, int | str],
-    paid_before: dict[Cause, Decimal],
+    paid_before: dict[str, Decimal],
     pack: Pack,
     engine: PolicyEngine | None = None,
 ) -> Decision:
@@ -109,16 +93,16 @@ def decision_from(
     pack: Pack,
     facts: dict[str, int | str],
     fired_ids: tuple[str, ...],
-    paid_before_by_cause: dict[Cause, Decimal],
+    paid_before_by_cause: dict[str, Decimal],
 ) -> Decision:
     """Turn the fired rules into a decision; only arithmetic on what the rules chose happens here."""
     chosen = classify(pack, fired_ids, facts)
     fired, group, terminal, benefits = chosen.fired, chosen.group, chosen.terminal, chosen.benefits
     notes = list(chosen.notes)
-    bases = {cause: from_fen(int(facts[f"{cause}_base"])) for cause in CAUSES}
+    bases = {cause: from_fen(int(facts[f"{cause}_base"])) for cause in pack.cause_ids}
     results: list[CauseResult] = []
-    for cause in CAUSES:
-        paid_before = paid_before_by_cause[cause]
+    for cause in pack.cause_ids:
+        paid_before = paid_before_by_cause.get(cause, ZERO)
         if terminal or group is None:
             results.append(CauseResult(cause=cause, base=bases[cause], paid_before=paid_before))
             continue
@@ -150,9 +134,15 @@ def decision_from(
         fee=fee,
         rules=tuple(_fired_rule(rule) for rule in fired),
         notes=tuple(notes),
+        derived=tuple(_derived_value(item.id, item.label, item.type, facts) for item in pack.structure.derived),
         engine_facts=facts,
         pack=PackRef(id=pack.id, version=pack.meta.version, hash=pack.hash),
     )
+
+
+def _derived_value(fact: str, label: str, kind: str, facts: dict[str, int | str]) -> DerivedValue:
+    value = int(facts[fact])
+    return DerivedValue(id=fact, label=label, value=from_fen(value) if kind == "money" else Decimal(value))
 
 
 @dataclass(frozen=True)
@@ -163,7 +153,7 @@ class Classification:
     fired: tuple[CompiledRule, ...]
     group: Group | None
     terminal: str | None  # not_covered or refer_dibao: ends the decision before any cause
-    benefits: dict[Cause, Benefit]
+    benefits: dict[str, Benefit]
     notes: tuple[str, ...]
 
 
@@ -183,7 +173,7 @@ def classify(pack: Pack, fired_ids: tuple[str, ...], facts: dict[str, int | str]
 
 
 def _cause_result(
-    cause: Cause, base: Decimal, terms: Benefit | None, fired: bool, paid_before: Decimal, pack: Pack
+    cause: str, base: Decimal, terms: Benefit | None, fired: bool, paid_before: Decimal, pack: Pack
 ) -> CauseResult:
     if terms is None:
         return CauseResult(cause=cause, base=base, paid_before=paid_before)

@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from fangpin.facts import Cause
 from fangpin.money import format_exact
 
 Outcome = Literal["not_covered", "refer_dibao", "below_deductible", "already_paid", "pay"]
@@ -47,7 +46,7 @@ class TierSlice(_Frozen):
 
 
 class CauseResult(_Frozen):
-    cause: Cause
+    cause: str
     base: Decimal
     rule: str | None = None
     deductible: Decimal | None = None
@@ -59,6 +58,14 @@ class CauseResult(_Frozen):
     owed: Decimal = Decimal("0.00")
     paid_before: Decimal = Decimal("0.00")
     increment: Decimal = Decimal("0.00")
+
+
+class DerivedValue(_Frozen):
+    """A derived fact the pack declares (rigid spending, net per-capita income, …) and its value."""
+
+    id: str
+    label: str
+    value: Decimal
 
 
 class PackRef(_Frozen):
@@ -82,10 +89,11 @@ class Decision(_Frozen):
     fee: Decimal
     rules: tuple[FiredRule, ...]
     notes: tuple[str, ...] = ()
+    derived: tuple[DerivedValue, ...] = ()
     engine_facts: dict[str, int | str]
     pack: PackRef
 
-    def cause(self, name: Cause) -> CauseResult:
+    def cause(self, name: str) -> CauseResult:
         for result in self.causes:
             if result.cause == name:
                 return result
@@ -94,6 +102,8 @@ class Decision(_Frozen):
     def to_json_dict(self) -> dict[str, Any]:
         """JSON-ready: amounts as two-decimal strings, rates as written in the pack."""
         data: dict[str, Any] = self.model_dump(mode="json")
+        if not data["derived"]:  # a pack without derived facts: the decision reads as it always has
+            del data["derived"]
         _format_amounts(data)
         return data
 
@@ -104,7 +114,7 @@ class Decision(_Frozen):
 _AMOUNT_KEYS = frozenset(
     {
         "per_capita_income", "payout", "fee", "base", "deductible", "excess", "uncapped", "cap", "owed",
-        "paid_before", "increment", "lower", "upper", "slice", "amount",
+        "paid_before", "increment", "lower", "upper", "slice", "amount", "value",
     }
 )
 

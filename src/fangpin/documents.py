@@ -52,6 +52,8 @@ def document_error(exc: ValidationError, source: str) -> DocumentError:
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
     path = ""
+    if loc[:1] == ("events",):  # the cause lists sit at the top of the document, as the user wrote them
+        loc = loc[1:]
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"

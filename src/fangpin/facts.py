@@ -2,22 +2,19 @@
 
 Amounts are read exactly (strings, ints or Decimals; a YAML or JSON number is read from its text, see
 ``documents.py``), must be non-negative and have at most two decimals. Nothing here knows the policy:
-which stages or kinds count is the pack's business.
+which causes exist, what their events carry, which statuses, stages or kinds there are and which count is
+the pack's business (``packs.events`` checks a document against its pack).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from fangpin.money import FEN, to_decimal
-
-Status = Literal["exited", "never_registered", "registered_poor"]
-Cause = Literal["illness", "schooling", "disaster"]
-CAUSES: tuple[Cause, ...] = ("illness", "schooling", "disaster")
+from fangpin.money import FEN, ZERO, to_decimal
 
 
 def _exact_amount(value: object) -> Decimal:
@@ -41,41 +38,27 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
-class IllnessEvent(_Strict):
+class Event(BaseModel):
+    """One event of a cause: its id, date and person, and the cause's own fields as written (the pack
+    declares and checks them: ``packs.events``)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, str_strip_whitespace=True)
+
     id: str = Field(min_length=1)
     date: dt.date
-    burden: Money
     person_id: str | None = None
 
-
-class SchoolingEvent(_Strict):
-    id: str = Field(min_length=1)
-    date: dt.date
-    stage: str = Field(min_length=1)
-    full_time: bool
-    tuition: Money = Decimal("0.00")
-    accommodation: Money = Decimal("0.00")
-    textbooks: Money = Decimal("0.00")
-    person_id: str | None = None
+    @property
+    def fields(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
 
 
-class DisasterEvent(_Strict):
-    id: str = Field(min_length=1)
-    date: dt.date
-    kind: Literal["natural", "fire", "traffic"]
-    loss: Money
-    compensation: Money = Decimal("0.00")
-    person_id: str | None = None
-
-
-class PaidThisYear(_Strict):
-    illness: Money = Decimal("0.00")
-    schooling: Money = Decimal("0.00")
-    disaster: Money = Decimal("0.00")
-
-    def of(self, cause: Cause) -> Decimal:
-        amount: Decimal = getattr(self, cause)
-        return amount
+# The household's own fields (SPEC section 9); every other key of a document whose value is a list is the
+# event list of the cause of that name, which the deciding pack must have.
+HOUSEHOLD_KEYS = frozenset({
+    "household_id", "year", "county", "township", "village", "head_name", "head_id", "status", "members",
+    "income", "income_per_capita", "labour_capacity", "housing_secure", "paid_this_year", "events",
+})
 
 
 class Household(_Strict):
@@ -86,24 +69,36 @@ class Household(_Strict):
     village: str | None = None
     head_name: str | None = None
     head_id: str | None = None
-    status: Status
+    status: str = Field(min_length=1)  # one of the pack's statuses (or an alias of one), checked by the pack
     members: int = Field(ge=1)
     income: Money | None = None
     income_per_capita: Money | None = None
     labour_capacity: bool
     housing_secure: bool
-    illness: tuple[IllnessEvent, ...] = ()
-    schooling: tuple[SchoolingEvent, ...] = ()
-    disaster: tuple[DisasterEvent, ...] = ()
-    paid_this_year: PaidThisYear = PaidThisYear()
+    events: dict[str, tuple[Event, ...]] = Field(default_factory=dict)
+    paid_this_year: dict[str, Money] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cause_lists(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        lists = {key: value for key, value in data.items()
+                 if key not in HOUSEHOLD_KEYS and isinstance(value, list | tuple)}
+        if not lists:
+            return data
+        rest = {key: value for key, value in data.items() if key not in lists}
+        given = rest.get("events")
+        rest["events"] = {**(given if isinstance(given, dict) else {}), **lists}
+        return rest
 
     @model_validator(mode="after")
     def _consistent(self) -> Household:
         if self.income is None and self.income_per_capita is None:
             raise ValueError("income: give the household's annual income or income_per_capita")
-        for cause in CAUSES:
+        for cause, events in self.events.items():
             seen: set[str] = set()
-            for index, event in enumerate(getattr(self, cause)):
+            for index, event in enumerate(events):
                 if event.date.year != self.year:
                     raise ValueError(
                         f"{cause}[{index}].date: {event.date.isoformat()} is outside policy year {self.year}"
@@ -112,3 +107,18 @@ class Household(_Strict):
                     raise ValueError(f"{cause}[{index}].id: event {event.id!r} appears twice")
                 seen.add(event.id)
         return self
+
+    def events_of(self, cause: str) -> tuple[Event, ...]:
+        return self.events.get(cause, ())
+
+    def paid_of(self, cause: str) -> Decimal:
+        return self.paid_this_year.get(cause, ZERO)
+
+    def to_document(self) -> dict[str, Any]:
+        """The household document again (cause lists at the top, as SPEC section 9 writes them), JSON-ready."""
+        data: dict[str, Any] = self.model_dump(mode="json", exclude_none=True, exclude={"events"})
+        if not data.get("paid_this_year"):
+            data.pop("paid_this_year", None)
+        for cause, events in self.events.items():
+            data[cause] = [event.model_dump(mode="json", exclude_none=True) for event in events]
+        return data

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from fangpin.money import to_fen
+from fangpin.packs import pack_for_year
 from fangpin.screening.documents import household_documents
 from fangpin.services import check_document
 from fangpin.services.screening import ScreenRequest, ScreenResult, screen
@@ -57,7 +58,7 @@ def test_fangpin_check_on_each_demo_household_gives_the_bulk_decision(demo_run: 
     assert demo_run.linked is not None
     bulk = {row["household_id"]: row for row in demo_run.decisions.iter_rows(named=True)}
 
-    for document in household_documents(demo_run.linked):
+    for document in household_documents(demo_run.linked, pack_for_year(2019)):
         path = tmp_path / f"{document['household_id']}.yaml"
         path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
         single = check_document(path)

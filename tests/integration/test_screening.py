@@ -81,7 +81,7 @@ def test_bulk_screening_and_single_checks_agree_on_every_household(
     bulk = {row["household_id"]: row for row in result.decisions.iter_rows(named=True)}
     assert result.linked is not None
 
-    documents = list(household_documents(result.linked))
+    documents = list(household_documents(result.linked, pack))
 
     assert len(documents) == len(bulk) > 100
     for document in documents:

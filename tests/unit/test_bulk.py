@@ -7,7 +7,6 @@ import random
 import polars as pl
 
 from fangpin.deciding import decide, engine_facts
-from fangpin.facts import CAUSES
 from fangpin.money import to_fen
 from fangpin.packs import Pack
 from fangpin.screening.bulk import decide_frame
@@ -20,7 +19,7 @@ def test_every_household_of_a_bulk_frame_gets_the_single_check_decision(pack: Pa
     rows = []
     for h in households:
         row: dict[str, object] = {"household_id": h.household_id, **engine_facts(h, pack)}
-        row.update({f"{c}_paid_before": to_fen(h.paid_this_year.of(c)) for c in CAUSES})
+        row.update({f"{c}_paid_before": to_fen(h.paid_of(c)) for c in pack.cause_ids})
         rows.append(row)
 
     bulk = decide_frame(pl.DataFrame(rows), pack)

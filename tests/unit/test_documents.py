@@ -28,7 +28,7 @@ def test_yaml_numbers_are_read_exactly_not_as_floats() -> None:
     household = parse_document(GOOD)
 
     assert str(household.income) == "17600.10"
-    assert str(household.illness[0].burden) == "45000.05"
+    assert str(household.events_of("illness")[0].fields["burden"]) == "45000.05"
 
 
 def test_json_numbers_are_read_exactly() -> None:
@@ -36,13 +36,13 @@ def test_json_numbers_are_read_exactly() -> None:
             '"income": 13500.00, "labour_capacity": true, "housing_secure": true,'
             '"illness": [{"id": "S", "date": "2019-05-11", "burden": 12345.67}]}')
 
-    assert str(parse_document(text, json_text=True).illness[0].burden) == "12345.67"
+    assert str(parse_document(text, json_text=True).events_of("illness")[0].fields["burden"]) == "12345.67"
 
 
 @pytest.mark.parametrize(
     ("change", "field", "message"),
     [
-        (("status: never_registered", "status: poor"), "status", "Input should be"),
+        (("status: never_registered", "status: poor"), "status", "not a status the pack knows"),
         (("members: 4", "members: 0"), "members", "greater than or equal to 1"),
         (("members: 4", "members: four"), "members", "valid integer"),
         (("income: 17600.10", "income: -1"), "income", "negative"),
@@ -57,11 +57,11 @@ def test_json_numbers_are_read_exactly() -> None:
         (("housing_secure: true", "housing_secure: true\nhosing: true"), "hosing", "Extra inputs"),
     ],
 )
-def test_a_malformed_document_names_the_field(change: tuple[str, str], field: str, message: str) -> None:
+def test_a_malformed_document_names_the_field(change: tuple[str, str], field: str, message: str, pack: Pack) -> None:
     text = GOOD.replace(*change)
 
     with pytest.raises(DocumentError) as caught:
-        parse_document(text)
+        decide(parse_document(text), pack)  # the document's own checks, then the pack's
 
     assert caught.value.field == field
     assert message in str(caught.value)
@@ -105,3 +105,33 @@ def test_an_amount_that_is_a_boolean_list_or_mapping_names_the_field(value: str)
         parse_document(GOOD.replace("income: 17600.10", f"income: {value}"))
 
     assert caught.value.field == "income" or value == "null"
+
+
+def test_an_event_list_of_a_cause_the_pack_lacks_is_refused_naming_it(pack: Pack) -> None:
+    text = GOOD + "accident: [{id: A1, date: 2019-05-01, loss: 12000}]\n"
+
+    with pytest.raises(DocumentError) as caught:
+        decide(parse_document(text), pack)
+
+    assert caught.value.field == "accident"
+    assert "no cause 'accident'" in str(caught.value)
+
+
+def test_a_field_an_event_of_the_cause_does_not_have_is_refused_naming_it(pack: Pack) -> None:
+    text = GOOD.replace("burden: 45000.05}", "burden: 45000.05, tuition: 5}")
+
+    with pytest.raises(DocumentError) as caught:
+        decide(parse_document(text), pack)
+
+    assert caught.value.field == "illness[0].tuition"
+
+
+def test_statuses_and_kinds_may_be_written_as_the_pack_s_aliases(pack: Pack) -> None:
+    text = (GOOD.replace("status: never_registered", "status: 一般农户")
+            .replace("illness: [{id: S1, date: 2019-03-02, burden: 45000.05}]",
+                     "disaster: [{id: D1, date: 2019-07-01, kind: 洪涝, loss: 36000}]"))
+
+    decision = decide(parse_document(text), pack)
+
+    assert decision.group == "edge"
+    assert str(decision.cause("disaster").increment) == "13000.00"

@@ -22,7 +22,7 @@ from sqlalchemy import Table, bindparam, literal, select
 from sqlalchemy.orm import Session
 
 from fangpin.audit.chain import GENESIS, canonical, plain, record_hash
-from fangpin.db import queries
+from fangpin.db import decision_causes, queries
 from fangpin.db.bulk import bulk_insert
 from fangpin.db.claims_models import ClaimEvent
 from fangpin.db.locks import lock_chain, lock_key
@@ -53,7 +53,23 @@ def _text(value: object) -> str:
 
 
 def payload(model: type[Base], values: dict[str, Any]) -> str:
+    if model is DecisionRecord and values.get("layout") == 1:
+        return _layout1_payload(values)
     return "|".join(_text(values.get(name)) for name in chained_columns(model))
+
+
+def _layout1_payload(values: dict[str, Any]) -> str:
+    """A decision written by fangpin 0.1 hashed as it was then: one value per cause where the per-cause
+    columns now hold JSON objects, and no ``layout``."""
+    parts: list[str] = []
+    for name in chained_columns(DecisionRecord):
+        if name == "layout":
+            continue
+        if name in decision_causes.COLUMNS:
+            parts += [_text(value) for value in decision_causes.of(values.get(name)).values()]
+        else:
+            parts.append(_text(values.get(name)))
+    return "|".join(parts)
 
 
 def _python_type(model: type[Base], name: str) -> type:

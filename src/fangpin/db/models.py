@@ -22,6 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+DECISION_LAYOUT = 2  # the per-cause columns as JSON objects; 1: one column per cause (fangpin 0.1)
+
 
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
@@ -71,7 +73,11 @@ class DecisionRecord(Chained, Base):
     """A decision with the exact engine facts and prior payments it was made on: enough to replay it.
 
     Facts are columns, not a document, so a million decisions store in seconds; a single check also keeps
-    the household document it was given (``document``)."""
+    the household document it was given (``document``). The per-cause figures — each cause's base, what was
+    paid before, what this decision pays — are the deciding pack's causes, so each is one column holding a
+    JSON object in the pack's order (``{"illness":4500000,"schooling":0,…}``, integer fen; see
+    ``db.decision_causes``). ``layout`` 1 marks decisions written by fangpin 0.1, which had a column per
+    cause: their chain payload is still computed in that form (``db.chained``)."""
 
     __tablename__ = "decisions"
     __table_args__ = (
@@ -95,23 +101,18 @@ class DecisionRecord(Chained, Base):
     per_capita_income: Mapped[int] = mapped_column(BigInteger)
     labour_capacity: Mapped[int] = mapped_column(Integer)
     housing_secure: Mapped[int] = mapped_column(Integer)
-    illness_base: Mapped[int] = mapped_column(BigInteger)
-    schooling_base: Mapped[int] = mapped_column(BigInteger)
-    disaster_base: Mapped[int] = mapped_column(BigInteger)
-    illness_paid_before: Mapped[int] = mapped_column(BigInteger)
-    schooling_paid_before: Mapped[int] = mapped_column(BigInteger)
-    disaster_paid_before: Mapped[int] = mapped_column(BigInteger)
+    bases: Mapped[str] = mapped_column(Text)
+    paid_before: Mapped[str] = mapped_column(Text)
     # the decision
     rules: Mapped[str] = mapped_column(Text)
     group: Mapped[str | None] = mapped_column(String(40))
     outcome: Mapped[str] = mapped_column(String(20))
-    illness: Mapped[int] = mapped_column(BigInteger)
-    schooling: Mapped[int] = mapped_column(BigInteger)
-    disaster: Mapped[int] = mapped_column(BigInteger)
+    amounts: Mapped[str] = mapped_column(Text)
     payout: Mapped[int] = mapped_column(BigInteger)
     fee: Mapped[int] = mapped_column(BigInteger)
     document: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    layout: Mapped[int] = mapped_column(Integer, default=DECISION_LAYOUT)
 
 
 class RunEvents(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,7 @@ from sqlalchemy.orm import Session
 
 from fangpin.db.locks import lock_chain
 from fangpin.db.models import DecisionRecord, PackRecord, Payment, Run, RunEvents
-from fangpin.event_ledger import EVENT_SCHEMA
-from fangpin.facts import CAUSES
+from fangpin.event_ledger import CORE_SCHEMA
 from fangpin.packs import Pack
 
 PACK_FILES = ("pack.yaml", "parameters.yaml", "rules.yaml")
@@ -33,7 +33,7 @@ def ensure_pack(session: Session, pack: Pack) -> bool:
     lock_chain(session, "packs", "")
     if session.get(PackRecord, pack.hash) is not None:  # stored meanwhile, by the lock's last holder
         return True
-    files = {name: (pack.directory / name).read_text(encoding="utf-8") for name in PACK_FILES}
+    files = dict(pack.files)  # resolved: a delta pack is stored whole
     session.add(PackRecord(hash=pack.hash, pack_id=pack.id, version=pack.meta.version,
                            content={"files": files}, stored_at=now()))
     session.flush()
@@ -51,25 +51,23 @@ def write_pack_files(session: Session, pack_hash: str, directory: Path) -> bool:
 
 
 def stored_events(session: Session, county: str, year: int) -> pl.DataFrame:
-    """The events counted so far in the year: for each department and event id, its latest version."""
+    """The events counted so far in the year: for each department and event id, its latest version, with
+    every column its ledgers have (``event_ledger``)."""
     ledgers = session.execute(
         select(RunEvents.data).where(RunEvents.county == county, RunEvents.year == year)
         .order_by(RunEvents.recorded_at, RunEvents.run_id)
     ).scalars().all()
     if not ledgers:
-        return pl.DataFrame(schema=EVENT_SCHEMA)
-    frames = [pl.read_parquet(io.BytesIO(data)).with_columns(pl.lit(index).alias("_ledger"))
-              for index, data in enumerate(ledgers)]
+        return pl.DataFrame(schema=CORE_SCHEMA)
+    frames = [pl.read_parquet(io.BytesIO(data)) for data in ledgers]
     return (
-        pl.concat(frames, how="vertical_relaxed")
-        .with_row_index("_order")
+        pl.concat(frames, how="diagonal_relaxed")
         .unique(subset=["department", "event_id"], keep="last", maintain_order=True)
-        .select(list(EVENT_SCHEMA))
     )
 
 
-def paid_before(session: Session, county: str, year: int) -> pl.DataFrame:
-    """What the fund has paid each household this year, per cause, in fen."""
+def paid_before(session: Session, county: str, year: int, causes: Sequence[str]) -> pl.DataFrame:
+    """What the fund has paid each household this year, per cause of the pack, in fen."""
     rows = session.execute(
         select(Payment.household_id, Payment.cause, func.sum(Payment.amount))
         .where(Payment.county == county, Payment.year == year)
@@ -82,14 +80,15 @@ def paid_before(session: Session, county: str, year: int) -> pl.DataFrame:
     return wide.select(
         "household_id",
         *(pl.col(c).fill_null(0).cast(pl.Int64).alias(f"{c}_paid_before") if c in wide.columns
-          else pl.lit(0, pl.Int64).alias(f"{c}_paid_before") for c in CAUSES),
+          else pl.lit(0, pl.Int64).alias(f"{c}_paid_before") for c in causes),
     )
 
 
-def household_paid(session: Session, county: str, year: int, household_id: str) -> dict[str, int]:
+def household_paid(session: Session, county: str, year: int, household_id: str,
+                   causes: Sequence[str]) -> dict[str, int]:
     """What the ledger counts as paid to one household this year, per cause, in fen (0 for a cause it has
     no entry for)."""
-    paid: dict[str, int] = dict.fromkeys(CAUSES, 0)
+    paid: dict[str, int] = dict.fromkeys(causes, 0)
     for cause, amount in session.execute(
         select(Payment.cause, func.sum(Payment.amount))
         .where(Payment.county == county, Payment.year == year, Payment.household_id == household_id)

@@ -107,6 +107,13 @@ class Profile(BaseModel):
     fields: list[FieldSpec] = Field(min_length=1)
     one_of: list[list[str]] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
+    # An export of events: the pack cause its rows feed (a cause the deciding pack lacks leaves the file's
+    # rows skipped as not_in_pack), the field identifying an event, the fields whose values make an event
+    # what it is, and values every row has (the disaster kind of the traffic police's export).
+    cause: str | None = None
+    event_id: str | None = None
+    content: list[str] = Field(default_factory=list)
+    set: dict[str, str | bool] = Field(default_factory=dict)
 
     def field(self, name: str) -> FieldSpec:
         for spec in self.fields:
@@ -119,6 +126,12 @@ class Profile(BaseModel):
         names = [spec.name for spec in self.fields]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.department}: a field is listed twice")
+        if self.cause is not None:
+            derived = {"burden"} if "burden" in self.rules else set()
+            unknown_content = set(self.content) - set(names) - derived
+            if self.event_id not in names or not self.content or unknown_content:
+                raise ValueError(f"{self.department}: an event export names its event_id and content fields "
+                                 f"among its fields ({sorted(unknown_content)} unknown)")
         for group in [*self.identify, *self.one_of]:
             unknown = set(group) - set(names)
             if unknown or not group:

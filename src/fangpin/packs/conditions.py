@@ -21,24 +21,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import polars as pl
+
 from fangpin.errors import PackError
 from fangpin.money import to_decimal, to_fen
 
 FieldKind = Literal["money", "int", "bool", "code"]
 
-# The facts the engine sees: money as integer fen, flags as 0/1, codes as strings (durable-rules notes §4).
-ENGINE_FIELDS: dict[str, FieldKind] = {
+# The household's own facts, which every pack may test (money as integer fen, flags as 0/1, codes as strings:
+# durable-rules notes §4). A pack adds ``<cause>_base`` for each of its causes and its derived facts; the
+# values of ``status`` are the codes of the pack's ``status`` vocabulary.
+HOUSEHOLD_FIELDS: dict[str, FieldKind] = {
     "status": "code",
     "per_capita_income": "money",
     "members": "int",
     "labour_capacity": "bool",
     "housing_secure": "bool",
-    "illness_base": "money",
-    "schooling_base": "money",
-    "disaster_base": "money",
-}
-CODE_VALUES: dict[str, frozenset[str]] = {
-    "status": frozenset({"exited", "never_registered", "registered_poor"}),
 }
 _OPERATORS = {"eq": "$eq", "ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
 
@@ -63,15 +61,21 @@ class AnyOf:
 Node = Compare | All | AnyOf
 
 ParameterLookup = Callable[[str, FieldKind, str], int]
+LabelsLookup = Callable[[str, str], tuple[str, ...]]
 
 
 class ConditionParser:
-    """Parses conditions of one pack file; errors name the file and the key path."""
+    """Parses conditions of one pack file over the given fields; errors name the file and the key path."""
 
-    def __init__(self, file: str, lookup: ParameterLookup, groups: Mapping[str, Node]) -> None:
+    def __init__(self, file: str, lookup: ParameterLookup, groups: Mapping[str, Node], *,
+                 fields: Mapping[str, FieldKind], code_values: Mapping[str, frozenset[str]],
+                 labels: LabelsLookup | None = None) -> None:
         self._file = file
         self._lookup = lookup
         self._groups = groups
+        self._fields = fields
+        self._code_values = code_values
+        self._labels = labels
 
     def parse(self, node: object, path: str) -> Node:
         if not isinstance(node, dict) or not node:
@@ -97,8 +101,8 @@ class ConditionParser:
             if not self._groups:
                 raise PackError("'covered' needs the groups to be defined", file=self._file, key=path)
             return AnyOf(tuple(self._groups.values()))
-        if key not in ENGINE_FIELDS:
-            known = ", ".join(sorted(ENGINE_FIELDS))
+        if key not in self._fields:
+            known = ", ".join(sorted(self._fields))
             raise PackError(f"unknown fact field {key!r} (known: {known})", file=self._file, key=path)
         if isinstance(value, dict):
             if not value:
@@ -109,19 +113,21 @@ class ConditionParser:
 
     def _compare(self, field: str, op: str, operand: object, path: str) -> Node:
         if op == "in":
+            if isinstance(operand, str) and operand.startswith("$") and self._labels is not None:
+                operand = list(self._labels(operand[1:], path))
             if not isinstance(operand, list) or not operand:
                 raise PackError("'in' takes a non-empty list", file=self._file, key=path)
             return AnyOf(tuple(Compare(field, "eq", self._operand(field, v, path)) for v in operand))
         if op not in _OPERATORS:
             known = ", ".join([*_OPERATORS, "in"])
             raise PackError(f"unknown operator {op!r} (known: {known})", file=self._file, key=path)
-        kind = ENGINE_FIELDS[field]
+        kind = self._fields[field]
         if op not in ("eq", "ne") and kind in ("bool", "code"):
             raise PackError(f"{field} is a {kind}: only eq, ne and in apply", file=self._file, key=path)
         return Compare(field, op, self._operand(field, operand, path))
 
     def _operand(self, field: str, value: object, path: str) -> int | str:
-        kind = ENGINE_FIELDS[field]
+        kind = self._fields[field]
         if isinstance(value, str) and value.startswith("$"):
             return self._lookup(value[1:], kind, path)
         if kind == "bool":
@@ -129,8 +135,8 @@ class ConditionParser:
                 raise PackError(f"{field} takes true or false, not {value!r}", file=self._file, key=path)
             return int(value)
         if kind == "code":
-            if value not in CODE_VALUES[field]:
-                allowed = ", ".join(sorted(CODE_VALUES[field]))
+            if value not in self._code_values[field]:
+                allowed = ", ".join(sorted(self._code_values[field]))
                 raise PackError(f"{field} is one of {allowed}, not {value!r}", file=self._file, key=path)
             return str(value)
         if kind == "int":
@@ -170,7 +176,7 @@ def guarded(node: Node) -> dict[str, Any]:
     return {"$and": [{"$nex": {"$s": 1}}, compile_condition(node)]}
 
 
-def collect_thresholds(nodes: list[Node]) -> dict[str, tuple[int, ...]]:
+def collect_thresholds(nodes: list[Node], fields: Mapping[str, FieldKind]) -> dict[str, tuple[int, ...]]:
     """The constants each numeric field is compared with, sorted; code and bool fields map to ()."""
     found: dict[str, set[int]] = {}
     stack: list[Node] = list(nodes)
@@ -178,7 +184,7 @@ def collect_thresholds(nodes: list[Node]) -> dict[str, tuple[int, ...]]:
         node = stack.pop()
         if isinstance(node, Compare):
             values = found.setdefault(node.field, set())
-            if ENGINE_FIELDS[node.field] in ("money", "int"):
+            if fields[node.field] in ("money", "int"):
                 assert isinstance(node.value, int)
                 values.add(node.value)
         else:
@@ -203,3 +209,38 @@ def signature(facts: Mapping[str, int | str], thresholds: Mapping[str, tuple[int
         parts.append(2 * index + 1 if index < len(cuts) and cuts[index] == value else 2 * index)
     return tuple(parts)
 
+
+
+def holds(node: Node, values: Mapping[str, object]) -> bool:
+    """Whether a condition holds for one record (an event's code and bool fields; bools as 0/1)."""
+    if isinstance(node, Compare):
+        value = values.get(node.field)
+        if isinstance(value, bool):
+            value = int(value)
+        if value is None:
+            return node.op == "ne"
+        if node.op == "eq":
+            return value == node.value
+        if node.op == "ne":
+            return value != node.value
+        assert isinstance(value, int) and isinstance(node.value, int)
+        return {"lt": value < node.value, "lte": value <= node.value, "gt": value > node.value,
+                "gte": value >= node.value}[node.op]
+    if isinstance(node, All):
+        return all(holds(child, values) for child in node.children)
+    return any(holds(child, values) for child in node.children)
+
+
+def holds_expr(node: Node, kinds: Mapping[str, FieldKind]) -> pl.Expr:
+    """``holds`` for every row of a frame at once (a missing value holds only for ne, as above)."""
+    if isinstance(node, Compare):
+        column = pl.col(node.field)
+        if kinds[node.field] == "bool":
+            column = column.cast(pl.Int64)
+        compared = {
+            "eq": column == node.value, "ne": column != node.value, "lt": column < node.value,
+            "lte": column <= node.value, "gt": column > node.value, "gte": column >= node.value,
+        }[node.op]
+        return compared.fill_null(node.op == "ne")
+    parts = [holds_expr(child, kinds) for child in node.children]
+    return pl.all_horizontal(parts) if isinstance(node, All) else pl.any_horizontal(parts)

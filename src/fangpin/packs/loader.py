@@ -1,4 +1,7 @@
-"""Load a pack folder, validate it, resolve its parameters, compile its conditions, and hash its content."""
+"""Load a pack folder, validate it, resolve its parameters, compile its conditions, and hash its content.
+
+Format 1 (fangpin 0.1) and format 2 packs load alike; a format-1 pack's hash is computed exactly as 0.1 did,
+so every decision stored under it still names a pack that loads and replays (docs/packs.md, "Formats")."""
 
 from __future__ import annotations
 
@@ -13,8 +16,6 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from fangpin.errors import NoPackForYear, PackError
-from fangpin.exactyaml import load_yaml
-from fangpin.facts import Cause
 from fangpin.money import FEN, to_fen
 from fangpin.packs.conditions import (
     ConditionParser,
@@ -23,8 +24,10 @@ from fangpin.packs.conditions import (
     collect_thresholds,
     guarded,
 )
+from fangpin.packs.resolve import RawPack, resolved_raw
 from fangpin.packs.schema import (
     Benefit,
+    Cause,
     Group,
     LabelsParameter,
     MoneyParameter,
@@ -35,8 +38,10 @@ from fangpin.packs.schema import (
     RatioParameter,
     Rule,
     RulesFile,
+    RulesFileV1,
     ScheduleParameter,
 )
+from fangpin.packs.structure import Structure, build_structure, from_format1
 
 M = TypeVar("M", bound=BaseModel)
 _PARAMETERS = TypeAdapter(dict[str, Parameter])
@@ -63,6 +68,8 @@ class Pack:
     compiled: tuple[CompiledRule, ...]
     thresholds: dict[str, tuple[int, ...]]
     ruleset: dict[str, dict[str, Any]] = field(repr=False)
+    structure: Structure = field(repr=False)
+    files: dict[str, str] = field(repr=False)  # what is stored with its decisions (resolved, if a delta)
 
     @property
     def id(self) -> str:
@@ -114,7 +121,21 @@ class Pack:
                 return group
         raise KeyError(group_id)
 
-    def benefit(self, cause: Cause, group_id: str) -> Benefit | None:
+    @property
+    def causes(self) -> tuple[Cause, ...]:
+        return self.structure.causes
+
+    @property
+    def cause_ids(self) -> tuple[str, ...]:
+        """The pack's causes in its order: the order of every per-cause column and list."""
+        return self.structure.cause_ids
+
+    @property
+    def fields(self) -> dict[str, FieldKind]:
+        """Every fact the engine sees under this pack, with its kind."""
+        return self.structure.fields
+
+    def benefit(self, cause: str, group_id: str) -> Benefit | None:
         for benefit in self.rules_file.benefits:
             if benefit.cause == cause and benefit.group == group_id:
                 return benefit
@@ -125,21 +146,30 @@ class Pack:
 
 
 def load_pack(directory: Path | str) -> Pack:
+    """Read a pack folder (resolving the pack it extends), validate it, and compile it."""
     directory = Path(directory)
-    if not (directory / "pack.yaml").is_file():
-        raise PackError("not a rule pack: no pack.yaml", file=str(directory))
-    meta = _validate(PackMeta, _read(directory / "pack.yaml"), directory / "pack.yaml")
-    raw_parameters = _read(directory / "parameters.yaml")
+    raw = resolved_raw(directory, ())
+    return _build(directory, raw)
+
+
+def _build(directory: Path, raw: RawPack) -> Pack:
+    meta = _validate(PackMeta, raw.meta, raw.path("pack.yaml"))
     try:
-        parameters = _PARAMETERS.validate_python(raw_parameters)
+        parameters = _PARAMETERS.validate_python(raw.parameters)
     except ValidationError as exc:
-        raise _pack_error(exc, directory / "parameters.yaml") from None
-    money = _resolve_money(parameters, str(directory / "parameters.yaml"))
-    rules_path = directory / "rules.yaml"
-    rules_file = _validate(RulesFile, _read(rules_path), rules_path)
-    compiled = _compile(rules_file, parameters, money, str(rules_path))
+        raise _pack_error(exc, raw.path("parameters.yaml")) from None
+    money = _resolve_money(parameters, str(raw.path("parameters.yaml")))
+    rules_path = raw.path("rules.yaml")
+    if (meta.format or 1) == 1:
+        legacy = _validate(RulesFileV1, raw.rules, rules_path)
+        canonical = _canonical({"pack": meta, "parameters": parameters, "rules": legacy})
+        rules_file = from_format1(legacy, str(rules_path))
+    else:
+        rules_file = _validate(RulesFile, raw.rules, rules_path)
+        canonical = _canonical({"pack": meta, "parameters": parameters, "rules": rules_file})
+    structure = build_structure(rules_file, parameters, money, str(rules_path))
+    compiled = _compile(rules_file, parameters, money, structure, str(rules_path))
     ruleset = {rule.id: {"all": [{"m": guarded(rule.condition)}]} for rule in compiled}
-    canonical = _canonical({"pack": meta, "parameters": parameters, "rules": rules_file})
     return Pack(
         meta=meta,
         directory=directory,
@@ -148,8 +178,10 @@ def load_pack(directory: Path | str) -> Pack:
         money=money,
         rules_file=rules_file,
         compiled=compiled,
-        thresholds=collect_thresholds([rule.condition for rule in compiled]),
+        thresholds=collect_thresholds([rule.condition for rule in compiled], structure.fields),
         ruleset=ruleset,
+        structure=structure,
+        files=raw.files,
     )
 
 
@@ -185,17 +217,6 @@ def pack_for_year(year: int, rules_dir: Path | None = None) -> Pack:
         names = ", ".join(pack.id for pack in candidates)
         raise PackError(f"several packs are in force for policy year {year} ({names}); name one with --pack")
     return candidates[0]
-
-
-def _read(path: Path) -> Any:
-    if not path.is_file():
-        raise PackError("file missing", file=str(path))
-    try:
-        return load_yaml(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise PackError(f"cannot be read: {exc}", file=str(path)) from None
-    except Exception as exc:  # yaml.YAMLError and its many subclasses
-        raise PackError(f"is not valid YAML: {exc}", file=str(path)) from None
 
 
 def _validate(model: type[M], data: Any, path: Path) -> M:
@@ -242,7 +263,8 @@ def _resolve_money(parameters: dict[str, Parameter], file: str) -> dict[str, Dec
 
 
 def _compile(
-    rules_file: RulesFile, parameters: dict[str, Parameter], money: dict[str, Decimal], file: str
+    rules_file: RulesFile, parameters: dict[str, Parameter], money: dict[str, Decimal], structure: Structure,
+    file: str,
 ) -> tuple[CompiledRule, ...]:
     def lookup(name: str, kind: FieldKind, path: str) -> int:
         parameter = parameters.get(name)
@@ -274,12 +296,12 @@ def _compile(
 
     group_nodes: dict[str, Node] = {}
     compiled: list[CompiledRule] = []
-    plain = ConditionParser(file, lookup, {})
+    plain = ConditionParser(file, lookup, {}, fields=structure.fields, code_values=structure.code_values)
     for index, group in enumerate(rules_file.groups):
         node = plain.parse(group.when, f"groups[{index}].when")
         group_nodes[group.id] = node
         compiled.append(CompiledRule(unique(group.id, f"groups[{index}].id"), "group", group, node))
-    parser = ConditionParser(file, lookup, group_nodes)
+    parser = ConditionParser(file, lookup, group_nodes, fields=structure.fields, code_values=structure.code_values)
     outcome_conditions: list[dict[str, Any]] = []
     for index, rule in enumerate(rules_file.rules):
         node = parser.parse(rule.when, f"rules[{index}].when")
@@ -289,6 +311,9 @@ def _compile(
     seen_terms: set[tuple[str, str]] = set()
     for index, benefit in enumerate(rules_file.benefits):
         path = f"benefits[{index}]"
+        if benefit.cause not in structure.cause_ids:
+            raise PackError(f"unknown cause {benefit.cause!r} (the pack's: {', '.join(structure.cause_ids)})",
+                            file=file, key=f"{path}.cause")
         if benefit.group not in group_nodes:
             raise PackError(f"unknown group {benefit.group!r}", file=file, key=f"{path}.group")
         if (benefit.cause, benefit.group) in seen_terms:
@@ -307,12 +332,6 @@ def _compile(
         }
         node = parser.parse(when, f"{path}.deductible")
         compiled.append(CompiledRule(unique(benefit.id, f"{path}.id"), "benefit", benefit, node))
-    for ref, path in (
-        (rules_file.bases.schooling_stages, "bases.schooling_stages"),
-        (rules_file.bases.compulsory_stages, "bases.compulsory_stages"),
-        (rules_file.bases.disaster_kinds, "bases.disaster_kinds"),
-    ):
-        expect(ref, LabelsParameter, path)
     expect(rules_file.fee.rate, RateParameter, "fee.rate")
     return tuple(compiled)
 

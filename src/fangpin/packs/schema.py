@@ -1,9 +1,14 @@
-"""The pack's YAML as pydantic models. A pack folder holds:
+"""The pack's YAML as pydantic models (the language itself is documented in docs/packs.md). A pack folder holds:
 
-- ``pack.yaml``        id, title, version, the policy years it is in force for, its source document
+- ``pack.yaml``        id, title, version, the policy years it is in force for, its source document, its
+                       ``format`` (absent: 1) and the pack it ``extends`` (a delta: only what changes)
 - ``parameters.yaml``  every number, each with its unit and the clause it cites (or ``basis: assumed``)
-- ``rules.yaml``       groups, rules (conditions → outcome or note) and benefits (cause terms per group)
+- ``rules.yaml``       format 2: vocabularies, causes, derived facts, groups, rules, benefits, fee;
+                       format 1: groups, rules, benefits, bases, fee (its causes and vocabularies are those
+                       of ``format1.yaml``, which is data too)
 - ``cases/*.yaml``     worked examples, run by pytest (not part of the pack's identity)
+
+No cause, group, status, stage or kind is named here: they are the pack's.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from fangpin.decisions import Citation
-from fangpin.facts import Cause
 from fangpin.money import FEN, to_decimal
 
 Exact = Annotated[Decimal, BeforeValidator(to_decimal)]
@@ -33,6 +37,8 @@ class PackMeta(_Model):
     source: str
     description: str | None = None
     supersedes: str | None = None
+    format: Literal[1, 2] | None = None  # absent means 1 (fangpin 0.1); None keeps old packs' hashes
+    extends: str | None = None  # a pack id (a sibling folder) or a relative folder; resolved before hashing
 
 
 class _Parameter(_Model):
@@ -171,7 +177,7 @@ class Benefit(_Model):
 
     id: Identifier
     description: str
-    cause: Cause
+    cause: Identifier
     group: Identifier
     deductible: Annotated[str, Field(pattern=r"^\$[a-z][a-z0-9_]*$")]
     tiers: Annotated[str, Field(pattern=r"^\$[a-z][a-z0-9_]*$")]
@@ -179,13 +185,18 @@ class Benefit(_Model):
     cites: Citation
 
 
-class CauseBases(_Model):
-    """Which records count towards each cause's base: the stage and kind lists are parameters."""
+Reference = Annotated[str, Field(pattern=r"^\$[a-z][a-z0-9_]*$")]
 
-    schooling_stages: Annotated[str, Field(pattern=r"^\$[a-z][a-z0-9_]*$")]
-    compulsory_stages: Annotated[str, Field(pattern=r"^\$[a-z][a-z0-9_]*$")]
-    disaster_kinds: Annotated[str, Field(pattern=r"^\$[a-z][a-z0-9_]*$")]
-    cites: dict[Cause, Citation]
+
+class CauseBases(_Model):
+    """Format 1 only: the labels parameters that say which records count (the keys ``format1.yaml``
+    names), and each cause's citation."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    cites: dict[Identifier, Citation]
+
+    def references(self) -> dict[str, str]:
+        return {str(key): str(value) for key, value in (self.model_extra or {}).items()}
 
 
 class Fee(_Model):
@@ -193,9 +204,97 @@ class Fee(_Model):
     cites: Citation
 
 
-class RulesFile(_Model):
+class RulesFileV1(_Model):
+    """rules.yaml of a format-1 pack, exactly as fangpin 0.1 read it: its canonical form is what such a
+    pack's hash was computed from, so it must not change."""
+
     groups: tuple[Group, ...] = Field(min_length=1)
     rules: tuple[Rule, ...]
     benefits: tuple[Benefit, ...]
     bases: CauseBases
+    fee: Fee
+
+
+# --- format 2: the pack declares its structure ---------------------------------------------------------
+
+
+class Term(_Model):
+    """One value of a vocabulary: its code, its label, and the other spellings that mean it."""
+
+    code: Annotated[str, Field(min_length=1)]
+    label: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+class Vocabulary(_Model):
+    """The values a code field may take. ``values`` lists them; ``values_from`` takes each label of the
+    named labels parameters as a code (the schooling stages); both may be given."""
+
+    label: str | None = None
+    values: tuple[Term, ...] = ()
+    values_from: tuple[Reference, ...] = ()
+
+    @model_validator(mode="after")
+    def _some(self) -> Vocabulary:
+        if not self.values and not self.values_from:
+            raise ValueError("a vocabulary needs values or values_from")
+        return self
+
+
+class EventField(_Model):
+    """A field of a cause's events, besides ``id``, ``date`` and ``person_id``, which every event has."""
+
+    name: Identifier
+    type: Literal["money", "code", "bool", "text"]
+    label: str | None = None
+    vocabulary: Identifier | None = None  # for a code field
+    default: Annotated[str | bool | None, Field(union_mode="left_to_right")] = None  # absent: the field is required
+
+    @model_validator(mode="after")
+    def _vocabulary(self) -> EventField:
+        if (self.type == "code") != (self.vocabulary is not None):
+            raise ValueError("a code field names its vocabulary, and only a code field does")
+        return self
+
+
+class BaseFormula(_Model):
+    """An event's contribution to its cause's annual base: the sum of ``add`` less the sum of ``subtract``,
+    floored at ``floor`` per event when given (own loss = max(0, loss − compensation))."""
+
+    add: tuple[Identifier, ...] = Field(min_length=1)
+    subtract: tuple[Identifier, ...] = ()
+    floor: Exact | None = None
+
+
+class Cause(_Model):
+    """A cause of hardship: its events, how each adds to the annual base, which events count."""
+
+    id: Identifier
+    label: str
+    fields: tuple[EventField, ...] = Field(min_length=1)
+    base: BaseFormula
+    counts_when: dict[str, Any] | None = None  # a condition over the event's code and bool fields
+    cites: Citation
+
+
+class Derived(_Model):
+    """A fact computed from other facts (docs/packs.md, "Derived facts"), the same way by every path."""
+
+    id: Identifier
+    label: str
+    description: str | None = None
+    type: Literal["money", "int"] = "money"
+    value: Any
+    cites: Citation
+
+
+class RulesFile(_Model):
+    """rules.yaml of a format-2 pack; also what a format-1 pack is read as (with format1.yaml)."""
+
+    vocabularies: dict[Identifier, Vocabulary] = Field(default_factory=dict)
+    causes: tuple[Cause, ...] = Field(min_length=1)
+    derived: tuple[Derived, ...] = ()
+    groups: tuple[Group, ...] = Field(min_length=1)
+    rules: tuple[Rule, ...] = ()
+    benefits: tuple[Benefit, ...] = ()
     fee: Fee

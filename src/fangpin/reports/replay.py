@@ -28,6 +28,8 @@ def replay_summary(scope: str, identical: bool, before: dict[str, str], after: d
         "replayed_sha256": digests[1],
         "households": totals["households"],
         "households_changed": totals["households_changed"],
+        "causes": [key.removesuffix("_before") for key in totals
+                   if key.endswith("_before") and key not in ("payout_before", "fee_before")],
         **{key: fen_text(value) for key, value in totals.items() if key.endswith(("_before", "_after"))},
         "parameters_changed": {name: {"before": old, "after": new} for name, (old, new) in parameters.items()},
     }
@@ -77,7 +79,7 @@ def print_replay(summary: dict[str, Any], diff: pl.DataFrame, console: Console) 
     for column in ("", "before", "after"):
         totals.add_column(column, justify="right")
     totals.add_row("households changed", "", f"{summary['households_changed']} of {summary['households']}")
-    for key in ("payout", "fee", "illness", "schooling", "disaster"):
+    for key in ("payout", "fee", *summary["causes"]):
         totals.add_row(key, summary[f"{key}_before"], summary[f"{key}_after"])
     console.print(totals)
     if summary["parameters_changed"]:

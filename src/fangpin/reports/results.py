@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-DECISION_HEADER = ["household_id", "group", "outcome", "per_capita_income", "illness", "schooling", "disaster",
-                   "payout", "fee", "pack"]
 REJECTION_HEADER = ["file", "row", "field", "value", "reason"]
 
 
@@ -23,23 +22,26 @@ def yuan(column: str) -> pl.Expr:
     ).alias(column)
 
 
-def decisions_table(decisions: pl.DataFrame, pack_hash: str) -> pl.DataFrame:
+def decision_header(causes: Sequence[str]) -> list[str]:
+    """decisions.csv's columns: the cause columns are the deciding pack's causes in its order."""
+    return ["household_id", "group", "outcome", "per_capita_income", *causes, "payout", "fee", "pack"]
+
+
+def decisions_table(decisions: pl.DataFrame, pack_hash: str, causes: Sequence[str]) -> pl.DataFrame:
     return decisions.sort("household_id").select(
         pl.col("household_id"),
         pl.col("group"),
         pl.col("outcome"),
         yuan("per_capita_income"),
-        yuan("illness"),
-        yuan("schooling"),
-        yuan("disaster"),
+        *(yuan(cause) for cause in causes),
         yuan("payout"),
         yuan("fee"),
         pl.lit(pack_hash).alias("pack"),
     )
 
 
-def write_decisions(path: Path, decisions: pl.DataFrame, pack_hash: str) -> None:
-    decisions_table(decisions, pack_hash).write_csv(path)
+def write_decisions(path: Path, decisions: pl.DataFrame, pack_hash: str, causes: Sequence[str]) -> None:
+    decisions_table(decisions, pack_hash, causes).write_csv(path)
 
 
 def write_rejections(path: Path, rejections: pl.DataFrame) -> None:

@@ -32,9 +32,10 @@ def print_summary(run: dict[str, Any], console: Console) -> None:
     outcome.add_row("all", str(totals["households"]), style="bold")
     console.print(outcome)
     money = Table(title="paid by this run 本次赔付 (yuan)")
-    for column in ("illness 因病", "schooling 因学", "disaster 因灾", "payout 合计", "insurer fee 服务费"):
+    causes = [(cause["id"], cause["label"]) for cause in run["pack"].get("causes", [])]
+    for column in (*(f"{cause} {label}" for cause, label in causes), "payout 合计", "insurer fee 服务费"):
         money.add_column(column, justify="right")
-    money.add_row(totals["illness"], totals["schooling"], totals["disaster"], totals["payout"], totals["fee"])
+    money.add_row(*(totals[cause] for cause, _ in causes), totals["payout"], totals["fee"])
     console.print(money)
     if run.get("unrecognised"):
         console.print("[yellow]files that look like no department's (ignored):[/yellow] "

@@ -44,30 +44,43 @@ def _labelled(decisions: pl.DataFrame) -> pl.DataFrame:
     ).sort(["township", "village", "household_id"], nulls_last=True)
 
 
-def visit_list(decisions: pl.DataFrame) -> pl.DataFrame:
+Causes = list[tuple[str, str]]  # the deciding pack's causes in its order: (id, label), e.g. ("illness", "因病")
+
+
+def run_causes(run: dict[str, Any]) -> Causes:
+    return [(cause["id"], cause["label"]) for cause in run["pack"]["causes"]]
+
+
+def _cause_columns(causes: Causes) -> list[pl.Expr]:
+    return [pl.col(cause).alias(f"{label}赔付") for cause, label in causes]
+
+
+def _money_columns(causes: Causes) -> list[str]:
+    return [*(f"{label}赔付" for _, label in causes), "赔付合计", "保险服务费"]
+
+
+def visit_list(decisions: pl.DataFrame, causes: Causes) -> pl.DataFrame:
     """The households to visit, by township and village, with what each cause pays (fen)."""
     return _labelled(decisions).filter(pl.col("outcome") == "pay").select(
         pl.col("township").alias("乡镇"), pl.col("village").alias("村"), pl.col("household_id").alias("户编号"),
         pl.col("head_name").alias("户主姓名"), pl.col("group_label").alias("类别"),
-        pl.col("per_capita_income").alias("人均可支配收入"), pl.col("illness").alias("因病赔付"),
-        pl.col("schooling").alias("因学赔付"), pl.col("disaster").alias("因灾赔付"),
+        pl.col("per_capita_income").alias("人均可支配收入"), *_cause_columns(causes),
         pl.col("payout").alias("赔付合计"), pl.col("fee").alias("保险服务费"),
     )
 
 
-VISIT_MONEY = ["人均可支配收入", "因病赔付", "因学赔付", "因灾赔付", "赔付合计", "保险服务费"]
-
-
-def write_visits_csv(path: Path, decisions: pl.DataFrame) -> None:
+def write_visits_csv(path: Path, decisions: pl.DataFrame, causes: Causes) -> None:
     """The complete visit list as CSV (UTF-8 with BOM, so Excel shows the Chinese headers)."""
-    visits = visit_list(decisions)
-    visits.with_columns(*(yuan(column) for column in VISIT_MONEY)).write_csv(path, include_bom=True)
+    visits = visit_list(decisions, causes)
+    money = ["人均可支配收入", *_money_columns(causes)]
+    visits.with_columns(*(yuan(column) for column in money)).write_csv(path, include_bom=True)
 
 
 def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame, rejections: pl.DataFrame) -> None:
+    causes = run_causes(run)
     labelled = _labelled(decisions)
-    visit = visit_list(decisions)
-    visit_money = VISIT_MONEY
+    visit = visit_list(decisions, causes)
+    visit_money = ["人均可支配收入", *_money_columns(causes)]
     dibao = labelled.filter(pl.col("outcome") == "refer_dibao").select(
         pl.col("township").alias("乡镇"), pl.col("village").alias("村"), pl.col("household_id").alias("户编号"),
         pl.col("head_name").alias("户主姓名"), pl.col("group_label").alias("类别"),
@@ -76,8 +89,7 @@ def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame, rej
     by_township = (
         labelled.filter(pl.col("outcome") == "pay")
         .group_by("township")
-        .agg(pl.len().alias("赔付户数"), pl.col("illness").sum().alias("因病赔付"),
-             pl.col("schooling").sum().alias("因学赔付"), pl.col("disaster").sum().alias("因灾赔付"),
+        .agg(pl.len().alias("赔付户数"), *(pl.col(cause).sum().alias(f"{label}赔付") for cause, label in causes),
              pl.col("payout").sum().alias("赔付合计"), pl.col("fee").sum().alias("保险服务费"))
         .sort("township", nulls_last=True)
         .rename({"township": "乡镇"})
@@ -102,24 +114,23 @@ def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame, rej
         pl.col("township").alias("乡镇"), pl.col("village").alias("村"), pl.col("household_id").alias("户编号"),
         pl.col("head_name").alias("户主姓名"), pl.col("group_label").alias("类别"),
         pl.col("outcome_label").alias("结果"), pl.col("per_capita_income").alias("人均可支配收入"),
-        pl.col("illness").alias("因病赔付"), pl.col("schooling").alias("因学赔付"),
-        pl.col("disaster").alias("因灾赔付"), pl.col("payout").alias("赔付合计"), pl.col("fee").alias("保险服务费"),
+        *_cause_columns(causes), pl.col("payout").alias("赔付合计"), pl.col("fee").alias("保险服务费"),
         pl.col("rules").alias("触发规则"),
     )
     totals = run["totals"]
     summary = pl.DataFrame({
         "项目": ["运行编号", "县(区)代码", "政策年度", "规则包", "规则包哈希", "核查户数", "赔付户数", "赔付合计(元)",
-               "保险服务费(元)", "因病(元)", "因学(元)", "因灾(元)", "读取行数", "使用", "拒绝", "跳过"],
+               "保险服务费(元)", *(f"{label}(元)" for _, label in causes), "读取行数", "使用", "拒绝", "跳过"],
         "内容": [run["run_id"], run["county"], str(run["year"]), f"{run['pack']['id']} {run['pack']['version']}",
                run["pack"]["hash"], str(totals["households"]), str(totals["outcomes"].get("pay", 0)),
-               totals["payout"], totals["fee"], totals["illness"], totals["schooling"], totals["disaster"],
+               totals["payout"], totals["fee"], *(totals[cause] for cause, _ in causes),
                str(run["rows"]["read"]), str(run["rows"]["used"]), str(run["rows"]["rejected"]),
                str(run["rows"]["skipped"])],
     })
     with xlsxwriter.Workbook(path) as workbook:
         _sheet(workbook, "汇总", summary, [])
         _sheet(workbook, "入户核查名单", visit, visit_money)
-        _sheet(workbook, "按乡镇汇总", by_township, ["因病赔付", "因学赔付", "因灾赔付", "赔付合计", "保险服务费"])
+        _sheet(workbook, "按乡镇汇总", by_township, _money_columns(causes))
         _sheet(workbook, "结果分布", outcomes, ["赔付合计"])
         _sheet(workbook, "低保衔接", dibao, ["人均可支配收入"])
         _sheet(workbook, "文件统计", files, [])

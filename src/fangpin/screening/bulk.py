@@ -12,17 +12,33 @@ import polars as pl
 
 from fangpin.deciding import classify
 from fangpin.engine import PolicyEngine, engine_for
-from fangpin.facts import CAUSES
 from fangpin.money import to_fen
 from fangpin.packs import Pack
-from fangpin.packs.conditions import ENGINE_FIELDS
+from fangpin.packs.formulas import to_expr
 from fangpin.payouts import fee_fen_expr, owed_fen_expr
 
-FACT_COLUMNS = list(ENGINE_FIELDS)
-PAID_COLUMNS = [f"{cause}_paid_before" for cause in CAUSES]
-DECISION_COLUMNS = [
-    "household_id", "group", "outcome", "per_capita_income", "illness", "schooling", "disaster", "payout", "fee",
-]
+
+def stored_fact_columns(pack: Pack) -> list[str]:
+    """The facts a decision is stored with: the household's own and each cause's base. Derived facts are
+    not stored; they follow from these under the pack."""
+    derived = {item.id for item in pack.structure.derived}
+    return [name for name in pack.fields if name not in derived]
+
+
+def paid_columns(pack: Pack) -> list[str]:
+    return [f"{cause}_paid_before" for cause in pack.cause_ids]
+
+
+def decision_columns(pack: Pack) -> list[str]:
+    """decisions.csv (docs/exports.md section 4): the cause columns are the pack's causes in its order."""
+    return ["household_id", "group", "outcome", "per_capita_income", *pack.cause_ids, "payout", "fee"]
+
+
+def with_derived_columns(frame: pl.DataFrame, pack: Pack) -> pl.DataFrame:
+    """The pack's derived facts as columns, each from the columns before it (``deciding.with_derived``)."""
+    for derived in pack.structure.derived:
+        frame = frame.with_columns(to_expr(derived.formula).alias(derived.id))
+    return frame
 
 
 def _class_columns(pack: Pack) -> list[pl.Expr]:
@@ -43,8 +59,9 @@ def _classes(frame: pl.DataFrame, pack: Pack, engine: PolicyEngine) -> pl.DataFr
     keys = [f"_class_{field}" for field in pack.thresholds]
     representatives = frame.unique(subset=keys, keep="first", maintain_order=True)
     rows = []
-    for representative in representatives.select([*keys, *FACT_COLUMNS]).iter_rows(named=True):
-        facts = {field: representative[field] for field in FACT_COLUMNS}
+    fact_columns = list(pack.fields)
+    for representative in representatives.select([*keys, *fact_columns]).iter_rows(named=True):
+        facts = {field: representative[field] for field in fact_columns}
         fired = engine.fire(facts)
         chosen = classify(pack, fired, facts)
         row = {key: representative[key] for key in keys}
@@ -54,13 +71,13 @@ def _classes(frame: pl.DataFrame, pack: Pack, engine: PolicyEngine) -> pl.DataFr
             terminal=chosen.terminal,
             notes="\n".join(chosen.notes),
         )
-        for cause in CAUSES:
+        for cause in pack.cause_ids:
             benefit = chosen.benefits.get(cause)
             row[f"{cause}_benefit"] = None if chosen.terminal or benefit is None else benefit.id
         rows.append(row)
     schema = {key: frame.schema[key] for key in keys} | {
         "rules": pl.String, "group": pl.String, "terminal": pl.String, "notes": pl.String,
-        **{f"{cause}_benefit": pl.String for cause in CAUSES},
+        **{f"{cause}_benefit": pl.String for cause in pack.cause_ids},
     }
     return pl.DataFrame(rows, schema=schema, orient="row")
 
@@ -77,11 +94,12 @@ def _owed(pack: Pack, cause: str) -> pl.Expr:
 
 
 def decide_frame(facts: pl.DataFrame, pack: Pack, engine: PolicyEngine | None = None) -> pl.DataFrame:
-    """Facts in (engine facts and ``<cause>_paid_before``, all fen), decisions out: the facts, then
+    """Facts in (the stored facts and ``<cause>_paid_before``, all fen), decisions out: the facts, the
+    derived facts, then
     ``rules, group, terminal, notes, <cause>_benefit, <cause>_owed, <cause>`` (paid now), payout, fee
     and outcome, all money in integer fen."""
     engine = engine or engine_for(pack)
-    classed = facts.with_columns(_class_columns(pack))
+    classed = with_derived_columns(facts, pack).with_columns(_class_columns(pack))
     classes = _classes(classed, pack, engine)
     keys = [f"_class_{field}" for field in pack.thresholds]
     joined = classed.join(classes, on=keys, how="left", maintain_order="left").drop(keys)
@@ -90,13 +108,14 @@ def decide_frame(facts: pl.DataFrame, pack: Pack, engine: PolicyEngine | None = 
 
 def _amounts(frame: pl.DataFrame, pack: Pack) -> pl.DataFrame:
     fee_rate = pack.rate(pack.rules_file.fee.rate)
-    frame = frame.with_columns([_owed(pack, cause).alias(f"{cause}_owed") for cause in CAUSES])
+    causes = pack.cause_ids
+    frame = frame.with_columns([_owed(pack, cause).alias(f"{cause}_owed") for cause in causes])
     frame = frame.with_columns(
         [(pl.col(f"{cause}_owed") - pl.col(f"{cause}_paid_before")).clip(lower_bound=0).alias(cause)
-         for cause in CAUSES]
+         for cause in causes]
     )
-    frame = frame.with_columns(pl.sum_horizontal([pl.col(cause) for cause in CAUSES]).alias("payout"))
-    any_benefit = pl.any_horizontal([pl.col(f"{cause}_benefit").is_not_null() for cause in CAUSES])
+    frame = frame.with_columns(pl.sum_horizontal([pl.col(cause) for cause in causes]).alias("payout"))
+    any_benefit = pl.any_horizontal([pl.col(f"{cause}_benefit").is_not_null() for cause in causes])
     return frame.with_columns(
         fee_fen_expr(pl.col("payout"), fee_rate).alias("fee"),
         pl.when(pl.col("terminal").is_not_null()).then(pl.col("terminal"))

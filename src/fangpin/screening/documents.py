@@ -8,12 +8,14 @@ from typing import Any
 
 import polars as pl
 
-from fangpin.facts import CAUSES
 from fangpin.money import fen_text
+from fangpin.packs import Pack
 from fangpin.screening.linking import Linked
 
 
-def household_documents(linked: Linked) -> Iterator[dict[str, Any]]:
+def household_documents(linked: Linked, pack: Pack) -> Iterator[dict[str, Any]]:
+    """Each household's document: an event carries its code and bool fields and its contribution as its
+    cause's first added amount (the other amounts 0.00), which gives the same base under the pack."""
     events = linked.counted.sort(["household_id", "department", "event_id"]).partition_by(
         "household_id", as_dict=True
     )
@@ -31,21 +33,23 @@ def household_documents(linked: Linked) -> Iterator[dict[str, Any]]:
             "members": facts["members"],
             "labour_capacity": bool(facts["labour_capacity"]),
             "housing_secure": bool(facts["housing_secure"]),
-            "illness": [], "schooling": [], "disaster": [],
-            "paid_this_year": {cause: fen_text(facts[f"{cause}_paid_before"]) for cause in CAUSES},
+            **{cause: [] for cause in pack.cause_ids},
+            "paid_this_year": {cause: fen_text(facts[f"{cause}_paid_before"]) for cause in pack.cause_ids},
         }
         if facts["income_given"] is not None:
             document["income"] = fen_text(facts["income_given"])
         else:
             document["income_per_capita"] = fen_text(facts["income_per_capita_given"])
         for event in mine.iter_rows(named=True):
-            common = {"id": f"{event['department']}:{event['event_id']}", "date": event["date"].isoformat(),
-                      "person_id": event["person_id"]}
-            if event["cause"] == "illness":
-                document["illness"].append({**common, "burden": fen_text(event["amount_fen"])})
-            elif event["cause"] == "schooling":
-                document["schooling"].append({**common, "stage": event["stage"], "full_time": event["full_time"],
-                                              "tuition": fen_text(event["amount_fen"])})
-            else:
-                document["disaster"].append({**common, "kind": event["kind"], "loss": fen_text(event["amount_fen"])})
-        yield {key: value for key, value in document.items() if value is not None}
+            if event["cause"] not in document:
+                continue
+            cause = pack.structure.cause(event["cause"])
+            item: dict[str, Any] = {"id": f"{event['department']}:{event['event_id']}",
+                                    "date": event["date"].isoformat(), "person_id": event["person_id"]}
+            for spec in cause.fields:
+                if spec.type == "money":
+                    item[spec.name] = fen_text(event["amount_fen"] if spec.name == cause.base.add[0] else 0)
+                elif event.get(spec.name) is not None:
+                    item[spec.name] = event[spec.name]
+            document[cause.id].append(item)
+        yield {key: value for key, value in document.items() if value is not None and value != []}

@@ -1,9 +1,11 @@
 """The rules that span files (EXPORTS.md 3.6): households, members, people and events linked into the
 facts of each household, with every row that cannot be used rejected with its reason.
 
-Input: the parsed exports (``intake``), the events and payments earlier runs of the same county and year
-stored, the policy year and the pack (which stages and kinds count). Output: one row of facts per
-household, the events now counted, and the rejections. All column-wise (polars).
+Input: the parsed exports (``intake``) with their source profiles (which cause each export feeds, how an
+event is identified), the events and payments earlier runs of the same county and year stored, the policy
+year and the pack (its causes: how each event adds to its base, which events count). Output: one row of
+facts per household, the events now counted, the rejections, and the rows of exports for causes the pack
+lacks (skipped as ``not_in_pack``). All column-wise (polars).
 """
 
 from __future__ import annotations
@@ -13,24 +15,11 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from fangpin.event_ledger import EVENT_SCHEMA
-from fangpin.facts import CAUSES
+from fangpin.event_ledger import attribute_schema, conform, ledger_schema
+from fangpin.intake.profiles import Profile
 from fangpin.packs import Pack
+from fangpin.packs.events import base_expr, counts_expr
 
-EVENT_DEPARTMENTS = ("medical", "education", "traffic", "fire", "disaster")
-EVENT_ID_FIELD = {"medical": "settlement_id", "education": "record_id", "traffic": "event_id",
-                  "fire": "event_id", "disaster": "event_id"}
-CAUSE_OF = {"medical": "illness", "education": "schooling", "traffic": "disaster", "fire": "disaster",
-            "disaster": "disaster"}
-DISASTER_KIND = {"traffic": "traffic", "fire": "fire", "disaster": "natural"}
-# The fields whose values make an event what it is: the same id with other values is a correction.
-CONTENT_FIELDS = {
-    "medical": ["id_number", "date", "total", "basic", "critical", "assistance", "burden"],
-    "education": ["id_number", "stage", "full_time", "tuition", "accommodation", "textbooks", "date"],
-    "traffic": ["id_number", "date", "loss", "compensation"],
-    "fire": ["id_number", "date", "loss", "compensation"],
-    "disaster": ["id_number", "date", "loss", "compensation"],
-}
 REJECTION_SCHEMA = {"file": pl.String, "row": pl.Int64, "field": pl.String, "value": pl.String, "reason": pl.String}
 
 
@@ -45,11 +34,12 @@ class Table:
 @dataclass
 class Linked:
     facts: pl.DataFrame                 # one row per household: identity, engine facts, paid before
-    counted: pl.DataFrame               # events counted after this run (EVENT_SCHEMA), stored ones included
-    new_events: pl.DataFrame            # events this run adds (new or corrections), EVENT_SCHEMA + is_correction
+    counted: pl.DataFrame               # events counted after this run (ledger_schema), stored ones included
+    new_events: pl.DataFrame            # events this run adds (new or corrections), ledger_schema + is_correction
     rejections: pl.DataFrame            # REJECTION_SCHEMA
     superseded: dict[str, int] = field(default_factory=dict)  # rows used then replaced by a later correction
     corrections: pl.DataFrame | None = None  # household_id, department, event_id
+    skipped: pl.DataFrame | None = None  # REJECTION_SCHEMA: rows of exports for causes the pack lacks
 
 
 def _empty_rejections() -> pl.DataFrame:
@@ -79,10 +69,13 @@ def link(
     year: int,
     county: str,
     pack: Pack,
+    profiles: Sequence[Profile],
     stored_events: pl.DataFrame,
     paid_before: pl.DataFrame,
 ) -> Linked:
     rejections: list[pl.DataFrame] = []
+    skipped: list[pl.DataFrame] = []
+    schema = ledger_schema(pack)
 
     register = _ordered(tables, "register")
     if "household_id" not in register.columns:
@@ -115,34 +108,45 @@ def link(
 
     fresh: list[pl.DataFrame] = []
     superseded: dict[str, int] = {}
-    for department in EVENT_DEPARTMENTS:
-        events = _ordered(tables, department)
-        if events.height == 0 or EVENT_ID_FIELD[department] not in events.columns:
+    for profile in profiles:
+        if profile.cause is None or profile.event_id is None:
             continue
-        accepted, rejected, replaced = _link_events(events, department, year, people, stored_events)
+        events = _ordered(tables, profile.department)
+        if events.height == 0 or profile.event_id not in events.columns:
+            continue
+        if profile.cause not in pack.cause_ids:
+            skipped.append(events.select(pl.col("file"), pl.col("row"), pl.lit(profile.event_id).alias("field"),
+                                         pl.col(profile.event_id).cast(pl.String).fill_null("").alias("value"),
+                                         pl.lit("not_in_pack").alias("reason")))
+            continue
+        accepted, rejected, replaced = _link_events(events, profile, pack, year, people, stored_events)
         rejections.append(rejected)
-        superseded[department] = replaced
-        fresh.append(accepted)
+        superseded[profile.department] = replaced
+        fresh.append(conform(accepted, {**schema, "is_correction": pl.Boolean()}))
 
     new_events = (pl.concat(fresh, how="vertical_relaxed") if fresh
-                  else pl.DataFrame(schema={**EVENT_SCHEMA, "is_correction": pl.Boolean}))
+                  else pl.DataFrame(schema={**schema, "is_correction": pl.Boolean}))
     replaced_keys = new_events.select("department", "event_id")
     kept = stored_events.join(replaced_keys, on=["department", "event_id"], how="anti")
-    counted = pl.concat([kept.select(list(EVENT_SCHEMA)), new_events.select(list(EVENT_SCHEMA))],
-                        how="vertical_relaxed")
+    counted = pl.concat([conform(kept, schema), new_events.select(list(schema))], how="vertical_relaxed")
     facts = _household_facts(register, members, counted, paid_before, pack, county, year)
     corrections = new_events.filter(pl.col("is_correction")).select("household_id", "department", "event_id")
     all_rejections = pl.concat([frame.select(list(REJECTION_SCHEMA)) for frame in rejections] or
                                [_empty_rejections()], how="vertical_relaxed")
-    return Linked(facts, counted, new_events, all_rejections, superseded, corrections)
+    all_skipped = pl.concat([frame.select(list(REJECTION_SCHEMA)) for frame in skipped] or [_empty_rejections()],
+                            how="vertical_relaxed")
+    return Linked(facts, counted, new_events, all_rejections, superseded, corrections, all_skipped)
 
 
 def _link_events(
-    events: pl.DataFrame, department: str, year: int, people: pl.DataFrame, stored: pl.DataFrame
+    events: pl.DataFrame, profile: Profile, pack: Pack, year: int, people: pl.DataFrame, stored: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    id_field = EVENT_ID_FIELD[department]
+    department = profile.department
+    assert profile.event_id is not None and profile.cause is not None
+    id_field = profile.event_id
+    cause = pack.structure.cause(profile.cause)
     content = pl.concat_str(
-        [pl.col(name).cast(pl.String).fill_null("") for name in CONTENT_FIELDS[department]], separator="|"
+        [pl.col(name).cast(pl.String).fill_null("") for name in profile.content], separator="|"
     )
     events = events.with_columns(content.alias("content"), pl.col(id_field).alias("event_id"))
     # Most ids appear once: only the few repeated ones need the (costly) per-id window over file order.
@@ -185,11 +189,9 @@ def _link_events(
     flagged = events.with_columns(last.alias("_current"))
     replaced = flagged.filter(~pl.col("_current")).height
     current = flagged.filter(pl.col("_current"))
-    amount = {
-        "medical": pl.col("burden"),
-        "education": pl.col("tuition") + pl.col("accommodation") + pl.col("textbooks"),
-    }.get(department, pl.col("own_loss") if "own_loss" in events.columns else
-          (pl.col("loss") - pl.col("compensation")).clip(lower_bound=0))
+    current = current.with_columns([pl.lit(value).alias(name) for name, value in profile.set.items()])
+    own = {field.name for field in cause.fields if field.type != "money"}
+    attributes = [(name, dtype) for name, dtype in attribute_schema(pack).items() if name in own]
     accepted = current.select(
         pl.lit(department).alias("department"),
         pl.col("event_id"),
@@ -197,11 +199,10 @@ def _link_events(
         pl.col("household_id"),
         pl.col("id_number").alias("person_id"),
         pl.col("date"),
-        pl.lit(CAUSE_OF[department]).alias("cause"),
-        amount.cast(pl.Int64).alias("amount_fen"),
-        (pl.col("stage") if department == "education" else pl.lit(None)).cast(pl.String).alias("stage"),
-        (pl.col("full_time") if department == "education" else pl.lit(None)).cast(pl.Boolean).alias("full_time"),
-        pl.lit(DISASTER_KIND.get(department)).cast(pl.String).alias("kind"),
+        pl.lit(cause.id).alias("cause"),
+        base_expr(cause).alias("amount_fen"),
+        *((pl.col(name) if name in current.columns else pl.lit(None)).cast(dtype).alias(name)
+          for name, dtype in attributes),
         pl.col("_stored").is_not_null().alias("is_correction"),  # replaces an event counted by an earlier run
     )
     return accepted, rejected, replaced
@@ -216,21 +217,16 @@ def _household_facts(
     county: str,
     year: int,
 ) -> pl.DataFrame:
-    bases = pack.rules_file.bases
-    counted_stages = list(pack.labels(bases.schooling_stages))
-    kinds = list(pack.labels(bases.disaster_kinds))
-    contribution = (
-        pl.when(pl.col("cause") == "schooling")
-        .then(pl.when(pl.col("full_time") & pl.col("stage").is_in(counted_stages)).then(pl.col("amount_fen"))
-              .otherwise(0))
-        .when(pl.col("cause") == "disaster")
-        .then(pl.when(pl.col("kind").is_in(kinds)).then(pl.col("amount_fen")).otherwise(0))
-        .otherwise(pl.col("amount_fen"))
-    )
+    causes = pack.cause_ids
+    contribution: pl.Expr = pl.lit(0, dtype=pl.Int64)
+    for cause in pack.causes:  # what counts is the pack's: an event of a cause it lacks adds nothing
+        counts = counts_expr(cause, pack)
+        contribution = (pl.when((pl.col("cause") == cause.id) & counts).then(pl.col("amount_fen"))
+                        .otherwise(contribution))
     sums = (
         counted.with_columns(contribution.alias("_counts"))
         .group_by("household_id")
-        .agg([pl.col("_counts").filter(pl.col("cause") == cause).sum().alias(f"{cause}_base") for cause in CAUSES])
+        .agg([pl.col("_counts").filter(pl.col("cause") == cause).sum().alias(f"{cause}_base") for cause in causes])
     )
     labour = members.group_by("household_id").agg(pl.col("labour").fill_null(False).any().alias("_labour"))
     if "income" not in register.columns:
@@ -260,8 +256,8 @@ def _household_facts(
             pl.col("members").cast(pl.Int64),
             pl.col("_labour").fill_null(False).cast(pl.Int64).alias("labour_capacity"),
             pl.col("housing_secure").cast(pl.Int64),
-            *(pl.col(f"{cause}_base").fill_null(0).cast(pl.Int64) for cause in CAUSES),
-            *(pl.col(f"{cause}_paid_before").fill_null(0).cast(pl.Int64) for cause in CAUSES),
+            *(pl.col(f"{cause}_base").fill_null(0).cast(pl.Int64) for cause in causes),
+            *(pl.col(f"{cause}_paid_before").fill_null(0).cast(pl.Int64) for cause in causes),
             pl.col("_labour").is_null().alias("no_members"),
         )
         .sort("household_id")

@@ -16,18 +16,18 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from fangpin.claims import CHECKERS, REPLAYERS, Actor, NotAllowed, in_county
-from fangpin.db import queries
+from fangpin.db import decision_causes, queries
 from fangpin.db.chained import append_one
-from fangpin.db.models import DecisionRecord
-from fangpin.deciding import decide, paid_before_of
+from fangpin.db.models import DECISION_LAYOUT, DecisionRecord
+from fangpin.deciding import decide
 from fangpin.decisions import Decision
 from fangpin.errors import DocumentError, NoPackForYear
-from fangpin.facts import CAUSES, Cause, Household
+from fangpin.facts import Household
 from fangpin.fund import yuan
-from fangpin.money import to_fen
+from fangpin.money import ZERO, to_decimal, to_fen
 from fangpin.packs import Pack
 from fangpin.packs.cache import PackCache
-from fangpin.packs.conditions import ENGINE_FIELDS
+from fangpin.packs.conditions import HOUSEHOLD_FIELDS
 from fangpin.services import resolve_pack
 
 MAX_AMOUNT = Decimal("10000000000.00")  # ten billion yuan: far above any household, far below int64 fen
@@ -84,14 +84,19 @@ def validate_household(household: Household) -> None:
         raise DocumentError(f"members: more than {MAX_MEMBERS} members in one household", field="members")
     amounts: list[tuple[str, Decimal | None]] = [("income", household.income),
                                                  ("income_per_capita", household.income_per_capita)]
-    amounts += [(f"paid_this_year.{cause}", household.paid_this_year.of(cause)) for cause in CAUSES]
-    for cause in CAUSES:
-        events = getattr(household, cause)
+    amounts += [(f"paid_this_year.{cause}", amount) for cause, amount in household.paid_this_year.items()]
+    for cause, events in household.events.items():
         if len(events) > MAX_EVENTS:
             raise DocumentError(f"{cause}: more than {MAX_EVENTS} events", field=cause)
         for index, item in enumerate(events):
-            for name in ("burden", "tuition", "accommodation", "textbooks", "loss", "compensation"):
-                amounts.append((f"{cause}[{index}].{name}", getattr(item, name, None)))
+            for name, value in item.fields.items():
+                if isinstance(value, Decimal | int) and not isinstance(value, bool):
+                    amounts.append((f"{cause}[{index}].{name}", Decimal(value)))
+                elif isinstance(value, str):
+                    try:
+                        amounts.append((f"{cause}[{index}].{name}", to_decimal(value)))
+                    except ValueError:
+                        continue  # not an amount: the pack checks it
     for field, amount in amounts:
         if amount is not None and amount > MAX_AMOUNT:
             raise DocumentError(f"{field}: {amount} is more than {MAX_AMOUNT} yuan", field=field)
@@ -100,7 +105,7 @@ def validate_household(household: Household) -> None:
 def store_decision(
     session: Session,
     decision: Decision,
-    paid_before: dict[Cause, Decimal],
+    paid_before: dict[str, Decimal],
     *,
     document: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
@@ -114,12 +119,15 @@ def store_decision(
         "township": decision.township,
         "village": decision.village,
         "pack_hash": decision.pack.hash,
-        **{name: decision.engine_facts[name] for name in ENGINE_FIELDS},
-        **{f"{cause}_paid_before": to_fen(paid_before[cause]) for cause in CAUSES},
+        **{name: decision.engine_facts[name] for name in HOUSEHOLD_FIELDS},
+        "bases": decision_causes.as_text({c.cause: to_fen(c.base) for c in decision.causes}),
+        "paid_before": decision_causes.as_text({c.cause: to_fen(paid_before.get(c.cause, ZERO))
+                                                for c in decision.causes}),
         "rules": ",".join(rule.id for rule in decision.rules),
         "group": decision.group,
         "outcome": decision.outcome,
-        **{cause: to_fen(decision.cause(cause).increment) for cause in CAUSES},
+        "amounts": decision_causes.as_text({c.cause: to_fen(c.increment) for c in decision.causes}),
+        "layout": DECISION_LAYOUT,
         "payout": to_fen(decision.payout),
         "fee": to_fen(decision.fee),
         "document": document,
@@ -130,8 +138,8 @@ def store_decision(
 
 def store_check(session: Session, decision: Decision, household: Household, at: dt.datetime | None = None) -> int:
     """Store a single check: the decision, the facts it was made on, what was paid before, the document."""
-    return store_decision(session, decision, paid_before_of(household),
-                          document=household.model_dump(mode="json", exclude_none=True), at=at)
+    return store_decision(session, decision, {c.cause: c.paid_before for c in decision.causes},
+                          document=household.to_document(), at=at)
 
 
 @dataclass(frozen=True)
@@ -179,12 +187,13 @@ def decision_view(session: Session, actor: Actor, decision_id: int) -> dict[str,
         "household_id": record.household_id,
         "township": record.township,
         "village": record.village,
-        "facts": {name: yuan(getattr(record, name)) if kind == "money" else getattr(record, name)
-                  for name, kind in ENGINE_FIELDS.items()},
-        "paid_before": {cause: yuan(getattr(record, f"{cause}_paid_before")) for cause in CAUSES},
+        "facts": {**{name: yuan(getattr(record, name)) if kind == "money" else getattr(record, name)
+                     for name, kind in HOUSEHOLD_FIELDS.items()},
+                  **{f"{cause}_base": yuan(value) for cause, value in decision_causes.of(record.bases).items()}},
+        "paid_before": {cause: yuan(value) for cause, value in decision_causes.of(record.paid_before).items()},
         "group": record.group,
         "outcome": record.outcome,
-        "amounts": {**{cause: yuan(getattr(record, cause)) for cause in CAUSES},
+        "amounts": {**{cause: yuan(value) for cause, value in decision_causes.of(record.amounts).items()},
                     "payout": yuan(record.payout), "fee": yuan(record.fee)},
         "rules": record.rules.split(",") if record.rules else [],
         "pack_hash": record.pack_hash,

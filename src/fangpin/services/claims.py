@@ -43,16 +43,16 @@ from fangpin.claims import (
     roles_for,
     step_role,
 )
+from fangpin.db import decision_causes
 from fangpin.db.chained import append_one, append_rows
 from fangpin.db.claims_models import Claim, ClaimEvent
 from fangpin.db.locks import lock_chain
 from fangpin.db.models import DecisionRecord, Run
 from fangpin.deciding import decide_facts, engine_facts, subject_of
 from fangpin.decisions import Decision
-from fangpin.facts import CAUSES, Cause, Household
+from fangpin.facts import Household
 from fangpin.fund import yuan
-from fangpin.money import from_fen, to_fen
-from fangpin.packs.conditions import ENGINE_FIELDS
+from fangpin.money import ZERO, from_fen, to_fen
 from fangpin.services import payments, replay
 from fangpin.services.checks import (
     PACKS,
@@ -107,7 +107,7 @@ def open_application(session: Session, actor: Actor, household: Household, *, no
     validate_household(household)
     pack = pack_for(household.year, pack_dir)
     counted = payments.paid_so_far(session, household.county, household.year, household.household_id)
-    paid_before = {cause: max(household.paid_this_year.of(cause), from_fen(counted[cause])) for cause in CAUSES}
+    paid_before = {cause: max(household.paid_of(cause), from_fen(counted.get(cause, 0))) for cause in pack.cause_ids}
     decision = decide_facts(subject_of(household), engine_facts(household, pack), paid_before, pack)
     if decision.outcome != "pay":
         raise Conflict(f"the household is owed nothing (outcome {decision.outcome}, payout "
@@ -203,6 +203,7 @@ def transition(session: Session, actor: Actor, claim_id: int, step: Step, *, now
     if isinstance(step, Survey):
         _not_after(step.visit_date, today, "visit_date")
         _not_before(step.visit_date, local_day(_aware(claim.created_at)), "visit_date", "the claim was opened")
+        _verified_causes(step.verified.bases(), list(decision_causes.of(_opening(session, claim).bases)))
     elif isinstance(step, Publicity):
         _not_after(step.publicity_start, today, "publicity_start")
         visit = dt.date.fromisoformat(_last(events, "surveyed")["visit_date"])
@@ -227,7 +228,7 @@ def transition(session: Session, actor: Actor, claim_id: int, step: Step, *, now
         values = {"filing_decision_id": decision_id, "amount_decided": to_fen(decision.payout)}
         record.update({"decision_id": decision_id, "outcome": decision.outcome,
                        "amount_decided": yuan(to_fen(decision.payout)),
-                       "causes": {cause: yuan(to_fen(decision.cause(cause).increment)) for cause in CAUSES}})
+                       "causes": {c.cause: yuan(to_fen(c.increment)) for c in decision.causes}})
     elif isinstance(step, PaymentStep):
         payments.within_decided(claim, step.amount)
         _not_after(step.paid_on, today, "paid_on")
@@ -277,7 +278,19 @@ def _opening(session: Session, claim: Claim) -> DecisionRecord:
     return record
 
 
-def _redecide(session: Session, claim: Claim, verified: dict[str, Any]) -> tuple[Decision, dict[Cause, Decimal]]:
+def _verified_causes(verified: dict[str, Decimal], causes: list[str]) -> None:
+    """The surveyor verifies a base for every cause of the pack that opened the claim, and for no other."""
+    for cause in causes:
+        if cause not in verified:
+            raise InvalidRequest(f"verified.{cause}: Field required (the pack's causes: {', '.join(causes)})",
+                                 field=f"verified.{cause}")
+    for cause in verified:
+        if cause not in causes:
+            raise InvalidRequest(f"verified.{cause}: not a cause of the pack that decided the claim "
+                                 f"({', '.join(causes)})", field=f"verified.{cause}")
+
+
+def _redecide(session: Session, claim: Claim, verified: dict[str, Any]) -> tuple[Decision, dict[str, Decimal]]:
     """The opening decision's facts with the surveyor's verified figures, decided under the pack that made
     the opening decision; and what counts as paid before: the most of the opening decision's and what the
     household's other claims of the year paid; for an application, also what the payments ledger counts for
@@ -286,17 +299,19 @@ def _redecide(session: Session, claim: Claim, verified: dict[str, Any]) -> tuple
     one does not pay it again. A screening claim's own run is in the ledger, and later runs counted only
     increments over it, so the ledger adds nothing there that the opening decision did not count."""
     opening = _opening(session, claim)
-    facts: dict[str, int | str] = {name: getattr(opening, name) for name in ENGINE_FIELDS}
-    for cause in CAUSES:
+    facts = replay.stored_facts(opening)
+    causes = list(decision_causes.of(opening.bases))
+    for cause in causes:
         facts[f"{cause}_base"] = to_fen(Decimal(verified[cause]))
     if verified.get("per_capita_income") is not None:
         facts["per_capita_income"] = to_fen(Decimal(verified["per_capita_income"]))
     earlier = payments.paid_by_other_claims(session, claim)
     counted = (payments.paid_so_far(session, claim.county, claim.year, claim.household_id)
-               if claim.opened_by == "application" else dict.fromkeys(CAUSES, 0))
-    paid_before: dict[Cause, Decimal] = {
-        cause: max(from_fen(getattr(opening, f"{cause}_paid_before")), earlier[cause], from_fen(counted[cause]))
-        for cause in CAUSES
+               if claim.opened_by == "application" else dict.fromkeys(causes, 0))
+    opened_on = decision_causes.of(opening.paid_before)
+    paid_before: dict[str, Decimal] = {
+        cause: max(from_fen(opened_on.get(cause, 0)), earlier.get(cause, ZERO), from_fen(counted.get(cause, 0)))
+        for cause in causes
     }
     return replay.redecide(session, opening, facts=facts, paid_before=paid_before), paid_before
 

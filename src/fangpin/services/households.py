@@ -23,9 +23,9 @@ import polars as pl
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
+from fangpin.db import decision_causes
 from fangpin.db.models import DecisionRecord, Run
 from fangpin.decisions import Decision
-from fangpin.facts import CAUSES, Cause
 from fangpin.money import to_fen
 from fangpin.services import runfiles
 from fangpin.services.checks import PACKS
@@ -154,17 +154,18 @@ class Explained:
     decision: Decision
     pack_id: str
     matches: bool
-    paid_before: dict[Cause, int]
+    paid_before: dict[str, int]
 
 
 def explain(session: Session, record: DecisionRecord) -> Explained:
     """Decide the stored facts again under the stored pack: the decision with its full explanation."""
     pack = PACKS.by_hash(session, record.pack_hash)
-    paid_fen = {cause: int(getattr(record, f"{cause}_paid_before")) for cause in CAUSES}
+    paid_fen = decision_causes.of(record.paid_before)
+    amounts = decision_causes.of(record.amounts)
     decision = redecide(session, record)
     matches = (decision.outcome == record.outcome and decision.group == record.group
                and to_fen(decision.payout) == record.payout and to_fen(decision.fee) == record.fee
-               and all(to_fen(decision.cause(cause).increment) == getattr(record, cause) for cause in CAUSES))
+               and all(to_fen(decision.cause(cause).increment) == amount for cause, amount in amounts.items()))
     return Explained(record=record, decision=decision, pack_id=f"{pack.id} {pack.meta.version}", matches=matches,
                      paid_before=paid_fen)
 
@@ -197,3 +198,14 @@ def head_of(session: Session, runs_dir: Path, county: str, household_id: str,
             return {"head_name": found[0].get("head_name"), "head_id": found[0].get("head_id"),
                     "source": f"筛查运行 {run_id} 的底册"}
     return {"head_name": None, "head_id": None, "source": None}
+
+
+def bases_of(record: DecisionRecord) -> dict[str, int]:
+    """Each cause's base (fen) the decision was made on, in its pack's order."""
+    return decision_causes.of(record.bases)
+
+
+def cause_labels(session: Session, record: DecisionRecord) -> list[tuple[str, str]]:
+    """The causes of the pack that made the decision, in its order, with their Chinese labels."""
+    pack = PACKS.by_hash(session, record.pack_hash)
+    return [(cause.id, cause.label) for cause in pack.causes]

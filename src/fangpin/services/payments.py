@@ -13,12 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fangpin.claims import Conflict, InvalidRequest
-from fangpin.db import queries
+from fangpin.db import decision_causes, queries
 from fangpin.db.chained import append_one
 from fangpin.db.claims_models import Claim, ClaimEvent
 from fangpin.db.locks import lock_chain
 from fangpin.db.models import DecisionRecord, Payment
-from fangpin.facts import CAUSES, Cause, Household
+from fangpin.facts import Household
 from fangpin.fund import yuan
 from fangpin.money import ZERO, from_fen, to_fen
 from fangpin.payouts import fee_on
@@ -29,7 +29,7 @@ LEDGER = "payments"
 
 def paid_so_far(session: Session, county: str, year: int, household_id: str) -> dict[str, int]:
     """What the ledger counts as paid to the household this year, per cause, in fen."""
-    return queries.household_paid(session, county, year, household_id)
+    return queries.household_paid(session, county, year, household_id, ())
 
 
 def counted_already(session: Session, household: Household, counted: dict[str, int]) -> str:
@@ -38,8 +38,8 @@ def counted_already(session: Session, household: Household, counted: dict[str, i
         return ""
     entries = queries.household_payments(session, household.county, household.year, household.household_id)
     sources = payers(session, entries)
-    parts = [f"{yuan(counted[cause])} for {cause} ({' / '.join(sources[cause])})" for cause in CAUSES
-             if counted[cause]]
+    parts = [f"{yuan(amount)} for {cause} ({' / '.join(sources.get(cause, []))})" for cause, amount in counted.items()
+             if amount]
     return f"; the fund counted {', '.join(parts)} this year already"
 
 
@@ -48,17 +48,17 @@ def payers(session: Session, entries: list[Payment]) -> dict[str, list[str]]:
     decision_ids = {entry.decision_id for entry in entries if entry.run_id is None}
     claims = dict(session.execute(select(Claim.filing_decision_id, Claim.id).where(
         Claim.filing_decision_id.in_(decision_ids))).tuples().all()) if decision_ids else {}
-    sources: dict[str, list[str]] = {cause: [] for cause in CAUSES}
+    sources: dict[str, list[str]] = {}
     for entry in entries:
         name = (f"screening run {entry.run_id}" if entry.run_id is not None
                 else f"claim {claims[entry.decision_id]}" if entry.decision_id in claims
                 else f"decision {entry.decision_id}")
-        if name not in sources[entry.cause]:
+        if name not in sources.setdefault(entry.cause, []):
             sources[entry.cause].append(name)
     return sources
 
 
-def to_ledger(session: Session, claim: Claim, filing: DecisionRecord, shares: dict[Cause, int],
+def to_ledger(session: Session, claim: Claim, filing: DecisionRecord, shares: dict[str, int],
                now: dt.datetime) -> None:
     """Append the payment to the county's payments ledger, one entry per cause it adds to, in the claim's
     transaction: what bulk screening reads as paid before.
@@ -73,16 +73,18 @@ def to_ledger(session: Session, claim: Claim, filing: DecisionRecord, shares: di
     would be paid twice: 409, nothing written; the claim is rejected and the run's claim pays it."""
     lock_chain(session, LEDGER, claim.county)
     entries = queries.household_payments(session, claim.county, claim.year, claim.household_id)
-    counted: dict[str, int] = dict.fromkeys(CAUSES, 0)  # the ledger's sums: each new entry's paid_before
+    counted: dict[str, int] = dict.fromkeys(shares, 0)  # the ledger's sums: each new entry's paid_before
     for entry in entries:
-        counted[entry.cause] += entry.amount
+        counted[entry.cause] = counted.get(entry.cause, 0) + entry.amount
     opening = session.get(DecisionRecord, claim.decision_id) if claim.opened_by == "screening" else None
+    opened_amounts = decision_causes.of(opening.amounts) if opening is not None else {}
+    filed_paid = decision_causes.of(filing.paid_before)
     rows: list[dict[str, Any]] = []
-    for cause in CAUSES:
-        amount = shares[cause] - (int(getattr(opening, cause)) if opening is not None else 0)
+    for cause in shares:
+        amount = shares[cause] - opened_amounts.get(cause, 0)
         if amount <= 0:
             continue
-        filed_on = int(getattr(filing, f"{cause}_paid_before"))
+        filed_on = filed_paid.get(cause, 0)
         if opening is None and counted[cause] > filed_on:  # an application: its decision is not in the ledger
             sources = " / ".join(payers(session, entries)[cause])
             raise Conflict(f"claim {claim.id}: the fund now counts {yuan(counted[cause])} for {cause} for household "
@@ -102,17 +104,17 @@ def to_ledger(session: Session, claim: Claim, filing: DecisionRecord, shares: di
 
 
 
-def paid_by_other_claims(session: Session, claim: Claim) -> dict[Cause, Decimal]:
+def paid_by_other_claims(session: Session, claim: Claim) -> dict[str, Decimal]:
     """What other claims of the household paid this year, per cause: never paid twice."""
     rows = session.scalars(
         select(ClaimEvent.payload).join(Claim, Claim.id == ClaimEvent.claim_id).where(
             Claim.county == claim.county, Claim.year == claim.year, Claim.household_id == claim.household_id,
             Claim.id != claim.id, ClaimEvent.step == "paid")
     )
-    paid: dict[Cause, Decimal] = dict.fromkeys(CAUSES, ZERO)
+    paid: dict[str, Decimal] = {}
     for payload in rows:
-        for cause in CAUSES:
-            paid[cause] += Decimal(payload["causes"][cause])
+        for cause, amount in payload["causes"].items():
+            paid[cause] = paid.get(cause, ZERO) + Decimal(amount)
     return paid
 
 
@@ -125,7 +127,7 @@ def within_decided(claim: Claim, amount: Decimal) -> None:
 
 
 def shares(session: Session, claim: Claim, amount: Decimal
-           ) -> tuple[dict[str, Any], dict[str, Any], DecisionRecord, dict[Cause, int]]:
+           ) -> tuple[dict[str, Any], dict[str, Any], DecisionRecord, dict[str, int]]:
     """The claim's new values and the step's record for a payment of ``amount``, the filing decision, and the
     payment's share of each cause in fen: the payment covers the causes in order, each up to its amount
     decided. The insurer's fee is on the amount paid, at the rate of the pack that made the filing decision."""
@@ -134,8 +136,8 @@ def shares(session: Session, claim: Claim, amount: Decimal
     filing = session.get(DecisionRecord, claim.filing_decision_id)
     assert filing is not None
     left, split = paid, {}
-    for cause in CAUSES:
-        split[cause] = min(left, int(getattr(filing, cause)))
+    for cause, decided in decision_causes.of(filing.amounts).items():
+        split[cause] = min(left, decided)
         left -= split[cause]
     pack = PACKS.by_hash(session, filing.pack_hash)
     fee = to_fen(fee_on(from_fen(paid), pack.rate(pack.rules_file.fee.rate)))

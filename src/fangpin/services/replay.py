@@ -15,20 +15,27 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fangpin.audit.attribution import account_for, changed_parameters
-from fangpin.db import queries
+from fangpin.db import decision_causes, queries
 from fangpin.db.models import DecisionRecord, Run
-from fangpin.deciding import Subject, decide_facts
+from fangpin.deciding import Subject, decide_facts, with_derived
 from fangpin.decisions import Decision
 from fangpin.errors import ReplayError
-from fangpin.facts import CAUSES, Cause
 from fangpin.money import from_fen
 from fangpin.packs import Pack, load_pack
-from fangpin.packs.conditions import ENGINE_FIELDS
+from fangpin.packs.conditions import HOUSEHOLD_FIELDS
 from fangpin.reports.results import decisions_table
-from fangpin.screening.bulk import PAID_COLUMNS, decide_frame
+from fangpin.screening.bulk import decide_frame, paid_columns, stored_fact_columns
 
-COMPARED = ["group", "outcome", *CAUSES, "payout", "fee", "rules"]
-_STORED = ["id", "household_id", "township", "village", *ENGINE_FIELDS, *PAID_COLUMNS, *COMPARED, "pack_hash"]
+_TEXT = ("household_id", "township", "village", "status", "group", "outcome", "rules", "pack_hash",
+         *decision_causes.COLUMNS)
+_STORED = ["id", "household_id", "township", "village", *HOUSEHOLD_FIELDS, *decision_causes.COLUMNS, "group",
+           "outcome", "payout", "fee", "rules", "pack_hash"]
+
+
+def compared(causes: tuple[str, ...]) -> list[str]:
+    """What replay compares, in order: the group and outcome, each cause's amount, payout, fee, rules.
+    A cause of only one of the two packs counts as 0 under the other."""
+    return ["group", "outcome", *causes, "payout", "fee", "rules"]
 
 
 @dataclass
@@ -48,9 +55,15 @@ class ReplayResult:
         return self.diff.is_empty() and (self.pack_before.hash != self.pack_after.hash
                                          or self.stored_digest == self.replayed_digest)
 
+    @property
+    def causes(self) -> tuple[str, ...]:
+        """The causes of both packs: those decided before, then any the other pack adds."""
+        before = self.pack_before.cause_ids
+        return (*before, *(cause for cause in self.pack_after.cause_ids if cause not in before))
+
     def totals(self) -> dict[str, Any]:
         def total(frame: pl.DataFrame, column: str) -> int:
-            return int(frame[column].sum() or 0)
+            return int(frame[column].sum() or 0) if column in frame.columns else 0
 
         changed = self.diff["household_id"].n_unique() if self.diff.height else 0
         return {
@@ -58,8 +71,8 @@ class ReplayResult:
             "households_changed": changed,
             "payout_before": total(self.stored, "payout"), "payout_after": total(self.replayed, "payout"),
             "fee_before": total(self.stored, "fee"), "fee_after": total(self.replayed, "fee"),
-            **{f"{cause}_before": total(self.stored, cause) for cause in CAUSES},
-            **{f"{cause}_after": total(self.replayed, cause) for cause in CAUSES},
+            **{f"{cause}_before": total(self.stored, cause) for cause in self.causes},
+            **{f"{cause}_after": total(self.replayed, cause) for cause in self.causes},
         }
 
 
@@ -77,9 +90,7 @@ def stored_pack(session: Session, pack_hash: str) -> Pack:
 def _stored_frame(session: Session, *conditions: Any) -> pl.DataFrame:
     columns = [DecisionRecord.__table__.c[name] for name in _STORED]
     rows = session.execute(select(*columns).where(*conditions).order_by(DecisionRecord.household_id)).all()
-    schema: dict[str, Any] = {name: pl.Int64 for name in _STORED}
-    schema.update({name: pl.String for name in ("household_id", "township", "village", "status", "group",
-                                                 "outcome", "rules", "pack_hash")})
+    schema: dict[str, Any] = {name: pl.String if name in _TEXT else pl.Int64 for name in _STORED}
     return pl.DataFrame([tuple(row) for row in rows], schema=schema, orient="row")
 
 
@@ -97,8 +108,8 @@ def replay_decision(session: Session, decision_id: int, pack_dir: Path | None = 
                    pack_dir)
 
 
-def _digest(frame: pl.DataFrame, pack_hash: str) -> str:
-    return hashlib.sha256(decisions_table(frame, pack_hash).write_csv().encode()).hexdigest()
+def _digest(frame: pl.DataFrame, pack: Pack) -> str:
+    return hashlib.sha256(decisions_table(frame, pack.hash, pack.cause_ids).write_csv().encode()).hexdigest()
 
 
 def _replay(session: Session, scope: str, stored: pl.DataFrame, pack_dir: Path | None) -> ReplayResult:
@@ -109,21 +120,31 @@ def _replay(session: Session, scope: str, stored: pl.DataFrame, pack_dir: Path |
         raise ReplayError(f"{scope} was decided under several packs: {', '.join(h[:12] for h in hashes)}")
     before = stored_pack(session, hashes[0])
     after = before if pack_dir is None else load_pack(pack_dir)
-    facts = stored.select("household_id", *ENGINE_FIELDS, *PAID_COLUMNS)
+    stored = decision_causes.expanded(stored, before.cause_ids)
+    # Under a pack with causes the stored facts lack, those bases are 0: the stored run knew nothing of them.
+    missing = [pl.lit(0, pl.Int64).alias(name) for name in (*stored_fact_columns(after), *paid_columns(after))
+               if name not in stored.columns]
+    facts = stored.with_columns(missing).select("household_id", *stored_fact_columns(after), *paid_columns(after))
     replayed = decide_frame(facts, after).with_columns(stored.select("township", "village"))
-    diff = _diff(stored, replayed, before, after)
-    return ReplayResult(
+    result = ReplayResult(
         scope=scope, pack_before=before, pack_after=after, stored=stored, replayed=replayed,
-        stored_digest=_digest(stored, before.hash), replayed_digest=_digest(replayed, after.hash), diff=diff,
+        stored_digest=_digest(stored, before), replayed_digest=_digest(replayed, after), diff=pl.DataFrame(),
         parameters=changed_parameters(before, after),
     )
+    result.diff = _diff(stored, replayed, before, after, result.causes)
+    return result
 
 
-def _diff(stored: pl.DataFrame, replayed: pl.DataFrame, before: Pack, after: Pack) -> pl.DataFrame:
-    joined = stored.select("household_id", "township", "village", *COMPARED).join(
-        replayed.select("household_id", *(pl.col(c).alias(f"{c}_after") for c in COMPARED)), on="household_id"
+def _diff(stored: pl.DataFrame, replayed: pl.DataFrame, before: Pack, after: Pack,
+          causes: tuple[str, ...]) -> pl.DataFrame:
+    columns = compared(causes)
+    zero = pl.lit(0, pl.Int64)
+    stored = stored.with_columns([zero.alias(c) for c in causes if c not in stored.columns])
+    replayed = replayed.with_columns([zero.alias(c) for c in causes if c not in replayed.columns])
+    joined = stored.select("household_id", "township", "village", *columns).join(
+        replayed.select("household_id", *(pl.col(c).alias(f"{c}_after") for c in columns)), on="household_id"
     )
-    differs = pl.any_horizontal([pl.col(c).ne_missing(pl.col(f"{c}_after")) for c in COMPARED])
+    differs = pl.any_horizontal([pl.col(c).ne_missing(pl.col(f"{c}_after")) for c in columns])
     rows = []
     for row in joined.filter(differs).iter_rows(named=True):
         fee_changed = row["fee"] != row["fee_after"]
@@ -135,7 +156,7 @@ def _diff(stored: pl.DataFrame, replayed: pl.DataFrame, before: Pack, after: Pac
             "outcome_before": row["outcome"], "outcome_after": row["outcome_after"],
             "parameters": ", ".join(parameters), "rules": ", ".join(rules),
         }
-        for item in (*CAUSES, "payout", "fee"):
+        for item in (*causes, "payout", "fee"):
             if row[item] != row[f"{item}_after"] or item == "payout":
                 rows.append({**common, "cause": item, "before": row[item], "after": row[f"{item}_after"],
                              "difference": row[f"{item}_after"] - row[item]})
@@ -146,8 +167,15 @@ def _diff(stored: pl.DataFrame, replayed: pl.DataFrame, before: Pack, after: Pac
     return pl.DataFrame(rows, schema=schema)
 
 
+def stored_facts(record: DecisionRecord) -> dict[str, int | str]:
+    """The engine facts a decision was stored with: the household's own and each cause's base."""
+    facts: dict[str, int | str] = {name: getattr(record, name) for name in HOUSEHOLD_FIELDS}
+    facts.update({f"{cause}_base": value for cause, value in decision_causes.of(record.bases).items()})
+    return facts
+
+
 def redecide(session: Session, record: DecisionRecord, *, facts: dict[str, int | str] | None = None,
-             paid_before: dict[Cause, Decimal] | None = None) -> Decision:
+             paid_before: dict[str, Decimal] | None = None) -> Decision:
     """One stored decision decided again, one household at a time (``decide_facts``), under the pack that made
     it: the full ``Decision``, with each cause's base, deductible, excess, tiers, cap, increment and the
     clauses its rules cite (the bulk replay above compares amounts; this explains them). ``facts`` and
@@ -156,8 +184,9 @@ def redecide(session: Session, record: DecisionRecord, *, facts: dict[str, int |
 
     pack = PACKS.by_hash(session, record.pack_hash)
     if facts is None:
-        facts = {name: getattr(record, name) for name in ENGINE_FIELDS}
+        facts = stored_facts(record)
+    facts = with_derived(dict(facts), pack)
     if paid_before is None:
-        paid_before = {cause: from_fen(int(getattr(record, f"{cause}_paid_before"))) for cause in CAUSES}
+        paid_before = {cause: from_fen(value) for cause, value in decision_causes.of(record.paid_before).items()}
     subject = Subject(record.household_id, record.year, record.county, record.township, record.village)
     return decide_facts(subject, facts, paid_before, pack)

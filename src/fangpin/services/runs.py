@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from fangpin.db import decision_causes
 from fangpin.db.claims_models import Claim
 from fangpin.db.models import DecisionRecord, Run
-from fangpin.facts import CAUSES
 from fangpin.packs import Pack
 from fangpin.services.checks import PACKS
 
@@ -59,22 +59,30 @@ def claims_opened(session: Session, run_id: str) -> int:
         .where(DecisionRecord.run_id == run_id)) or 0)
 
 
+def run_causes(session: Session, run_id: str) -> list[tuple[str, str]]:
+    """The causes of the pack that decided the run, in its order, with their labels."""
+    run = session.get(Run, run_id)
+    if run is None:
+        return []
+    pack = PACKS.by_hash(session, run.pack_hash)
+    return [(cause.id, cause.label) for cause in pack.causes]
+
+
 def totals_by_township(session: Session, run_id: str) -> list[dict[str, Any]]:
     """Per township (None: not given), households paid, each cause's payout, the payout and the fee (fen)."""
     rows = session.execute(
-        select(DecisionRecord.township, func.count(), *(func.sum(getattr(DecisionRecord, c)) for c in CAUSES),
-               func.sum(DecisionRecord.payout), func.sum(DecisionRecord.fee))
+        select(DecisionRecord.township, DecisionRecord.amounts, DecisionRecord.payout, DecisionRecord.fee)
         .where(DecisionRecord.run_id == run_id, DecisionRecord.payout > 0)
-        .group_by(DecisionRecord.township).order_by(DecisionRecord.township)
     ).all()
-    result = []
-    for township, households, *sums in rows:
-        amounts = [int(value or 0) for value in sums]
-        row: dict[str, Any] = {"township": township, "households": int(households)}
-        row.update(zip(CAUSES, amounts[:3], strict=True))
-        row.update(payout=amounts[3], fee=amounts[4])
-        result.append(row)
-    return result
+    by_township: dict[str | None, dict[str, Any]] = {}
+    for township, amounts, payout, fee in rows:  # the per-cause amounts are the pack's causes (JSON)
+        row = by_township.setdefault(township, {"township": township, "households": 0, "payout": 0, "fee": 0})
+        row["households"] += 1
+        row["payout"] += int(payout)
+        row["fee"] += int(fee)
+        for cause, amount in decision_causes.of(amounts).items():
+            row[cause] = row.get(cause, 0) + amount
+    return [by_township[key] for key in sorted(by_township, key=lambda name: (name is None, name or ""))]
 
 
 def outcome_counts(session: Session, run_id: str) -> dict[str, int]:

@@ -29,14 +29,13 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from fangpin.db import queries
+from fangpin.db import decision_causes, queries
 from fangpin.db.chained import append_frame, chained_columns
 from fangpin.db.locks import lock_chain
-from fangpin.db.models import DecisionRecord, Payment, Run, RunEvents
+from fangpin.db.models import DECISION_LAYOUT, DecisionRecord, Payment, Run, RunEvents
 from fangpin.db.session import session_scope
 from fangpin.errors import FangpinError, StorageError
-from fangpin.event_ledger import EVENT_SCHEMA
-from fangpin.facts import CAUSES
+from fangpin.event_ledger import ledger_schema
 from fangpin.intake.errors import UnrecognisedFileError
 from fangpin.intake.parallel import cores, parse_all
 from fangpin.intake.parse import ParsedExport, identify_export
@@ -48,6 +47,10 @@ from fangpin.reports.workbook import write_visits_csv
 from fangpin.screening.bulk import decide_frame
 from fangpin.screening.linking import Linked, Table, link
 from fangpin.services import resolve_pack
+
+# Reasons a row is skipped rather than rejected: layout rows of a file, and the rows of an export for a
+# cause the deciding pack does not have (docs/exports.md section 2).
+SKIP_REASONS = ("title", "blank", "total", "not_in_pack")
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -161,10 +164,10 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
 
     with session_scope(request.database_url) as session:
         stored = queries.stored_events(session, request.county, request.year)
-        paid = queries.paid_before(session, request.county, request.year)
+        paid = queries.paid_before(session, request.county, request.year, pack.cause_ids)
     tables = [Table(p.department, p.rows.with_columns(pl.lit(p.file).alias("file"))) for p in parsed]
-    linked = link(tables, year=request.year, county=request.county, pack=pack, stored_events=stored,
-                  paid_before=paid)
+    linked = link(tables, year=request.year, county=request.county, pack=pack, profiles=list(profiles),
+                  stored_events=stored, paid_before=paid)
     clock.lap("linking")
     decisions = decide_frame(linked.facts, pack)
     clock.lap("deciding")
@@ -178,9 +181,9 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
 
     out_dir = request.out_dir or request.runs_dir / run_id
     with _staged(out_dir) as staging:
-        write_decisions(staging / "decisions.csv", decisions, pack.hash)
+        write_decisions(staging / "decisions.csv", decisions, pack.hash, pack.cause_ids)
         write_rejections(staging / "rejections.csv", rejections)
-        write_visits_csv(staging / "visits.csv", decisions)
+        write_visits_csv(staging / "visits.csv", decisions, [(cause.id, cause.label) for cause in pack.causes])
         # who heads each household, for finding a household by name or ID number (the console's search)
         decisions.select("household_id", "head_name", "head_id", "township", "village").write_csv(
             staging / "households.csv")
@@ -246,7 +249,8 @@ def _run_summary(
     run_id: str, request: ScreenRequest, pack: Pack, parsed: list[ParsedExport], unrecognised: list[str],
     hashes: dict[str, str], linked: Linked, decisions: pl.DataFrame, started: dt.datetime,
 ) -> dict[str, Any]:
-    later = linked.rejections.group_by("file", "reason").len()
+    later = pl.concat([linked.rejections, *([linked.skipped] if linked.skipped is not None else [])],
+                      how="vertical_relaxed").group_by("file", "reason").len()
     inputs = []
     for item in parsed:
         by_reason: dict[str, int] = {}
@@ -254,7 +258,7 @@ def _run_summary(
             by_reason[reason] = by_reason.get(reason, 0) + count
         for reason, count in later.filter(pl.col("file") == item.file).select("reason", "len").iter_rows():
             by_reason[reason] = by_reason.get(reason, 0) + count
-        skipped = sum(count for reason, count in by_reason.items() if reason in ("title", "blank", "total"))
+        skipped = sum(count for reason, count in by_reason.items() if reason in SKIP_REASONS)
         rejected = sum(by_reason.values()) - skipped
         inputs.append({
             "file": item.file, "sha256": hashes[item.file], "department": item.department,
@@ -266,13 +270,14 @@ def _run_summary(
         inputs.append({"file": name, "sha256": hashes[name], "department": None, "encoding": None,
                        "header_row": None, "rows_read": 0, "used": 0, "rejected": 0, "skipped": 0, "by_reason": {},
                        "unknown_columns": [], "note": "looks like no department's export: ignored"})
-    totals_fen = {cause: int(decisions[cause].sum() or 0) for cause in (*CAUSES, "payout", "fee")}
+    totals_fen = {cause: int(decisions[cause].sum() or 0) for cause in (*pack.cause_ids, "payout", "fee")}
     outcomes = dict(sorted(decisions.group_by("outcome").len().iter_rows())) if decisions.height else {}
     return {
         "run_id": run_id,
         "county": request.county,
         "year": request.year,
-        "pack": {"id": pack.id, "version": pack.meta.version, "hash": pack.hash},
+        "pack": {"id": pack.id, "version": pack.meta.version, "hash": pack.hash,
+                 "causes": [{"id": cause.id, "label": cause.label} for cause in pack.causes]},
         "started_at": started.isoformat(),
         "finished_at": dt.datetime.now(dt.UTC).isoformat(),
         "inputs": inputs,
@@ -299,7 +304,7 @@ def _store(
 ) -> None:
     recorded = queries.now()
     ledger = io.BytesIO()
-    linked.new_events.select(list(EVENT_SCHEMA)).write_parquet(ledger, compression="lz4", statistics=False)
+    linked.new_events.select(list(ledger_schema(pack))).write_parquet(ledger, compression="lz4", statistics=False)
     ledger_bytes = ledger.getvalue()
     ledger_sha256 = hashlib.sha256(ledger_bytes).hexdigest()
     run["events"] = {"counted_now": linked.new_events.height, "sha256": ledger_sha256}
@@ -319,15 +324,16 @@ def _store(
             ))
             session.flush()
             constants: dict[str, object] = {"run_id": run["run_id"], "pack_hash": pack.hash, "recorded_at": recorded,
-                                            "document": None}
+                                            "document": None, "layout": DECISION_LAYOUT}
             columns = [c for c in chained_columns(DecisionRecord) if c not in ("seq", *constants)]
-            append_frame(session, DecisionRecord, request.county, decisions.select(columns), constants)
+            rows = decisions.with_columns(decision_causes.text_columns(pack.cause_ids)).select(columns)
+            append_frame(session, DecisionRecord, request.county, rows, constants)
             clock.lap("storing: decisions")
             session.add(RunEvents(run_id=run["run_id"], county=request.county, year=request.year,
                                   events=linked.new_events.height, sha256=ledger_sha256, data=ledger_bytes,
                                   recorded_at=recorded))
             session.flush()
-            _store_payments(session, request, run["run_id"], decisions, recorded)
+            _store_payments(session, request, run["run_id"], decisions, recorded, pack.cause_ids)
             clock.lap("storing: payments")
     except IntegrityError as exc:
         raise StorageError(
@@ -343,7 +349,8 @@ def _store(
 
 
 def _store_payments(
-    session: Any, request: ScreenRequest, run_id: str, decisions: pl.DataFrame, recorded: dt.datetime
+    session: Any, request: ScreenRequest, run_id: str, decisions: pl.DataFrame, recorded: dt.datetime,
+    causes: tuple[str, ...],
 ) -> None:
     paying = decisions.filter(pl.col("payout") > 0)
     if paying.is_empty():
@@ -357,11 +364,11 @@ def _store_payments(
     )
     payments = (
         paying.join(ids, on="household_id")
-        .unpivot(index=["household_id", "decision_id"], on=list(CAUSES), variable_name="cause",
+        .unpivot(index=["household_id", "decision_id"], on=list(causes), variable_name="cause",
                  value_name="amount")
         .filter(pl.col("amount") > 0)
         .join(
-            paying.unpivot(index="household_id", on=[f"{cause}_paid_before" for cause in CAUSES],
+            paying.unpivot(index="household_id", on=[f"{cause}_paid_before" for cause in causes],
                            variable_name="cause", value_name="paid_before")
             .with_columns(pl.col("cause").str.replace("_paid_before", "", literal=True)),
             on=["household_id", "cause"],

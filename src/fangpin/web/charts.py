@@ -11,12 +11,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from fangpin.claims import LOCAL
-from fangpin.facts import CAUSES
 from fangpin.money import to_fen
 from fangpin.packs import Pack
 from fangpin.services import fund as fund_service
 from fangpin.services import runs
-from fangpin.web.labels import CAUSES as CAUSE_LABELS
 from fangpin.web.labels import OUTCOMES
 
 UNKNOWN_PLACE = "(未填乡镇)"
@@ -33,12 +31,13 @@ def run_totals_by_township(session: Session, run_id: str) -> list[dict[str, Any]
 
 
 def payouts_chart(session: Session, run_id: str) -> dict[str, Any]:
-    """Stacked bars: per township, the payout of each cause."""
+    """Stacked bars: per township, the payout of each cause of the run's pack."""
     rows = run_totals_by_township(session, run_id)
+    causes = runs.run_causes(session, run_id)
     return {
         "townships": [row["township"] for row in rows],
-        "series": [{"cause": cause, "name": CAUSE_LABELS[cause], "data": [chart_yuan(row[cause]) for row in rows]}
-                   for cause in CAUSES],
+        "series": [{"cause": cause, "name": label, "data": [chart_yuan(row.get(cause, 0)) for row in rows]}
+                   for cause, label in causes],
         "households": [row["households"] for row in rows],
     }
 

@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 from fangpin.api.errors import from_validation
 from fangpin.claims import NEXT, STATES, TRANSITION, local_day, moves_from
 from fangpin.fund import yuan as yuan_text
-from fangpin.services import claim_views, runfiles
+from fangpin.services import claim_views, households, runfiles
 from fangpin.services import claims as claims_service
 from fangpin.web import auth
 from fangpin.web.actions import REFUSALS, TITLES, perform, status_of
@@ -59,8 +59,9 @@ def _claim_context(request: Request, session: Session, viewer: Viewer, claim_id:
     opening = claim_views.opening_decision(session, view)
     moves = [move for move in moves_from(view["state"]) if viewer.actor.role in move.role]
     others = [move for move in moves_from(view["state"]) if viewer.actor.role not in move.role]
-    verified = {cause: yuan_text(getattr(opening, f"{cause}_base")) if opening else "0.00"
-                for cause in ("illness", "schooling", "disaster")}
+    bases = households.bases_of(opening) if opening else {}
+    verified = [(cause, label, yuan_text(bases.get(cause, 0)))
+                for cause, label in (households.cause_labels(session, opening) if opening else [])]
     return {
         "claim": view, "opening": opening, "moves": moves, "others": others,
         "publicity": claim_views.publicity(session, [claim_id]).get(claim_id), "today": local_day(auth.now(request)),
@@ -95,7 +96,8 @@ def step_from_form(form: FormData) -> dict[str, Any]:
     body: dict[str, Any] = {"to": to, "version": int(version) if version.isdigit() else 0}
     if to == "surveyed":
         body.update(visit_date=_text(form, "visit_date"), findings=_text(form, "findings"), verified={
-            cause: _text(form, f"verified_{cause}") or "0.00" for cause in ("illness", "schooling", "disaster")})
+            key.removeprefix("verified_"): _text(form, key) or "0.00" for key in form
+            if key.startswith("verified_") and key != "verified_per_capita_income"})
         if _text(form, "verified_per_capita_income"):
             body["verified"]["per_capita_income"] = _text(form, "verified_per_capita_income")
     elif to == "publicised":

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from fangpin.packs.conditions import ENGINE_FIELDS
 from fangpin.services import claim_views, households
 from fangpin.web import auth
 from fangpin.web.auth import DB, Viewer
@@ -49,4 +48,9 @@ def household_page(request: Request, household_id: str, session: DB,
     latest = records[0] if records else None
     return render(request, "household.html", {
         "household_id": household_id, "latest": latest, "explained": explained, "head": head,
-        "claims": claim_list, "fields": ENGINE_FIELDS}, viewer=viewer)
+        "claims": claim_list,
+        "latest_causes": (latest_causes := households.cause_labels(session, latest) if latest else []),
+        "latest_bases": households.bases_of(latest) if latest else {},
+        "cause_names": {cause: label for record in records[:5]
+                        for cause, label in households.cause_labels(session, record)} | dict(latest_causes),
+    }, viewer=viewer)

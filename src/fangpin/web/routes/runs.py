@@ -95,7 +95,9 @@ def run_page(request: Request, run_id: str, session: DB,
         "run": run, "summary": summary, "folder": folder, "pack": pack,
         "fee_rate": pack.rate(pack.rules_file.fee.rate),
         "downloads": [name for name in runfiles.DOWNLOADS if folder is not None and (folder / name).is_file()],
-        "townships": charts.run_totals_by_township(session, run.id),
+        "townships": (townships := charts.run_totals_by_township(session, run.id)),
+        "causes": (causes := runs.run_causes(session, run.id)),
+        "cause_totals": {cause: sum(row.get(cause, 0) for row in townships) for cause, _ in causes},
         "totals": run.counts.get("totals", {}), "rows": run.counts.get("rows", {}),
         "claims_opened": claims_opened, "opened": request.query_params.get("opened"),
     }
@@ -176,6 +178,7 @@ def decisions_page(request: Request, run_id: str, session: DB,
     run, folder = found
     table = runfiles.page_of(runfiles.decisions(folder, outcome=outcome, household=household), page, size)
     return render(request, "decisions.html", {"run": run, "pager": table, "outcome": outcome,
+                                              "causes": runs.run_causes(session, run.id),
                                               "household": household, "sizes": runfiles.PAGE_SIZES}, viewer=viewer)
 
 
