@@ -1,4 +1,4 @@
-"""A claim's path (SPEC section 6) as data: its states, the forward moves, who makes each, and what each
+"""A claim's path (docs/policy.md section 6) as data: its states, the forward moves, who makes each, and what each
 step must record. Pure: no database, no clock; ``services.claims`` applies it.
 
     opened ─► surveyed ─► publicised ─► cross_checked ─► filed ─► paid
@@ -37,7 +37,7 @@ STATES: tuple[State, ...] = ("opened", "surveyed", "publicised", "cross_checked"
 FINAL: frozenset[State] = frozenset({"paid", "rejected"})
 OpenedBy = Literal["screening", "application"]
 
-# The path: each state's one forward move, and the role that makes it (SPEC section 6's table).
+# The path: each state's one forward move, and the role that makes it (docs/policy.md section 6's table).
 NEXT: dict[State, State] = {
     "opened": "surveyed",
     "surveyed": "publicised",
@@ -206,18 +206,17 @@ class Verified(BaseModel):
 
     per_capita_income: BoundedMoney | None = None
 
-    @model_validator(mode="after")
-    def _amounts(self) -> Verified:
+    def bases(self) -> dict[str, Decimal]:
+        """The verified base of each cause; raises InvalidRequest naming ``verified.<cause>`` for a value that
+        is not an amount (the causes themselves are checked against the claim's pack by the claims service)."""
+        amounts: dict[str, Decimal] = {}
         for cause, value in (self.model_extra or {}).items():
             try:
-                amount = _BOUNDED.validate_python(value)
+                amounts[cause] = _BOUNDED.validate_python(value)
             except ValidationError as exc:
-                raise ValueError(f"{cause}: {exc.errors()[0]['msg']}") from None
-            object.__setattr__(self, "__pydantic_extra__", {**(self.model_extra or {}), cause: amount})
-        return self
-
-    def bases(self) -> dict[str, Decimal]:
-        return {cause: Decimal(value) for cause, value in (self.model_extra or {}).items()}
+                message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+                raise InvalidRequest(f"verified.{cause}: {message}", field=f"verified.{cause}") from None
+        return amounts
 
 
 class Survey(_Step):

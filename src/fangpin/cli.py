@@ -39,7 +39,7 @@ def _fail(exc: FangpinError, code: int) -> typer.Exit:
 
 @app.command()
 def check(
-    file: Annotated[Path, typer.Argument(help="A household document, YAML or JSON (SPEC section 9).")],
+    file: Annotated[Path, typer.Argument(help="A household document, YAML or JSON (docs/policy.md section 9).")],
     pack: PackOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the decision as one JSON object.")] = False,
 ) -> None:

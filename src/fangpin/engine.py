@@ -1,4 +1,4 @@
-"""The rule engine: the only module that imports durable_rules (shared/notes/durable-rules.md).
+"""The rule engine: the only module that imports durable_rules (docs/engine.md).
 
 One evaluation asserts one fact (the household's engine facts, integers and codes only) into a fresh
 sid; every rule whose condition holds fires and records its id; the state is deleted at once (the

@@ -2,36 +2,17 @@
 
 Every event has the core columns; beside them, each code, bool or text field the pack's causes declare for
 their events (a schooling stage, a disaster kind, …) is a column of its own, null for events of other
-causes. A ledger written under another pack simply has other such columns (``ledger_schema``).
+causes. A ledger written under another pack has other such columns (``screening.linking.ledger_schema``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import polars as pl
-
-if TYPE_CHECKING:
-    from fangpin.packs import Pack
 
 CORE_SCHEMA: dict[str, pl.DataType] = {
     "department": pl.String(), "event_id": pl.String(), "content": pl.String(), "household_id": pl.String(),
     "person_id": pl.String(), "date": pl.Date(), "cause": pl.String(), "amount_fen": pl.Int64(),
 }
-
-
-def attribute_schema(pack: Pack) -> dict[str, pl.DataType]:
-    """The columns of the pack's event fields that are not amounts, in the order the causes declare them."""
-    schema: dict[str, pl.DataType] = {}
-    for cause in pack.causes:
-        for field in cause.fields:
-            if field.type != "money" and field.name not in schema:
-                schema[field.name] = pl.Boolean() if field.type == "bool" else pl.String()
-    return schema
-
-
-def ledger_schema(pack: Pack) -> dict[str, pl.DataType]:
-    return {**CORE_SCHEMA, **attribute_schema(pack)}
 
 
 def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -1,4 +1,4 @@
-"""The household document (SPEC section 9): one household, one policy year, as every entry point takes it.
+"""The household document (docs/policy.md section 9): one household, one policy year, as every entry point takes it.
 
 Amounts are read exactly (strings, ints or Decimals; a YAML or JSON number is read from its text, see
 ``documents.py``), must be non-negative and have at most two decimals. Nothing here knows the policy:
@@ -53,7 +53,7 @@ class Event(BaseModel):
         return dict(self.model_extra or {})
 
 
-# The household's own fields (SPEC section 9); every other key of a document whose value is a list is the
+# The household's own fields (docs/policy.md section 9); every other key of a document whose value is a list is the
 # event list of the cause of that name, which the deciding pack must have.
 HOUSEHOLD_KEYS = frozenset({
     "household_id", "year", "county", "township", "village", "head_name", "head_id", "status", "members",
@@ -115,7 +115,7 @@ class Household(_Strict):
         return self.paid_this_year.get(cause, ZERO)
 
     def to_document(self) -> dict[str, Any]:
-        """The household document again (cause lists at the top, as SPEC section 9 writes them), JSON-ready."""
+        """The household document again, JSON-ready: cause lists at the top, as docs/policy.md section 9 has them."""
         data: dict[str, Any] = self.model_dump(mode="json", exclude_none=True, exclude={"events"})
         if not data.get("paid_this_year"):
             data.pop("paid_this_year", None)

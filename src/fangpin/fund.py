@@ -1,4 +1,4 @@
-"""The fund of one county, year by year (SPEC section 7, 基金式管理). Pure arithmetic in integer fen.
+"""The fund of one county, year by year (docs/policy.md section 7, 基金式管理). Pure arithmetic in integer fen.
 
     opening balance (last year's carry-over) + fiscal input = available
     available − payouts = balance; a positive balance carries over, a shortfall is topped up by the budget

@@ -31,7 +31,7 @@ def to_decimal(value: object) -> Decimal:
 
 
 def round_fen(value: Decimal) -> Decimal:
-    """Round half-up to the fen: the only rounding the policy allows (SPEC, preamble)."""
+    """Round half-up to the fen: the only rounding the policy allows (docs/policy.md, preamble)."""
     return value.quantize(FEN, rounding=ROUND_HALF_UP)
 
 
@@ -55,7 +55,7 @@ def fen_text(fen: int) -> str:
 def format_yuan(value: Decimal) -> str:
     """Exactly two decimals, the form every result file uses (``0.00`` for zero).
 
-    Refuses a value finer than a fen: display never rounds; rounding happens only where SPEC says.
+    Refuses a value finer than a fen: display never rounds; rounding happens only where docs/policy.md says.
     """
     quantized = value.quantize(FEN)
     if quantized != value:

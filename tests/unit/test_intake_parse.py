@@ -389,6 +389,10 @@ EXPORTS_ALIASES = {  # EXPORTS.md section 3, first alias canonical
              "loss": ["直接财产损失"], "compensation": ["保险赔偿"]},
     "disaster": {"event_id": ["灾情编号"], "id_number": ["身份证号"], "date": ["发生日期"], "loss": ["财产损失"],
                  "compensation": ["保险及救助赔偿"]},
+    # docs/policy-monitoring.md section 6 (docs/exports.md section 5): the accident export
+    "accident": {"event_id": ["事故编号", "报案号"], "id_number": ["伤者身份证号", "身份证号"],
+                 "date": ["事故日期", "出险日期"], "loss": ["损失金额", "医疗及误工损失"],
+                 "compensation": ["已获赔偿", "赔偿金额"]},
 }
 
 

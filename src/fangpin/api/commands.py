@@ -75,7 +75,7 @@ def fund_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the line as one JSON object.")] = False,
 ) -> None:
     """The county's fund for the year: opening balance, fiscal input, payouts, fees (paid by the budget),
-    carry-over and top-up (SPEC section 7)."""
+    carry-over and top-up (docs/policy.md section 7)."""
     from fangpin.config import get_settings
     from fangpin.db.session import session_scope
     from fangpin.errors import FangpinError

@@ -34,7 +34,7 @@ def _description() -> str:
     roles = "\n".join(f"- **{role}**: {', '.join(acts) or 'read'}" for role, acts in role_matrix().items())
     return (
         "The rules engine of precise poverty-prevention insurance (精准防贫保险): single checks, the claim's path "
-        "(SPEC section 6) and the fund (section 7).\n\nEvery request carries `Authorization: Bearer <token>` "
+        "(docs/policy.md section 6) and the fund (section 7).\n\nEvery request carries `Authorization: Bearer <token>` "
         "(`fangpin users add NAME --role R --county C`). Every role reads its own county; besides:\n\n"
         f"{roles}\n\nErrors are `application/problem+json`; a 422 names the `field` at fault."
     )

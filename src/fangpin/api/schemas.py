@@ -21,7 +21,7 @@ class Problem(BaseModel):
 
 class CheckOut(BaseModel):
     id: int = Field(description="The stored decision's id: GET /v1/decisions/{id}.")
-    decision: dict[str, Any] = Field(description="The decision (SPEC section 9).")
+    decision: dict[str, Any] = Field(description="The decision (docs/policy.md section 9).")
 
 
 class Who(BaseModel):

@@ -33,7 +33,7 @@ class User(Base):
 
 
 class Claim(Base):
-    """One household's claim for one policy year, on its way along the path of SPEC section 6."""
+    """One household's claim for one policy year, on its way along the path of docs/policy.md section 6."""
 
     __tablename__ = "claims"
     __table_args__ = (

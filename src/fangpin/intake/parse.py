@@ -1,7 +1,7 @@
 """One department export to its typed valid rows and the outcomes of its rejected and skipped rows.
 
 Everything here is per column: the value readers of :mod:`fangpin.intake.values` over whole columns, the
-row's first defect (in the field order of EXPORTS.md section 3, then the cross-field checks) picked with
+row's first defect (in the field order of docs/exports.md section 3, then the cross-field checks) picked with
 coalesce. Rules that span files (unknown household or person, duplicates, the policy year) are the caller's.
 
 For every file: ``rows_read`` = used (``rows``) + rejected + skipped (both in ``outcomes``).

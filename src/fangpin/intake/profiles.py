@@ -1,6 +1,6 @@
 """Source profiles: how each department's export names and writes its fields, as data (``sources/*.yaml``).
 
-A profile lists its canonical fields in the order of EXPORTS.md section 3 (that order decides which defect of
+A profile lists its canonical fields in the order of docs/exports.md section 3 (that order decides which defect of
 a row is reported), each with its header aliases (the first is canonical), its kind, whether the column is
 required, and for code fields the map from the strings seen in exports to canonical values. A county adds
 its own aliases or code strings with a YAML file in an extra directory, without code.

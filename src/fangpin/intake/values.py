@@ -1,4 +1,4 @@
-"""Vectorised readers of the value forms of EXPORTS.md section 2, as polars expressions.
+"""Vectorised readers of the value forms of docs/exports.md section 2, as polars expressions.
 
 A reader turns a column of *prepared* strings (see :func:`prepared`: trimmed, full-width forms made ASCII)
 into the typed value, null where the cell is blank or cannot be read; the caller tells the two apart with

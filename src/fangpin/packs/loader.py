@@ -322,7 +322,7 @@ def _compile(
         expect(benefit.deductible, MoneyParameter, f"{path}.deductible")
         expect(benefit.cap, MoneyParameter, f"{path}.cap")
         expect(benefit.tiers, ScheduleParameter, f"{path}.tiers")
-        # An outcome rule (not covered, referred to dibao) ends the decision before any cause (SPEC 2).
+        # An outcome rule (not covered, referred to dibao) ends the decision before any cause (docs/policy.md 2).
         when: dict[str, Any] = {
             "all": [
                 {"group": benefit.group},

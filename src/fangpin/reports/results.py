@@ -1,4 +1,4 @@
-"""The machine-readable results of a run (EXPORTS.md section 4) and run.json."""
+"""The machine-readable results of a run (docs/exports.md section 4) and run.json."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A screened household as a household document (SPEC section 9): what ``fangpin check`` takes, so any
+"""A screened household as a household document (docs/policy.md section 9): what ``fangpin check`` takes, so any
 household of a run can be checked on its own and must get the same decision."""
 
 from __future__ import annotations

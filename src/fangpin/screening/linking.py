@@ -1,4 +1,4 @@
-"""The rules that span files (EXPORTS.md 3.6): households, members, people and events linked into the
+"""The rules that span files (docs/exports.md 3.6): households, members, people and events linked into the
 facts of each household, with every row that cannot be used rejected with its reason.
 
 Input: the parsed exports (``intake``) with their source profiles (which cause each export feeds, how an
@@ -15,12 +15,38 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from fangpin.event_ledger import attribute_schema, conform, ledger_schema
-from fangpin.intake.profiles import Profile
+from fangpin.event_ledger import CORE_SCHEMA, conform
 from fangpin.packs import Pack
 from fangpin.packs.events import base_expr, counts_expr
 
 REJECTION_SCHEMA = {"file": pl.String, "row": pl.Int64, "field": pl.String, "value": pl.String, "reason": pl.String}
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """What linking needs of an export of events (its source profile, ``intake.profiles``): the pack cause
+    its rows feed, the field identifying an event, the fields whose values make it what it is, and the
+    values every row of the export has."""
+
+    department: str
+    cause: str | None
+    event_id: str | None
+    content: tuple[str, ...] = ()
+    set: tuple[tuple[str, str | bool], ...] = ()
+
+
+def attribute_schema(pack: Pack) -> dict[str, pl.DataType]:
+    """The ledger columns of the pack's event fields that are not amounts, in the order the causes declare them."""
+    schema: dict[str, pl.DataType] = {}
+    for cause in pack.causes:
+        for item in cause.fields:
+            if item.type != "money" and item.name not in schema:
+                schema[item.name] = pl.Boolean() if item.type == "bool" else pl.String()
+    return schema
+
+
+def ledger_schema(pack: Pack) -> dict[str, pl.DataType]:
+    return {**CORE_SCHEMA, **attribute_schema(pack)}
 
 
 @dataclass(frozen=True)
@@ -69,7 +95,7 @@ def link(
     year: int,
     county: str,
     pack: Pack,
-    profiles: Sequence[Profile],
+    profiles: Sequence[EventSource],
     stored_events: pl.DataFrame,
     paid_before: pl.DataFrame,
 ) -> Linked:
@@ -139,7 +165,7 @@ def link(
 
 
 def _link_events(
-    events: pl.DataFrame, profile: Profile, pack: Pack, year: int, people: pl.DataFrame, stored: pl.DataFrame
+    events: pl.DataFrame, profile: EventSource, pack: Pack, year: int, people: pl.DataFrame, stored: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     department = profile.department
     assert profile.event_id is not None and profile.cause is not None
@@ -189,7 +215,7 @@ def _link_events(
     flagged = events.with_columns(last.alias("_current"))
     replaced = flagged.filter(~pl.col("_current")).height
     current = flagged.filter(pl.col("_current"))
-    current = current.with_columns([pl.lit(value).alias(name) for name, value in profile.set.items()])
+    current = current.with_columns([pl.lit(value).alias(name) for name, value in profile.set])
     own = {field.name for field in cause.fields if field.type != "money"}
     attributes = [(name, dtype) for name, dtype in attribute_schema(pack).items() if name in own]
     accepted = current.select(

@@ -110,7 +110,7 @@ def opening_decision(session: Session, view: dict[str, Any]) -> DecisionRecord |
 
 def publicity(session: Session, claim_ids: list[int]) -> dict[int, dict[str, Any]]:
     """For claims that were publicised: the first day, the last day, and the day cross-check may start
-    (the pack's publicity days, SPEC section 6), keyed by claim id."""
+    (the pack's publicity days, docs/policy.md section 6), keyed by claim id."""
     if not claim_ids:
         return {}
     rows = session.execute(

@@ -1,4 +1,4 @@
-"""Claims along the path of SPEC section 6, and the users who move them.
+"""Claims along the path of docs/policy.md section 6, and the users who move them.
 
 Each use case takes a Session (committed or rolled back by the caller, all or nothing), the acting user
 and, where time matters, ``now`` from the caller's clock. The path itself (states, moves, roles, what each
@@ -10,7 +10,7 @@ step records) is data in ``fangpin.claims``; this module applies it to the store
   as every decision, and stores that decision; the payment never exceeds its amount;
 - the county's payments ledger (``payments``, what bulk screening counts as paid before) is read when a
   household applies and when a claim is filed, and a payment is written to it in the transaction that
-  moves the claim to ``paid``: nothing is paid twice, whichever path paid first (SPEC 3.4).
+  moves the claim to ``paid``: nothing is paid twice, whichever path paid first (docs/policy.md 3.4).
 """
 
 from __future__ import annotations

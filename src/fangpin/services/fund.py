@@ -1,5 +1,5 @@
-"""The fund of a county for a year (SPEC section 7): fiscal inputs recorded here, payouts and fees from the
-claims the insurer paid (SPEC section 6, ``paid``), years chained by their carry-over (``fangpin.fund``)."""
+"""The fund of a county for a year (docs/policy.md section 7): fiscal inputs recorded here, payouts and fees from the
+claims the insurer paid (docs/policy.md section 6, ``paid``), years chained by their carry-over (``fangpin.fund``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The county's payments ledger (``payments``): what bulk screening counts as paid before. It is read when a
 household applies and when a claim is filed, and written in the transaction that moves a claim to ``paid``,
-so nothing is paid twice, whichever path paid first (SPEC 3.4)."""
+so nothing is paid twice, whichever path paid first (docs/policy.md 3.4)."""
 
 from __future__ import annotations
 

@@ -35,7 +35,6 @@ from fangpin.db.locks import lock_chain
 from fangpin.db.models import DECISION_LAYOUT, DecisionRecord, Payment, Run, RunEvents
 from fangpin.db.session import session_scope
 from fangpin.errors import FangpinError, StorageError
-from fangpin.event_ledger import ledger_schema
 from fangpin.intake.errors import UnrecognisedFileError
 from fangpin.intake.parallel import cores, parse_all
 from fangpin.intake.parse import ParsedExport, identify_export
@@ -45,7 +44,7 @@ from fangpin.packs import Pack
 from fangpin.reports.results import write_decisions, write_rejections, write_run_json
 from fangpin.reports.workbook import write_visits_csv
 from fangpin.screening.bulk import decide_frame
-from fangpin.screening.linking import Linked, Table, link
+from fangpin.screening.linking import EventSource, Linked, Table, ledger_schema, link
 from fangpin.services import resolve_pack
 
 # Reasons a row is skipped rather than rejected: layout rows of a file, and the rows of an export for a
@@ -166,7 +165,9 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
         stored = queries.stored_events(session, request.county, request.year)
         paid = queries.paid_before(session, request.county, request.year, pack.cause_ids)
     tables = [Table(p.department, p.rows.with_columns(pl.lit(p.file).alias("file"))) for p in parsed]
-    linked = link(tables, year=request.year, county=request.county, pack=pack, profiles=list(profiles),
+    sources = [EventSource(p.department, p.cause, p.event_id, tuple(p.content), tuple(p.set.items()))
+               for p in profiles]
+    linked = link(tables, year=request.year, county=request.county, pack=pack, profiles=sources,
                   stored_events=stored, paid_before=paid)
     clock.lap("linking")
     decisions = decide_frame(linked.facts, pack)

@@ -75,7 +75,7 @@ def income_chart(session: Session, run_id: str, ceiling: int, bins_below: int = 
 def fund_chart(session: Session, county: str, year: int) -> dict[str, Any]:
     """The fund month by month through the policy year: fiscal input and payouts (claims the insurer
     paid, by the day paid) in each month, and the balance at each month's end from the year's opening
-    balance (SPEC section 7). Money recorded before January or after December of the policy year is shown
+    balance (docs/policy.md section 7). Money recorded before January or after December of the policy year is shown
     in a bucket before or after the twelve months, never moved into one of them."""
     line = fund_service.fund_line(session, county, year)
     before, after = f"{year}年前", f"{year}年后"

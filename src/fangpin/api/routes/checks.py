@@ -13,7 +13,7 @@ router = APIRouter(prefix="/checks", tags=["checks"])
 
 
 @router.post("", status_code=201, response_model=CheckOut, responses=PROBLEM_RESPONSES,
-             openapi_extra=body("Household", "A household document (SPEC section 9); amounts as strings or "
+             openapi_extra=body("Household", "A household document (docs/policy.md section 9); amounts as strings or "
                                 "exact numbers."))
 def post_check(request: Request, session: SessionDep, actor: ActorDep, now: ClockDep, data: JsonBody) -> Response:
     """Decide one household of the user's county and store the decision (any role but auditor)."""

@@ -1,4 +1,4 @@
-"""Claims along the path of SPEC section 6: open (application or screening), list, read, move."""
+"""Claims along the path of docs/policy.md section 6: open (application or screening), list, read, move."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ Place = Annotated[str | None, Query(min_length=1, max_length=100, pattern=r"^[^\
 
 
 @router.post("", status_code=201, response_model=ClaimOut, responses=PROBLEM_RESPONSES,
-             openapi_extra=body("Household", "The applying household's document (SPEC section 9)."))
+             openapi_extra=body("Household", "The applying household's document (docs/policy.md section 9)."))
 def open_application(request: Request, session: SessionDep, actor: ActorDep, now: ClockDep,
                      data: JsonBody) -> Response:
     """A household applies (申请式受理, office or village): it is checked, and a claim opens on a decision

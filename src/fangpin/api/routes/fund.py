@@ -1,4 +1,4 @@
-"""The fund of a county and year (SPEC section 7)."""
+"""The fund of a county and year (docs/policy.md section 7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The county's fund for a year (SPEC section 7): the line of the API's fund service, month by month, and
+"""The county's fund for a year (docs/policy.md section 7): the line of the API's fund service, month by month, and
 the office's fiscal inputs."""
 
 from __future__ import annotations
