@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from fangpin import synth
+import fangpin_synth as synth
 from fangpin.claims import Actor
 from fangpin.db import chained
 from fangpin.db.models import DecisionRecord
