@@ -99,11 +99,11 @@ def disaster(loss: str, compensation: str = "0", kind: str = "fire") -> list[dic
 
 # --- an independent oracle: docs/policy.md sections 1-4 written out by hand, for comparison with the engine ---
 
-def _half_up(value: Decimal) -> Decimal:
+def half_up(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def _tiered(excess: Decimal, tiers: list[tuple[Decimal | None, Decimal]]) -> Decimal:
+def tiered(excess: Decimal, tiers: list[tuple[Decimal | None, Decimal]]) -> Decimal:
     total, lower = Decimal(0), Decimal(0)
     for upper, rate in tiers:
         if excess <= lower:
@@ -124,7 +124,7 @@ COUNTED_STAGES = {"普通高中", "高中", "中职", "中等职业教育", "高
 
 def oracle(h: Household) -> dict[str, Any]:
     """What docs/policy.md says for a household: outcome, group, owed and paid now per cause, payout, fee."""
-    pc = _half_up(h.income / h.members) if h.income is not None else h.income_per_capita
+    pc = half_up(h.income / h.members) if h.income is not None else h.income_per_capita
     assert pc is not None
     zero = {"illness": Decimal(0), "schooling": Decimal(0), "disaster": Decimal(0)}
     if h.status == "registered_poor" or pc >= Decimal(4800):
@@ -154,12 +154,12 @@ def oracle(h: Household) -> dict[str, Any]:
     for cause, (deductible, tiers, cap) in terms.items():
         if bases[cause] > deductible:
             any_over = True
-            owed[cause] = _half_up(min(_tiered(bases[cause] - deductible, tiers), cap))
+            owed[cause] = half_up(min(tiered(bases[cause] - deductible, tiers), cap))
             paid[cause] = max(Decimal(0), owed[cause] - h.paid_of(cause))
     payout = sum(paid.values(), Decimal(0))
     outcome = "below_deductible" if not any_over else "pay" if payout > 0 else "already_paid"
     return {"outcome": outcome, "group": group, "owed": owed, "paid": paid, "payout": payout,
-            "fee": _half_up(payout * Decimal("0.15"))}
+            "fee": half_up(payout * Decimal("0.15"))}
 
 
 # --- hypothesis strategies ---

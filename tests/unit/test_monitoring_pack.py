@@ -5,7 +5,7 @@ both the monitoring pack and the Handan pack."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -18,7 +18,7 @@ from fangpin.decisions import Decision
 from fangpin.documents import household_from
 from fangpin.errors import DocumentError
 from fangpin.packs import Pack, load_pack
-from tests.support import REPO
+from tests.support import COUNTED_STAGES, ILLNESS_TIERS, REPO, SCHOOLING_TIERS, half_up, tiered
 
 MONITORING = "hebei-monitoring-2023"
 HANDAN = "handan-2019"
@@ -247,38 +247,19 @@ def test_a_disaster_kind_no_pack_vocabulary_knows_is_refused_naming_the_field(pa
 
 
 # --- a hand-written oracle of SPEC-monitoring, compared with the engine -----------------------------------
+# (the tier arithmetic and the Handan tiers are the SPEC oracle's, tests/support.py)
 
 
-def _half_up(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
-def _tiered(excess: Decimal, tiers: list[tuple[Decimal | None, Decimal]]) -> Decimal:
-    total, lower = Decimal(0), Decimal(0)
-    for upper, rate in tiers:
-        if excess <= lower:
-            break
-        top = excess if upper is None else min(excess, upper)
-        total += (top - lower) * rate
-        if upper is None:
-            break
-        lower = upper
-    return total
-
-
-ILLNESS_TIERS = [(Decimal(20000), Decimal("0.5")), (Decimal(50000), Decimal("0.6")), (None, Decimal("0.7"))]
-SCHOOLING_TIERS = [(Decimal(10000), Decimal("0.5")), (None, Decimal("0.6"))]
 HALF = [(None, Decimal("0.5"))]
 CAPS = {"illness": Decimal(100000), "schooling": Decimal(30000), "disaster": Decimal(50000),
         "accident": Decimal(30000)}
 CAUSES = {MONITORING: ("illness", "schooling", "disaster", "accident"), HANDAN: ("illness", "schooling", "disaster")}
-COUNTED_STAGES = {"普通高中", "高中", "中职", "中等职业教育", "高职", "大专", "专科", "本科", "研究生", "硕士", "博士"}
 
 
 def monitoring_oracle(doc: dict[str, Any]) -> dict[str, Any]:
     """SPEC-monitoring sections 1-4 written out by hand: group, outcome, owed per cause, payout, fee."""
     members = doc["members"]
-    pc = _half_up(Decimal(doc["income"]) / members) if "income" in doc else Decimal(doc["income_per_capita"])
+    pc = half_up(Decimal(doc["income"]) / members) if "income" in doc else Decimal(doc["income_per_capita"])
 
     def own(e: dict[str, Any]) -> Decimal:
         return max(Decimal(0), Decimal(e["loss"]) - Decimal(e.get("compensation", "0")))
@@ -291,7 +272,7 @@ def monitoring_oracle(doc: dict[str, Any]) -> dict[str, Any]:
         "accident": sum((own(e) for e in doc.get("accident", [])), Decimal(0)),
     }
     rigid = sum(bases.values(), Decimal(0))
-    net = pc - _half_up(rigid / members)
+    net = pc - half_up(rigid / members)
     status = doc["status"]
     group = None
     if status in ("exited", "never_registered"):
@@ -312,11 +293,11 @@ def monitoring_oracle(doc: dict[str, Any]) -> dict[str, Any]:
     for cause, (deductible, tiers) in terms.items():
         if bases[cause] > deductible:
             over = True
-            owed[cause] = _half_up(min(_tiered(bases[cause] - deductible, tiers), CAPS[cause]))
+            owed[cause] = half_up(min(tiered(bases[cause] - deductible, tiers), CAPS[cause]))
             paid[cause] = max(Decimal(0), owed[cause] - Decimal(doc.get("paid_this_year", {}).get(cause, "0")))
     payout = sum(paid.values(), Decimal(0))
     outcome = "below_deductible" if not over else "pay" if payout > 0 else "already_paid"
-    return {**result, "outcome": outcome, "owed": owed, "payout": payout, "fee": _half_up(payout * Decimal("0.15"))}
+    return {**result, "outcome": outcome, "owed": owed, "payout": payout, "fee": half_up(payout * Decimal("0.15"))}
 
 
 def fen(top_yuan: int) -> st.SearchStrategy[str]:
