@@ -97,7 +97,3 @@ def lock_chain(session: Session, chain: str, county: str) -> None:
                 _release(session)
             raise
 
-
-def holds_writer(session: Session) -> bool:
-    """Whether this session holds the SQLite writer lock (always false on PostgreSQL)."""
-    return _WRITER in session.info

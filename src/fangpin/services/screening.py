@@ -338,7 +338,8 @@ def _store(
             clock.lap("storing: payments")
     except IntegrityError as exc:
         raise StorageError(
-            "another run paid some of these households meanwhile (a payment from the same prior total exists); "
+            "another run or a paid claim paid some of these households meanwhile (a payment from the same prior "
+            "total exists); "
             "nothing of this run was stored — run it again to pay only what is still owed"
         ) from exc
     except OperationalError as exc:
