@@ -1,9 +1,16 @@
 """Time `fangpin screen` end to end on a synthetic drop of N households built to the export contract (docs/exports.md).
 
     python bench/screen.py --households 100000 [300000 1000000] [--seed 1] [--keep]
+    python bench/screen.py --households 1000000 --against ../before --repeat 3 --keep
 
 Each size: the drop is generated (cached under /tmp/fangpin-bench), then screened in a fresh process
 against a fresh SQLite database; printed: wall seconds per stage, rows per second, peak memory (RSS).
+
+``--against DIR`` names another checkout of fangpin with its own ``.venv`` (an earlier commit, say): the
+same drop is then screened by both, alternately, ``--repeat`` times each, and the medians are printed side
+by side with their ratio, so that a before/after comparison is measured in one run on one machine. CPU
+seconds (this process and its workers) are printed beside wall seconds: on a loaded machine they move
+less than wall time.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -49,39 +57,75 @@ def generate(households: int, seed: int) -> Path:
     return drop
 
 
+def run_once(python: str, drop: Path, households: int) -> dict:
+    """Screen the drop once in a fresh process of ``python`` against a fresh SQLite database."""
+    work = CACHE / f"run-{households}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    # A freshly generated drop is still being written back to disk: timed, that writeback would be
+    # charged to the screening. The files stay in the page cache, as an office's drop read twice does.
+    os.sync()
+    output = subprocess.run(
+        [python, "-c", CHILD, str(drop), f"sqlite:///{work / 'bench.db'}", str(work / "out")],
+        capture_output=True, text=True, check=False, cwd=work,
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    if output.returncode != 0:
+        print(output.stderr)
+        raise SystemExit(output.returncode)
+    figures: dict = json.loads(output.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def report(figures: dict) -> None:
+    rows = figures["rows"]["read"]
+    print(f"  wall {figures['wall']:.1f} s, {rows:,} rows read ({rows / figures['wall']:,.0f} rows/s), "
+          f"peak memory {figures['peak'] / 2**30:.2f} GiB, {figures['households']:,} households decided, "
+          f"payout {figures['payout']}")
+    print("  stages (wall / cpu s): " + ", ".join(f"{stage} {seconds:.1f}/{figures['cpu'][stage]:.1f}"
+                                             for stage, seconds in figures["seconds"].items()))
+    print(f"  cpu {sum(figures['cpu'].values()):.1f} s in all (2 cores: wall can approach half of it)")
+
+
+def compare(against: Path, drop: Path, households: int, repeat: int) -> None:
+    """This checkout and ``against``, alternately on the same drop; medians side by side."""
+    other = str(against.resolve() / ".venv" / "bin" / "python")
+    run_once(other, drop, households)  # warm-up, not counted: byte-compiling, caches (``first`` was ours)
+    ours: list[dict] = []
+    theirs: list[dict] = []
+    for _ in range(repeat):
+        theirs.append(run_once(other, drop, households))
+        ours.append(run_once(sys.executable, drop, households))
+    for name, runs in (("this checkout", ours), (f"against {against}", theirs)):
+        print(f"  {name}: wall " + ", ".join(f"{r['wall']:.1f}" for r in runs)
+              + " s; cpu " + ", ".join(f"{sum(r['cpu'].values()):.1f}" for r in runs)
+              + f" s; peak {max(r['peak'] for r in runs) / 2**30:.2f} GiB; payout {runs[0]['payout']}")
+
+    def median(runs: list[dict], key: str) -> float:
+        return statistics.median(r["wall"] if key == "wall" else sum(r["cpu"].values()) for r in runs)
+
+    for key in ("wall", "cpu"):
+        a, b = median(ours, key), median(theirs, key)
+        print(f"  median {key}: {a:.2f} s against {b:.2f} s: {a / b:.3f}× ({(a / b - 1) * 100:+.1f} %)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--households", type=int, nargs="+", default=[100_000])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the generated drops for the next run")
+    parser.add_argument("--against", type=Path, help="another fangpin checkout with its own .venv to compare with")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each checkout with --against")
     args = parser.parse_args()
     rows_per_second: list[tuple[int, float]] = []
     for households in args.households:
         print(f"{households:,} households")
         drop = generate(households, args.seed)
-        work = CACHE / f"run-{households}"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        # A freshly generated drop is still being written back to disk: timed, that writeback would be
-        # charged to the screening. The files stay in the page cache, as an office's drop read twice does.
-        os.sync()
-        output = subprocess.run(
-            [sys.executable, "-c", CHILD, str(drop), f"sqlite:///{work / 'bench.db'}", str(work / "out")],
-            capture_output=True, text=True, check=False,
-        )
-        if output.returncode != 0:
-            print(output.stderr)
-            raise SystemExit(output.returncode)
-        figures = json.loads(output.stdout.strip().splitlines()[-1])
-        rows = figures["rows"]["read"]
-        print(f"  wall {figures['wall']:.1f} s, {rows:,} rows read ({rows / figures['wall']:,.0f} rows/s), "
-              f"peak memory {figures['peak'] / 2**30:.2f} GiB, {figures['households']:,} households decided, "
-              f"payout {figures['payout']}")
-        print("  stages (wall / cpu s): " + ", ".join(f"{stage} {seconds:.1f}/{figures['cpu'][stage]:.1f}"
-                                                 for stage, seconds in figures["seconds"].items()))
-        print(f"  cpu {sum(figures['cpu'].values()):.1f} s in all (2 cores: wall can approach half of it)")
+        figures = run_once(sys.executable, drop, households)
+        report(figures)
+        if args.against is not None:
+            compare(args.against, drop, households, args.repeat)
         rows_per_second.append((households, figures["wall"]))
-        shutil.rmtree(work, ignore_errors=True)
         if not args.keep:
             shutil.rmtree(drop, ignore_errors=True)
     if len(rows_per_second) > 1:
