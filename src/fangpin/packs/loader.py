@@ -58,6 +58,17 @@ class CompiledRule:
 
 
 @dataclass(frozen=True)
+class PackLabels:
+    """A pack's labels for people: ``groups`` and ``causes`` by id, ``terms`` by vocabulary then code,
+    ``derived`` facts by id."""
+
+    groups: dict[str, str]
+    causes: dict[str, str]
+    terms: dict[str, dict[str, str]]
+    derived: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Pack:
     meta: PackMeta
     directory: Path
@@ -114,6 +125,17 @@ class Pack:
         value = self.parameter(ref)
         assert value.type == "integer"
         return value.value
+
+    @property
+    def people_labels(self) -> PackLabels:
+        """The Chinese labels of what this pack defines (groups, causes, vocabulary codes, derived facts),
+        for pages, workbooks and explanations: labels are pack data, never a table in code."""
+        return PackLabels(
+            groups={group.id: group.label for group in self.rules_file.groups},
+            causes={cause.id: cause.label for cause in self.structure.causes},
+            terms={name: dict(terms.labels) for name, terms in self.structure.vocabularies.items()},
+            derived={fact.id: fact.label for fact in self.structure.derived},
+        )
 
     def group(self, group_id: str) -> Group:
         for group in self.rules_file.groups:

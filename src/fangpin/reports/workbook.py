@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 
-from fangpin.reports.labels import DEPARTMENTS, GROUPS, OUTCOMES, REASONS
+from fangpin.reports.labels import DEPARTMENTS, OUTCOMES, REASONS
 from fangpin.reports.results import yuan
 
 # A workbook is for reading: xlsxwriter writes ~100k cells a second, and nobody reads 100,000 rows in
@@ -37,9 +37,14 @@ def _sheet(workbook: xlsxwriter.Workbook, name: str, frame: pl.DataFrame, money:
             sheet.write(shown.height + 2, 0, text)
 
 
-def _labelled(decisions: pl.DataFrame) -> pl.DataFrame:
+def run_groups(run: dict[str, Any]) -> dict[str, str]:
+    """The deciding pack's groups and their labels (a run.json of 0.1 has none: the ids are shown)."""
+    return {group["id"]: group["label"] for group in run["pack"].get("groups", [])}
+
+
+def _labelled(decisions: pl.DataFrame, groups: dict[str, str]) -> pl.DataFrame:
     return decisions.with_columns(
-        pl.col("group").replace_strict(GROUPS, default="").alias("group_label"),
+        pl.col("group").replace(groups).fill_null("").alias("group_label"),
         pl.col("outcome").replace_strict(OUTCOMES, default=None).alias("outcome_label"),
     ).sort(["township", "village", "household_id"], nulls_last=True)
 
@@ -59,9 +64,9 @@ def _money_columns(causes: Causes) -> list[str]:
     return [*(f"{label}赔付" for _, label in causes), "赔付合计", "保险服务费"]
 
 
-def visit_list(decisions: pl.DataFrame, causes: Causes) -> pl.DataFrame:
+def visit_list(decisions: pl.DataFrame, causes: Causes, groups: dict[str, str]) -> pl.DataFrame:
     """The households to visit, by township and village, with what each cause pays (fen)."""
-    return _labelled(decisions).filter(pl.col("outcome") == "pay").select(
+    return _labelled(decisions, groups).filter(pl.col("outcome") == "pay").select(
         pl.col("township").alias("乡镇"), pl.col("village").alias("村"), pl.col("household_id").alias("户编号"),
         pl.col("head_name").alias("户主姓名"), pl.col("group_label").alias("类别"),
         pl.col("per_capita_income").alias("人均可支配收入"), *_cause_columns(causes),
@@ -69,17 +74,17 @@ def visit_list(decisions: pl.DataFrame, causes: Causes) -> pl.DataFrame:
     )
 
 
-def write_visits_csv(path: Path, decisions: pl.DataFrame, causes: Causes) -> None:
+def write_visits_csv(path: Path, decisions: pl.DataFrame, causes: Causes, groups: dict[str, str]) -> None:
     """The complete visit list as CSV (UTF-8 with BOM, so Excel shows the Chinese headers)."""
-    visits = visit_list(decisions, causes)
+    visits = visit_list(decisions, causes, groups)
     money = ["人均可支配收入", *_money_columns(causes)]
     visits.with_columns(*(yuan(column) for column in money)).write_csv(path, include_bom=True)
 
 
 def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame, rejections: pl.DataFrame) -> None:
-    causes = run_causes(run)
-    labelled = _labelled(decisions)
-    visit = visit_list(decisions, causes)
+    causes, groups = run_causes(run), run_groups(run)
+    labelled = _labelled(decisions, groups)
+    visit = visit_list(decisions, causes, groups)
     visit_money = ["人均可支配收入", *_money_columns(causes)]
     dibao = labelled.filter(pl.col("outcome") == "refer_dibao").select(
         pl.col("township").alias("乡镇"), pl.col("village").alias("村"), pl.col("household_id").alias("户编号"),

@@ -27,6 +27,7 @@ from fangpin.db import decision_causes
 from fangpin.db.models import DecisionRecord, Run
 from fangpin.decisions import Decision
 from fangpin.money import to_fen
+from fangpin.packs import PackLabels
 from fangpin.services import runfiles
 from fangpin.services.checks import PACKS
 from fangpin.services.replay import redecide
@@ -155,6 +156,7 @@ class Explained:
     pack_id: str
     matches: bool
     paid_before: dict[str, int]
+    labels: PackLabels  # the deciding pack's labels: its groups, causes, vocabulary codes, derived facts
 
 
 def explain(session: Session, record: DecisionRecord) -> Explained:
@@ -167,7 +169,12 @@ def explain(session: Session, record: DecisionRecord) -> Explained:
                and to_fen(decision.payout) == record.payout and to_fen(decision.fee) == record.fee
                and all(to_fen(decision.cause(cause).increment) == amount for cause, amount in amounts.items()))
     return Explained(record=record, decision=decision, pack_id=f"{pack.id} {pack.meta.version}", matches=matches,
-                     paid_before=paid_fen)
+                     paid_before=paid_fen, labels=pack.people_labels)
+
+
+def labels_of(session: Session, record: DecisionRecord) -> PackLabels:
+    """The labels of the pack that made the decision."""
+    return PACKS.by_hash(session, record.pack_hash).people_labels
 
 
 def get_decision(session: Session, decision_id: int) -> DecisionRecord | None:

@@ -184,7 +184,8 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
     with _staged(out_dir) as staging:
         write_decisions(staging / "decisions.csv", decisions, pack.hash, pack.cause_ids)
         write_rejections(staging / "rejections.csv", rejections)
-        write_visits_csv(staging / "visits.csv", decisions, [(cause.id, cause.label) for cause in pack.causes])
+        write_visits_csv(staging / "visits.csv", decisions, [(cause.id, cause.label) for cause in pack.causes],
+                         pack.people_labels.groups)
         # who heads each household, for finding a household by name or ID number (the console's search)
         decisions.select("household_id", "head_name", "head_id", "township", "village").write_csv(
             staging / "households.csv")
@@ -278,7 +279,8 @@ def _run_summary(
         "county": request.county,
         "year": request.year,
         "pack": {"id": pack.id, "version": pack.meta.version, "hash": pack.hash,
-                 "causes": [{"id": cause.id, "label": cause.label} for cause in pack.causes]},
+                 "causes": [{"id": cause.id, "label": cause.label} for cause in pack.causes],
+                 "groups": [{"id": group, "label": label} for group, label in pack.people_labels.groups.items()]},
         "started_at": started.isoformat(),
         "finished_at": dt.datetime.now(dt.UTC).isoformat(),
         "inputs": inputs,

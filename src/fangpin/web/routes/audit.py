@@ -71,8 +71,8 @@ def audit_page(request: Request, session: DB, viewer: Annotated[Viewer, Depends(
 def _totals(result: ReplayResult) -> list[dict[str, Any]]:
     totals = result.totals()
     rows = []
-    for key, label in (("payout", "赔付合计"), ("fee", "保险服务费"), ("illness", "因病"), ("schooling", "因学"),
-                       ("disaster", "因灾")):
+    items = {"payout": "赔付合计", "fee": "保险服务费", **result.cause_labels}
+    for key, label in items.items():
         before, after = totals[f"{key}_before"], totals[f"{key}_after"]
         rows.append({"key": key, "label": label, "before": before, "after": after, "difference": after - before})
     return rows
@@ -126,6 +126,7 @@ def replay_page(request: Request, session: DB, viewer: Annotated[Viewer, Depends
     return render(request, "audit.html", {
         **context, "result": result, "totals": _totals(result), "households": totals["households"],
         "households_changed": totals["households_changed"], "pager": diff, "parameters": changed,
+        "item_names": {"payout": "赔付合计", "fee": "服务费", **result.cause_labels},
         "outcome_changes": _outcome_changes(result.diff)}, viewer=viewer)
 
 

@@ -66,6 +66,7 @@ def _claim_context(request: Request, session: Session, viewer: Viewer, claim_id:
         "claim": view, "opening": opening, "moves": moves, "others": others,
         "publicity": claim_views.publicity(session, [claim_id]).get(claim_id), "today": local_day(auth.now(request)),
         "verified": verified, "department_rows": range(1, DEPARTMENT_ROWS + 1),
+        "cause_names": {cause: label for cause, label, _ in verified},
     }
 
 

@@ -51,6 +51,7 @@ def household_page(request: Request, household_id: str, session: DB,
         "claims": claim_list,
         "latest_causes": (latest_causes := households.cause_labels(session, latest) if latest else []),
         "latest_bases": households.bases_of(latest) if latest else {},
+        "latest_labels": households.labels_of(session, latest) if latest else None,
         "cause_names": {cause: label for record in records[:5]
                         for cause, label in households.cause_labels(session, record)} | dict(latest_causes),
     }, viewer=viewer)

@@ -179,6 +179,7 @@ def decisions_page(request: Request, run_id: str, session: DB,
     table = runfiles.page_of(runfiles.decisions(folder, outcome=outcome, household=household), page, size)
     return render(request, "decisions.html", {"run": run, "pager": table, "outcome": outcome,
                                               "causes": runs.run_causes(session, run.id),
+                                              "pack_labels": runs.run_labels(session, run.id),
                                               "household": household, "sizes": runfiles.PAGE_SIZES}, viewer=viewer)
 
 
