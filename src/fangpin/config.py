@@ -1,15 +1,22 @@
 """Settings, read from the environment (FANGPIN_*) or a .env file: one database URL, optional folders. The
-only place fangpin reads its environment: every other module asks ``get_settings()``."""
+only place fangpin reads its environment: every other module asks ``get_settings()``.
+
+``get_settings()`` is cheap enough for every request (the pack cache asks it on each check): the settings are
+built once per distinct set of values of the FANGPIN_* variables (upper case) and kept, frozen. A changed
+variable (a test's monkeypatch, say) gives new settings at once; a .env file is read when a set is first seen.
+"""
 
 from __future__ import annotations
 
+import functools
+import os
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FANGPIN_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="FANGPIN_", env_file=".env", extra="ignore", frozen=True)
 
     database_url: str = "sqlite:///fangpin.db"
     rules_dir: Path | None = None
@@ -20,5 +27,13 @@ class Settings(BaseSettings):
     console_session_hours: float = 8.0  # how long a sign-in to the web console lasts
 
 
-def get_settings() -> Settings:
+@functools.lru_cache(maxsize=16)
+def _settings(environment: tuple[tuple[str, str], ...], cwd: str) -> Settings:
     return Settings()
+
+
+def get_settings() -> Settings:
+    return _settings(tuple((name, os.environ.get(name, "")) for name in _NAMES), os.getcwd())
+
+
+_NAMES = tuple(f"FANGPIN_{name.upper()}" for name in Settings.model_fields)
