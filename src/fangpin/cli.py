@@ -45,7 +45,7 @@ def check(
 ) -> None:
     """Decide one household: group, outcome, amounts per cause, the rules that fired and the clauses."""
     try:
-        decision = services.check_document(file, pack)
+        decision, labels = services.explain_document(file, pack)
     except DocumentError as exc:
         raise _fail(exc, 2) from None
     except PackError as exc:
@@ -57,7 +57,7 @@ def check(
     else:
         from fangpin.render import render_decision
 
-        render_decision(decision, out)
+        render_decision(decision, out, labels.causes)
 
 
 @app.command()

@@ -155,14 +155,14 @@ def answer(data: Any, status: int = 200) -> Response:
                     media_type="application/json")
 
 
-_AMOUNT_KEYS = frozenset({"income", "income_per_capita", "burden", "tuition", "accommodation", "textbooks", "loss",
-                          "compensation", "illness", "schooling", "disaster"})
+_HOUSEHOLD_AMOUNTS = ("income", "income_per_capita")  # the document's own amounts (docs/policy.md section 9)
 
 
 def household_of(data: Any) -> Household:
     """A household document from a JSON body, every error naming its field (``documents.household_from``).
     An amount given as true/false escapes pydantic as a TypeError (``money.to_decimal``), one beyond the decimal
-    context's precision as an ArithmeticError (``facts._non_negative_fen``); such amounts are located here."""
+    context's precision as an ArithmeticError (``facts._non_negative_fen``); such amounts are located here.
+    Event amounts are checked against the pack's fields later (``packs.events``), each error naming its field."""
     try:
         return household_from(data, source="body")
     except (TypeError, ArithmeticError):
@@ -172,18 +172,14 @@ def household_of(data: Any) -> Household:
 
 
 def _non_amount(data: Any) -> str | None:
-    stack: list[tuple[str, Any]] = [("", data)]
-    while stack:
-        path, node = stack.pop()
-        if isinstance(node, dict):
-            for key, value in node.items():
-                where = f"{path}.{key}" if path else str(key)
-                if key in _AMOUNT_KEYS and _unreadable(value):
-                    return where
-                stack.append((where, value))
-        elif isinstance(node, list):
-            stack.extend((f"{path}[{index}]", value) for index, value in enumerate(node))
-    return None
+    """The household amount or ``paid_this_year`` entry (keyed by any of the pack's causes) that is unreadable."""
+    if not isinstance(data, dict):
+        return None
+    places = [(key, data.get(key)) for key in _HOUSEHOLD_AMOUNTS]
+    paid = data.get("paid_this_year")
+    if isinstance(paid, dict):
+        places += [(f"paid_this_year.{cause}", value) for cause, value in paid.items()]
+    return next((where for where, value in places if value is not None and _unreadable(value)), None)
 
 
 def _unreadable(value: Any) -> bool:
