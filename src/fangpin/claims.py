@@ -6,6 +6,9 @@ step must record. Pure: no database, no clock; ``services.claims`` applies it.
 
 Each forward step is made by one role. A claim is rejected from any state that is not final, by the
 role of the step it was waiting for (and, while publicised, by the village too: an objection upheld).
+
+Length: over 300 lines because each step's record (the pydantic models of what it must carry) sits beside
+the move it belongs to; the path reads as one table.
 """
 
 from __future__ import annotations
