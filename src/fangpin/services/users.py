@@ -294,6 +294,7 @@ class SignIn:
     actor: Actor | None
     message: str | None = None
     until: dt.datetime | None = None
+    token_expires: dt.datetime | None = None  # a console session opened now ends by then at the latest
 
 
 _SIGN_IN_REFUSED = {
@@ -330,7 +331,7 @@ def sign_in(session: Session, name: str, token: str, *, address: str | None, at:
                                           outcome="failed" if reason else "ok", reason=reason))
     if reason is not None or user is None:
         return SignIn(None, _SIGN_IN_REFUSED[reason or "unknown_user"])
-    return SignIn(_actor(user))
+    return SignIn(_actor(user), token_expires=expiry(user))
 
 
 def active_user(session: Session, name: str, at: dt.datetime, *,

@@ -49,6 +49,8 @@ def login(request: Request, session: DB, name: Annotated[str, Form(max_length=10
         return refused
     actor = found.actor
     valid_for = auth.lifetime(request)
+    if found.token_expires is not None:
+        valid_for = min(valid_for, found.token_expires - now)
     raw = console.open_session(session, actor.name, now, valid_for)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(auth.COOKIE, raw, max_age=int(valid_for.total_seconds()), path="/console", httponly=True,
