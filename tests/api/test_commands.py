@@ -114,6 +114,31 @@ def test_users_disable_and_enable_change_the_listed_state(database_url: str, mon
     assert "active" in listed_enabled and "disabled" not in listed_enabled
 
 
+def test_users_attempts_lists_the_recorded_sign_ins_newest_first_without_tokens(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    from fangpin.db.session import session_scope
+    from fangpin.services import users
+
+    monkeypatch.setenv("FANGPIN_DATABASE_URL", database_url)
+    token = _add("li")
+    moment = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
+    with session_scope(database_url) as session:
+        users.sign_in(session, "li", "a-wrong-guess", address="10.0.0.7", at=moment)
+        users.sign_in(session, "li", token, address="10.0.0.7", at=moment + dt.timedelta(minutes=1))
+
+    result = CliRunner().invoke(app, ["users", "attempts", "--name", "li"])
+
+    assert result.exit_code == 0, result.output
+    header, *rows = result.stdout.splitlines()
+    assert header.split()[:3] == ["at", "(UTC)", "channel"]
+    assert [row.split()[1:] for row in rows] == [["08:01:00", "console", "li", "10.0.0.7", "ok"],
+                                                 ["08:00:00", "console", "li", "10.0.0.7", "failed", "wrong_token"]]
+    assert token not in result.output and "a-wrong-guess" not in result.output
+
+
 @pytest.mark.parametrize("action", ["disable", "enable", "rotate"])
 def test_changing_an_unknown_user_is_one_clear_line(
     database_url: str, monkeypatch: pytest.MonkeyPatch, action: str

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import sys
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -87,6 +88,33 @@ def users_list() -> None:
     rows = [("name", "role", "county", "created (UTC)", "expires (UTC)", "state")]
     rows += [(user.name, user.role, user.county, _when(user.created_at), _when(user.expires_at),
               user.state if user.state != "disabled" else f"disabled {_when(user.disabled_at)}") for user in found]
+    _print_rows(rows)
+
+
+@users_app.command("attempts")
+def users_attempts(
+    name: Annotated[str | None, typer.Option("--name", help="Only the attempts for this user name.")] = None,
+    address: Annotated[str | None, typer.Option("--address", help="Only the attempts from this address.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+) -> None:
+    """Sign-ins to the console and refused API tokens, newest first: when (UTC), where, the name tried, the
+    address, the outcome (ok, failed, locked) and why; never a token."""
+    from fangpin.config import get_settings
+    from fangpin.db.session import session_scope
+    from fangpin.services.logins import attempts
+
+    with session_scope(get_settings().database_url) as session:
+        found = attempts(session, name=name, address=address, limit=limit)
+    if not found:
+        err.print("no sign-in attempts recorded")
+        return
+    rows = [("at (UTC)", "channel", "name", "address", "outcome", "reason")]
+    rows += [(f"{a.at:%Y-%m-%d %H:%M:%S}", a.channel, a.name or "-", a.address or "-", a.outcome, a.reason or "")
+             for a in found]
+    _print_rows(rows)
+
+
+def _print_rows(rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(_width(row[index]) for row in rows) for index in range(len(rows[0]))]
     for row in rows:
         sys.stdout.write("  ".join(cell + " " * (width - _width(cell)) for cell, width in zip(row, widths, strict=True))
