@@ -11,6 +11,10 @@ expiry), so a busy client costs no lookup per request, while a disabled, expired
 by every process within those seconds.
 
 Refused tokens and sign-ins are recorded and rate-limited by ``services.logins``.
+
+Length: a user's lifecycle (add, disable, enable, rotate) and the two doors that check a token (``authenticate``
+for the API, ``sign_in`` and ``active_user`` for the console) share one definition of a valid token (``state``,
+``expiry``); kept in one module so that there is one place turning a token into an ``Actor``.
 """
 
 from __future__ import annotations
