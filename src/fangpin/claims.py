@@ -100,7 +100,15 @@ def in_county(record: RecordT | None, actor: Actor, what: str) -> RecordT:
 
 
 class Unauthenticated(FangpinError):
-    """No bearer token, or one that belongs to no user (HTTP 401)."""
+    """No bearer token, or one that belongs to no user, or is expired, rotated or of a disabled user (HTTP 401)."""
+
+
+class TooManyAttempts(FangpinError):
+    """Too many refused tokens or sign-ins from this address or for this name lately (HTTP 429), until ``until``."""
+
+    def __init__(self, message: str, *, until: dt.datetime) -> None:
+        self.until = until
+        super().__init__(message)
 
 
 class InvalidRequest(FangpinError):

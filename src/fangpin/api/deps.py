@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
@@ -71,15 +72,18 @@ def commit(request: Request, session: Session) -> None:
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
-bearer = HTTPBearer(auto_error=False, description="The token `fangpin users add` printed.")
+bearer = HTTPBearer(auto_error=False, description="The token `fangpin users add` (or `users rotate`) printed.")
 
 
 async def current_actor(request: Request, session: SessionDep,
                         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
     token = credentials.credentials if credentials else None
-    actor = users.remembered(session, token)
+    now = request.app.state.clock()
+    actor = users.remembered(session, token, now)
     if actor is None:  # not seen lately in this process: ask the database, in the pool
-        actor = await run_in_threadpool(users.authenticate, session, token)
+        actor = await run_in_threadpool(partial(users.authenticate, session, token, at=now,
+                                                address=request.client.host if request.client else None,
+                                                sessions=request.app.state.sessions))
     request.state.actor = actor
     return actor
 

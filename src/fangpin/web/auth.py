@@ -1,12 +1,14 @@
 """Signing in to the console, its sessions, and who may open which page.
 
 A user signs in with the name and token ``fangpin users add`` printed; the token is checked against
-``users.token_hash`` with the API's own hash (``services.users.verify_login``), so the console and the API
-know the same users, roles and counties. A session is a random id in an HttpOnly, SameSite=Strict cookie;
-the database keeps only its sha256 (``console_sessions``, ``services.console``) with an expiry (8 hours by
-default, the setting ``console_session_hours``: ``FANGPIN_CONSOLE_SESSION_HOURS``). Every page and action
-checks the session, the role and the county: pages answer 303 to the login page, actions and data endpoints
-401; a role that may not answers 403.
+``users.token_hash`` with the API's own hash and rules (``services.users.sign_in``), so the console and the
+API know the same users, roles and counties; every attempt is recorded, and a name or address with too many
+recent failures is refused for a while (429, ``services.logins``). A session is a random id in an HttpOnly,
+SameSite=Strict cookie; the database keeps only its sha256 (``console_sessions``, ``services.console``) with an
+expiry (8 hours by default, the setting ``console_session_hours``: ``FANGPIN_CONSOLE_SESSION_HOURS``), and it
+ends at once when its user is disabled or their token expires or is rotated. Every page and action checks the
+session, the role and the county: pages answer 303 to the login page, actions and data endpoints 401; a role
+that may not answers 403.
 Forms also carry a token derived from the session (``csrf``), checked on every POST.
 """
 
@@ -101,7 +103,8 @@ DB = Annotated[Session, Depends(db_session, scope="function")]
 
 
 def viewer_of(request: Request, session: Session) -> Viewer | None:
-    """The request's signed-in user, or None (no cookie, an unknown or expired session, a removed user)."""
+    """The request's signed-in user, or None (no cookie, an unknown or expired session, a removed,
+    disabled or expired user, or one whose token was rotated)."""
     raw = request.cookies.get(COOKIE)
     if not raw or len(raw) > 200:
         return None
