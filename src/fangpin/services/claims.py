@@ -230,6 +230,7 @@ def transition(session: Session, actor: Actor, claim_id: int, step: Step, *, now
                        "amount_decided": yuan(to_fen(decision.payout)),
                        "causes": {c.cause: yuan(to_fen(c.increment)) for c in decision.causes}})
     elif isinstance(step, PaymentStep):
+        payments.not_the_surveyor(claim, events, actor)
         payments.within_decided(claim, step.amount)
         _not_after(step.paid_on, today, "paid_on")
         filed_at = next(event.at for event in reversed(events) if event.step == "filed")

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from fangpin.claims import ROLES, Actor, Conflict, InvalidRequest, Unauthenticated
 from fangpin.db.claims_models import User
+from fangpin.privacy import parse_scope
 
 TOKEN_TTL = 60.0  # seconds a token once found is taken as valid without asking the database again
 TOKEN_CACHE = 4096  # tokens remembered per process, the least recently used forgotten first
@@ -33,8 +34,14 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def add_user(session: Session, name: str, role: str, county: str, *, at: dt.datetime | None = None) -> str:
-    """Create a user; the bearer token, which is stored only as its sha256 and shown this once."""
+def add_user(session: Session, name: str, role: str, county: str, *, at: dt.datetime | None = None,
+             scope: str | None = None) -> str:
+    """Create a user; the bearer token, which is stored only as its sha256 and shown this once. ``scope``
+    (a township, or township/village) confines the user to the households of that place."""
+    try:
+        scope = "/".join(part for part in parse_scope(scope) or () if part) or None
+    except ValueError as exc:
+        raise InvalidRequest(f"scope: {exc}", field="scope") from None
     name = name.strip()
     if not 1 <= len(name) <= 100:
         raise InvalidRequest("name: between 1 and 100 characters", field="name")
@@ -45,7 +52,7 @@ def add_user(session: Session, name: str, role: str, county: str, *, at: dt.date
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise Conflict(f"a user named {name!r} exists already")
     token = secrets.token_urlsafe(32)
-    session.add(User(name=name, role=role, county=county, token_hash=token_hash(token),
+    session.add(User(name=name, role=role, county=county, token_hash=token_hash(token), scope=scope,
                      created_at=(at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)))
     try:
         session.flush()
@@ -55,7 +62,7 @@ def add_user(session: Session, name: str, role: str, county: str, *, at: dt.date
 
 
 def _actor(user: User) -> Actor:
-    return Actor(name=user.name, role=user.role, county=user.county)  # type: ignore[arg-type]
+    return Actor(name=user.name, role=user.role, county=user.county, scope=user.scope)  # type: ignore[arg-type]
 
 
 class TokenCache:
