@@ -68,9 +68,9 @@ def commit(request: Request, session: Session) -> None:
         entry = request_log.Entry(who=actor.name if actor else None, role=actor.role if actor else None,
                                   at=request.app.state.clock(), method=request.method, path=request.url.path,
                                   status=status)
-    template = getattr(route, "path", request.url.path)
-    access_log.record(session, actor, at=request.app.state.clock(), route=f"{request.method} {template}",
-                      status=status, fallback=access_log.from_route(template, request.path_params)
+    template = access_log.route_of(request.method, request.url.path, request.path_params)
+    access_log.record(session, actor, at=request.app.state.clock(), route=template, status=status,
+                      fallback=access_log.from_route(template, request.path_params)
                       if request.method == "GET" else None)
     request_log.record_and_commit(session, entry)
 

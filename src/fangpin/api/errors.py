@@ -100,10 +100,9 @@ def _record_failure(request: Request, status: int) -> None:
     actor = getattr(request.state, "actor", None)
     if request.method not in WRITES:
         if status in (403, 404) and actor is not None:  # a read refused: kept in the access log
-            route = request.scope.get("route")
-            template = getattr(route, "path", request.url.path)
+            template = access_log.route_of(request.method, request.url.path, request.path_params)
             access_log.record_apart(request.app.state.sessions, actor, at=request.app.state.clock(),
-                                    route=f"{request.method} {template}", status=status,
+                                    route=template, status=status,
                                     read=access_log.from_route(template, request.path_params))
         return
     request_log.record_apart(request.app.state.sessions, request_log.Entry(

@@ -61,6 +61,14 @@ def _safe(value: str | None) -> str | None:
     return mask_id(value) if looks_like_id(value) else value[:200]
 
 
+def route_of(method: str, path: str, params: Mapping[str, Any]) -> str:
+    """``GET /v1/decisions/{decision_id}``: the request's path with each path parameter put back as its name
+    (the log keeps the route, not the values: those are the object)."""
+    names = {str(value): name for name, value in params.items()}
+    segments = [f"{{{names[segment]}}}" if segment in names else segment for segment in path.split("/")]
+    return f"{method} {'/'.join(segments)}"[:200]
+
+
 def kind_of(route: str) -> str:
     """The kind of thing a read route hands out, from its path template."""
     parts = [part for part in route.split("/") if part and not part.startswith("{")]

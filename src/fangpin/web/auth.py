@@ -38,6 +38,7 @@ SECTIONS: dict[str, frozenset[Role]] = {
     "claims": ALL_ROLES,
     "fund": frozenset({"office", "auditor"}),
     "audit": REPLAYERS,
+    "reads": frozenset({"office", "auditor"}),  # the access log (services.access_log)
 }
 
 
@@ -97,10 +98,9 @@ def db_session(request: Request) -> Iterator[Session]:
     download the route itself, with the status the page was rendered with (``render.render``)."""
     with request.app.state.sessions() as session, session.begin():
         yield session
-        route = request.scope.get("route")
-        template = getattr(route, "path", request.url.path)
+        template = access_log.route_of(request.method, request.url.path, request.path_params)
         access_log.record(session, getattr(request.state, "actor", None), at=now(request),
-                          route=f"{request.method} {template}", status=getattr(request.state, "status", 200),
+                          route=template, status=getattr(request.state, "status", 200),
                           fallback=access_log.from_route(template, request.path_params)
                           if request.method == "GET" else None)
 

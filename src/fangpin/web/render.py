@@ -143,9 +143,8 @@ def forbidden(request: Request, exc: Exception) -> Response:
     """403; a read refused is kept in the access log (its transaction was rolled back)."""
     viewer = getattr(exc, "viewer", None)
     if request.method == "GET" and viewer is not None:
-        route = request.scope.get("route")
-        template = getattr(route, "path", request.url.path)
+        template = access_log.route_of("GET", request.url.path, request.path_params)
         access_log.record_apart(request.app.state.sessions, viewer.actor, at=now(request),
-                                route=f"GET {template}", status=403,
+                                route=template, status=403,
                                 read=access_log.from_route(template, request.path_params))
     return error_page(request, 403, "无权操作", str(exc), viewer)
