@@ -193,12 +193,13 @@ def audit_reads(
         rows = reads(session, county=county, household_id=household, user=user, limit=limit)
     table = Table(title=f"reads of {'household ' + household if household else 'user ' + str(user)}")
     for column in ("at (UTC)", "who", "role", "county", "kind", "object", "household", "route", "status"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(row.at.strftime("%Y-%m-%d %H:%M:%S"), row.who, row.role, row.county, row.kind,
                       row.object_id or "", row.household_id or "", row.route, str(row.status))
-    out.print(table, width=None if out.is_terminal else 240)  # piped or captured: nothing cut
-    out.print(f"{len(rows)} read(s)")
+    shown = out if out.is_terminal else Console(width=240)  # piped or captured: wide, nothing cut
+    shown.print(table)
+    shown.print(f"{len(rows)} read(s)")
 
 
 @db_app.command("upgrade")
