@@ -104,6 +104,9 @@ def test_a_scoped_clerk_lists_and_moves_only_the_claims_of_its_village(api: Api)
     assert refused.status_code == 403 and "outside clerk's scope (东代固镇/东村)" in refused.json()["detail"]
     assert read.status_code == 403
     assert moved.status_code == 200, moved.text
+    assert api.post("/v1/claims", document("130434-0003", village="西村"), who=clerk).status_code == 403
+    assert api.post("/v1/checks", document("130434-0003", village="西村"), who=clerk).status_code == 403
+    assert api.post("/v1/claims", document("130434-0004"), who=clerk).status_code == 201
 
 
 def _filled(path: str, values: dict[str, Any]) -> str:

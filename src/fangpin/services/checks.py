@@ -156,6 +156,8 @@ def check(session: Session, actor: Actor, household: Household, *, pack_dir: Pat
         raise NotAllowed(f"a user with role {actor.role} may not check households")
     if household.county != actor.county:
         raise NotAllowed(f"the household is in county {household.county}; {actor.name} works in {actor.county}")
+    if not privacy.in_scope(actor.scope, household.township, household.village):
+        raise NotAllowed(f"the household lies outside {actor.name}'s scope ({actor.scope})")
     validate_household(household)
     pack = pack_for(household.year, pack_dir)
     decision = decide(household, pack)
