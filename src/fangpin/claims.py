@@ -32,6 +32,7 @@ from pydantic import (
 
 from fangpin.errors import FangpinError
 from fangpin.money import FEN, to_decimal
+from fangpin.privacy import in_scope
 
 Role = Literal["office", "surveyor", "village", "department", "auditor"]
 ROLES: tuple[Role, ...] = ("office", "surveyor", "village", "department", "auditor")
@@ -90,12 +91,15 @@ RecordT = TypeVar("RecordT")
 
 
 def in_county(record: RecordT | None, actor: Actor, what: str) -> RecordT:
-    """A stored record the actor may see: it exists (else 404) and lies in the actor's county (else 403)."""
+    """A stored record the actor may see: it exists (else 404), lies in the actor's county and, for a user
+    scoped to a township or village (``Actor.scope``), in that place (else 403)."""
     if record is None:
         raise NotFound(f"no {what}")
     county = getattr(record, "county")  # noqa: B009 - any stored record with a county
     if county != actor.county:
         raise NotAllowed(f"{what} is in county {county}; {actor.name} works in {actor.county}")
+    if actor.scope and not in_scope(actor.scope, getattr(record, "township", None), getattr(record, "village", None)):
+        raise NotAllowed(f"{what} lies outside {actor.name}'s scope ({actor.scope})")
     return record
 
 
@@ -126,6 +130,7 @@ class Actor:
     name: str
     role: Role
     county: str
+    scope: str | None = None  # a township, or township/village: the only households the user sees and acts on
 
 
 @dataclass(frozen=True)

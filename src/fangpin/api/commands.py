@@ -53,6 +53,8 @@ def users_add(
     name: Annotated[str, typer.Argument(help="The user's name (unique).")],
     role: Annotated[str, typer.Option("--role", help=f"One of {', '.join(ROLES)}.")],
     county: Annotated[str, typer.Option("--county", help="The county code (行政区划代码) the user works in.")],
+    scope: Annotated[str | None, typer.Option("--scope", help="Confine the user to a township or township/village "
+                                              "of the register (e.g. 东代固镇/中段村; docs/privacy.md).")] = None,
 ) -> None:
     """Create a user and print their bearer token, once: only its sha256 is stored."""
     from fangpin.config import get_settings
@@ -62,10 +64,11 @@ def users_add(
 
     try:
         with session_scope(get_settings().database_url) as session:
-            token = add_user(session, name, role, county)
+            token = add_user(session, name, role, county, scope=scope)
     except FangpinError as exc:
         raise _fail(str(exc), 2) from None
-    err.print(f"user {name} ({role}, county {county}) created; the token is shown only now:")
+    where = f", scope {scope}" if scope else ""
+    err.print(f"user {name} ({role}, county {county}{where}) created; the token is shown only now:")
     sys.stdout.write(token + "\n")
 
 

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fangpin.claims import Conflict, InvalidRequest, NotAllowed, NotFound, TooManyAttempts, Unauthenticated
 from fangpin.errors import DocumentError, EngineError, FangpinError, NoPackForYear, PackError, ReplayError, StorageError
-from fangpin.services import request_log
+from fangpin.services import access_log, request_log
 
 PROBLEM = "application/problem+json"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -101,9 +101,14 @@ def _status(exc: Exception) -> tuple[int, str]:
 
 
 def _record_failure(request: Request, status: int) -> None:
-    if request.method not in WRITES:
-        return
     actor = getattr(request.state, "actor", None)
+    if request.method not in WRITES:
+        if status in (403, 404) and actor is not None:  # a read refused: kept in the access log
+            template = access_log.route_of(request.method, request.url.path, request.path_params)
+            access_log.record_apart(request.app.state.sessions, actor, at=request.app.state.clock(),
+                                    route=template, status=status,
+                                    read=access_log.from_route(template, request.path_params))
+        return
     request_log.record_apart(request.app.state.sessions, request_log.Entry(
         who=actor.name if actor else None, role=actor.role if actor else None, at=request.app.state.clock(),
         method=request.method, path=request.url.path, status=status))

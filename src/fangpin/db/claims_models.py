@@ -35,6 +35,7 @@ class User(Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     rotated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    scope: Mapped[str | None] = mapped_column(String(200))  # township or township/village (fangpin.privacy)
 
 
 class LoginAttempt(Base):
@@ -112,6 +113,30 @@ class RequestLog(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     method: Mapped[str] = mapped_column(String(10))
     path: Mapped[str] = mapped_column(String(500))
+    status: Mapped[int] = mapped_column(Integer)
+
+
+class AccessLog(Base):
+    """Every read of personal data: who (name, role, county), when, what kind of thing (household,
+    decision, claim, run, file, search, ...), which one, the household it concerns, the route and the
+    answer's status. Append-only: no code path updates or deletes a row. A search keeps the masked form of
+    what was searched (``privacy.query_trace``), never an ID number in clear."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (
+        Index("ix_access_log_household", "county", "household_id"),
+        Index("ix_access_log_who", "who", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    who: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    county: Mapped[str] = mapped_column(String(12))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(20))
+    object_id: Mapped[str | None] = mapped_column(String(200))
+    household_id: Mapped[str | None] = mapped_column(String(64))
+    route: Mapped[str] = mapped_column(String(200))
     status: Mapped[int] = mapped_column(Integer)
 
 

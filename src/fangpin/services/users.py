@@ -38,6 +38,7 @@ from fangpin.claims import ROLES, Actor, Conflict, InvalidRequest, NotFound, Too
 from fangpin.config import get_settings
 from fangpin.db.claims_models import User
 from fangpin.db.models import ConsoleSession
+from fangpin.privacy import parse_scope
 from fangpin.services import logins
 
 TOKEN_CACHE = 4096  # tokens remembered per process, the least recently used forgotten first
@@ -64,9 +65,14 @@ def _lifetime(days: int | None) -> dt.timedelta:
 
 
 def add_user(session: Session, name: str, role: str, county: str, *, at: dt.datetime | None = None,
-             days: int | None = None) -> str:
+             days: int | None = None, scope: str | None = None) -> str:
     """Create a user; the bearer token, valid for ``days`` (default: the setting ``token_days``), which is
-    stored only as its sha256 and shown this once."""
+    stored only as its sha256 and shown this once. ``scope`` (a township, or township/village) confines the
+    user to the households of that place."""
+    try:
+        scope = "/".join(part for part in parse_scope(scope) or () if part) or None
+    except ValueError as exc:
+        raise InvalidRequest(f"scope: {exc}", field="scope") from None
     name = name.strip()
     if not 1 <= len(name) <= 100:
         raise InvalidRequest("name: between 1 and 100 characters", field="name")
@@ -78,7 +84,7 @@ def add_user(session: Session, name: str, role: str, county: str, *, at: dt.date
         raise Conflict(f"a user named {name!r} exists already")
     now = _now(at)
     token = secrets.token_urlsafe(32)
-    session.add(User(name=name, role=role, county=county, token_hash=token_hash(token), created_at=now,
+    session.add(User(name=name, role=role, county=county, token_hash=token_hash(token), scope=scope, created_at=now,
                      expires_at=now + _lifetime(days)))
     try:
         session.flush()
@@ -182,7 +188,7 @@ def rotate_token(session: Session, name: str, *, at: dt.datetime | None = None, 
 
 
 def _actor(user: User) -> Actor:
-    return Actor(name=user.name, role=user.role, county=user.county)  # type: ignore[arg-type]
+    return Actor(name=user.name, role=user.role, county=user.county, scope=user.scope)  # type: ignore[arg-type]
 
 
 class TokenCache:

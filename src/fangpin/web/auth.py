@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from fangpin.claims import REPLAYERS, ROLES, Actor, Role
 from fangpin.config import get_settings
-from fangpin.services import console
+from fangpin.services import access_log, console
 from fangpin.services.console import aware
 
 COOKIE = "fangpin_console"
@@ -40,6 +40,7 @@ SECTIONS: dict[str, frozenset[Role]] = {
     "claims": ALL_ROLES,
     "fund": frozenset({"office", "auditor"}),
     "audit": REPLAYERS,
+    "reads": frozenset({"office", "auditor"}),  # the access log (services.access_log)
 }
 
 
@@ -94,9 +95,16 @@ def csrf_token(raw: str) -> str:
 
 
 def db_session(request: Request) -> Iterator[Session]:
-    """One transaction per request, committed before the answer is sent."""
+    """One transaction per request, committed before the answer is sent, with what the request read
+    recorded in the access log (``services.access_log``): what its services noted, or for a page or a
+    download the route itself, with the status the page was rendered with (``render.render``)."""
     with request.app.state.sessions() as session, session.begin():
         yield session
+        template = access_log.route_of(request.method, request.url.path, request.path_params)
+        access_log.record(session, getattr(request.state, "actor", None), at=now(request),
+                          route=template, status=getattr(request.state, "status", 200),
+                          fallback=access_log.from_route(template, request.path_params)
+                          if request.method == "GET" else None)
 
 
 DB = Annotated[Session, Depends(db_session, scope="function")]

@@ -74,7 +74,7 @@ def waiting_states(role: str) -> list[str]:
 @router.get("", response_class=HTMLResponse, include_in_schema=False)
 def home(request: Request, session: DB, viewer: Annotated[Viewer, Depends(auth.page("home"))]) -> Response:
     county = viewer.actor.county
-    by_state = claim_views.counts_by_state(session, county)
+    by_state = claim_views.counts_by_state(session, county, viewer.actor)
     waiting = {state: int(by_state.get(state, 0)) for state in waiting_states(viewer.actor.role)}
     latest = []
     if viewer.may("runs"):
