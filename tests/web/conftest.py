@@ -20,6 +20,7 @@ from fangpin.api.main import create_app
 from fangpin.claims import ROLES
 from fangpin.db.session import session_scope
 from fangpin.services import claims as claims_service
+from fangpin.services.jobs import Worker
 from fangpin.services.users import add_user
 from fangpin.web import mount_console
 from tests.support import COUNTY, DEMO, OTHER_COUNTY, START, Clock, document
@@ -75,7 +76,7 @@ class Console:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             job: dict[str, Any] = client.get(f"/console/api/jobs/{job_id}").json()
-            if job["state"] != "running":
+            if job["state"] not in ("queued", "running"):
                 assert job["state"] == "done", job
                 return job
             time.sleep(0.1)
@@ -114,6 +115,9 @@ def console(database_url: str, clock: Clock, tmp_path: Path) -> Iterator[Console
             tokens[role] = add_user(session, role, role, COUNTY)
             tokens[f"other_{role}"] = add_user(session, f"other_{role}", role, OTHER_COUNTY)
     state = Console(app, clock, database_url, runs_dir, tokens)
+    worker = Worker(database_url, poll_seconds=0.05)  # the job worker `fangpin serve` starts, as a thread here
+    worker.start_thread()
     yield state
+    worker.stop_thread()
     for client in state.clients:
         client.__exit__(None, None, None)
