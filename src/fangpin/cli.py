@@ -292,7 +292,8 @@ def worker(
     runner = Worker(settings.database_url)
     failed = runner.recover()
     if failed:
-        err.print(f"marked failed {len(failed)} job(s) left running by a worker that stopped: {', '.join(failed)}")
+        err.print(f"marked failed {len(failed)} job(s) left running by a worker that stopped: {', '.join(failed)}",
+                  soft_wrap=True)
     if once:
         while runner.run_one():
             pass

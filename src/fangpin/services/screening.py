@@ -228,7 +228,9 @@ def _start_workbook(
     (inputs / "run.json").write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
     command = [sys.executable, "-m", "fangpin.reports.workbook", str(staging / "report.xlsx"),
                str(inputs / "run.json"), str(inputs / "decisions.parquet"), str(inputs / "rejections.parquet")]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # it dies with this process (a worker killed mid-run leaves no writer behind in the staging folder)
+    environment = {**os.environ, "FANGPIN_PARENT_PID": str(os.getpid())}
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment)
 
 
 def _stop_workbook(process: subprocess.Popen[bytes], staging: Path) -> None:
