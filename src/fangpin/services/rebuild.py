@@ -20,7 +20,6 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fangpin.db import decision_causes
 from fangpin.db.models import DecisionRecord, Run, RunResults
 from fangpin.db.session import session_scope
 from fangpin.errors import FangpinError
@@ -67,8 +66,8 @@ def rebuild_run(database_url: str, run_id: str, out_dir: Path) -> Rebuilt:
     causes = [cause for cause, _ in run_causes(summary)]
     schema: dict[str, Any] = {name: pl.String if name in _TEXT else pl.Int64 for name in _COLUMNS}
     decisions = pl.DataFrame([tuple(row) for row in rows], schema=schema, orient="row")
-    decisions = decision_causes.expanded(decisions, causes).drop(
-        [column for column in decisions.columns if column.endswith(("_base", "_paid_before"))])
+    amounts = pl.col("amounts").str.json_decode(pl.Struct({cause: pl.Int64 for cause in causes}))
+    decisions = decisions.with_columns(amounts.struct.field(cause).fill_null(0).alias(cause) for cause in causes)
 
     result = Rebuilt(run_id=run_id, out_dir=out_dir)
     staging = out_dir.parent / f".{out_dir.name}.rebuild-{uuid.uuid4().hex[:6]}"
