@@ -9,6 +9,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -176,7 +177,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, handle_request_validation)
     app.add_exception_handler(ValidationError, handle_pydantic)
     app.add_exception_handler(StarletteHTTPException, handle_http)
-    for kind in (FangpinError, IntegrityError, OperationalError, DBAPIError, SQLAlchemyTimeout, Exception):
+    # the driver's own errors too: the request log's pipelined commit talks to psycopg directly
+    for kind in (FangpinError, IntegrityError, OperationalError, DBAPIError, SQLAlchemyTimeout, psycopg.Error,
+                 Exception):
         app.add_exception_handler(kind, handle)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -86,6 +87,8 @@ def unavailable(exc: BaseException) -> bool:
     opposed to busy (a lock waited on too long) or a refused write: every entrypoint answers it as 503."""
     if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free
         return True
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):  # the driver's own, used directly
+        return not any(busy in str(exc).lower() for busy in _BUSY)  # by request_log's pipelined commit
     if not isinstance(exc, sa_exc.DBAPIError):
         return False
     if exc.connection_invalidated or isinstance(exc, sa_exc.InterfaceError):
