@@ -111,3 +111,26 @@ def test_the_database_stopped_mid_load_gives_503_or_an_answer_never_500(tmp_path
         assert decisions is not None and created <= decisions <= created + statuses[("check", 503)]
         print(f"\nanswers while the database stopped and started: {dict(statuses)}; decisions stored {decisions}")
         dispose_all()
+
+
+def test_health_touches_the_database(database_url: str, tmp_path: Path) -> None:
+    with TestClient(create_app(database_url)) as client:
+        answer = client.get("/v1/health")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok", "database": "ok",
+                             "dialect": "sqlite" if database_url.startswith("sqlite") else "postgresql"}
+
+
+def test_health_of_a_database_that_cannot_be_opened_is_503(tmp_path: Path) -> None:
+    """A SQLite file that cannot be opened any more (its folder is gone): 503, not 500."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    app = create_app(f"sqlite:///{folder / 'fangpin.db'}")
+    dispose_all()
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+    with TestClient(app) as client:
+        answer = client.get("/v1/health")
+    assert answer.status_code == 503 and answer.json()["title"] == "Database unavailable"
+    assert answer.headers["content-type"] == "application/problem+json"

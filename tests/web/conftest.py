@@ -72,12 +72,16 @@ class Console:
         """Upload the demo drop as the office and wait for the run to finish; the job's last state."""
         response = self.upload(client)
         assert response.status_code == 202, response.text
-        job_id = response.json()["job_id"]
+        job = self.wait(client, response.json()["job_id"])
+        assert job["state"] == "done", job
+        return job
+
+    def wait(self, client: TestClient, job_id: str) -> dict[str, Any]:
+        """The job's last state, once it is done or failed."""
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             job: dict[str, Any] = client.get(f"/console/api/jobs/{job_id}").json()
             if job["state"] not in ("queued", "running"):
-                assert job["state"] == "done", job
                 return job
             time.sleep(0.1)
         raise AssertionError(f"screening job {job_id} did not finish in two minutes")
