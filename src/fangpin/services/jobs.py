@@ -46,6 +46,7 @@ STAGE_ORDER = ("upload", "hashing", "reading", "linking", "deciding", "writing",
 ACTIVE = ("queued", "running")
 HEARTBEAT_SECONDS = 2.0
 STALE_AFTER = dt.timedelta(minutes=10)
+PID_REUSED_AFTER = dt.timedelta(hours=6)  # no heartbeat for this long: the live process is not the worker
 PARTIAL_MARK = ".partial-job"  # staging folders of a job's run: <runs dir>/.<run id>.partial-job<job id>
 
 
@@ -102,19 +103,19 @@ def enqueue(database_url: str, *, county: str, year: int, user: str, files: list
 
 
 def get(database_url: str, job_id: str, *, stale_after: dt.timedelta = STALE_AFTER) -> dict[str, Any] | None:
-    """The job's state; a job whose worker is gone is failed first (so its progress stream ends)."""
+    """The job's state; a job whose worker is gone is failed first (so its page and progress stream end)."""
     if not job_id.isalnum() or len(job_id) > 64:
         return None
     with session_scope(database_url) as session:
         job = session.get(JobRecord, job_id)
         if job is None:
             return None
-        if job.state == "running" and _abandoned(job, now(), stale_after):
-            fail_abandoned(database_url, stale_after=stale_after)
-            session.expire_all()
-            job = session.get(JobRecord, job_id)
-            assert job is not None
-        return view(job)
+        if not (job.state == "running" and _abandoned(job, now(), stale_after)):
+            return view(job)
+    fail_abandoned(database_url, stale_after=stale_after)
+    with session_scope(database_url) as session:
+        job = session.get(JobRecord, job_id)
+        return view(job) if job is not None else None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -128,10 +129,13 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _abandoned(job: JobRecord, moment: dt.datetime, stale_after: dt.timedelta) -> bool:
-    host, _, pid = (job.owner or "").rpartition(":")
-    if host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid)):
-        return True
+    """A worker process of this machine is gone when its pid is (a heartbeat can be late while SQLite's write
+    lock is held by a long run; a pid taken again by another process is caught by ``PID_REUSED_AFTER``).
+    A worker elsewhere, or a worker thread, is gone when its heartbeat is older than ``stale_after``."""
     beat = _aware(job.heartbeat_at) or _aware(job.started_at)
+    host, _, pid = (job.owner or "").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        return not _pid_alive(int(pid)) or beat is None or moment - beat > PID_REUSED_AFTER
     return beat is None or moment - beat > stale_after
 
 
