@@ -277,6 +277,8 @@ def report(
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option("--once", help="Run the jobs waiting now, then exit.")] = False,
+    parent_pid: Annotated[int | None, typer.Option("--parent-pid", hidden=True,
+                                                   help="Stop when this process ends (fangpin serve).")] = None,
 ) -> None:
     """Run the screening jobs queued from the console, one county at a time (`fangpin serve` starts one).
     On start-up, jobs left running by a worker that died are marked failed and their temporary files
@@ -304,5 +306,9 @@ def worker(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if parent_pid is not None:  # started by `fangpin serve`: told to stop (SIGTERM) when serve ends, however
+        from fangpin.reports.workbook import die_with_parent
+
+        die_with_parent(parent_pid, signal.SIGTERM)
     err.print(f"worker {runner.owner} waiting for screening jobs on {settings.database_url.split('@')[-1]}")
     runner.run_forever()

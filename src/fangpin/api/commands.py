@@ -71,7 +71,8 @@ class _WorkerSupervisor:
 
     def _watch(self) -> None:
         while not self._stopping.is_set():
-            self._process = subprocess.Popen([sys.executable, "-m", "fangpin", "worker"])
+            self._process = subprocess.Popen([sys.executable, "-m", "fangpin", "worker",
+                                              "--parent-pid", str(os.getpid())])
             code = self._process.wait()
             if not self._stopping.is_set():
                 err.print(f"the job worker exited ({code}): starting another in 2 s")

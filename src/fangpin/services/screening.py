@@ -226,11 +226,11 @@ def _start_workbook(
     decisions.write_parquet(inputs / "decisions.parquet")
     rejections.write_parquet(inputs / "rejections.parquet")
     (inputs / "run.json").write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
+    # the last argument: it dies with this process (a worker killed mid-run leaves no writer in the staging folder)
     command = [sys.executable, "-m", "fangpin.reports.workbook", str(staging / "report.xlsx"),
-               str(inputs / "run.json"), str(inputs / "decisions.parquet"), str(inputs / "rejections.parquet")]
-    # it dies with this process (a worker killed mid-run leaves no writer behind in the staging folder)
-    environment = {**os.environ, "FANGPIN_PARENT_PID": str(os.getpid())}
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment)
+               str(inputs / "run.json"), str(inputs / "decisions.parquet"), str(inputs / "rejections.parquet"),
+               str(os.getpid())]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def _stop_workbook(process: subprocess.Popen[bytes], staging: Path) -> None:
