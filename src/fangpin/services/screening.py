@@ -332,6 +332,9 @@ def _store(
     ledger_bytes = ledger.getvalue()
     ledger_sha256 = hashlib.sha256(ledger_bytes).hexdigest()
     run["events"] = {"counted_now": linked.new_events.height, "sha256": ledger_sha256}
+    # what the result files are written from beyond the decisions (`fangpin report --run ID`), outside the lock
+    results = {"rejections": _parquet(rejections.select(REJECTION_HEADER)),
+               "households": _parquet(decisions.select(HOUSEHOLD_COLUMNS))}
     clock.lap("storing: event ledger")
     try:
         with session_scope(request.database_url) as session:
@@ -359,10 +362,7 @@ def _store(
             session.flush()
             _store_payments(session, request, run["run_id"], decisions, recorded, pack.cause_ids)
             clock.lap("storing: payments")
-            # what the result files are written from beyond the decisions: `fangpin report --run ID`
-            session.add(RunResults(run_id=run["run_id"], summary=run,
-                                   rejections=_parquet(rejections.select(REJECTION_HEADER)),
-                                   households=_parquet(decisions.select(HOUSEHOLD_COLUMNS))))
+            session.add(RunResults(run_id=run["run_id"], summary=run, **results))
     except IntegrityError as exc:
         raise StorageError(
             "another run or a paid claim paid some of these households meanwhile (a payment from the same prior "
@@ -379,7 +379,7 @@ def _store(
 
 def _parquet(frame: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
-    frame.write_parquet(buffer, compression="zstd")
+    frame.write_parquet(buffer, compression="zstd", statistics=False)
     return buffer.getvalue()
 
 
