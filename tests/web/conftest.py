@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,9 +16,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx2 import Response
+from sqlalchemy import select
 
 from fangpin.api.main import create_app
 from fangpin.claims import ROLES
+from fangpin.db.models import JobRecord
 from fangpin.db.session import session_scope
 from fangpin.services import claims as claims_service
 from fangpin.services.jobs import Worker
@@ -123,5 +126,8 @@ def console(database_url: str, clock: Clock, tmp_path: Path) -> Iterator[Console
     worker.start_thread()
     yield state
     worker.stop_thread()
+    with session_scope(database_url) as session:  # uploads of jobs the test left queued
+        for folder in session.scalars(select(JobRecord.drop_dir).where(JobRecord.state == "queued")):
+            shutil.rmtree(folder, ignore_errors=True)
     for client in state.clients:
         client.__exit__(None, None, None)
