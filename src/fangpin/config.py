@@ -33,6 +33,19 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)  # failed sign-ins of one name, or from one address, ...
     login_window_minutes: float = Field(default=15.0, gt=0)  # ... within this window lock further attempts
 
+    # Limits on what comes in (docs/limits.md). Sizes in MiB.
+    max_upload_file_mb: int = 200  # one uploaded file (the console's screening upload)
+    max_upload_request_mb: int = 1024  # one upload request, all its files together
+    max_body_kb: int = 1024  # any other request body (API JSON, console forms)
+    max_drop_file_mb: int = 2048  # one file of a drop screened from a folder (CLI), CSV or xlsx
+    xlsx_max_entries: int = 1000  # files inside one xlsx (a zip archive)
+    xlsx_max_uncompressed_mb: int = 2048  # all of an xlsx's entries unpacked
+    xlsx_max_ratio: int = 200  # unpacked size / packed size of one entry (a zip bomb is far above)
+    xlsx_max_cells: int = 50_000_000  # rows x columns of a sheet, from its <dimension> or its last cell
+    xlsx_max_columns: int = 1000  # columns of a sheet
+    parse_memory_mb: int = 4096  # address space of the process that reads one xlsx
+    parse_seconds: int = 900  # wall time for reading one xlsx
+
 
 @functools.lru_cache(maxsize=16)
 def _settings(environment: tuple[tuple[str, str], ...], cwd: str) -> Settings:

@@ -1,28 +1,44 @@
-"""Parse a drop's files side by side, one worker process per core.
+"""Parse a drop's files side by side, and every xlsx in a process of its own under memory and time limits.
 
 Decoding GBK happens in Python's codec, which holds the interpreter lock: threads cannot decode two files
 at once, processes can. Each worker (``python -m fangpin.intake.parallel``) parses one file and hands its
-frames back as Arrow IPC files. Small drops are parsed in this process: a worker's start-up (~0.5 s) is
+frames back as Arrow IPC files. Small CSVs are parsed in this process: a worker's start-up (~0.5 s) is
 only worth paying for large files.
+
+An xlsx is untrusted input for a native reader (calamine) that aborts the whole process when it cannot
+allocate: every xlsx is read in a worker whose address space is capped (``RLIMIT_AS``) and which is killed
+after ``parse_seconds``; a worker that dies names its file and the limit, and this process goes on.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from fangpin.intake.errors import ExportError
+from fangpin.intake.errors import ExportError, MissingColumnError, UnreadableFileError, UnrecognisedFileError
+from fangpin.intake.guard import FileLimitError, FileLimits, is_xlsx
 from fangpin.intake.parse import ParsedExport, parse_export
 from fangpin.intake.profiles import Profiles, load_profiles
 
 WORKER_THRESHOLD_BYTES = 32 << 20  # a file this large is parsed in a worker process
+
+
+@dataclass
+class ParsedDrop:
+    """The files read, in the order given, and the xlsx files whose header no department has."""
+
+    exports: list[ParsedExport]
+    unrecognised: list[str] = field(default_factory=list)
 
 
 def parse_all(
@@ -31,48 +47,88 @@ def parse_all(
     sources_dir: Path | None,
     workers: int,
     done: Callable[[int, int], None] = lambda _done, _total: None,
-) -> list[ParsedExport]:
-    """Every file parsed, in the order given; the first failing file's error is raised."""
-    large = [path for path in paths if path.stat().st_size >= WORKER_THRESHOLD_BYTES]
+    limits: FileLimits | None = None,
+) -> ParsedDrop:
+    """Every file parsed, in the order given; the first failing file's error is raised. An xlsx is always
+    read in a worker, so it may turn out unrecognised here (CSVs were identified by the caller)."""
+    limits = limits or FileLimits()
+    xlsx = [path for path in paths if is_xlsx(path)]
+    large = [path for path in paths if not is_xlsx(path) and path.stat().st_size >= WORKER_THRESHOLD_BYTES]
     if workers < 2 or len(large) < 2:
+        large = []
+    outside = set(xlsx) | set(large)
+    if not outside:
         results = []
         for index, path in enumerate(paths):
             results.append(parse_export(path, profiles))
             done(index + 1, len(paths))
-        return results
-    parsed: dict[Path, ParsedExport] = {}
+        return ParsedDrop(results)
+    parsed: dict[Path, ParsedExport | None] = {}
+    unrecognised: list[str] = []
     with tempfile.TemporaryDirectory(prefix="fangpin-parse-") as scratch:
-        queue = sorted(large, key=lambda path: -path.stat().st_size)
-        running: list[tuple[Path, Path, subprocess.Popen[bytes]]] = []
-        small = [path for path in paths if path not in large]
-        while queue or running:
-            while queue and len(running) < workers - (1 if small else 0):
-                path = queue.pop(0)
-                out = Path(scratch) / str(len(parsed) + len(running))
-                command = [sys.executable, "-m", "fangpin.intake.parallel", str(path), str(out)]
-                if sources_dir is not None:
-                    command.append(str(sources_dir))
-                running.append((path, out, subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                                             stderr=subprocess.PIPE)))
-            if small:  # this process parses the small files meanwhile
-                path = small.pop(0)
-                parsed[path] = parse_export(path, profiles)
+        queue = sorted(outside, key=lambda path: -path.stat().st_size)
+        running: list[tuple[Path, Path, float, subprocess.Popen[bytes]]] = []
+        small = [path for path in paths if path not in outside]
+        try:
+            while queue or running:
+                while queue and len(running) < max(1, workers - (1 if small else 0)):
+                    path = queue.pop(0)
+                    out = Path(scratch) / str(len(parsed) + len(running))
+                    command = [sys.executable, "-m", "fangpin.intake.parallel", str(path), str(out),
+                               str(limits.parse_memory_bytes if is_xlsx(path) else 0)]
+                    if sources_dir is not None:
+                        command.append(str(sources_dir))
+                    running.append((path, out, time.monotonic(), subprocess.Popen(
+                        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)))
+                if small:  # this process parses the small files meanwhile
+                    path = small.pop(0)
+                    parsed[path] = parse_export(path, profiles)
+                    done(len(parsed), len(paths))
+                    continue
+                path, out, started, process = running.pop(0)
+                try:
+                    _, stderr = process.communicate(
+                        timeout=max(0.1, started + limits.parse_seconds - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.communicate()
+                    raise FileLimitError(f"reading took longer than the limit of {limits.parse_seconds:g} s "
+                                         "(setting parse_seconds)", file=path.name) from None
+                try:
+                    parsed[path] = _collect(path, out, process.returncode, stderr, limits)
+                except UnrecognisedFileError:
+                    parsed[path] = None
+                    unrecognised.append(path.name)
                 done(len(parsed), len(paths))
-                continue
-            path, out, process = running.pop(0)
-            _, stderr = process.communicate()
-            parsed[path] = _collect(path, out, process.returncode, stderr)
-            done(len(parsed), len(paths))
-    return [parsed[path] for path in paths]
+        finally:
+            for _, _, _, process in running:  # a file failed: the others are not waited for
+                process.kill()
+                process.wait()
+    order = {path.name: index for index, path in enumerate(paths)}
+    return ParsedDrop([found for path in paths if (found := parsed[path]) is not None],
+                      sorted(unrecognised, key=order.__getitem__))
 
 
-def _collect(path: Path, out: Path, returncode: int, stderr: bytes) -> ParsedExport:
+def _collect(path: Path, out: Path, returncode: int, stderr: bytes, limits: FileLimits) -> ParsedExport:
     error_file = out / "error.json"
     if error_file.exists():
         error = json.loads(error_file.read_text(encoding="utf-8"))
-        raise ExportError(error["message"], file=error["file"], row=error.get("row"), field=error.get("field"))
+        if error.get("type") == "UnrecognisedFileError":
+            raise UnrecognisedFileError(file=error["file"], first_rows=error.get("first_rows") or ())
+        if error.get("type") == "MissingColumnError":
+            raise MissingColumnError(file=error["file"], department=error["department"],
+                                     missing=[tuple(pair) for pair in error["missing"]])
+        kind = UnreadableFileError if error.get("type") == "UnreadableFileError" else ExportError
+        raise kind(error["message"], file=error["file"], row=error.get("row"), field=error.get("field"))
     if returncode != 0:
-        detail = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        text = stderr.decode(errors="replace")
+        if returncode < 0 or "memory allocation" in text or "MemoryError" in text:
+            how = (f"killed by signal {signal.Signals(-returncode).name}" if returncode < 0
+                   else f"exit status {returncode}")
+            raise FileLimitError(f"the reader stopped ({how}): the file needs more than the limit of "
+                                 f"{limits.parse_memory_bytes >> 20} MiB of memory (setting parse_memory_mb) "
+                                 "or is malformed", file=path.name)
+        detail = text.strip().splitlines()[-1:] or ["no message"]
         raise ExportError(f"parsing failed in a worker process: {detail[0]}", file=path.name)
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     return ParsedExport(
@@ -83,14 +139,23 @@ def _collect(path: Path, out: Path, returncode: int, stderr: bytes) -> ParsedExp
     )
 
 
-def _work(path: Path, out: Path, sources_dir: Path | None) -> None:
+def _work(path: Path, out: Path, memory: int, sources_dir: Path | None) -> None:
+    if memory > 0:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     out.mkdir(parents=True)
     try:
         parsed = parse_export(path, load_profiles(sources_dir))
     except ExportError as exc:
-        (out / "error.json").write_text(json.dumps(
-            {"message": exc.reason, "file": exc.file, "row": exc.row, "field": exc.field, "type": type(exc).__name__},
-            ensure_ascii=False), encoding="utf-8")
+        error: dict[str, object] = {"message": exc.reason, "file": exc.file, "row": exc.row, "field": exc.field,
+                                    "type": type(exc).__name__}
+        if isinstance(exc, UnrecognisedFileError):
+            error["first_rows"] = [list(row) for row in exc.first_rows]
+        if isinstance(exc, MissingColumnError):
+            error["department"] = exc.department
+            error["missing"] = [list(pair) for pair in exc.missing]
+        (out / "error.json").write_text(json.dumps(error, ensure_ascii=False), encoding="utf-8")
         return
     parsed.rows.write_ipc(out / "rows.arrow")
     parsed.outcomes.write_ipc(out / "outcomes.arrow")
@@ -104,5 +169,5 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-if __name__ == "__main__":  # python -m fangpin.intake.parallel FILE OUT_DIR [SOURCES_DIR]
-    _work(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]) if len(sys.argv) > 3 else None)
+if __name__ == "__main__":  # python -m fangpin.intake.parallel FILE OUT_DIR MEMORY_BYTES [SOURCES_DIR]
+    _work(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]) if len(sys.argv) > 4 else None)

@@ -32,6 +32,7 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from fangpin.config import Settings, get_settings
 from fangpin.db import decision_causes, queries
 from fangpin.db.chained import append_frame, chained_columns
 from fangpin.db.locks import lock_chain
@@ -39,6 +40,7 @@ from fangpin.db.models import DECISION_LAYOUT, DecisionRecord, Payment, Run, Run
 from fangpin.db.session import session_scope
 from fangpin.errors import FangpinError, StorageError
 from fangpin.intake.errors import UnrecognisedFileError
+from fangpin.intake.guard import FileLimits, check_export, is_xlsx
 from fangpin.intake.parallel import cores, parse_all
 from fangpin.intake.parse import ParsedExport, identify_export
 from fangpin.intake.profiles import load_profiles
@@ -74,6 +76,7 @@ class ScreenRequest:
     sources_dir: Path | None = None
     workers: int = 0  # processes for reading large files; 0: one per core
     staging_tag: str | None = None  # names the run's half-written result folder (a job's, to clean up after it)
+    limits: FileLimits | None = None  # on each file of the drop; None: from the settings (docs/limits.md)
 
 
 @dataclass
@@ -97,6 +100,21 @@ def _sha256(path: Path) -> str:
 
 def _no_progress(_stage: str, _done: int, _total: int) -> None:
     pass
+
+
+def file_limits(settings: Settings | None = None, *, max_file_mb: int | None = None) -> FileLimits:
+    """The limits on untrusted files from the settings (docs/limits.md)."""
+    settings = settings or get_settings()
+    return FileLimits(
+        max_file_bytes=(max_file_mb or settings.max_drop_file_mb) << 20,
+        xlsx_max_entries=settings.xlsx_max_entries,
+        xlsx_max_uncompressed_bytes=settings.xlsx_max_uncompressed_mb << 20,
+        xlsx_max_ratio=settings.xlsx_max_ratio,
+        xlsx_max_cells=settings.xlsx_max_cells,
+        xlsx_max_columns=settings.xlsx_max_columns,
+        parse_memory_bytes=settings.parse_memory_mb << 20,
+        parse_seconds=float(settings.parse_seconds),
+    )
 
 
 def drop_files(drop: Path) -> list[Path]:
@@ -138,6 +156,9 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
     pack = resolve_pack(request.year, request.pack_dir)
     profiles = load_profiles(request.sources_dir)
     files = drop_files(request.drop)
+    limits = request.limits or file_limits()
+    for path in files:  # before any parser opens them (docs/limits.md)
+        check_export(path, limits)
 
     hashes: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=cores()) as hashing:  # hashlib lets go of the GIL on large blocks
@@ -146,11 +167,14 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
             clock.lap("hashing", index + 1, len(files))
     drop_hash = hashlib.sha256("\n".join(f"{n}:{h}" for n, h in sorted(hashes.items())).encode()).hexdigest()
 
-    # Identify every file from its header before reading any rows: a file missing a required column fails
-    # the run here, before anything is stored.
+    # Identify every CSV from its header before reading any rows: a file missing a required column fails
+    # the run here, before anything is stored. An xlsx is identified where it is read: in a worker process.
     recognised: list[Path] = []
     unrecognised: list[str] = []
     for path in files:
+        if is_xlsx(path):
+            recognised.append(path)
+            continue
         try:
             identify_export(path, profiles)
             recognised.append(path)
@@ -163,8 +187,12 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
             return ScreenResult(run=_already(earlier), out_dir=None, already=True)
 
     workers = request.workers or cores()
-    parsed = parse_all(recognised, profiles, request.sources_dir, workers,
-                       lambda done, total: progress("reading", done, total))
+    drop = parse_all(recognised, profiles, request.sources_dir, workers,
+                     lambda done, total: progress("reading", done, total), limits)
+    parsed = drop.exports
+    if drop.unrecognised:
+        order = {path.name: index for index, path in enumerate(files)}
+        unrecognised = sorted(unrecognised + drop.unrecognised, key=order.__getitem__)
     clock.lap("reading", len(recognised), len(recognised))
 
     with session_scope(request.database_url) as session:
