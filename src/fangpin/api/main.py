@@ -16,6 +16,7 @@ from sqlalchemy.orm import sessionmaker
 
 import fangpin
 from fangpin.api import errors
+from fangpin.api.limits import BodyLimit
 from fangpin.api.routes import checks, claims, decisions, fund
 from fangpin.api.schemas import REQUEST_SCHEMAS, Problem
 from fangpin.claims import role_matrix
@@ -46,6 +47,9 @@ def build_app(lifespan: Lifespan | None = None) -> FastAPI:
     app = FastAPI(title="fangpin", version=getattr(fangpin, "__version__", "0.1.0"), description=_description(),
                   openapi_url="/v1/openapi.json", docs_url="/v1/docs", redoc_url=None, lifespan=lifespan)
     errors.install(app)
+    settings = get_settings()  # limits on bodies, before a body is read or anyone signed in (docs/limits.md)
+    app.add_middleware(BodyLimit, max_body=settings.max_body_kb << 10,
+                       max_upload=settings.max_upload_request_mb << 20)
     v1 = APIRouter(prefix="/v1")
     for module in (checks, claims, decisions, fund):
         v1.include_router(module.router)

@@ -171,11 +171,16 @@ def action(*sections: str) -> Callable[[Request, Viewer], Coroutine[Any, Any, Vi
             form = await request.form()
             value = form.get("csrf")
             sent = value if isinstance(value, str) else None
-        if not sent or not hmac.compare_digest(sent, viewer.csrf):
-            raise Forbidden("表单已失效(缺少或错误的校验码),请刷新页面后重试", viewer)
+        check_csrf(viewer, sent)
         return viewer
 
     return dependency
+
+
+def check_csrf(viewer: Viewer, sent: str | None) -> None:
+    """The form token sent must be the session's: else 403."""
+    if not sent or not hmac.compare_digest(sent, viewer.csrf):
+        raise Forbidden("表单已失效(缺少或错误的校验码),请刷新页面后重试", viewer)
 
 
 def same_county(viewer: Viewer, county: str, what: str) -> None:

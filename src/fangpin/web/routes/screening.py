@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.datastructures import FormData, UploadFile
 
 from fangpin.config import get_settings
 from fangpin.errors import FangpinError
@@ -21,6 +22,7 @@ from fangpin.web import auth
 from fangpin.web.auth import Viewer
 from fangpin.web.jobs import ACTIVE, STAGE_ORDER, new_drop_folder
 from fangpin.web.render import error_page, json_answer, render, runs_dir, wants_json
+from fangpin.web.uploads import MultiPartException, UploadTooLarge, close_form, read_form
 
 router = APIRouter()
 SUFFIXES = (".csv", ".xlsx")
@@ -50,15 +52,43 @@ def _refuse(request: Request, viewer: Viewer, status: int, message: str, year: i
 @router.post("/screening", include_in_schema=False)
 async def start_screening(
     request: Request,
-    viewer: Annotated[Viewer, Depends(auth.action("screening"))],
-    files: Annotated[list[UploadFile], File(description="The drop's .csv and .xlsx files")],
-    year: Annotated[int, Form(ge=1990, le=2200)],
-    county: Annotated[str, Form(max_length=12)] = "",
+    viewer: Annotated[Viewer, Depends(auth.data("screening"))],
 ) -> Response:
-    """Only the office screens, and only its own county's drop."""
-    county = county.strip() or viewer.actor.county
+    """Only the office screens, and only its own county's drop. The session is checked before the form
+    is read (``web.uploads``): an anonymous upload is never stored, not even in a temporary file."""
+    sent = request.headers.get("x-csrf-token")
+    if sent:
+        auth.check_csrf(viewer, sent)
+    settings = get_settings()
+    try:
+        form = await read_form(request, max_file_bytes=settings.max_upload_file_mb << 20)
+    except UploadTooLarge as exc:
+        return _refuse(request, viewer, 413, f"文件过大:{exc.file} 超过单个文件 {exc.limit >> 20} MiB 的上限"
+                       "(设置 max_upload_file_mb)", _default_year() - 1)
+    except MultiPartException as exc:
+        return _refuse(request, viewer, 400, f"上传的表单无法读取:{exc.message}", _default_year() - 1)
+    try:
+        return await _start(request, viewer, form, sent)
+    finally:
+        await close_form(form)
+
+
+async def _start(request: Request, viewer: Viewer, form: FormData, sent: str | None) -> Response:
+    if not sent:
+        value = form.get("csrf")
+        auth.check_csrf(viewer, value if isinstance(value, str) else None)
+    year_text = form.get("year")
+    try:
+        year = int(year_text) if isinstance(year_text, str) else 0
+    except ValueError:
+        year = 0
+    if not 1990 <= year <= 2200:
+        return _refuse(request, viewer, 422, f"年度无效:{year_text}", _default_year() - 1)
+    county_text = form.get("county")
+    county = (county_text if isinstance(county_text, str) else "").strip()[:12] or viewer.actor.county
     if county != viewer.actor.county:
         return _refuse(request, viewer, 403, f"只能筛查本县(区)({viewer.actor.county})的数据,不能筛查 {county}", year)
+    files = [value for value in form.getlist("files") if isinstance(value, UploadFile)]
     names = [Path(upload.filename or "").name for upload in files]
     if not names or any(not name for name in names):
         return _refuse(request, viewer, 422, "请选择至少一个 .csv 或 .xlsx 文件", year)
