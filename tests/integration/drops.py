@@ -46,3 +46,52 @@ def settlement(sid: str, who: int, date: str, burden: str) -> str:
     """A settlement whose personal burden is exactly ``burden`` (total = burden + 1000 basic)."""
     total = f"{float(burden) + 1000:.2f}"
     return f"{sid},{person(who)},{date},{total},1000.00,0,0,{burden}"
+
+
+# --- hostile files (issue 13): what a careless or malicious department could send ---------------------
+
+def far_cell_xlsx(path: Path, *, dimension: bool = True) -> Path:
+    """A few-KB workbook whose only far cell is XFD1048576: calamine would allocate the whole grid (16,384
+    columns x 1,048,576 rows) and abort the process. Without ``dimension`` the sheet does not declare its
+    size, so only the reading process's memory limit can catch it."""
+    import re
+    import zipfile
+
+    import xlsxwriter
+
+    plain = path.with_suffix(".plain.xlsx")
+    with xlsxwriter.Workbook(plain) as workbook:
+        sheet = workbook.add_worksheet()
+        sheet.write("A1", "户编号")
+        sheet.write("XFD1048576", "far")
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name in source.namelist():
+            data = source.read(name)
+            if not dimension and name == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb"<dimension[^>]*/>", b"", data)
+            target.writestr(name, data)
+    plain.unlink()
+    return path
+
+
+def zip_bomb_xlsx(path: Path, unpacked_mib: int = 300) -> Path:
+    """A workbook whose sharedStrings.xml unpacks to ``unpacked_mib`` MiB from about a thousandth of that."""
+    import zipfile
+
+    import xlsxwriter
+
+    plain = path.with_suffix(".plain.xlsx")
+    with xlsxwriter.Workbook(plain) as workbook:
+        workbook.add_worksheet().write("A1", "户编号")
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name in source.namelist():
+            if name != "xl/sharedStrings.xml":
+                target.writestr(name, source.read(name))
+        with target.open("xl/sharedStrings.xml", "w") as stream:
+            stream.write(b"<sst>")
+            block = b" " * (1 << 20)
+            for _ in range(unpacked_mib):
+                stream.write(block)
+            stream.write(b"</sst>")
+    plain.unlink()
+    return path

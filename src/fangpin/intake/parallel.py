@@ -103,7 +103,7 @@ def parse_all(
         finally:
             for _, _, _, process in running:  # a file failed: the others are not waited for
                 process.kill()
-                process.wait()
+                process.communicate()
     order = {path.name: index for index, path in enumerate(paths)}
     return ParsedDrop([found for path in paths if (found := parsed[path]) is not None],
                       sorted(unrecognised, key=order.__getitem__))

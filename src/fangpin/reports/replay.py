@@ -13,7 +13,7 @@ from rich.table import Table
 
 from fangpin.money import fen_text
 from fangpin.reports.labels import OUTCOMES
-from fangpin.reports.results import yuan
+from fangpin.reports.results import SAFE_WORKBOOK, neutralised, yuan
 
 
 def replay_summary(scope: str, identical: bool, before: dict[str, str], after: dict[str, str],
@@ -39,8 +39,8 @@ def write_replay(out: Path, summary: dict[str, Any], diff: pl.DataFrame) -> None
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     table = diff.with_columns(yuan("before"), yuan("after"), yuan("difference"))
-    table.write_csv(out / "diff.csv")
-    with xlsxwriter.Workbook(out / "diff.xlsx") as workbook:
+    neutralised(table).write_csv(out / "diff.csv")
+    with xlsxwriter.Workbook(out / "diff.xlsx", SAFE_WORKBOOK) as workbook:
         totals = pl.DataFrame({
             "项目": ["范围", "原规则包", "新规则包", "结果一致", "户数", "变化户数", "赔付(前)", "赔付(后)",
                    "服务费(前)", "服务费(后)"],

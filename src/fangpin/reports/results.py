@@ -5,11 +5,48 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
 REJECTION_HEADER = ["file", "row", "field", "value", "reason"]
+
+# CSV cells a spreadsheet would run (docs/exports.md, "Result files"): text starting with = + - @ or a tab
+# or carriage return, unless the whole cell is a plain number (-12.50 stays a number). Such a cell gets a
+# leading apostrophe; a cell that already starts with apostrophes before such a character gets one more,
+# so reading back (``restored``) removes exactly one and gives the original text.
+_RUNNABLE = r"^'*[=+\-@\t\r]"
+_PLAIN_NUMBER = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
+_ESCAPED = r"^'+[=+\-@\t\r]"
+
+# Text from the drop (village names, file names) goes into a workbook as text: never a formula, link or number.
+SAFE_WORKBOOK = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+
+Frame = pl.DataFrame | pl.LazyFrame
+F = TypeVar("F", pl.DataFrame, pl.LazyFrame)
+
+
+def _text_columns(frame: Frame) -> list[str]:
+    schema = frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema
+    return [name for name, dtype in schema.items() if dtype == pl.String]
+
+
+def neutralised(frame: F) -> F:
+    """Every text cell a spreadsheet would run as a formula, prefixed with an apostrophe."""
+    return frame.with_columns(
+        pl.when(pl.col(name).str.contains(_RUNNABLE) & ~pl.col(name).str.contains(_PLAIN_NUMBER))
+        .then(pl.lit("'") + pl.col(name)).otherwise(pl.col(name)).alias(name)
+        for name in _text_columns(frame)
+    )
+
+
+def restored(frame: F) -> F:
+    """The text as it was before :func:`neutralised` (for showing a result file's cells in the console)."""
+    return frame.with_columns(
+        pl.when(pl.col(name).str.contains(_ESCAPED)).then(pl.col(name).str.slice(1))
+        .otherwise(pl.col(name)).alias(name)
+        for name in _text_columns(frame)
+    )
 
 
 def yuan(column: str) -> pl.Expr:
@@ -41,11 +78,11 @@ def decisions_table(decisions: pl.DataFrame, pack_hash: str, causes: Sequence[st
 
 
 def write_decisions(path: Path, decisions: pl.DataFrame, pack_hash: str, causes: Sequence[str]) -> None:
-    decisions_table(decisions, pack_hash, causes).write_csv(path)
+    neutralised(decisions_table(decisions, pack_hash, causes)).write_csv(path)
 
 
 def write_rejections(path: Path, rejections: pl.DataFrame) -> None:
-    rejections.select(REJECTION_HEADER).sort(["file", "row"]).write_csv(path)
+    neutralised(rejections.select(REJECTION_HEADER).sort(["file", "row"])).write_csv(path)
 
 
 def write_run_json(path: Path, run: dict[str, Any]) -> None:

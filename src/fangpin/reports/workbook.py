@@ -9,11 +9,12 @@ import polars as pl
 import xlsxwriter
 
 from fangpin.reports.labels import DEPARTMENTS, OUTCOMES, REASONS
-from fangpin.reports.results import yuan
+from fangpin.reports.results import SAFE_WORKBOOK, neutralised, yuan
 
 # A workbook is for reading: xlsxwriter writes ~100k cells a second, and nobody reads 100,000 rows in
 # Excel. Larger lists are cut with a note; the CSV files beside the workbook always hold every row.
 SHEET_ROW_LIMIT = 30_000
+
 ALL_DECISIONS_LIMIT = 20_000
 
 
@@ -78,7 +79,7 @@ def write_visits_csv(path: Path, decisions: pl.DataFrame, causes: Causes, groups
     """The complete visit list as CSV (UTF-8 with BOM, so Excel shows the Chinese headers)."""
     visits = visit_list(decisions, causes, groups)
     money = ["人均可支配收入", *_money_columns(causes)]
-    visits.with_columns(*(yuan(column) for column in money)).write_csv(path, include_bom=True)
+    neutralised(visits.with_columns(*(yuan(column) for column in money))).write_csv(path, include_bom=True)
 
 
 def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame, rejections: pl.DataFrame) -> None:
@@ -132,7 +133,7 @@ def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame, rej
                str(run["rows"]["read"]), str(run["rows"]["used"]), str(run["rows"]["rejected"]),
                str(run["rows"]["skipped"])],
     })
-    with xlsxwriter.Workbook(path) as workbook:
+    with xlsxwriter.Workbook(path, SAFE_WORKBOOK) as workbook:
         _sheet(workbook, "汇总", summary, [])
         _sheet(workbook, "入户核查名单", visit, visit_money)
         _sheet(workbook, "按乡镇汇总", by_township, _money_columns(causes))

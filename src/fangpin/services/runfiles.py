@@ -15,6 +15,7 @@ import polars as pl
 from fangpin import privacy
 from fangpin.reports import masks
 from fangpin.reports.labels import REASONS
+from fangpin.reports.results import neutralised, restored
 
 DOWNLOADS = {
     "report.xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -75,7 +76,8 @@ def run_summary(folder: Path | None) -> dict[str, Any]:
 
 
 def _scan(path: Path) -> pl.LazyFrame:
-    return pl.scan_csv(path, infer_schema=False, encoding="utf8")
+    """A result file's cells as the drop had them (the apostrophe of a neutralised cell taken off)."""
+    return restored(pl.scan_csv(path, infer_schema=False, encoding="utf8"))
 
 
 # --- rejected rows -------------------------------------------------------------------------------
@@ -108,7 +110,7 @@ def labelled_rejections(page: Page) -> list[dict[str, Any]]:
 def csv_bytes(frame: pl.LazyFrame) -> bytes:
     """A filtered table as CSV for Excel: UTF-8 with a BOM."""
     buffer = io.BytesIO()
-    frame.collect().write_csv(buffer, include_bom=True)
+    neutralised(frame.collect()).write_csv(buffer, include_bom=True)
     return buffer.getvalue()
 
 
@@ -118,7 +120,7 @@ def visits(folder: Path, *, township: str | None = None, village: str | None = N
            role: str = "office") -> pl.LazyFrame:
     """The households to visit, with the head's name as ``role`` may see it."""
     frame = pl.scan_csv(folder / "visits.csv", infer_schema=False, encoding="utf8-lossy")
-    frame = frame.rename({name: name.lstrip("\ufeff") for name in frame.collect_schema().names()})
+    frame = restored(frame.rename({name: name.lstrip("\ufeff") for name in frame.collect_schema().names()}))
     if township:
         frame = frame.filter(pl.col("乡镇") == township)
     if village:

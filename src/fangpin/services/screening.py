@@ -46,7 +46,13 @@ from fangpin.intake.parse import ParsedExport, identify_export
 from fangpin.intake.profiles import load_profiles
 from fangpin.money import fen_text
 from fangpin.packs import Pack
-from fangpin.reports.results import REJECTION_HEADER, write_decisions, write_rejections, write_run_json
+from fangpin.reports.results import (
+    REJECTION_HEADER,
+    neutralised,
+    write_decisions,
+    write_rejections,
+    write_run_json,
+)
 from fangpin.reports.workbook import write_visits_csv
 from fangpin.screening.bulk import decide_frame
 from fangpin.screening.linking import EventSource, Linked, Table, ledger_schema, link
@@ -222,8 +228,8 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
         write_visits_csv(staging / "visits.csv", decisions, [(cause.id, cause.label) for cause in pack.causes],
                          pack.people_labels.groups)
         # who heads each household, for finding a household by name or ID number (the console's search)
-        decisions.select(HOUSEHOLD_COLUMNS).write_csv(
-            staging / "households.csv")
+        neutralised(decisions.select(HOUSEHOLD_COLUMNS), ["household_id", "head_name", "township", "village"]
+                    ).write_csv(staging / "households.csv")
         write_run_json(staging / "run.json", run)
         report = _start_workbook(staging, run, decisions, rejections)
         clock.lap("writing")
