@@ -16,6 +16,7 @@ from fangpin.intake.guard import FileLimitError, FileLimits
 from fangpin.reports.results import neutralised, restored
 from fangpin.services.screening import ScreenRequest, ScreenResult, screen
 from tests.integration.drops import (
+    MEDICAL_HEADER,
     MEMBERS_HEADER,
     REGISTER_HEADER,
     base_drop,
@@ -109,8 +110,7 @@ def _formula_drop(folder: Path) -> Path:
     write(folder, "members.csv", [MEMBERS_HEADER] + [
         f"H{n},{person(n)},户主{n},户主,普通劳动力" for n in range(1, len(FORMULAS) + 1)
     ])
-    write(folder, "medical.csv", ["结算单号,身份证号,结算日期,医疗总费用,基本医保支付,大病保险支付,医疗救助支付,个人负担",
-                                  settlement("S1", 1, "2019-03-01", "30000.00")])
+    write(folder, "medical.csv", [MEDICAL_HEADER, settlement("S1", 1, "2019-03-01", "30000.00")])
     return folder
 
 
