@@ -38,7 +38,7 @@ class ParsedDrop:
     """The files read, in the order given, and the xlsx files whose header no department has."""
 
     exports: list[ParsedExport]
-    unrecognised: list[str] = field(default_factory=list)
+    unrecognised: list[UnrecognisedFileError] = field(default_factory=list)
 
 
 def parse_all(
@@ -64,7 +64,7 @@ def parse_all(
             done(index + 1, len(paths))
         return ParsedDrop(results)
     parsed: dict[Path, ParsedExport | None] = {}
-    unrecognised: list[str] = []
+    unrecognised: list[UnrecognisedFileError] = []
     with tempfile.TemporaryDirectory(prefix="fangpin-parse-") as scratch:
         queue = sorted(outside, key=lambda path: -path.stat().st_size)
         running: list[tuple[Path, Path, float, subprocess.Popen[bytes]]] = []
@@ -96,9 +96,9 @@ def parse_all(
                                          "(setting parse_seconds)", file=path.name) from None
                 try:
                     parsed[path] = _collect(path, out, process.returncode, stderr, limits)
-                except UnrecognisedFileError:
+                except UnrecognisedFileError as error:
                     parsed[path] = None
-                    unrecognised.append(path.name)
+                    unrecognised.append(error)
                 done(len(parsed), len(paths))
         finally:
             for _, _, _, process in running:  # a file failed: the others are not waited for
@@ -106,7 +106,7 @@ def parse_all(
                 process.communicate()
     order = {path.name: index for index, path in enumerate(paths)}
     return ParsedDrop([found for path in paths if (found := parsed[path]) is not None],
-                      sorted(unrecognised, key=order.__getitem__))
+                      sorted(unrecognised, key=lambda error: order[error.file]))
 
 
 def _collect(path: Path, out: Path, returncode: int, stderr: bytes, limits: FileLimits) -> ParsedExport:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -210,12 +211,33 @@ def _parse_body(file: str, data: bytes, skip_lines: int, offset: int, width: int
             missing_columns="insert", truncate_ragged_lines=True, quote_char='"', raise_if_empty=False,
         )
     except pl.exceptions.PolarsError as error:
-        raise UnreadableFileError(f"cannot be read as CSV: {error}", file=file) from error
+        found = _locate_csv_error(data, offset, first_line)
+        if found is not None:
+            line, reason = found
+            raise UnreadableFileError(f"cannot be read as CSV: a quote (\") that does not open or close a cell "
+                                      f"properly, in the record starting on this line ({reason})",
+                                      file=file, row=line) from error
+        detail = (str(error).strip().splitlines() or ["no detail"])[0]
+        raise UnreadableFileError(f"cannot be read as CSV: {detail}", file=file) from error
     rows, dropped = _physical_rows(file, data, offset, frame.height, first_line)
     frame = frame.with_columns(row=rows).select("row", *names)
     if dropped.len():  # a reader that skips empty lines: they are rows all the same (blank ones)
         frame = pl.concat([frame, dropped.to_frame("row")], how="diagonal").sort("row")
     return frame
+
+
+def _locate_csv_error(data: bytes, offset: int, first_line: int) -> tuple[int, str] | None:
+    """Where a CSV the fast reader refused goes wrong, as a person finds it: the physical line on which the
+    broken record starts (a stray quote), by a strict reading with Python's csv module."""
+    text = bytes(data[offset:]).decode("utf-8", errors="replace")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1
+    try:
+        for _ in reader:
+            start = reader.line_num + 1
+    except csv.Error as error:
+        return first_line + start - 1, str(error)
+    return None
 
 
 def _physical_rows(file: str, data: bytes, offset: int, height: int,

@@ -40,4 +40,6 @@ def print_summary(run: dict[str, Any], console: Console) -> None:
     if run.get("unrecognised"):
         console.print("[yellow]files that look like no department's (ignored):[/yellow] "
                       + ", ".join(run["unrecognised"]))
+    for warning in run.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
     console.print(f"pack {run['pack']['id']} {run['pack']['version']} sha256:{run['pack']['hash']}")

@@ -56,7 +56,9 @@ from fangpin.reports.results import (
 from fangpin.reports.workbook import write_visits_csv
 from fangpin.screening.bulk import decide_frame
 from fangpin.screening.linking import EventSource, Linked, Table, ledger_schema, link
+from fangpin.services import drop_checks as checks
 from fangpin.services import resolve_pack
+from fangpin.services.drop_checks import DropError
 
 # Reasons a row is skipped rather than rejected: layout rows of a file, and the rows of an export for a
 # cause the deciding pack does not have (docs/exports.md section 2).
@@ -64,10 +66,6 @@ SKIP_REASONS = ("title", "blank", "total", "not_in_pack")
 HOUSEHOLD_COLUMNS = ["household_id", "head_name", "head_id", "township", "village"]  # households.csv
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
-
-
-class DropError(FangpinError):
-    """The drop folder cannot be screened as a whole (missing, empty)."""
 
 
 @dataclass
@@ -124,6 +122,9 @@ def file_limits(settings: Settings | None = None, *, max_file_mb: int | None = N
 
 
 def drop_files(drop: Path) -> list[Path]:
+    if drop.is_file():
+        raise DropError(f"{drop}: a file, where the drop's folder is expected: give the folder that holds "
+                        f"the department exports (here: {drop.parent})")
     if not drop.is_dir():
         raise DropError(f"{drop}: no such folder")
     files = sorted(path for path in drop.iterdir()
@@ -176,7 +177,7 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
     # Identify every CSV from its header before reading any rows: a file missing a required column fails
     # the run here, before anything is stored. An xlsx is identified where it is read: in a worker process.
     recognised: list[Path] = []
-    unrecognised: list[str] = []
+    not_recognised: list[UnrecognisedFileError] = []
     for path in files:
         if is_xlsx(path):
             recognised.append(path)
@@ -184,8 +185,8 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
         try:
             identify_export(path, profiles)
             recognised.append(path)
-        except UnrecognisedFileError:
-            unrecognised.append(path.name)
+        except UnrecognisedFileError as error:
+            not_recognised.append(error)
 
     with session_scope(request.database_url) as session:
         earlier = queries.run_for_drop(session, request.county, request.year, drop_hash, pack.hash)
@@ -196,9 +197,11 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
     drop = parse_all(recognised, profiles, request.sources_dir, workers,
                      lambda done, total: progress("reading", done, total), limits)
     parsed = drop.exports
-    if drop.unrecognised:
-        order = {path.name: index for index, path in enumerate(files)}
-        unrecognised = sorted(unrecognised + drop.unrecognised, key=order.__getitem__)
+    order = {path.name: index for index, path in enumerate(files)}
+    not_recognised = sorted(not_recognised + drop.unrecognised, key=lambda error: order[error.file])
+    unrecognised = [error.file for error in not_recognised]
+    checks.require_register(request.drop, parsed, not_recognised, profiles)
+    checks.check_county(parsed, request.county)
     clock.lap("reading", len(recognised), len(recognised))
 
     with session_scope(request.database_url) as session:
@@ -219,6 +222,7 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
     ).sort(["file", "row"])
     run_id = f"{request.county}-{request.year}-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     run = _run_summary(run_id, request, pack, parsed, unrecognised, hashes, linked, decisions, started)
+    run["warnings"] = checks.check_year(run, request.year, linked.rejections, profiles)
 
     out_dir = request.out_dir or request.runs_dir / run_id
     warnings: list[str] = []
