@@ -18,6 +18,7 @@ REJECTION_HEADER = ["file", "row", "field", "value", "reason"]
 _RUNNABLE = r"^'*[=+\-@\t\r]"
 _PLAIN_NUMBER = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
 _ESCAPED = r"^'+[=+\-@\t\r]"
+_CANDIDATE = r"^['=+\-@\t\r]"
 
 # Text from the drop (village names, file names) goes into a workbook as text: never a formula, link or number.
 SAFE_WORKBOOK = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
@@ -31,12 +32,18 @@ def _text_columns(frame: Frame) -> list[str]:
     return [name for name, dtype in schema.items() if dtype == pl.String]
 
 
-def neutralised(frame: F) -> F:
-    """Every text cell a spreadsheet would run as a formula, prefixed with an apostrophe."""
+def neutralised(frame: pl.DataFrame, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """Every text cell a spreadsheet would run as a formula, prefixed with an apostrophe, in ``columns``
+    (default: every text column). Cheap when there is none: one anchored test per column, the full rule
+    only on a column that has a candidate."""
+    names = [name for name in _text_columns(frame) if columns is None or name in columns]
+    if not names or frame.height == 0:
+        return frame
+    candidates = frame.select(pl.col(name).str.contains(_CANDIDATE).any() for name in names).row(0)
     return frame.with_columns(
         pl.when(pl.col(name).str.contains(_RUNNABLE) & ~pl.col(name).str.contains(_PLAIN_NUMBER))
         .then(pl.lit("'") + pl.col(name)).otherwise(pl.col(name)).alias(name)
-        for name in _text_columns(frame)
+        for name, candidate in zip(names, candidates, strict=True) if candidate
     )
 
 
@@ -78,11 +85,13 @@ def decisions_table(decisions: pl.DataFrame, pack_hash: str, causes: Sequence[st
 
 
 def write_decisions(path: Path, decisions: pl.DataFrame, pack_hash: str, causes: Sequence[str]) -> None:
-    neutralised(decisions_table(decisions, pack_hash, causes)).write_csv(path)
+    # household_id is the only text from the drop; the other columns are fangpin's own (codes, amounts, hash)
+    neutralised(decisions_table(decisions, pack_hash, causes), ["household_id"]).write_csv(path)
 
 
 def write_rejections(path: Path, rejections: pl.DataFrame) -> None:
-    neutralised(rejections.select(REJECTION_HEADER).sort(["file", "row"])).write_csv(path)
+    table = rejections.select(REJECTION_HEADER).sort(["file", "row"])
+    neutralised(table, ["file", "field", "value"]).write_csv(path)
 
 
 def write_run_json(path: Path, run: dict[str, Any]) -> None:

@@ -79,7 +79,8 @@ def write_visits_csv(path: Path, decisions: pl.DataFrame, causes: Causes, groups
     """The complete visit list as CSV (UTF-8 with BOM, so Excel shows the Chinese headers)."""
     visits = visit_list(decisions, causes, groups)
     money = ["人均可支配收入", *_money_columns(causes)]
-    neutralised(visits.with_columns(*(yuan(column) for column in money))).write_csv(path, include_bom=True)
+    table = visits.with_columns(*(yuan(column) for column in money))
+    neutralised(table, ["乡镇", "村", "户编号", "户主姓名"]).write_csv(path, include_bom=True)
 
 
 def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame, rejections: pl.DataFrame) -> None:
