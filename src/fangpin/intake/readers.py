@@ -6,6 +6,10 @@ first line. xlsx: the first sheet or a named one, numbered by sheet row; number 
 decimal text and date cells as ISO text, so the value readers see what was written. The header row is the
 first row near the top that the caller's test accepts; the rows above it are skipped as ``title`` (or
 ``blank``).
+
+Length: over 300 lines because one concern, numbering every row as the file shows it, takes both formats,
+GBK decoding in chunks, quoted line breaks and finding the line of a stray quote; split, the parts would
+share every private helper.
 """
 
 from __future__ import annotations
