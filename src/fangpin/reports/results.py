@@ -94,5 +94,10 @@ def write_rejections(path: Path, rejections: pl.DataFrame) -> None:
     neutralised(table, ["file", "field", "value"]).write_csv(path)
 
 
+def write_households(path: Path, households: pl.DataFrame) -> None:
+    """households.csv: who heads each household (household_id, head_name, head_id, township, village)."""
+    neutralised(households, ["household_id", "head_name", "township", "village"]).write_csv(path)
+
+
 def write_run_json(path: Path, run: dict[str, Any]) -> None:
     path.write_text(json.dumps(run, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

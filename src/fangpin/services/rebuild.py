@@ -23,7 +23,13 @@ from sqlalchemy.orm import Session
 from fangpin.db.models import DecisionRecord, Run, RunResults
 from fangpin.db.session import session_scope
 from fangpin.errors import FangpinError
-from fangpin.reports.results import REJECTION_HEADER, write_decisions, write_rejections, write_run_json
+from fangpin.reports.results import (
+    REJECTION_HEADER,
+    write_decisions,
+    write_households,
+    write_rejections,
+    write_run_json,
+)
 from fangpin.reports.workbook import run_causes, write_visits_csv, write_workbook
 from fangpin.services.checks import PACKS
 
@@ -84,7 +90,7 @@ def rebuild_run(database_url: str, run_id: str, out_dir: Path) -> Rebuilt:
                                        how="left")
             write_rejections(staging / "rejections.csv", rejections.select(REJECTION_HEADER))
             write_visits_csv(staging / "visits.csv", decisions, run_causes(summary), groups)
-            households.write_csv(staging / "households.csv")
+            write_households(staging / "households.csv", households)
             write_workbook(staging / "report.xlsx", summary, decisions, rejections)
         else:
             result.missing = ["rejections.csv", "visits.csv", "households.csv", "report.xlsx"]

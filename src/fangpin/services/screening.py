@@ -38,7 +38,7 @@ from fangpin.db.chained import append_frame, chained_columns
 from fangpin.db.locks import lock_chain
 from fangpin.db.models import DECISION_LAYOUT, DecisionRecord, Payment, Run, RunEvents, RunResults
 from fangpin.db.session import session_scope
-from fangpin.errors import FangpinError, StorageError
+from fangpin.errors import StorageError
 from fangpin.intake.errors import UnrecognisedFileError
 from fangpin.intake.guard import FileLimits, check_export, is_xlsx
 from fangpin.intake.parallel import cores, parse_all
@@ -48,8 +48,8 @@ from fangpin.money import fen_text
 from fangpin.packs import Pack
 from fangpin.reports.results import (
     REJECTION_HEADER,
-    neutralised,
     write_decisions,
+    write_households,
     write_rejections,
     write_run_json,
 )
@@ -232,8 +232,7 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
         write_visits_csv(staging / "visits.csv", decisions, [(cause.id, cause.label) for cause in pack.causes],
                          pack.people_labels.groups)
         # who heads each household, for finding a household by name or ID number (the console's search)
-        neutralised(decisions.select(HOUSEHOLD_COLUMNS), ["household_id", "head_name", "township", "village"]
-                    ).write_csv(staging / "households.csv")
+        write_households(staging / "households.csv", decisions.select(HOUSEHOLD_COLUMNS))
         write_run_json(staging / "run.json", run)
         report = _start_workbook(staging, run, decisions, rejections)
         clock.lap("writing")
