@@ -4,7 +4,6 @@ anonymous uploads before a byte is read, and a hostile workbook fails its run wh
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,16 +110,6 @@ def test_an_api_body_over_its_limit_is_refused_before_authentication(small_limit
     assert small.status_code == 401  # under the limit, the request goes on to authentication
 
 
-def _wait(client: TestClient, job_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = client.get(f"/console/api/jobs/{job_id}").json()
-        if job["state"] != "running":
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"screening job {job_id} did not finish in two minutes")
-
-
 @pytest.mark.parametrize("hostile", ["bomb.xlsx", "far.xlsx"])
 def test_a_hostile_workbook_fails_its_run_and_the_server_answers_on(hostile: str, console: Console,
                                                                    tmp_path: Path) -> None:
@@ -136,7 +125,7 @@ def test_a_hostile_workbook_fails_its_run_and_the_server_answers_on(hostile: str
 
     response = console.upload(office, folder, county=COUNTY)
     assert response.status_code == 202, response.text
-    job = _wait(office, response.json()["job_id"])
+    job = console.wait(office, response.json()["job_id"])
 
     assert job["state"] == "failed"
     assert hostile in job["error"] and ("xlsx_max_ratio" in job["error"] or "parse_memory_mb" in job["error"])
