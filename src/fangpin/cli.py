@@ -9,11 +9,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from fangpin import services
 from fangpin.errors import DocumentError, FangpinError, PackError
-from fangpin.money import fen_text
 from fangpin.packs import available_packs, load_pack
 
 app = typer.Typer(
@@ -69,13 +67,12 @@ def packs(
         found = available_packs(rules_dir)
     except PackError as exc:
         raise _fail(exc, 3) from None
-    table = Table(title="rule packs")
-    for column in ("id", "version", "years", "sha256", "folder"):
-        table.add_column(column)
-    for pack in found:
-        table.add_row(pack.id, pack.meta.version, ", ".join(map(str, pack.meta.years)), pack.hash,
-                      str(pack.directory))
-    out.print(table)
+    from fangpin.termout import print_records, term
+
+    rows = [[pack.id, pack.meta.version, ", ".join(map(str, pack.meta.years)), pack.hash, str(pack.directory)]
+            for pack in found]
+    print_records(out, "规则包 rule packs", [(term(name), "left") for name in ("pack", "version", "years", "sha256",
+                                                                            "folder")], rows, keys=(0, 3))
 
 
 @app.command("pack-validate")
@@ -110,6 +107,7 @@ def screen(
     from fangpin.reports.summary import print_summary
     from fangpin.services.screening import ScreenRequest
     from fangpin.services.screening import screen as run_screen
+    from fangpin.web.labels import STAGES
 
     settings = get_settings()
     request = ScreenRequest(drop=drop, year=year, county=county, database_url=settings.database_url,
@@ -121,7 +119,7 @@ def screen(
 
         def progress(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
+                tasks[stage] = bar.add_task(f"{STAGES.get(stage, stage)} {stage}", total=total)
             bar.update(tasks[stage], completed=done)  # type: ignore[arg-type]
 
         try:
@@ -131,13 +129,14 @@ def screen(
         except FangpinError as exc:
             raise _fail(exc, 1) from None
     if result.already:
-        out.print(f"this drop was already screened for {county} {year} under the same pack as run "
-                  f"{result.run['run_id']} ({result.run['finished_at']}): nothing changed, nothing stored",
+        out.print(f"本数据已筛查过,未作任何改动 — this drop was already screened for {county} {year} "
+                  f"under the same pack as run {result.run['run_id']} ({result.run['finished_at']}): "
+                  "nothing changed, nothing stored",
                   soft_wrap=True)
         return
     print_summary(result.run, out)
-    out.print(f"results: {result.out_dir}/ (decisions.csv, rejections.csv, visits.csv, households.csv, run.json, "
-              "report.xlsx)")
+    out.print(f"结果文件 results: {result.out_dir}/ (decisions.csv, rejections.csv, visits.csv, households.csv, "
+              "run.json, report.xlsx)", soft_wrap=True)
 
 
 def _register_plugins() -> None:
@@ -194,16 +193,15 @@ def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 2
     from fangpin.config import get_settings
     from fangpin.db.session import session_scope
     from fangpin.services.runs import latest_runs
+    from fangpin.termout import fen, print_records, term
 
-    table = Table(title="screening runs")
-    for column in ("run", "county", "year", "pack", "households", "payout", "fee", "finished"):
-        table.add_column(column)
     with session_scope(get_settings().database_url) as session:
-        for run in latest_runs(session, limit=limit):
-            table.add_row(run.id, run.county, str(run.year), run.pack_hash[:12], str(run.households),
-                          fen_text(run.payout), fen_text(run.fee),
-                          run.finished_at.isoformat(timespec="seconds"))
-    out.print(table)
+        rows = [[run.id, run.county, str(run.year), run.pack_hash[:12], str(run.households), fen(run.payout),
+                 fen(run.fee), run.finished_at.isoformat(timespec="seconds")]
+                for run in latest_runs(session, limit=limit)]
+    columns = [(term(name), "right" if name in ("households", "payout", "fee") else "left")
+               for name in ("run", "county", "year", "pack", "households", "payout", "fee", "finished")]
+    print_records(out, "筛查运行 screening runs (元 yuan)", columns, rows)
 
 
 @app.command()

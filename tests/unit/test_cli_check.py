@@ -30,7 +30,7 @@ def test_check_prints_a_readable_account() -> None:
     result = runner.invoke(app, ["check", str(DEMO_HOUSEHOLD)], env={"COLUMNS": "140"})
 
     assert result.exit_code == 0, result.output
-    for text in ("130434-0001", "edge", "26150.00", "3922.50", "illness_edge", "二(二)"):
+    for text in ("130434-0001", "edge", "26,150.00", "3,922.50", "illness_edge", "二(二)", "赔付 payout"):
         assert text in result.stdout
 
 
@@ -46,8 +46,19 @@ def test_check_prints_the_causes_of_the_deciding_pack_with_its_labels(tmp_path: 
     result = runner.invoke(app, ["check", str(document)], env={"COLUMNS": "160"})
 
     assert result.exit_code == 0, result.output
-    for text in ("因意外 accident", "因灾 disaster", "1500.00", "脱贫不稳定户"):
+    for text in ("因意外 accident", "因灾 disaster", "1,500.00", "脱贫不稳定户"):
         assert text in result.stdout
+
+
+def test_check_at_80_columns_keeps_each_tier_whole_on_its_own_line() -> None:
+    result = runner.invoke(app, ["check", str(DEMO_HOUSEHOLD)], env={"COLUMNS": "80"})
+
+    assert result.exit_code == 0, result.output
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    assert "因病 illness    20,000.00 × 0.50 = 10,000.00" in lines
+    assert "5,000.00 × 0.60 = 3,000.00" in lines
+    assert "因灾 disaster   26,000.00 × 0.50 = 13,000.00" in lines
+    assert all(len(line) <= 80 for line in result.stdout.splitlines() if "sha256" not in line)
 
 
 def test_check_of_a_malformed_document_names_the_field_and_exits_2(tmp_path: Path) -> None:
