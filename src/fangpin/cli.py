@@ -37,25 +37,37 @@ def _fail(exc: FangpinError, code: int) -> typer.Exit:
 
 @app.command()
 def check(
-    file: Annotated[Path, typer.Argument(help="A household document, YAML or JSON (docs/policy.md section 9).")],
+    files: Annotated[list[Path], typer.Argument(help="Household documents, YAML or JSON (docs/policy.md section 9).")],
     pack: PackOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the decision as one JSON object.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each decision as one JSON object (a line each).")]
+    = False,
 ) -> None:
-    """Decide one household: group, outcome, amounts per cause, the rules that fired and the clauses."""
-    try:
-        decision, labels = services.explain_document(file, pack)
-    except DocumentError as exc:
-        raise _fail(exc, 2) from None
-    except PackError as exc:
-        raise _fail(exc, 3) from None
-    except FangpinError as exc:
-        raise _fail(exc, 1) from None
-    if as_json:
-        sys.stdout.write(json.dumps(decision.to_json_dict(), ensure_ascii=False) + "\n")
-    else:
-        from fangpin.render import render_decision
+    """Decide households, one document each: group, outcome, amounts per cause, the rules that fired and the
+    clauses. Every file is decided; a file that fails is reported by name and the others still are. Exit 0 if
+    all were decided, else 2 (a malformed document), 3 (a broken pack) or 1, the highest met."""
+    from fangpin.render import render_decision
+    from fangpin.termout import print_lines
 
+    failed: list[int] = []
+    for file in files:
+        try:
+            decision, labels = services.explain_document(file, pack)
+        except FangpinError as exc:
+            code = 2 if isinstance(exc, DocumentError) else 3 if isinstance(exc, PackError) else 1
+            err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+            failed.append(code)
+            continue
+        if as_json:
+            sys.stdout.write(json.dumps(decision.to_json_dict(), ensure_ascii=False) + "\n")
+            continue
+        if len(files) > 1:
+            print_lines(out, [f"文件 file {file}"])
         render_decision(decision, out, labels.causes)
+    if len(files) > 1:
+        err.print(f"{len(files)} 个文件 files: {len(files) - len(failed)} 已判定 decided, {len(failed)} 出错 failed",
+                  highlight=False)
+    if failed:
+        raise typer.Exit(max(failed))
 
 
 @app.command()

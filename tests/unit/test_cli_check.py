@@ -107,3 +107,52 @@ def test_packs_lists_the_shipped_packs() -> None:
 
     assert result.exit_code == 0
     assert "handan-2019" in result.stdout
+
+
+def test_check_decides_every_file_given_and_fails_if_any_failed(tmp_path: Path) -> None:
+    second = tmp_path / "second.yaml"
+    second.write_text(DEMO_HOUSEHOLD.read_text("utf-8").replace('"130434-0001"', '"130434-0002"'), "utf-8")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(DEMO_HOUSEHOLD.read_text("utf-8").replace("members: 4", "members: [4"), "utf-8")
+
+    result = runner.invoke(app, ["check", str(DEMO_HOUSEHOLD), str(broken), str(second), "--json"])
+
+    assert result.exit_code == 2
+    decided = [json.loads(line)["household_id"] for line in result.stdout.splitlines()]
+    assert decided == ["130434-0001", "130434-0002"]
+    assert str(broken) in result.stderr and "1 出错 failed" in result.stderr
+
+
+def test_check_of_several_good_files_prints_each_account_under_its_file_name(tmp_path: Path) -> None:
+    second = tmp_path / "second.yaml"
+    second.write_text(DEMO_HOUSEHOLD.read_text("utf-8").replace('"130434-0001"', '"130434-0002"'), "utf-8")
+
+    result = runner.invoke(app, ["check", str(DEMO_HOUSEHOLD), str(second)], env={"COLUMNS": "80"})
+
+    assert result.exit_code == 0, result.output
+    assert f"文件 file {second}" in result.stdout.splitlines()
+    assert result.stdout.count("26,150.00") == 2
+
+
+def test_a_misspelled_key_is_reported_as_unknown_with_the_field_meant(tmp_path: Path) -> None:
+    bad = tmp_path / "misspelled.yaml"
+    bad.write_text(DEMO_HOUSEHOLD.read_text("utf-8").replace("members: 4", "membrs: 4"), "utf-8")
+
+    result = runner.invoke(app, ["check", str(bad)])
+
+    assert result.exit_code == 2
+    assert "membrs: unknown field; did you mean members?" in result.stderr
+    assert "Field required" not in result.stderr and "more" not in result.stderr
+
+
+def test_a_yaml_syntax_error_names_the_file_and_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "unclosed.yaml"
+    bad.write_text(DEMO_HOUSEHOLD.read_text("utf-8").replace("members: 4", "members: [4"), "utf-8")
+    line = next(n for n, text in enumerate(bad.read_text("utf-8").splitlines(), 1) if "members: [4" in text)
+
+    result = runner.invoke(app, ["check", str(bad)])
+
+    assert result.exit_code == 2
+    assert f"{bad}: line " in result.stderr and "<unicode string>" not in result.stderr
+    reported = int(result.stderr.split(f"{bad}: line ")[1].split(",")[0])
+    assert line <= reported <= line + 1  # the flow sequence opened here runs into the next key
