@@ -127,7 +127,7 @@ def test_screen_writes_who_heads_each_household_for_search_by_name(env: dict[str
 
     _screen(drop, env, "--out", str(tmp_path / "out"))
 
-    heads = (tmp_path / "out" / "households.csv").read_text("utf-8").splitlines()
+    heads = (tmp_path / "out" / "households.csv").read_text("utf-8-sig").splitlines()
     assert heads[0] == "household_id,head_name,head_id,township,village"
     assert heads[1].startswith("H1,张三,") and heads[1].endswith(",东代固镇,东村")
 

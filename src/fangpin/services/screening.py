@@ -188,7 +188,7 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
                          pack.people_labels.groups)
         # who heads each household, for finding a household by name or ID number (the console's search)
         decisions.select("household_id", "head_name", "head_id", "township", "village").write_csv(
-            staging / "households.csv")
+            staging / "households.csv", include_bom=True)  # people open it in Excel: a BOM (docs/exports.md)
         write_run_json(staging / "run.json", run)
         report = _start_workbook(staging, run, decisions, rejections)
         clock.lap("writing")
@@ -280,7 +280,8 @@ def _run_summary(
         "year": request.year,
         "pack": {"id": pack.id, "version": pack.meta.version, "hash": pack.hash,
                  "causes": [{"id": cause.id, "label": cause.label} for cause in pack.causes],
-                 "groups": [{"id": group, "label": label} for group, label in pack.people_labels.groups.items()]},
+                 "groups": [{"id": group, "label": label} for group, label in pack.people_labels.groups.items()],
+                 "rules": rule_labels(pack)},
         "started_at": started.isoformat(),
         "finished_at": dt.datetime.now(dt.UTC).isoformat(),
         "inputs": inputs,
@@ -294,6 +295,29 @@ def _run_summary(
             "within_this_drop": sum(linked.superseded.values()),
         },
     }
+
+
+def rule_labels(pack: Pack) -> list[dict[str, str]]:
+    """Each rule's name for people, made of the pack's own Chinese (a rule's ``description`` is for engineers):
+    a group rule by its group's label, a benefit by its cause and group (因病·非贫低收入户(边缘户)), an
+    outcome rule by the outcome and the clause it cites, a note rule by its note."""
+    from fangpin.packs.schema import Benefit, Group
+    from fangpin.reports.labels import OUTCOMES
+
+    labels = pack.people_labels
+    named = []
+    for rule in pack.compiled:
+        source = rule.source
+        if isinstance(source, Group):
+            label = source.label
+        elif isinstance(source, Benefit):
+            label = f"{labels.causes.get(source.cause, source.cause)}·{labels.groups.get(source.group, source.group)}"
+        elif source.then.outcome is not None:
+            label = f"{OUTCOMES.get(source.then.outcome, source.then.outcome)}(依据 {source.cites.clause})"
+        else:
+            label = source.then.note or source.cites.clause
+        named.append({"id": rule.id, "label": label})
+    return named
 
 
 def _already(run: Run) -> dict[str, Any]:
