@@ -176,3 +176,18 @@ def test_replay_says_how_many_difference_rows_it_shows_of_how_many(env: dict[str
     rows = len((tmp_path / "replay" / "diff.csv").read_text("utf-8").splitlines()) - 1
     assert 0 < rows < 20
     assert f"all {rows} rows" in other.stdout and "first 20 of" not in other.stdout
+
+
+def test_fund_input_is_read_as_accountants_write_it_and_printed_grouped(env: dict[str, str]) -> None:
+    fund = ["fund", "--county", "130434", "--year", "2019"]
+
+    grouped = runner.invoke(app, [*fund, "--input", "1,000,000.50"], env=env)
+    wan = runner.invoke(app, [*fund, "--input", "12.5万", "--json"], env=env)
+    ambiguous = runner.invoke(app, [*fund, "--input", "1,00,000"], env=env)
+
+    assert grouped.exit_code == 0, grouped.output
+    assert "1,000,000.50" in grouped.stdout and "财政投入 fiscal input" in grouped.stdout
+    assert wan.exit_code == 0, wan.output
+    assert json.loads(wan.stdout)["fiscal_input"] == "1125000.50"
+    assert ambiguous.exit_code == 2 and "1,00,000" in ambiguous.stderr and "每三位" in ambiguous.stderr
+    assert json.loads(runner.invoke(app, [*fund, "--json"], env=env).stdout)["fiscal_input"] == "1125000.50"
