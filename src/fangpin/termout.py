@@ -9,6 +9,7 @@ labels where they are (``reports.labels``, ``web.labels``); this module holds on
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Literal, cast
@@ -32,6 +33,8 @@ TERMS = {
     "households changed": "变化户数", "yuan": "元",
 }
 
+_AMOUNT = re.compile(r"-?\d+\.\d{2}")
+
 Justify = Literal["left", "right", "center"]
 
 
@@ -45,6 +48,13 @@ def yuan(value: str | Decimal | None) -> str:
     if value is None or value == "":
         return "—"
     return format_yuan_grouped(to_decimal(value))
+
+
+def amount_or_text(value: str | None) -> str:
+    """A value that is an amount in the result files' form ("4800.00") grouped; anything else as it is."""
+    if not value:
+        return "—"
+    return yuan(value) if _AMOUNT.fullmatch(value) else value
 
 
 def fen(value: int | None) -> str:

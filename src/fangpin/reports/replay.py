@@ -13,7 +13,7 @@ from rich.console import Console
 from fangpin.money import fen_text
 from fangpin.reports.labels import OUTCOMES
 from fangpin.reports.results import yuan
-from fangpin.termout import Justify, fen, print_lines, print_records, term
+from fangpin.termout import Justify, amount_or_text, fen, print_lines, print_records, term
 from fangpin.termout import yuan as grouped
 
 
@@ -73,7 +73,12 @@ def write_replay(out: Path, summary: dict[str, Any], diff: pl.DataFrame) -> None
 SAMPLE_ROWS = 20
 
 
-def print_replay(summary: dict[str, Any], diff: pl.DataFrame, console: Console) -> None:
+def print_replay(summary: dict[str, Any], diff: pl.DataFrame, console: Console,
+                 cause_labels: dict[str, str] | None = None) -> None:
+    """The verdict, digests and totals, the parameters that differ, and the first rows of the diff;
+    ``cause_labels`` are the packs' labels of the causes (id → 因病 …)."""
+    names = {"payout": term("payout"), "fee": term("fee"),
+             **{cause: f"{label} {cause}" for cause, label in (cause_labels or {}).items()}}
     verdict = "一致 identical" if summary["identical"] else "不一致 differs"
     console.print(f"重算 replay of {summary['scope']}: [bold]{verdict}[/bold]", soft_wrap=True, highlight=False)
     print_lines(console, [
@@ -84,13 +89,13 @@ def print_replay(summary: dict[str, Any], diff: pl.DataFrame, console: Console) 
     ])
     rows = [[term("households changed"), "", f"{summary['households_changed']} / {summary['households']}"]]
     for key in ("payout", "fee", *summary["causes"]):
-        rows.append([term(key), grouped(summary[f"{key}_before"]), grouped(summary[f"{key}_after"])])
+        rows.append([names.get(key, key), grouped(summary[f"{key}_before"]), grouped(summary[f"{key}_after"])])
     print_records(console, "合计 totals (元 yuan)", [("", "left"), (term("before"), "right"), (term("after"), "right")],
                   rows, keys=())
     if summary["parameters_changed"]:
         print_records(console, "两个规则包不同的参数 parameters that differ between the packs",
                       [(term("parameter"), "left"), (term("before"), "left"), (term("after"), "left")],
-                      [[name, change["before"] or "—", change["after"] or "—"]
+                      [[name, amount_or_text(change["before"]), amount_or_text(change["after"])]
                        for name, change in summary["parameters_changed"].items()])
     if diff.height:
         shown = min(diff.height, SAMPLE_ROWS)
@@ -101,7 +106,8 @@ def print_replay(summary: dict[str, Any], diff: pl.DataFrame, console: Console) 
             (term("after"), "right"), (term("difference"), "right"), (term("outcome"), "left"),
             (term("accounted for by"), "left")]
         print_records(console, f"差异 differences ({scope}; 全部见 all in diff.csv)", columns, [
-            [row["household_id"], row["cause"], fen(row["before"]), fen(row["after"]), fen(row["difference"]),
+            [row["household_id"], names.get(row["cause"], row["cause"]), fen(row["before"]), fen(row["after"]),
+             fen(row["difference"]),
              f"{OUTCOMES.get(row['outcome_before'] or '', row['outcome_before'] or '—')} → "
              f"{OUTCOMES.get(row['outcome_after'] or '', row['outcome_after'] or '—')}",
              row["parameters"] or row["rules"] or ""]

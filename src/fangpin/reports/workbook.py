@@ -92,7 +92,8 @@ def run_groups(run: dict[str, Any]) -> dict[str, str]:
 
 
 def run_rules(run: dict[str, Any]) -> dict[str, str]:
-    """The deciding pack's rules and their names for people (a run.json written before they were kept has none: the ids are shown)."""
+    """The deciding pack's rules and their names for people (a run.json written before they were kept has
+    none: the ids are shown)."""
     return {rule["id"]: rule["label"] for rule in run["pack"].get("rules", [])}
 
 
