@@ -184,6 +184,35 @@ def audit_verify() -> None:
     out.print("all chains intact: no stored decision or payment was altered, removed or reordered")
 
 
+@audit_app.command("reads")
+def audit_reads(
+    household: Annotated[str | None, typer.Option("--household", help="Who read this household (its id).")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="What this user read.")] = None,
+    county: Annotated[str | None, typer.Option("--county", help="Only reads by users of this county.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows, newest first.")] = 1000,
+) -> None:
+    """The access log: who read, searched or downloaded a household's data, or what a user read (newest
+    first). Searches by ID number show the number masked: it was never stored in clear."""
+    from fangpin.config import get_settings
+    from fangpin.db.session import session_scope
+    from fangpin.services.access_log import reads
+
+    if household is None and user is None:
+        err.print("[bold red]error:[/bold red] give --household ID or --user NAME (or both)", highlight=False)
+        raise typer.Exit(2)
+    with session_scope(get_settings().database_url) as session:
+        rows = reads(session, county=county, household_id=household, user=user, limit=limit)
+    table = Table(title=f"reads of {'household ' + household if household else 'user ' + str(user)}")
+    for column in ("at (UTC)", "who", "role", "county", "kind", "object", "household", "route", "status"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row.at.strftime("%Y-%m-%d %H:%M:%S"), row.who, row.role, row.county, row.kind,
+                      row.object_id or "", row.household_id or "", row.route, str(row.status))
+    shown = out if out.is_terminal else Console(width=240)  # piped or captured: wide, nothing cut
+    shown.print(table)
+    shown.print(f"{len(rows)} read(s)")
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply the database migrations (new SQLite files are migrated on first use anyway)."""

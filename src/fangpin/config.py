@@ -12,6 +12,7 @@ import functools
 import os
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +26,12 @@ class Settings(BaseSettings):
     workers: int = 0  # 0: one per core
     api_threads: int = 2  # requests one API process works on at once (the rest wait in the event loop)
     console_session_hours: float = 8.0  # how long a sign-in to the web console lasts
+    # Credentials (docs/api.md, "Users and tokens")
+    token_days: int = Field(default=90, ge=1)  # how long a token from `users add` or `users rotate` is valid
+    token_cache_seconds: float = Field(default=2.0, ge=0, le=5)  # a process takes a token it found as valid
+    # without asking the database again for this long: a disabled or rotated token stops within this time
+    login_max_failures: int = Field(default=5, ge=1)  # failed sign-ins of one name, or from one address, ...
+    login_window_minutes: float = Field(default=15.0, gt=0)  # ... within this window lock further attempts
 
 
 @functools.lru_cache(maxsize=16)

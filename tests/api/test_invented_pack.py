@@ -138,7 +138,7 @@ def test_an_invented_pack_decides_a_check_through_the_api_and_replays_it(
     assert by_cause["livestock"]["base"] == "8000.00"
     assert decision["payout"] == by_cause["livestock"]["increment"] != "0.00"
 
-    stored = api.get(f"/v1/decisions/{body['id']}").json()
+    stored = api.get(f"/v1/decisions/{body['id']}", who="office").json()
     assert stored["amounts"]["livestock"] == decision["payout"]
     assert stored["document"]["livestock"][0]["id"] == "L1"
     with session_scope(api.database_url) as session:

@@ -80,6 +80,7 @@ def server(browser: Any, tmp_path: Path) -> Iterator[Server]:
         for role in ROLES:
             tokens[role] = add_user(session, f"{role}1", role, COUNTY)
         tokens["other_office"] = add_user(session, "other_office1", "office", OTHER_COUNTY)
+        tokens["payer"] = add_user(session, "payer1", "surveyor", COUNTY)  # not the surveyor who surveyed
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="auto",
                             timeout_graceful_shutdown=1, access_log=False)

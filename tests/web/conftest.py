@@ -37,6 +37,9 @@ def text_of(page: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page))).strip()
 
 
+USER_ROLES = {"payer": "surveyor"}  # users whose name is not their role
+
+
 @dataclass
 class Console:
     app: FastAPI
@@ -94,7 +97,7 @@ class Console:
     def actors(self) -> list[Any]:
         from fangpin.claims import Actor
 
-        return [Actor(name=name, role=name.removeprefix("other_"),  # type: ignore[arg-type]
+        return [Actor(name=name, role=USER_ROLES.get(name, name.removeprefix("other_")),  # type: ignore[arg-type]
                       county=OTHER_COUNTY if name.startswith("other_") else COUNTY) for name in self.tokens]
 
 
@@ -113,6 +116,7 @@ def console(database_url: str, clock: Clock, tmp_path: Path) -> Iterator[Console
         for role in ROLES:
             tokens[role] = add_user(session, role, role, COUNTY)
             tokens[f"other_{role}"] = add_user(session, f"other_{role}", role, OTHER_COUNTY)
+        tokens["payer"] = add_user(session, "payer", "surveyor", COUNTY)  # pays what another surveyor surveyed
     state = Console(app, clock, database_url, runs_dir, tokens)
     yield state
     for client in state.clients:

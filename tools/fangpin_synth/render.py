@@ -1,5 +1,8 @@
 """Rendering a table to a file: header aliases, title/blank/total rows, amount and date styles, CSV
-(GB18030, UTF-8, UTF-8 with BOM) or xlsx."""
+(GB18030, UTF-8, UTF-8 with BOM) or xlsx.
+
+Length: over 300 lines because each messy style the exports show (see docs/exports.md) is one small
+renderer, and all draw from the same seeded stream in a fixed order."""
 
 from __future__ import annotations
 

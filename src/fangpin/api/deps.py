@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
@@ -21,7 +22,7 @@ from fangpin.documents import household_from
 from fangpin.errors import DocumentError
 from fangpin.exactyaml import load_json
 from fangpin.facts import Household
-from fangpin.services import request_log, users
+from fangpin.services import access_log, request_log, users
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -58,28 +59,37 @@ def _finish(request: Request, session: Session) -> None:
 
 
 def commit(request: Request, session: Session) -> None:
-    """Record the request (when it is one that changes something) and commit."""
+    """Record the request (when it is one that changes something), what it read (the access log: what its
+    services noted, or for a GET the route itself), and commit."""
     entry = None
+    actor: Actor | None = getattr(request.state, "actor", None)
+    route = request.scope.get("route")
+    status = getattr(route, "status_code", None) or 200
     if request.method in WRITES:
-        actor: Actor | None = getattr(request.state, "actor", None)
-        route = request.scope.get("route")
         entry = request_log.Entry(who=actor.name if actor else None, role=actor.role if actor else None,
                                   at=request.app.state.clock(), method=request.method, path=request.url.path,
-                                  status=getattr(route, "status_code", None) or 200)
+                                  status=status)
+    template = access_log.route_of(request.method, request.url.path, request.path_params)
+    access_log.record(session, actor, at=request.app.state.clock(), route=template, status=status,
+                      fallback=access_log.from_route(template, request.path_params)
+                      if request.method == "GET" else None)
     request_log.record_and_commit(session, entry)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
-bearer = HTTPBearer(auto_error=False, description="The token `fangpin users add` printed.")
+bearer = HTTPBearer(auto_error=False, description="The token `fangpin users add` (or `users rotate`) printed.")
 
 
 async def current_actor(request: Request, session: SessionDep,
                         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
     token = credentials.credentials if credentials else None
-    actor = users.remembered(session, token)
+    now = request.app.state.clock()
+    actor = users.remembered(session, token, now)
     if actor is None:  # not seen lately in this process: ask the database, in the pool
-        actor = await run_in_threadpool(users.authenticate, session, token)
+        actor = await run_in_threadpool(partial(users.authenticate, session, token, at=now,
+                                                address=request.client.host if request.client else None,
+                                                sessions=request.app.state.sessions))
     request.state.actor = actor
     return actor
 

@@ -4,8 +4,10 @@ fails is still recorded in the request log (in its own transaction: the failed o
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,9 +18,9 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fangpin.claims import Conflict, InvalidRequest, NotAllowed, NotFound, Unauthenticated
+from fangpin.claims import Conflict, InvalidRequest, NotAllowed, NotFound, TooManyAttempts, Unauthenticated
 from fangpin.errors import DocumentError, EngineError, FangpinError, NoPackForYear, PackError, ReplayError, StorageError
-from fangpin.services import request_log
+from fangpin.services import access_log, request_log
 
 PROBLEM = "application/problem+json"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -79,6 +81,8 @@ def _status(exc: Exception) -> tuple[int, str]:
         return 400, "Malformed body"
     if isinstance(exc, Unauthenticated):
         return 401, "Not authenticated"
+    if isinstance(exc, TooManyAttempts):
+        return 429, "Too many attempts"
     if isinstance(exc, NotAllowed):
         return 403, "Not allowed"
     if isinstance(exc, NotFound):
@@ -97,9 +101,14 @@ def _status(exc: Exception) -> tuple[int, str]:
 
 
 def _record_failure(request: Request, status: int) -> None:
-    if request.method not in WRITES:
-        return
     actor = getattr(request.state, "actor", None)
+    if request.method not in WRITES:
+        if status in (403, 404) and actor is not None:  # a read refused: kept in the access log
+            template = access_log.route_of(request.method, request.url.path, request.path_params)
+            access_log.record_apart(request.app.state.sessions, actor, at=request.app.state.clock(),
+                                    route=template, status=status,
+                                    read=access_log.from_route(template, request.path_params))
+        return
     request_log.record_apart(request.app.state.sessions, request_log.Entry(
         who=actor.name if actor else None, role=actor.role if actor else None, at=request.app.state.clock(),
         method=request.method, path=request.url.path, status=status))
@@ -111,6 +120,10 @@ def handle(request: Request, exc: Exception) -> Response:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     _record_failure(request, status)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, TooManyAttempts):
+        now = request.app.state.clock()
+        now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+        headers = {"Retry-After": str(max(1, math.ceil((exc.until - now).total_seconds())))}
     if isinstance(exc, IntegrityError):
         detail = "the database refused the write (a concurrent change): nothing was stored; try again"
     elif isinstance(exc, OperationalError):
@@ -159,10 +172,11 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": description, "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     for status, description in (
         (400, "The body is not JSON"),
-        (401, "No bearer token, or an unknown one"),
+        (401, "No bearer token, or an unknown, expired, rotated or disabled one"),
         (403, "The user's role or county may not do this"),
         (404, "No such resource"),
         (409, "Conflicts with the current state: a skipped step, a stale version, publicity not over"),
         (422, "A value is invalid; `field` names it"),
+        (429, "Too many refused tokens from this address lately; `Retry-After` says when to try again"),
     )
 }

@@ -1,7 +1,11 @@
 """Load a pack folder, validate it, resolve its parameters, compile its conditions, and hash its content.
 
 Format 1 (fangpin 0.1) and format 2 packs load alike; a format-1 pack's hash is computed exactly as 0.1 did,
-so every decision stored under it still names a pack that loads and replays (docs/packs.md, "Formats")."""
+so every decision stored under it still names a pack that loads and replays (docs/packs.md, "Formats").
+
+Length: over 300 lines because the ``Pack`` it returns is the engine's one view of a policy (parameters,
+money, labels, groups, causes) and loading, resolving and hashing must agree on one reading of the files;
+split, each half would re-read them."""
 
 from __future__ import annotations
 

@@ -4,6 +4,9 @@ Nothing is stored until everything has been read and decided; the run, its decis
 counted and the payments it makes are then written in one transaction, so a run killed half-way leaves
 nothing behind and can simply be run again. The result files are written to a temporary folder and moved
 into place once the transaction has committed.
+
+Length: over 300 lines because this is the one use case that runs every stage (read, link, decide, store,
+report) and accounts for each in run.json; each stage's work lives in its own module.
 """
 
 from __future__ import annotations

@@ -15,9 +15,10 @@ from fastapi.templating import Jinja2Templates
 
 from fangpin.claims import LOCAL
 from fangpin.config import get_settings
+from fangpin.services import access_log
 from fangpin.services.console import aware
 from fangpin.web import labels
-from fangpin.web.auth import LoginRequired, Viewer
+from fangpin.web.auth import LoginRequired, Viewer, now
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
@@ -103,6 +104,7 @@ def runs_dir(request: Request) -> Path:
 
 def render(request: Request, template: str, context: dict[str, Any], *, viewer: Viewer | None = None,
            status: int = 200) -> HTMLResponse:
+    request.state.status = status  # the access log keeps the status a page was answered with
     response = TEMPLATES.TemplateResponse(request, template, {"viewer": viewer, **context}, status_code=status)
     response.headers.update(SECURITY_HEADERS)
     return response
@@ -118,6 +120,7 @@ def wants_json(request: Request) -> bool:
 
 
 def error_page(request: Request, status: int, title: str, detail: str, viewer: Viewer | None = None) -> Response:
+    request.state.status = status
     if wants_json(request):
         return json_answer({"status": status, "title": title, "detail": detail}, status)
     return render(request, "error.html", {"status": status, "title": title, "detail": detail}, viewer=viewer,
@@ -137,4 +140,11 @@ def not_signed_in(request: Request, exc: Exception) -> Response:
 
 
 def forbidden(request: Request, exc: Exception) -> Response:
-    return error_page(request, 403, "无权操作", str(exc), getattr(exc, "viewer", None))
+    """403; a read refused is kept in the access log (its transaction was rolled back)."""
+    viewer = getattr(exc, "viewer", None)
+    if request.method == "GET" and viewer is not None:
+        template = access_log.route_of("GET", request.url.path, request.path_params)
+        access_log.record_apart(request.app.state.sessions, viewer.actor, at=now(request),
+                                route=template, status=403,
+                                read=access_log.from_route(template, request.path_params))
+    return error_page(request, 403, "无权操作", str(exc), viewer)

@@ -38,7 +38,7 @@ def board(request: Request, session: DB, viewer: Annotated[Viewer, Depends(auth.
     waiting = waiting_states(actor.role)
     if state not in STATES:
         state = waiting[0] if waiting else "opened"
-    counts = claim_views.counts_by_state(session, actor.county)
+    counts = claim_views.counts_by_state(session, actor.county, actor)
     total = int(counts.get(state, 0))
     pages = max(1, -(-total // size))
     page = min(page, pages)
