@@ -193,6 +193,8 @@ def audit_reads(
 ) -> None:
     """The access log: who read, searched or downloaded a household's data, or what a user read (newest
     first). Searches by ID number show the number masked: it was never stored in clear."""
+    from rich.table import Table
+
     from fangpin.config import get_settings
     from fangpin.db.session import session_scope
     from fangpin.services.access_log import reads
