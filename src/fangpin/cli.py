@@ -147,6 +147,8 @@ def screen(
                   soft_wrap=True)
         return
     print_summary(result.run, out)
+    for warning in result.warnings:
+        err.print(f"[bold yellow]warning:[/bold yellow] {warning}", highlight=False, soft_wrap=True)
     out.print(f"结果文件 results: {result.out_dir}/ (decisions.csv, rejections.csv, visits.csv, households.csv, "
               "run.json, report.xlsx)", soft_wrap=True)
 
@@ -290,3 +292,65 @@ def replay(
     out.print(f"written: {target}/ (summary.json, diff.csv, diff.xlsx)")
     if not result.identical:
         raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    run_id: Annotated[str, typer.Option("--run", help="The stored run (`fangpin runs` lists them).")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="A new or empty folder (default: "
+                                                 "runs/<run>-report-<time>).")] = None,
+) -> None:
+    """Write every result file of a stored run again, from the database alone: decisions.csv (identical to the
+    run's own), rejections.csv, visits.csv, households.csv, run.json and report.xlsx."""
+    import datetime as dt
+
+    from fangpin.config import get_settings
+    from fangpin.services.rebuild import describe, rebuild_run
+
+    settings = get_settings()
+    target = out_dir or settings.runs_dir / f"{run_id}-report-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+    try:
+        result = rebuild_run(settings.database_url, run_id, target)
+    except FangpinError as exc:
+        raise _fail(exc, 2) from None
+    out.print(f"written: {describe(result)}", soft_wrap=True, highlight=False)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Run the jobs waiting now, then exit.")] = False,
+    parent_pid: Annotated[int | None, typer.Option("--parent-pid", hidden=True,
+                                                   help="Stop when this process ends (fangpin serve).")] = None,
+) -> None:
+    """Run the screening jobs queued from the console, one county at a time (`fangpin serve` starts one).
+    On start-up, jobs left running by a worker that died are marked failed and their temporary files
+    removed."""
+    import logging
+    import signal
+
+    from fangpin.config import get_settings
+    from fangpin.services.jobs import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = get_settings()
+    runner = Worker(settings.database_url)
+    failed = runner.recover()
+    if failed:
+        err.print(f"marked failed {len(failed)} job(s) left running by a worker that stopped: {', '.join(failed)}",
+                  soft_wrap=True)
+    if once:
+        while runner.run_one():
+            pass
+        return
+
+    def stop(_signum: int, _frame: object) -> None:
+        runner.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if parent_pid is not None:  # started by `fangpin serve`: told to stop (SIGTERM) when serve ends, however
+        from fangpin.reports.workbook import die_with_parent
+
+        die_with_parent(parent_pid, signal.SIGTERM)
+    err.print(f"worker {runner.owner} waiting for screening jobs on {settings.database_url.split('@')[-1]}")
+    runner.run_forever()

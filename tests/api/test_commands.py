@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,7 +18,8 @@ from typer.testing import CliRunner
 
 from fangpin.cli import app
 from fangpin.db.session import get_engine
-from tests.support import document
+from fangpin.services import jobs
+from tests.support import DEMO, document
 
 
 def test_users_add_prints_a_token_once_and_stores_only_its_hash(
@@ -179,8 +181,18 @@ def test_serve_answers_checks_over_http_on_loopback(tmp_path: Path) -> None:
                 time.sleep(0.1)
         response = httpx.post(f"{base}/v1/checks", json=document(), headers={"Authorization": f"Bearer {token}"})
         spec = httpx.get(f"{base}/v1/openapi.json").json()
+        health = httpx.get(f"{base}/v1/health").json()
+        # the job worker `fangpin serve` started runs a queued screening job
+        drop = tmp_path / "upload"
+        shutil.copytree(DEMO, drop)
+        job = jobs.enqueue(env["FANGPIN_DATABASE_URL"], county="130434", year=2019, user="o", files=["x"],
+                           drop_dir=drop, runs_dir=tmp_path / "runs", pack_dir=None, sources_dir=None)
+        finished = jobs.wait_for(env["FANGPIN_DATABASE_URL"], job["id"], timeout=300)
     finally:
         server.terminate()
-        server.wait(10)
+        server.wait(30)
     assert response.status_code == 201 and response.json()["decision"]["payout"] == "13000.00"
+    assert health == {"status": "ok", "database": "ok", "dialect": "sqlite"}
+    assert finished["state"] == "done" and (tmp_path / "runs" / finished["run_id"] / "report.xlsx").is_file()
+    assert not drop.exists()
     assert "/v1/claims/{claim_id}/transitions" in spec["paths"]

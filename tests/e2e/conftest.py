@@ -24,6 +24,7 @@ import pytest
 
 from fangpin.claims import ROLES
 from fangpin.db.session import dispose_all, session_scope
+from fangpin.services.jobs import Worker
 from fangpin.services.users import add_user
 from tests.support import COUNTY, DEMO, OTHER_COUNTY, RunningClock
 
@@ -92,9 +93,12 @@ def server(browser: Any, tmp_path: Path) -> Iterator[Server]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the console's server did not start")
         time.sleep(0.05)
+    worker = Worker(database_url, poll_seconds=0.1)  # the job worker `fangpin serve` starts beside the server
+    worker.start_thread()
     yield Server(f"http://127.0.0.1:{port}", database_url, folder / "runs", tokens, clock)
     uvicorn_server.should_exit = True
     thread.join(timeout=15)
+    worker.stop_thread()
     dispose_all()
 
 

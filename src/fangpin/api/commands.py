@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from typing import Annotated
@@ -29,8 +30,13 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes (default: FANGPIN_WORKERS, else one per core).")]
     = 0,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
+    job_worker: Annotated[bool, typer.Option("--job-worker/--no-job-worker",
+                                             help="Start a `fangpin worker` process for the console's screening "
+                                                  "jobs (restarted if it dies); --no-job-worker when one runs "
+                                                  "elsewhere.")] = True,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /v1/openapi.json, docs at /v1/docs) on FANGPIN_DATABASE_URL."""
+    """Serve the HTTP API (OpenAPI at /v1/openapi.json, docs at /v1/docs) and the console on
+    FANGPIN_DATABASE_URL, with a worker process for the console's screening jobs."""
     import uvicorn
 
     from fangpin.config import get_settings
@@ -40,8 +46,48 @@ def serve(
     get_engine(settings.database_url)  # migrate once here, not in every worker at the same time
     dispose_all()
     count = workers or settings.workers or os.cpu_count() or 1
-    uvicorn.run("fangpin.api.main:app_from_env", factory=True, host=host, port=port, workers=count,
-                log_level=log_level, access_log=False)
+    supervisor = _WorkerSupervisor() if job_worker else None
+    if supervisor is not None:
+        supervisor.start()
+    try:
+        uvicorn.run("fangpin.api.main:app_from_env", factory=True, host=host, port=port, workers=count,
+                    log_level=log_level, access_log=False)
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
+
+
+class _WorkerSupervisor:
+    """``fangpin worker`` as a child process of ``fangpin serve``, started again (after a pause) if it dies."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._stopping = threading.Event()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._watch, name="job-worker-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            self._process = subprocess.Popen([sys.executable, "-m", "fangpin", "worker",
+                                              "--parent-pid", str(os.getpid())])
+            code = self._process.wait()
+            if not self._stopping.is_set():
+                err.print(f"the job worker exited ({code}): starting another in 2 s")
+                self._stopping.wait(2)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 users_app = typer.Typer(help="Users of the API: a role and a county each.", no_args_is_help=True)

@@ -47,8 +47,11 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 def _abandon(session: Session) -> None:
-    session.rollback()
-    session.close()
+    try:
+        session.rollback()
+        session.close()
+    except Exception:  # the connection is gone (the database went down): the request's error is answered
+        session.invalidate()
 
 
 def _finish(request: Request, session: Session) -> None:

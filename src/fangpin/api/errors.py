@@ -11,14 +11,17 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fangpin.claims import Conflict, InvalidRequest, NotAllowed, NotFound, TooManyAttempts, Unauthenticated
+from fangpin.db.session import unavailable
 from fangpin.errors import DocumentError, EngineError, FangpinError, NoPackForYear, PackError, ReplayError, StorageError
 from fangpin.services import access_log, request_log
 
@@ -77,6 +80,8 @@ def from_validation(errors: Sequence[Any], *, skip: int = 0, tags: frozenset[str
 
 
 def _status(exc: Exception) -> tuple[int, str]:
+    if unavailable(exc):
+        return 503, "Database unavailable"
     if isinstance(exc, MalformedBody):
         return 400, "Malformed body"
     if isinstance(exc, Unauthenticated):
@@ -100,6 +105,11 @@ def _status(exc: Exception) -> tuple[int, str]:
     return 500, "Internal error"
 
 
+UNAVAILABLE = ("the database cannot be reached (it is down or restarting): nothing was stored; try again in a "
+               "minute, and tell the administrator if it lasts")
+BUSY = "the database is busy: nothing was stored; try again"
+
+
 def _record_failure(request: Request, status: int) -> None:
     actor = getattr(request.state, "actor", None)
     if request.method not in WRITES:
@@ -116,18 +126,27 @@ def _record_failure(request: Request, status: int) -> None:
 
 def handle(request: Request, exc: Exception) -> Response:
     status, title = _status(exc)
-    if status >= 500:
+    down = unavailable(exc)
+    if down:
+        log.error("%s %s: the database is unavailable: %s", request.method, request.url.path,
+                  str(exc).splitlines()[0])
+    elif status >= 500:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-    _record_failure(request, status)
+    if not down:
+        _record_failure(request, status)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if isinstance(exc, TooManyAttempts):
         now = request.app.state.clock()
         now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
         headers = {"Retry-After": str(max(1, math.ceil((exc.until - now).total_seconds())))}
-    if isinstance(exc, IntegrityError):
+    if status == 503:
+        headers = {"Retry-After": "30" if down else "2"}
+    if down:
+        detail = UNAVAILABLE
+    elif isinstance(exc, IntegrityError):
         detail = "the database refused the write (a concurrent change): nothing was stored; try again"
     elif isinstance(exc, OperationalError):
-        detail = "the database is busy: nothing was stored; try again"
+        detail = BUSY
     elif status == 500:
         detail = str(exc) if isinstance(exc, FangpinError) else "an unexpected error; it was logged"
     else:
@@ -135,6 +154,13 @@ def handle(request: Request, exc: Exception) -> Response:
     field = getattr(exc, "field", None) if status == 422 else None
     if isinstance(exc, NoPackForYear):
         field = "year"
+    html = getattr(request.app.state, "html_errors", None)  # the console's pages answer with a page
+    answer: Response | None = html(request, status, title, detail) if (
+        html is not None and request.url.path.startswith(html.prefix)) else None
+    if answer is not None:
+        if headers:
+            answer.headers.update(headers)
+        return answer
     return problem(status, title, detail, field=field, headers=headers)
 
 
@@ -164,7 +190,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, handle_request_validation)
     app.add_exception_handler(ValidationError, handle_pydantic)
     app.add_exception_handler(StarletteHTTPException, handle_http)
-    for kind in (FangpinError, IntegrityError, OperationalError, Exception):
+    # the driver's own errors too: the request log's pipelined commit talks to psycopg directly
+    for kind in (FangpinError, IntegrityError, OperationalError, DBAPIError, SQLAlchemyTimeout, psycopg.Error,
+                 Exception):
         app.add_exception_handler(kind, handle)
 
 
@@ -178,5 +206,6 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (409, "Conflicts with the current state: a skipped step, a stale version, publicity not over"),
         (422, "A value is invalid; `field` names it"),
         (429, "Too many refused tokens from this address lately; `Retry-After` says when to try again"),
+        (503, "The database is unavailable (down or restarting) or busy: nothing was stored; try again"),
     )
 }

@@ -217,11 +217,28 @@ def write_workbook_from_files(path: str, run_json: str, decisions_parquet: str, 
     write_workbook(Path(path), run, pl.read_parquet(decisions_parquet), pl.read_parquet(rejections_parquet))
 
 
-if __name__ == "__main__":  # python -m fangpin.reports.workbook OUT.xlsx RUN.json DECISIONS.parquet REJECTIONS.parquet
+def die_with_parent(parent: int, signum: int = 9) -> None:
+    """Get ``signum`` (default SIGKILL) when the process ``parent`` ends (Linux); exit now if it already has."""
+    import os
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signum or signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        sys.exit("the process that started this one is gone")
+
+
+# python -m fangpin.reports.workbook OUT.xlsx RUN.json DECISIONS.parquet REJECTIONS.parquet [PARENT PID]
+if __name__ == "__main__":
     import os
     import sys
 
     # Written while the run is being stored, which is what the office waits for: the workbook takes the
     # CPU that storing leaves, and has it all once storing is done.
     os.nice(10)
+    if len(sys.argv) > 5:  # the process that started it: die with it (Linux: PR_SET_PDEATHSIG)
+        die_with_parent(int(sys.argv[5]))
     write_workbook_from_files(*sys.argv[1:5])

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
 from fastapi import Request
@@ -125,6 +125,26 @@ def error_page(request: Request, status: int, title: str, detail: str, viewer: V
         return json_answer({"status": status, "title": title, "detail": detail}, status)
     return render(request, "error.html", {"status": status, "title": title, "detail": detail}, viewer=viewer,
                   status=status)
+
+
+class ConsoleErrors:
+    """How the API's error handlers (``api.errors``) answer a console page: the error page, in the console's
+    words. None for the console's own JSON calls (/console/api/, Accept: application/json): they get the
+    API's problem+json."""
+
+    prefix = "/console"
+    TITLES: ClassVar[dict[int, str]] = {
+        503: "数据库不可用", 500: "内部错误", 409: "冲突", 422: "请求无效", 404: "未找到", 403: "无权操作"}
+
+    def __call__(self, request: Request, status: int, title: str, detail: str) -> Response | None:
+        if wants_json(request):
+            return None
+        if title == "Database unavailable":
+            return error_page(request, 503, "数据库不可用", "数据库暂时无法连接(已停止或正在重启):没有写入任何记录。"
+                              "请稍后重试;如持续出现,请联系系统管理员。")
+        if title == "Database busy":
+            return error_page(request, 503, "数据库繁忙", "数据库正忙:没有写入任何记录,请稍后重试。")
+        return error_page(request, status, self.TITLES.get(status, title), detail)
 
 
 def login_redirect(request: Request, exc: Exception) -> Response:
