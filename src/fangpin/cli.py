@@ -9,11 +9,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from fangpin import services
 from fangpin.errors import DocumentError, FangpinError, PackError
-from fangpin.money import fen_text
 from fangpin.packs import available_packs, load_pack
 
 app = typer.Typer(
@@ -39,25 +37,37 @@ def _fail(exc: FangpinError, code: int) -> typer.Exit:
 
 @app.command()
 def check(
-    file: Annotated[Path, typer.Argument(help="A household document, YAML or JSON (docs/policy.md section 9).")],
+    files: Annotated[list[Path], typer.Argument(help="Household documents, YAML or JSON (docs/policy.md section 9).")],
     pack: PackOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the decision as one JSON object.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each decision as one JSON object (a line each).")]
+    = False,
 ) -> None:
-    """Decide one household: group, outcome, amounts per cause, the rules that fired and the clauses."""
-    try:
-        decision, labels = services.explain_document(file, pack)
-    except DocumentError as exc:
-        raise _fail(exc, 2) from None
-    except PackError as exc:
-        raise _fail(exc, 3) from None
-    except FangpinError as exc:
-        raise _fail(exc, 1) from None
-    if as_json:
-        sys.stdout.write(json.dumps(decision.to_json_dict(), ensure_ascii=False) + "\n")
-    else:
-        from fangpin.render import render_decision
+    """Decide households, one document each: group, outcome, amounts per cause, the rules that fired and the
+    clauses. Every file is decided; a file that fails is reported by name and the others still are. Exit 0 if
+    all were decided, else 2 (a malformed document), 3 (a broken pack) or 1, the highest met."""
+    from fangpin.render import render_decision
+    from fangpin.termout import print_lines
 
+    failed: list[int] = []
+    for file in files:
+        try:
+            decision, labels = services.explain_document(file, pack)
+        except FangpinError as exc:
+            code = 2 if isinstance(exc, DocumentError) else 3 if isinstance(exc, PackError) else 1
+            err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+            failed.append(code)
+            continue
+        if as_json:
+            sys.stdout.write(json.dumps(decision.to_json_dict(), ensure_ascii=False) + "\n")
+            continue
+        if len(files) > 1:
+            print_lines(out, [f"文件 file {file}"])
         render_decision(decision, out, labels.causes)
+    if len(files) > 1:
+        err.print(f"{len(files)} 个文件 files: {len(files) - len(failed)} 已判定 decided, {len(failed)} 出错 failed",
+                  highlight=False)
+    if failed:
+        raise typer.Exit(max(failed))
 
 
 @app.command()
@@ -69,13 +79,12 @@ def packs(
         found = available_packs(rules_dir)
     except PackError as exc:
         raise _fail(exc, 3) from None
-    table = Table(title="rule packs")
-    for column in ("id", "version", "years", "sha256", "folder"):
-        table.add_column(column)
-    for pack in found:
-        table.add_row(pack.id, pack.meta.version, ", ".join(map(str, pack.meta.years)), pack.hash,
-                      str(pack.directory))
-    out.print(table)
+    from fangpin.termout import print_records, term
+
+    rows = [[pack.id, pack.meta.version, ", ".join(map(str, pack.meta.years)), pack.hash, str(pack.directory)]
+            for pack in found]
+    print_records(out, "规则包 rule packs", [(term(name), "left") for name in ("pack", "version", "years", "sha256",
+                                                                            "folder")], rows, keys=(0, 3))
 
 
 @app.command("pack-validate")
@@ -110,6 +119,7 @@ def screen(
     from fangpin.reports.summary import print_summary
     from fangpin.services.screening import ScreenRequest
     from fangpin.services.screening import screen as run_screen
+    from fangpin.web.labels import STAGES
 
     settings = get_settings()
     request = ScreenRequest(drop=drop, year=year, county=county, database_url=settings.database_url,
@@ -121,7 +131,7 @@ def screen(
 
         def progress(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
+                tasks[stage] = bar.add_task(f"{STAGES.get(stage, stage)} {stage}", total=total)
             bar.update(tasks[stage], completed=done)  # type: ignore[arg-type]
 
         try:
@@ -131,15 +141,16 @@ def screen(
         except FangpinError as exc:
             raise _fail(exc, 1) from None
     if result.already:
-        out.print(f"this drop was already screened for {county} {year} under the same pack as run "
-                  f"{result.run['run_id']} ({result.run['finished_at']}): nothing changed, nothing stored",
+        out.print(f"本数据已筛查过,未作任何改动 — this drop was already screened for {county} {year} "
+                  f"under the same pack as run {result.run['run_id']} ({result.run['finished_at']}): "
+                  "nothing changed, nothing stored",
                   soft_wrap=True)
         return
     print_summary(result.run, out)
     for warning in result.warnings:
         err.print(f"[bold yellow]warning:[/bold yellow] {warning}", highlight=False, soft_wrap=True)
-    out.print(f"results: {result.out_dir}/ (decisions.csv, rejections.csv, visits.csv, households.csv, run.json, "
-              "report.xlsx)")
+    out.print(f"结果文件 results: {result.out_dir}/ (decisions.csv, rejections.csv, visits.csv, households.csv, "
+              "run.json, report.xlsx)", soft_wrap=True)
 
 
 def _register_plugins() -> None:
@@ -184,6 +195,8 @@ def audit_reads(
 ) -> None:
     """The access log: who read, searched or downloaded a household's data, or what a user read (newest
     first). Searches by ID number show the number masked: it was never stored in clear."""
+    from rich.table import Table
+
     from fangpin.config import get_settings
     from fangpin.db.session import session_scope
     from fangpin.services.access_log import reads
@@ -225,16 +238,15 @@ def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 2
     from fangpin.config import get_settings
     from fangpin.db.session import session_scope
     from fangpin.services.runs import latest_runs
+    from fangpin.termout import fen, print_records, term
 
-    table = Table(title="screening runs")
-    for column in ("run", "county", "year", "pack", "households", "payout", "fee", "finished"):
-        table.add_column(column)
     with session_scope(get_settings().database_url) as session:
-        for run in latest_runs(session, limit=limit):
-            table.add_row(run.id, run.county, str(run.year), run.pack_hash[:12], str(run.households),
-                          fen_text(run.payout), fen_text(run.fee),
-                          run.finished_at.isoformat(timespec="seconds"))
-    out.print(table)
+        rows = [[run.id, run.county, str(run.year), run.pack_hash[:12], str(run.households), fen(run.payout),
+                 fen(run.fee), run.finished_at.isoformat(timespec="seconds")]
+                for run in latest_runs(session, limit=limit)]
+    columns = [(term(name), "right" if name in ("households", "payout", "fee") else "left")
+               for name in ("run", "county", "year", "pack", "households", "payout", "fee", "finished")]
+    print_records(out, "筛查运行 screening runs (元 yuan)", columns, rows)
 
 
 @app.command()
@@ -275,7 +287,8 @@ def replay(
     )
     target = out_dir or settings.runs_dir / f"replay-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
     write_replay(target, summary, result.diff)
-    print_replay(summary, result.diff, out)
+    print_replay(summary, result.diff, out,
+                 {**result.pack_before.people_labels.causes, **result.pack_after.people_labels.causes})
     out.print(f"written: {target}/ (summary.json, diff.csv, diff.xlsx)")
     if not result.identical:
         raise typer.Exit(1)

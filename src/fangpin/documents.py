@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
+import json
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
 from fangpin.errors import DocumentError
 from fangpin.exactyaml import load_json, load_yaml
-from fangpin.facts import Household
+from fangpin.facts import HOUSEHOLD_KEYS, Household
 
 
 def read_document(path: Path | str) -> Household:
@@ -27,8 +30,25 @@ def parse_document(text: str, *, source: str = "<document>", json_text: bool = F
     try:
         data = load_json(text) if json_text else load_yaml(text)
     except Exception as exc:  # json and yaml raise many kinds; all mean the same to the user
-        raise DocumentError(f"{source}: not valid {'JSON' if json_text else 'YAML'}: {exc}", source=source) from None
+        raise DocumentError(f"{source}: {_where(exc)}not valid {'JSON' if json_text else 'YAML'}: {_what(exc)}",
+                            source=source) from None
     return household_from(data, source=source)
+
+
+def _where(exc: Exception) -> str:
+    """``line L, column C: `` of a parse error (yaml marks count from 0, json's from 1), or nothing."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"line {exc.lineno}, column {exc.colno}: "
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+
+
+def _what(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return exc.msg
+    if isinstance(exc, yaml.MarkedYAMLError):  # its str() names "<unicode string>", not the file
+        return "; ".join(part for part in (exc.context, exc.problem) if part)
+    return str(exc)
 
 
 def household_from(data: Any, *, source: str = "<document>") -> Household:
@@ -41,12 +61,24 @@ def household_from(data: Any, *, source: str = "<document>") -> Household:
 
 
 def document_error(exc: ValidationError, source: str) -> DocumentError:
-    first = exc.errors()[0]
+    """The error that explains the others first: a misspelled key (``membrs``) is reported as an unknown field
+    with the field meant, not as the required field it leaves missing."""
+    errors = exc.errors()
+    unknown = [error for error in errors if error["type"] == "extra_forbidden"]
+    first = unknown[0] if unknown else errors[0]
     field = _field_path(first["loc"])
     message = str(first["msg"]).removeprefix("Value error, ")
+    explained: set[str] = set()
+    if unknown:
+        meant = _meant(field)
+        message = "unknown field" + (f"; did you mean {meant}?" if meant else "")
+        if meant:
+            explained.add(meant)
     if not field and ": " in message:  # a whole-document check that names its own field
         field, message = message.split(": ", 1)
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    rest = [error for error in errors if error is not first
+            and not (error["type"] == "missing" and _field_path(error["loc"]) in explained)]
+    more = f" (and {len(rest)} more)" if rest else ""
     return DocumentError(f"{source}: {field or 'document'}: {message}{more}", field=field or None, source=source)
 
 
@@ -62,3 +94,12 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
         else:
             path += f".{part}" if path else str(part)
     return path
+
+
+def _meant(field: str) -> str | None:
+    """The household field a misspelled top-level key most likely means."""
+    if "." in field or "[" in field:
+        return None
+    known = sorted(HOUSEHOLD_KEYS - {"events"})
+    close = difflib.get_close_matches(field, known, n=1, cutoff=0.6)
+    return close[0] if close else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 FEN = Decimal("0.01")
@@ -67,3 +69,51 @@ def format_exact(value: Decimal) -> str:
     """At least two decimals, and every further digit an intermediate amount has (e.g. 3672.835)."""
     quantized = value.quantize(FEN)
     return f"{quantized:f}" if quantized == value else f"{value.normalize():f}"
+
+
+def format_yuan_grouped(value: Decimal) -> str:
+    """``format_yuan`` as accountants write it for people to read: thousands separated, two decimals
+    (176550.08 → "176,550.08"). Screens and workbooks only; files and JSON keep ``format_yuan``."""
+    return f"{Decimal(format_yuan(value)):,f}"
+
+
+def fen_grouped(fen: int) -> str:
+    """Integer fen as grouped yuan text: 3610500000 → "36,105,000.00"."""
+    return format_yuan_grouped(from_fen(fen))
+
+
+_UNITS = {"万": Decimal(10_000), "亿": Decimal(100_000_000)}
+_PLAIN = re.compile(r"\d+(\.\d+)?")
+_GROUPED = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
+
+
+def parse_amount(text: str) -> Decimal:
+    """An amount as a person types it, exactly, at fen precision: ``1000000``, ``1,000,000``,
+    ``1,000,000.50``, ``100万``, ``12.5万``, ``1.2亿`` (full-width digits and commas too, a trailing 元).
+
+    Raises ValueError, saying what to write instead, for anything ambiguous: commas not in groups of three
+    (``1,00,000``, ``1,5`` — a decimal comma?), several points, finer than a fen, or not a number at all."""
+    if not isinstance(text, str):
+        raise ValueError(f"amount {text!r} must be text")
+    written = unicodedata.normalize("NFKC", text).strip().replace(" ", "")
+    body = written.removesuffix("元")
+    sign = ""
+    if body[:1] in ("-", "+"):
+        sign, body = body[0], body[1:]
+    unit = Decimal(1)
+    if body[-1:] in _UNITS:
+        unit, body = _UNITS[body[-1]], body[:-1]
+    if _GROUPED.fullmatch(body):
+        number = body.replace(",", "")
+    elif _PLAIN.fullmatch(body):
+        number = body
+    elif "," in body and re.fullmatch(r"[\d,]+(\.\d+)?", body):
+        raise ValueError(f"“{text}”不是金额:逗号只用作千位分隔,每三位一组,如 1,000,000.50 "
+                         f"(commas separate thousands in groups of three; the decimal point is “.”)")
+    else:
+        raise ValueError(f"“{text}”不是金额:请写如 1000000、1,000,000.50、100万 或 12.5万 "
+                         f"(not an amount: write e.g. 1,000,000.50 or 100万)")
+    value = Decimal(number) * unit
+    if value != value.quantize(FEN):
+        raise ValueError(f"“{text}”精确到分以下:金额最多两位小数 (finer than a fen: at most two decimals)")
+    return (-value if sign == "-" else value).quantize(FEN)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from fangpin.decisions import Citation, Decision
-from fangpin.money import format_exact, format_yuan
+from fangpin.money import format_exact
+from fangpin.termout import term, yuan
 
 OUTCOME_LABELS = {
     "not_covered": "不在救助范围 not covered",
@@ -27,53 +29,70 @@ def cite(citation: Citation) -> str:
 
 
 def render_decision(decision: Decision, console: Console, cause_labels: Mapping[str, str]) -> None:
-    """The decision as tables; ``cause_labels`` are the deciding pack's (``Pack.people_labels.causes``)."""
+    """The decision as tables; ``cause_labels`` are the deciding pack's (``Pack.people_labels.causes``).
+
+    Amounts are grouped (26,150.00); the tier arithmetic stands on lines of its own under the causes, one tier
+    a line, so no terminal width breaks it inside a number."""
     head = Table.grid(padding=(0, 2))
-    head.add_column(style="bold")
+    head.add_column(style="bold", no_wrap=True)
     head.add_column()
-    head.add_row("household", decision.household_id)
+    head.add_row(term("household"), decision.household_id)
     place = " ".join(part for part in (decision.county, decision.township, decision.village) if part)
-    head.add_row("county", place)
-    head.add_row("year", str(decision.year))
-    head.add_row("per-capita income", format_yuan(decision.per_capita_income))
-    head.add_row("group", (decision.group_label and f"{decision.group_label} ({decision.group})") or "—")
-    head.add_row("outcome", Text(OUTCOME_LABELS[decision.outcome], style="bold green" if decision.outcome == "pay"
-                                 else "bold"))
-    causes = Table(title="causes 救助原因", show_lines=True, pad_edge=False)
-    causes.add_column("cause", min_width=4, no_wrap=True)
-    for column in ("base", "deductible", "excess"):
-        causes.add_column(column, justify="right", min_width=9)
-    causes.add_column("tiers: slice × rate", overflow="fold")
-    for column in ("owed", "paid now"):
-        causes.add_column(column, justify="right", min_width=9)
+    head.add_row(term("county"), place)
+    head.add_row(term("year"), str(decision.year))
+    head.add_row("人均可支配收入 per-capita income", yuan(decision.per_capita_income))
+    head.add_row("类别 group", (decision.group_label and f"{decision.group_label} ({decision.group})") or "—")
+    head.add_row(term("outcome"), Text(OUTCOME_LABELS[decision.outcome],
+                                       style="bold green" if decision.outcome == "pay" else "bold"))
+    causes = Table(title="救助原因 causes (元 yuan)", show_lines=True, pad_edge=False)
+    causes.add_column("原因 cause", min_width=max([4, *(len(c.cause) for c in decision.causes)]))
+    widest = max([9, *(len(yuan(amount)) for c in decision.causes for amount in (c.base, c.owed, c.excess))])
+    for column in ("base", "deductible", "excess", "owed", "paid now"):
+        causes.add_column(term(column), justify="right", min_width=widest)  # an amount is never folded
+    tiers = Table.grid(padding=(0, 2))
+    tiers.add_column(no_wrap=True)
+    tiers.add_column(no_wrap=True)
     for result in decision.causes:
-        tiers = [f"{format_yuan(t.slice)}×{t.rate}={format_exact(t.amount)}" for t in result.tiers]
+        label = f"{cause_labels.get(result.cause, result.cause)} {result.cause}"
+        steps = [f"{yuan(t.slice)} × {t.rate} = {_exact(t.amount)}" for t in result.tiers]
         if result.capped and result.cap is not None:
-            tiers.append(f"capped at {format_yuan(result.cap)}")
+            steps.append(f"封顶 capped at {yuan(result.cap)}")
         if result.paid_before:
-            tiers.append(f"paid before {format_yuan(result.paid_before)}")
+            steps.append(f"已赔付 paid before {yuan(result.paid_before)}")
+        for index, step in enumerate(steps):
+            tiers.add_row(label if index == 0 else "", step)
         causes.add_row(
-            f"{cause_labels.get(result.cause, result.cause)} {result.cause}",
-            format_yuan(result.base),
-            "—" if result.deductible is None else format_yuan(result.deductible),
-            format_yuan(result.excess),
-            "\n".join(tiers) or "—",
-            format_yuan(result.owed),
-            format_yuan(result.increment),
+            label,
+            yuan(result.base),
+            "—" if result.deductible is None else yuan(result.deductible),
+            yuan(result.excess),
+            yuan(result.owed),
+            yuan(result.increment),
         )
     totals = Table.grid(padding=(0, 2))
     totals.add_column(style="bold")
-    totals.add_column(justify="right")
-    totals.add_row("payout 赔付", format_yuan(decision.payout))
-    totals.add_row("insurer fee 服务费", format_yuan(decision.fee))
-    rules = Table(title="rules that fired 触发规则", pad_edge=False)
-    rules.add_column("rule", no_wrap=True)
-    rules.add_column("what it says, and the clause it cites")
+    totals.add_column(justify="right", no_wrap=True)
+    totals.add_row(term("payout"), yuan(decision.payout))
+    totals.add_row("保险服务费 insurer fee", yuan(decision.fee))
+    rules = Table(title="触发规则 rules that fired", pad_edge=False)
+    rules.add_column(term("rule"), no_wrap=True)
+    rules.add_column(term("says"))
     for rule in decision.rules:
         rules.add_row(rule.id, f"{rule.description}\n[dim]{cite(rule.cites)}[/dim]")
-    parts: list[object] = [head, causes, totals, rules]
+    parts: list[object] = [head, causes]
+    if tiers.row_count:
+        parts += [Text("阶梯计算 tiers: slice × rate = amount", style="bold"), tiers]
+    parts += [totals, rules]
     if decision.notes:
-        parts.append(Text("\n".join(f"note: {note}" for note in decision.notes), style="yellow"))
-    parts.append(Text(f"pack {decision.pack.id} {decision.pack.version} sha256:{decision.pack.hash}", style="dim"))
-    console.rule("fangpin decision 防贫核查结果")
+        parts.append(Text("\n".join(f"说明 note: {note}" for note in decision.notes), style="yellow"))
+    console.rule("防贫核查结果 fangpin decision")
     console.print(Group(*parts))  # type: ignore[arg-type]
+    console.print(Text(f"规则包 pack {decision.pack.id} {decision.pack.version} sha256:{decision.pack.hash}",
+                       style="dim"), soft_wrap=True)
+
+
+def _exact(value: Decimal) -> str:
+    """An intermediate amount grouped, with every digit it has beyond the fen (3,672.835)."""
+    text = format_exact(value)
+    whole, _, decimals = text.partition(".")
+    return f"{yuan(Decimal(whole + '.00'))[:-3]}.{decimals}" if decimals else yuan(value)

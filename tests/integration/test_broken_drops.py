@@ -119,4 +119,4 @@ def test_an_export_whose_events_all_fall_in_another_year_is_a_warning(env: dict[
     result = runner.invoke(app, ["screen", str(drop), "--year", "2019", "--county", "130434"], env=env)
 
     assert result.exit_code == 0, result.output
-    assert "warning: fire.csv, field date: all 1 events are dated outside the policy year 2019" in result.stdout
+    assert "warning: fire.csv, field date: all 1 events are dated outside the policy year 2019" in result.stderr

@@ -36,7 +36,7 @@ def test_screen_writes_every_result_file_and_prints_the_summary(env: dict[str, s
     assert {"decisions.csv", "rejections.csv", "run.json", "report.xlsx", "visits.csv"} <= files
     run = json.loads((tmp_path / "out" / "run.json").read_text("utf-8"))
     assert run["rows"]["read"] == run["rows"]["used"] + run["rows"]["rejected"] + run["rows"]["skipped"]
-    assert "5000.00" in result.stdout  # type: ignore[attr-defined]
+    assert "5,000.00" in result.stdout  # type: ignore[attr-defined]
 
 
 def test_screen_of_the_same_drop_again_says_nothing_changed(env: dict[str, str], tmp_path: Path) -> None:
@@ -127,6 +127,67 @@ def test_screen_writes_who_heads_each_household_for_search_by_name(env: dict[str
 
     _screen(drop, env, "--out", str(tmp_path / "out"))
 
-    heads = (tmp_path / "out" / "households.csv").read_text("utf-8").splitlines()
+    heads = (tmp_path / "out" / "households.csv").read_text("utf-8-sig").splitlines()
     assert heads[0] == "household_id,head_name,head_id,township,village"
     assert heads[1].startswith("H1,张三,") and heads[1].endswith(",东代固镇,东村")
+
+
+LONG_IDS = ("130434-101-0000000000001", "130434-101-0000000000002")
+
+
+def _with_long_household_ids(drop: Path) -> Path:
+    for name, encoding in (("register.csv", "gb18030"), ("members.csv", "utf-8")):
+        path = drop / name
+        text = path.read_text(encoding).replace("\nH1,", f"\n{LONG_IDS[0]},").replace("\nH2,", f"\n{LONG_IDS[1]},")
+        path.write_text(text, encoding)
+    return drop
+
+
+def test_at_80_columns_piped_run_ids_and_household_ids_are_printed_whole(env: dict[str, str],
+                                                                         tmp_path: Path) -> None:
+    narrow = {**env, "COLUMNS": "80"}
+    drop = _with_long_household_ids(base_drop(tmp_path / "drop", [settlement("S1", 1, "2019-03-15", "30000.00"),
+                                                                  settlement("S2", 2, "2019-04-15", "9000.00")]))
+    screened = _screen(drop, narrow, "--out", str(tmp_path / "out"))
+    run_id = json.loads((tmp_path / "out" / "run.json").read_text("utf-8"))["run_id"]
+
+    listed = runner.invoke(app, ["runs"], env=narrow)
+    other = runner.invoke(app, ["replay", "--run", run_id, "--pack", str(REPO / "rules" / "handan-2020"),
+                                "--out", str(tmp_path / "other")], env=narrow)
+
+    assert screened.exit_code == 0, screened.output  # type: ignore[attr-defined]
+    assert run_id in screened.stdout and "5,000.00" in screened.stdout  # type: ignore[attr-defined]
+    assert listed.exit_code == 0, listed.output
+    assert run_id in listed.stdout.splitlines() and "5,000.00" in listed.stdout
+    assert other.exit_code == 1, other.output
+    assert LONG_IDS[1] in other.stdout.splitlines()  # H2: above the 2019 ceiling, below the 2020 one
+    assert "7,000.00" in other.stdout and "不一致 differs" in other.stdout
+
+
+def test_replay_says_how_many_difference_rows_it_shows_of_how_many(env: dict[str, str], tmp_path: Path) -> None:
+    drop = base_drop(tmp_path / "drop", [settlement("S1", 1, "2019-03-15", "30000.00"),
+                                         settlement("S2", 2, "2019-04-15", "9000.00")])
+    _screen(drop, env, "--out", str(tmp_path / "out"))
+    run_id = json.loads((tmp_path / "out" / "run.json").read_text("utf-8"))["run_id"]
+
+    other = runner.invoke(app, ["replay", "--run", run_id, "--pack", str(REPO / "rules" / "handan-2020"),
+                                "--out", str(tmp_path / "replay")], env=env)
+
+    rows = len((tmp_path / "replay" / "diff.csv").read_text("utf-8").splitlines()) - 1
+    assert 0 < rows < 20
+    assert f"all {rows} rows" in other.stdout and "first 20 of" not in other.stdout
+
+
+def test_fund_input_is_read_as_accountants_write_it_and_printed_grouped(env: dict[str, str]) -> None:
+    fund = ["fund", "--county", "130434", "--year", "2019"]
+
+    grouped = runner.invoke(app, [*fund, "--input", "1,000,000.50"], env=env)
+    wan = runner.invoke(app, [*fund, "--input", "12.5万", "--json"], env=env)
+    ambiguous = runner.invoke(app, [*fund, "--input", "1,00,000"], env=env)
+
+    assert grouped.exit_code == 0, grouped.output
+    assert "1,000,000.50" in grouped.stdout and "财政投入 fiscal input" in grouped.stdout
+    assert wan.exit_code == 0, wan.output
+    assert json.loads(wan.stdout)["fiscal_input"] == "1125000.50"
+    assert ambiguous.exit_code == 2 and "1,00,000" in ambiguous.stderr and "每三位" in ambiguous.stderr
+    assert json.loads(runner.invoke(app, [*fund, "--json"], env=env).stdout)["fiscal_input"] == "1125000.50"

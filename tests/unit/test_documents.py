@@ -54,7 +54,8 @@ def test_json_numbers_are_read_exactly() -> None:
         (("date: 2019-03-02", "date: 2019-02-30"), "illness[0].date", ""),
         (("county: \"130434\"", "county: \"13043\""), "county", "pattern"),
         (("labour_capacity: true", "labour_capacity: maybe"), "labour_capacity", "boolean"),
-        (("housing_secure: true", "housing_secure: true\nhosing: true"), "hosing", "Extra inputs"),
+        (("housing_secure: true", "housing_secure: true\nhosing: true"), "hosing",
+         "unknown field; did you mean housing_secure?"),
     ],
 )
 def test_a_malformed_document_names_the_field(change: tuple[str, str], field: str, message: str, pack: Pack) -> None:

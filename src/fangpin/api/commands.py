@@ -12,7 +12,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from fangpin.claims import ROLES
 
@@ -230,8 +229,9 @@ def users_rotate(name: Annotated[str, typer.Argument(help="The user's name.")]) 
 def fund_command(
     county: Annotated[str, typer.Option("--county", help="The county code.")],
     year: Annotated[int, typer.Option("--year", help="The policy year.")],
-    amount: Annotated[str | None, typer.Option("--input", help="Record a fiscal input first (yuan, e.g. "
-                                               "36105000.00); inputs of a year add up.")] = None,
+    amount: Annotated[str | None, typer.Option("--input", help="Record a fiscal input first, in yuan as "
+                                               "accountants write it: 36105000.00, 36,105,000.00, 3610.5万; "
+                                               "inputs of a year add up.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the line as one JSON object.")] = False,
 ) -> None:
     """The county's fund for the year: opening balance, fiscal input, payouts, fees (paid by the budget),
@@ -239,27 +239,32 @@ def fund_command(
     from fangpin.config import get_settings
     from fangpin.db.session import session_scope
     from fangpin.errors import FangpinError
+    from fangpin.money import format_yuan, parse_amount
     from fangpin.services import fund
+    from fangpin.termout import print_records, term, yuan
 
     try:
+        typed = None if amount is None else format_yuan(parse_amount(amount))
+    except ValueError as exc:
+        raise _fail(f"--input: {exc}", 2) from None
+    try:
         with session_scope(get_settings().database_url) as session:
-            if amount is not None:
-                fund.record_input(session, county, year, amount, recorded_by="cli")
+            if typed is not None:
+                fund.record_input(session, county, year, typed, recorded_by="cli")
             line = fund.fund_line(session, county, year).to_json_dict()
     except FangpinError as exc:
         raise _fail(str(exc), 2) from None
     if as_json:
         sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
         return
-    table = Table(title=f"fund of county {county}, {year}")
-    table.add_column("")
-    table.add_column("yuan", justify="right")
-    for key, label in (("opening_balance", "opening balance (carried over)"), ("fiscal_input", "fiscal input"),
-                       ("available", "available"), ("payouts", f"payouts ({line['households_paid']} households)"),
-                       ("carry_over", "carry-over"), ("top_up", "top-up by the budget"),
-                       ("fees", "insurer's fees (paid by the budget)")):
-        table.add_row(label, line[key])
-    out.print(table)
+    rows = [[label, yuan(line[key])] for key, label in (
+        ("opening_balance", "上年结转 opening balance"), ("fiscal_input", "财政投入 fiscal input"),
+        ("available", "可用资金 available"),
+        ("payouts", f"赔付 payouts ({line['households_paid']} 户 households)"),
+        ("carry_over", "结转下年 carry-over"), ("top_up", "财政补足 top-up by the budget"),
+        ("fees", "保险服务费(财政支付) insurer's fees (paid by the budget)"))]
+    print_records(out, f"防贫基金 fund: 县(区) county {county}, {year} 年度", [("", "left"), (term("yuan"), "right")],
+                  rows, keys=())
 
 
 def register(app: typer.Typer) -> None:

@@ -11,6 +11,7 @@ import polars as pl
 import xlsxwriter
 
 from fangpin import privacy
+from fangpin.reports.results import SAFE_WORKBOOK
 
 REJECTED_SHEET = "拒绝明细"
 
@@ -60,7 +61,7 @@ def workbook_for(role: str, path: Path) -> bytes:
     masked, written again (plain tables: the office's copy keeps the formatting)."""
     sheets: dict[str, pl.DataFrame] = pl.read_excel(path, sheet_id=0, infer_schema_length=0)
     buffer = io.BytesIO()
-    with xlsxwriter.Workbook(buffer, {"in_memory": True}) as workbook:
+    with xlsxwriter.Workbook(buffer, {"in_memory": True, **SAFE_WORKBOOK}) as workbook:
         for name, frame in sheets.items():
             frame = frame.with_columns(pl.all().cast(pl.String))
             lazy = columns_for(role, frame.lazy(), ids=tuple(privacy.ID_FIELDS), names=tuple(privacy.NAME_FIELDS))

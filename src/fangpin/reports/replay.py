@@ -9,11 +9,12 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 from rich.console import Console
-from rich.table import Table
 
 from fangpin.money import fen_text
 from fangpin.reports.labels import OUTCOMES
 from fangpin.reports.results import SAFE_WORKBOOK, neutralised, yuan
+from fangpin.termout import Justify, amount_or_text, fen, print_lines, print_records, term
+from fangpin.termout import yuan as grouped
 
 
 def replay_summary(scope: str, identical: bool, before: dict[str, str], after: dict[str, str],
@@ -69,32 +70,45 @@ def write_replay(out: Path, summary: dict[str, Any], diff: pl.DataFrame) -> None
         parameters.write_excel(workbook=workbook, worksheet="参数变化", autofit=True)
 
 
-def print_replay(summary: dict[str, Any], diff: pl.DataFrame, console: Console) -> None:
-    verdict = "identical 一致" if summary["identical"] else "differs 不一致"
-    console.print(f"replay of {summary['scope']}: [bold]{verdict}[/bold] — pack {summary['pack_before']['id']} "
-                  f"{summary['pack_before']['hash'][:12]} → {summary['pack_after']['id']} "
-                  f"{summary['pack_after']['hash'][:12]}")
-    console.print(f"stored  sha256 {summary['stored_sha256']}\nreplayed sha256 {summary['replayed_sha256']}")
-    totals = Table(title="totals")
-    for column in ("", "before", "after"):
-        totals.add_column(column, justify="right")
-    totals.add_row("households changed", "", f"{summary['households_changed']} of {summary['households']}")
+SAMPLE_ROWS = 20
+
+
+def print_replay(summary: dict[str, Any], diff: pl.DataFrame, console: Console,
+                 cause_labels: dict[str, str] | None = None) -> None:
+    """The verdict, digests and totals, the parameters that differ, and the first rows of the diff;
+    ``cause_labels`` are the packs' labels of the causes (id → 因病 …)."""
+    names = {"payout": term("payout"), "fee": term("fee"),
+             **{cause: f"{label} {cause}" for cause, label in (cause_labels or {}).items()}}
+    verdict = "一致 identical" if summary["identical"] else "不一致 differs"
+    console.print(f"重算 replay of {summary['scope']}: [bold]{verdict}[/bold]", soft_wrap=True, highlight=False)
+    print_lines(console, [
+        f"规则包 pack {summary['pack_before']['id']} {summary['pack_before']['hash'][:12]} → "
+        f"{summary['pack_after']['id']} {summary['pack_after']['hash'][:12]}",
+        f"原 stored   sha256 {summary['stored_sha256']}",
+        f"重算 replayed sha256 {summary['replayed_sha256']}",
+    ])
+    rows = [[term("households changed"), "", f"{summary['households_changed']} / {summary['households']}"]]
     for key in ("payout", "fee", *summary["causes"]):
-        totals.add_row(key, summary[f"{key}_before"], summary[f"{key}_after"])
-    console.print(totals)
+        rows.append([names.get(key, key), grouped(summary[f"{key}_before"]), grouped(summary[f"{key}_after"])])
+    print_records(console, "合计 totals (元 yuan)", [("", "left"), (term("before"), "right"), (term("after"), "right")],
+                  rows, keys=())
     if summary["parameters_changed"]:
-        params = Table(title="parameters that differ between the packs")
-        for column in ("parameter", "before", "after"):
-            params.add_column(column)
-        for name, change in summary["parameters_changed"].items():
-            params.add_row(name, change["before"] or "—", change["after"] or "—")
-        console.print(params)
+        print_records(console, "两个规则包不同的参数 parameters that differ between the packs",
+                      [(term("parameter"), "left"), (term("before"), "left"), (term("after"), "left")],
+                      [[name, amount_or_text(change["before"]), amount_or_text(change["after"])]
+                       for name, change in summary["parameters_changed"].items()])
     if diff.height:
-        sample = Table(title=f"differences (first 20 of {diff.height} rows; all in diff.csv)")
-        for column in ("household", "cause", "before", "after", "difference", "outcome", "accounted for by"):
-            sample.add_column(column)
-        for row in diff.head(20).iter_rows(named=True):
-            sample.add_row(row["household_id"], row["cause"], fen_text(row["before"]), fen_text(row["after"]),
-                           fen_text(row["difference"]), f"{row['outcome_before']} → {row['outcome_after']}",
-                           row["parameters"] or row["rules"])
-        console.print(sample)
+        shown = min(diff.height, SAMPLE_ROWS)
+        scope = (f"前 {shown} 行,共 {diff.height} 行 first {shown} of {diff.height} rows" if diff.height > shown
+                 else f"共 {diff.height} 行 all {diff.height} rows")
+        columns: list[tuple[str, Justify]] = [
+            (term("household"), "left"), (term("cause"), "left"), (term("before"), "right"),
+            (term("after"), "right"), (term("difference"), "right"), (term("outcome"), "left"),
+            (term("accounted for by"), "left")]
+        print_records(console, f"差异 differences ({scope}; 全部见 all in diff.csv)", columns, [
+            [row["household_id"], names.get(row["cause"], row["cause"]), fen(row["before"]), fen(row["after"]),
+             fen(row["difference"]),
+             f"{OUTCOMES.get(row['outcome_before'] or '', row['outcome_before'] or '—')} → "
+             f"{OUTCOMES.get(row['outcome_after'] or '', row['outcome_after'] or '—')}",
+             row["parameters"] or row["rules"] or ""]
+            for row in diff.head(SAMPLE_ROWS).iter_rows(named=True)])

@@ -95,8 +95,9 @@ def write_rejections(path: Path, rejections: pl.DataFrame) -> None:
 
 
 def write_households(path: Path, households: pl.DataFrame) -> None:
-    """households.csv: who heads each household (household_id, head_name, head_id, township, village)."""
-    neutralised(households, ["household_id", "head_name", "township", "village"]).write_csv(path)
+    """households.csv: who heads each household (household_id, head_name, head_id, township, village); with a
+    BOM, as people open it in Excel (docs/exports.md)."""
+    neutralised(households, ["household_id", "head_name", "township", "village"]).write_csv(path, include_bom=True)
 
 
 def write_run_json(path: Path, run: dict[str, Any]) -> None:

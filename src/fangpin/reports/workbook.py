@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import xlsxwriter
 
+from fangpin.money import to_decimal
 from fangpin.reports.labels import DEPARTMENTS, OUTCOMES, REASONS
 from fangpin.reports.results import SAFE_WORKBOOK, neutralised, yuan
 
@@ -23,24 +26,83 @@ def _money(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     return frame.with_columns([yuan(column).cast(pl.Decimal(20, 2)) for column in columns])
 
 
+MONEY_FORMAT = "#,##0.00"
+WIDTH_SAMPLE = 2_000  # rows looked at to size a column
+MAX_WIDTH = 60
+
+
+def text_width(text: str) -> int:
+    """Columns a text takes in Excel: a Chinese character is two, like a terminal's cells."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
+    return "" if value is None else str(value)
+
+
+def column_widths(frame: pl.DataFrame) -> list[int]:
+    """A width per column that fits its header (with the filter button) and its widest value, Chinese
+    counted double; xlsxwriter's autofit counts a Chinese character as one and cuts them."""
+    sample = frame.head(WIDTH_SAMPLE)
+    return [min(MAX_WIDTH, max([text_width(column) + 4, *(text_width(_shown(v)) + 2 for v in sample[column])]))
+            for column in frame.columns]
+
+
 def _sheet(workbook: xlsxwriter.Workbook, name: str, frame: pl.DataFrame, money: list[str], note: str = "") -> None:
     shown = frame.head(SHEET_ROW_LIMIT)
     shown = _money(shown, [column for column in money if column in shown.columns])
     shown.write_excel(
-        workbook=workbook, worksheet=name, autofit=shown.height < 20_000, header_format={"bold": True},
+        workbook=workbook, worksheet=name, autofit=False, header_format={"bold": True},
         float_precision=2, table_style="Table Style Light 9",
-        column_formats={column: "#,##0.00" for column in money if column in shown.columns},
+        column_formats={column: MONEY_FORMAT for column in money if column in shown.columns},
     )
+    sheet = workbook.get_worksheet_by_name(name)
+    if sheet is None:
+        return
+    for index, width in enumerate(column_widths(shown)):
+        sheet.set_column(index, index, width)
     if note or frame.height > SHEET_ROW_LIMIT:
-        sheet = workbook.get_worksheet_by_name(name)
-        if sheet is not None:
-            text = note or f"只显示前 {SHEET_ROW_LIMIT} 行(共 {frame.height} 行),完整内容见同目录 CSV 文件"
-            sheet.write(shown.height + 2, 0, text)
+        text = note or f"只显示前 {SHEET_ROW_LIMIT} 行(共 {frame.height} 行),完整内容见同目录 CSV 文件"
+        sheet.write(shown.height + 2, 0, text)
+
+
+def _summary_sheet(workbook: xlsxwriter.Workbook, rows: list[tuple[str, str | int | Decimal]]) -> None:
+    """汇总: one item a row; amounts are number cells shown as #,##0.00 (they add up in Excel), counts are
+    numbers, ids and hashes text."""
+    sheet = workbook.add_worksheet("汇总")
+    bold = workbook.add_format({"bold": True})
+    money = workbook.add_format({"num_format": MONEY_FORMAT})
+    sheet.write_row(0, 0, ["项目", "内容"], bold)
+    for row, (item, value) in enumerate(rows, start=1):
+        sheet.write_string(row, 0, item)
+        if isinstance(value, Decimal):
+            sheet.write_number(row, 1, float(value), money)  # a spreadsheet cell is a double; value has 2 places
+        elif isinstance(value, int):
+            sheet.write_number(row, 1, value)
+        else:
+            sheet.write_string(row, 1, value)
+    sheet.set_column(0, 0, max(text_width(item) for item, _ in rows) + 2)
+    sheet.set_column(1, 1, min(MAX_WIDTH + 20, max(text_width(_shown(value)) for _, value in rows) + 2))
 
 
 def run_groups(run: dict[str, Any]) -> dict[str, str]:
     """The deciding pack's groups and their labels (a run.json of 0.1 has none: the ids are shown)."""
     return {group["id"]: group["label"] for group in run["pack"].get("groups", [])}
+
+
+def run_rules(run: dict[str, Any]) -> dict[str, str]:
+    """The deciding pack's rules and their names for people (a run.json written before they were kept has
+    none: the ids are shown)."""
+    return {rule["id"]: rule["label"] for rule in run["pack"].get("rules", [])}
+
+
+def _rule_labels(ids: pl.Expr, labels: dict[str, str]) -> pl.Expr:
+    """"edge,illness_edge" → "非贫低收入户(边缘户);因病·非贫低收入户(边缘户)"."""
+    if not labels:
+        return ids
+    return ids.str.split(",").list.eval(pl.element().replace(labels)).list.join(";")
 
 
 def _labelled(decisions: pl.DataFrame, groups: dict[str, str]) -> pl.DataFrame:
@@ -122,20 +184,20 @@ def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame, rej
         pl.col("head_name").alias("户主姓名"), pl.col("group_label").alias("类别"),
         pl.col("outcome_label").alias("结果"), pl.col("per_capita_income").alias("人均可支配收入"),
         *_cause_columns(causes), pl.col("payout").alias("赔付合计"), pl.col("fee").alias("保险服务费"),
-        pl.col("rules").alias("触发规则"),
+        _rule_labels(pl.col("rules"), run_rules(run)).alias("触发规则"),
     )
     totals = run["totals"]
-    summary = pl.DataFrame({
-        "项目": ["运行编号", "县(区)代码", "政策年度", "规则包", "规则包哈希", "核查户数", "赔付户数", "赔付合计(元)",
-               "保险服务费(元)", *(f"{label}(元)" for _, label in causes), "读取行数", "使用", "拒绝", "跳过"],
-        "内容": [run["run_id"], run["county"], str(run["year"]), f"{run['pack']['id']} {run['pack']['version']}",
-               run["pack"]["hash"], str(totals["households"]), str(totals["outcomes"].get("pay", 0)),
-               totals["payout"], totals["fee"], *(totals[cause] for cause, _ in causes),
-               str(run["rows"]["read"]), str(run["rows"]["used"]), str(run["rows"]["rejected"]),
-               str(run["rows"]["skipped"])],
-    })
+    summary: list[tuple[str, str | int | Decimal]] = [
+        ("运行编号", run["run_id"]), ("县(区)代码", run["county"]), ("政策年度", int(run["year"])),
+        ("规则包", f"{run['pack']['id']} {run['pack']['version']}"), ("规则包哈希", run["pack"]["hash"]),
+        ("核查户数", int(totals["households"])), ("赔付户数", int(totals["outcomes"].get("pay", 0))),
+        ("赔付合计(元)", to_decimal(totals["payout"])), ("保险服务费(元)", to_decimal(totals["fee"])),
+        *((f"{label}(元)", to_decimal(totals[cause])) for cause, label in causes),
+        ("读取行数", int(run["rows"]["read"])), ("使用", int(run["rows"]["used"])),
+        ("拒绝", int(run["rows"]["rejected"])), ("跳过", int(run["rows"]["skipped"])),
+    ]
     with xlsxwriter.Workbook(path, SAFE_WORKBOOK) as workbook:
-        _sheet(workbook, "汇总", summary, [])
+        _summary_sheet(workbook, summary)
         _sheet(workbook, "入户核查名单", visit, visit_money)
         _sheet(workbook, "按乡镇汇总", by_township, _money_columns(causes))
         _sheet(workbook, "结果分布", outcomes, ["赔付合计"])

@@ -32,6 +32,7 @@ from fangpin.reports.results import (
 )
 from fangpin.reports.workbook import run_causes, write_visits_csv, write_workbook
 from fangpin.services.checks import PACKS
+from fangpin.services.screening import rule_labels
 
 RESULT_FILES = ("decisions.csv", "rejections.csv", "visits.csv", "households.csv", "run.json", "report.xlsx")
 _COLUMNS = ("household_id", "township", "village", "group", "outcome", "per_capita_income", "amounts", "payout",
@@ -70,7 +71,8 @@ def rebuild_run(database_url: str, run_id: str, out_dir: Path) -> Rebuilt:
         summary: dict[str, Any] = dict(stored.summary) if stored is not None else _summary_of(session, run)
         rejections = _read_parquet(stored.rejections) if stored is not None else None
         households = _read_parquet(stored.households) if stored is not None else None
-        groups = PACKS.by_hash(session, run.pack_hash).people_labels.groups
+        pack = PACKS.by_hash(session, run.pack_hash)
+        groups = pack.people_labels.groups
     if "groups" not in summary["pack"]:  # a run.json written before the pack's groups were in it
         summary["pack"] = {**summary["pack"], "groups": [{"id": k, "label": v} for k, v in groups.items()]}
     causes = [cause for cause, _ in run_causes(summary)]
@@ -91,7 +93,9 @@ def rebuild_run(database_url: str, run_id: str, out_dir: Path) -> Rebuilt:
             write_rejections(staging / "rejections.csv", rejections.select(REJECTION_HEADER))
             write_visits_csv(staging / "visits.csv", decisions, run_causes(summary), groups)
             write_households(staging / "households.csv", households)
-            write_workbook(staging / "report.xlsx", summary, decisions, rejections)
+            named = summary if "rules" in summary["pack"] else {  # rules by name, for a run stored without them
+                **summary, "pack": {**summary["pack"], "rules": rule_labels(pack)}}
+            write_workbook(staging / "report.xlsx", named, decisions, rejections)
         else:
             result.missing = ["rejections.csv", "visits.csv", "households.csv", "report.xlsx"]
         result.written = [name for name in RESULT_FILES if (staging / name).is_file()]

@@ -175,4 +175,7 @@ def decisions(folder: Path, *, outcome: str | None = None, household: str | None
 
 def household_index(folder: Path) -> pl.LazyFrame | None:
     path = folder / "households.csv"
-    return _scan(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    frame = _scan(path)  # written with a BOM since the files people open have one; earlier runs' without
+    return frame.rename({name: name.lstrip("\ufeff") for name in frame.collect_schema().names()})

@@ -222,10 +222,11 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
     ).sort(["file", "row"])
     run_id = f"{request.county}-{request.year}-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     run = _run_summary(run_id, request, pack, parsed, unrecognised, hashes, linked, decisions, started)
-    run["warnings"] = checks.check_year(run, request.year, linked.rejections, profiles)
+    warnings = checks.check_year(run, request.year, linked.rejections, profiles)  # the run is still valid
+    if warnings:
+        run["warnings"] = warnings
 
     out_dir = request.out_dir or request.runs_dir / run_id
-    warnings: list[str] = []
     with _staged(out_dir, request.staging_tag) as staging:
         write_decisions(staging / "decisions.csv", decisions, pack.hash, pack.cause_ids)
         write_rejections(staging / "rejections.csv", rejections)
@@ -251,7 +252,7 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
     run["seconds"] = clock.seconds
     run["cpu_seconds"] = clock.cpu_seconds
     if warnings:
-        run["warnings"] = warnings
+        run["warnings"] = list(warnings)
     (out_dir / "run.json").write_text(json.dumps(run, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return ScreenResult(run=run, out_dir=out_dir, decisions=decisions, rejections=rejections, linked=linked,
                         warnings=warnings)
@@ -343,7 +344,8 @@ def _run_summary(
         "year": request.year,
         "pack": {"id": pack.id, "version": pack.meta.version, "hash": pack.hash,
                  "causes": [{"id": cause.id, "label": cause.label} for cause in pack.causes],
-                 "groups": [{"id": group, "label": label} for group, label in pack.people_labels.groups.items()]},
+                 "groups": [{"id": group, "label": label} for group, label in pack.people_labels.groups.items()],
+                 "rules": rule_labels(pack)},
         "started_at": started.isoformat(),
         "finished_at": dt.datetime.now(dt.UTC).isoformat(),
         "inputs": inputs,
@@ -357,6 +359,29 @@ def _run_summary(
             "within_this_drop": sum(linked.superseded.values()),
         },
     }
+
+
+def rule_labels(pack: Pack) -> list[dict[str, str]]:
+    """Each rule's name for people, made of the pack's own Chinese (a rule's ``description`` is for engineers):
+    a group rule by its group's label, a benefit by its cause and group (因病·非贫低收入户(边缘户)), an
+    outcome rule by the outcome and the clause it cites, a note rule by its note."""
+    from fangpin.packs.schema import Benefit, Group
+    from fangpin.reports.labels import OUTCOMES
+
+    labels = pack.people_labels
+    named = []
+    for rule in pack.compiled:
+        source = rule.source
+        if isinstance(source, Group):
+            label = source.label
+        elif isinstance(source, Benefit):
+            label = f"{labels.causes.get(source.cause, source.cause)}·{labels.groups.get(source.group, source.group)}"
+        elif source.then.outcome is not None:
+            label = f"{OUTCOMES.get(source.then.outcome, source.then.outcome)}(依据 {source.cites.clause})"
+        else:
+            label = source.then.note or source.cites.clause
+        named.append({"id": rule.id, "label": label})
+    return named
 
 
 def _already(run: Run) -> dict[str, Any]:
