@@ -277,3 +277,40 @@ def replay(
     out.print(f"written: {target}/ (summary.json, diff.csv, diff.xlsx)")
     if not result.identical:
         raise typer.Exit(1)
+
+
+@app.command()
+def simulate(
+    run_ids: Annotated[list[str], typer.Option("--run", help="A stored screening run; repeat for several runs "
+                                               "of one county and year.")],
+    pack: Annotated[Path, typer.Option("--pack", help="The draft pack folder to simulate.")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write impact.json and impact.xlsx "
+                                                 "(default runs/simulate-…).")] = None,
+    fiscal_input: Annotated[str | None, typer.Option("--fund-input", help="Assume this fiscal input (yuan) for "
+                                                     "the fund instead of the one recorded; nothing is stored.")]
+    = None,
+) -> None:
+    """The impact of a draft pack on stored runs: who enters and leaves, cost per township and village, bands
+    of change, the fund under each pack, and the parameters of the draft behind each changed yuan. Nothing is
+    stored or paid."""
+    import datetime as dt
+
+    from fangpin.config import get_settings
+    from fangpin.db.session import session_scope
+    from fangpin.reports.impact import print_impact, write_impact
+    from fangpin.services.fund import input_amount
+    from fangpin.services.simulate import simulate as run_simulation
+
+    settings = get_settings()
+    try:
+        assumed = None if fiscal_input is None else input_amount(fiscal_input)
+        with session_scope(settings.database_url) as session:
+            result = run_simulation(session, run_ids, pack, fiscal_input=assumed)
+    except PackError as exc:
+        raise _fail(exc, 3) from None
+    except FangpinError as exc:
+        raise _fail(exc, 2) from None
+    target = out_dir or settings.runs_dir / f"simulate-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+    write_impact(target, result.impact, result.diff, result.cause_labels)
+    print_impact(result.impact, out)
+    out.print(f"written: {target}/ (impact.json, impact.xlsx)")
