@@ -82,7 +82,8 @@ def _sums(causes: tuple[str, ...]) -> list[pl.Expr]:
     return [
         pl.len().alias("households"), pl.col("changed").sum().alias("households_changed"),
         pl.col("entering").sum().alias("entering"), pl.col("leaving").sum().alias("leaving"),
-        (pl.col("outcome_a") == "pay").sum().alias("paid_after"), (pl.col("outcome_b") == "pay").sum().alias("paid_before"),
+        (pl.col("outcome_b") == "pay").sum().alias("paid_before"),
+        (pl.col("outcome_a") == "pay").sum().alias("paid_after"),
         *(pl.col(f"{item}_{side}").sum().alias(f"{item}_{name}") for item in ("payout", "fee", *causes)
           for side, name in (("b", "before"), ("a", "after"), ("d", "difference")) if side != "d" or item in
           ("payout", "fee")),
@@ -192,7 +193,8 @@ def _attribution(diff: pl.DataFrame, parameters: Mapping[str, tuple[str | None, 
         "by_parameter": [{"parameter": name, "before": parameters.get(name, (None, None))[0],
                           "after": parameters.get(name, (None, None))[1], "clause": clauses.get(name), **entry}
                          for name, entry in sorted(by_parameter.items())],
-        "by_rule": [{"rule": name, "clause": rule_clauses.get(name), **entry} for name, entry in sorted(by_rule.items())],
+        "by_rule": [{"rule": name, "clause": rule_clauses.get(name), **entry}
+                    for name, entry in sorted(by_rule.items())],
         "by_combination": [{"parameters": key.split(" + ") if key else [], **entry}
                            for key, entry in sorted(by_combination.items())],
         "note": "by_combination counts each changed household once and adds up to the total payout difference; "
@@ -240,15 +242,19 @@ def write_workbook(path: Path, impact: dict[str, Any], diff: pl.DataFrame, cause
 
         t = impact["totals"]
         summary = [
-            ["范围", impact["scope"]], ["原规则包", f"{impact['pack_before']['id']} {impact['pack_before']['hash'][:12]}"],
+            ["范围", impact["scope"]],
+            ["原规则包", f"{impact['pack_before']['id']} {impact['pack_before']['hash'][:12]}"],
             ["模拟规则包", f"{impact['pack_after']['id']} {impact['pack_after']['hash'][:12]}"
                           + ("(草案)" if impact["pack_after"].get("draft") else "")],
-            ["户数", t["households"]], ["有变化户数", t["households_changed"]], ["无变化户数", t["households_unchanged"]],
+            ["户数", t["households"]], ["有变化户数", t["households_changed"]],
+            ["无变化户数", t["households_unchanged"]],
             ["新纳入赔付户数", t["entering"]], ["退出赔付户数", t["leaving"]],
             ["类别或结果变化户数", t["moved_group_or_outcome"]],
             ["赔付增加户数", t["paid_more"]], ["赔付减少户数", t["paid_less"]], ["赔付不变户数", t["paid_same"]],
-            ["赔付合计(原)", t["payout_before"]], ["赔付合计(模拟)", t["payout_after"]], ["赔付差额", t["payout_difference"]],
-            ["保险服务费(原)", t["fee_before"]], ["保险服务费(模拟)", t["fee_after"]], ["服务费差额", t["fee_difference"]],
+            ["赔付合计(原)", t["payout_before"]], ["赔付合计(模拟)", t["payout_after"]],
+            ["赔付差额", t["payout_difference"]],
+            ["保险服务费(原)", t["fee_before"]], ["保险服务费(模拟)", t["fee_after"]],
+            ["服务费差额", t["fee_difference"]],
             *([f"{cause_labels.get(c, c)}赔付(原)", t[f"{c}_before"]] for c in causes),
             *([f"{cause_labels.get(c, c)}赔付(模拟)", t[f"{c}_after"]] for c in causes),
         ]
@@ -270,8 +276,8 @@ def write_workbook(path: Path, impact: dict[str, Any], diff: pl.DataFrame, cause
               [[_group(f["group_before"]), _outcome(f["outcome_before"]), _group(f["group_after"]),
                 _outcome(f["outcome_after"]), f["households"], f["payout_before"], f["payout_after"],
                 f["payout_difference"]] for f in impact["flows"]], {5, 6, 7})
-        place_headers = ["户数", "有变化户数", "新纳入", "退出", "原赔付", "模拟赔付", "赔付差额", "原服务费", "模拟服务费",
-                         *(f"{cause_labels.get(c, c)}差额" for c in causes)]
+        place_headers = ["户数", "有变化户数", "新纳入", "退出", "原赔付", "模拟赔付", "赔付差额", "原服务费",
+                         "模拟服务费", *(f"{cause_labels.get(c, c)}差额" for c in causes)]
 
         def place(row: dict[str, Any]) -> list[Any]:
             return [row["households"], row["households_changed"], row["entering"], row["leaving"],
