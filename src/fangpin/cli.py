@@ -314,3 +314,31 @@ def simulate(
     write_impact(target, result.impact, result.diff, result.cause_labels)
     print_impact(result.impact, out)
     out.print(f"written: {target}/ (impact.json, impact.xlsx)")
+
+
+claims_app = typer.Typer(help="Claims from the command line (the path itself is walked through the API).",
+                         no_args_is_help=True)
+app.add_typer(claims_app, name="claims")
+
+
+@claims_app.command("open")
+def claims_open(
+    run_id: Annotated[str, typer.Option("--run", help="The screening run whose `pay` decisions open claims.")],
+    by: Annotated[str, typer.Option("--by", help="Who opens them, as recorded in each claim's history.")] = "cli",
+) -> None:
+    """Open a claim for every `pay` decision of a screening run that has none yet (as the office of the run's
+    county, like POST /v1/claims/from-screening); households with an open claim for the year are skipped."""
+    import datetime as dt
+
+    from fangpin.config import get_settings
+    from fangpin.db.session import session_scope
+    from fangpin.services.claims import open_run_claims
+
+    try:
+        with session_scope(get_settings().database_url) as session:
+            opened = open_run_claims(session, run_id, by=by, now=dt.datetime.now(dt.UTC))
+    except FangpinError as exc:
+        raise _fail(exc, 2) from None
+    out.print(f"run {run_id}: {len(opened['opened'])} claims opened, {len(opened['skipped'])} skipped")
+    for item in opened["skipped"][:20]:
+        out.print(f"  skipped {item['household_id']}: {item['reason']}", highlight=False)

@@ -193,6 +193,7 @@ def fund_command(
     from fangpin.config import get_settings
     from fangpin.db.session import session_scope
     from fangpin.errors import FangpinError
+    from fangpin.fund import yuan
     from fangpin.services import fund
 
     try:
@@ -200,10 +201,11 @@ def fund_command(
             if amount is not None:
                 fund.record_input(session, county, year, amount, recorded_by="cli")
             line = fund.fund_line(session, county, year).to_json_dict()
+            status = fund.fund_status(session, county, year)
     except FangpinError as exc:
         raise _fail(str(exc), 2) from None
     if as_json:
-        sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps({**line, "status": fund.status_json(status)}, ensure_ascii=False) + "\n")
         return
     table = Table(title=f"fund of county {county}, {year}")
     table.add_column("")
@@ -214,6 +216,19 @@ def fund_command(
                        ("fees", "insurer's fees (paid by the budget)")):
         table.add_row(label, line[key])
     out.print(table)
+    owed = Table(title="what the runs decided: owed, in progress and paid (yuan)")
+    owed.add_column("")
+    for cause in status["causes"]:
+        owed.add_column(cause, justify="right")
+    owed.add_column("total", justify="right")
+    owed.add_column("households", justify="right")
+    for key, label in (("decided_by_runs", "decided by screening runs"), ("not_claimed", "no claim opened yet"),
+                       ("in_progress", "claims in progress"), ("owed", "owed (not claimed + in progress)"),
+                       ("paid", "paid on claims"), ("rejected", "claims rejected")):
+        row = status[key]
+        owed.add_row(label, *(yuan(row[cause]) for cause in status["causes"]), yuan(row["total"]),
+                     str(row["households"]))
+    out.print(owed)
 
 
 def register(app: typer.Typer) -> None:

@@ -15,11 +15,13 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
+from fangpin.claims import Actor, NotAllowed
 from fangpin.db.models import Run
 from fangpin.errors import ReplayError
 from fangpin.packs import Pack
 from fangpin.reports.impact import compute_impact
-from fangpin.services.fund import fund_line
+from fangpin.services.drafts import is_draft, pack_to_simulate
+from fangpin.services.fund import fund_line, input_amount
 from fangpin.services.replay import ReplayResult, replay_run
 
 MAX_RUNS = 20
@@ -85,6 +87,7 @@ def simulate(session: Session, run_ids: list[str], pack_dir: Path, *, draft: boo
              fiscal_input: int | None = None) -> Simulation:
     """The impact of the pack at ``pack_dir`` on the stored runs (of one county and year)."""
     runs = _runs(session, run_ids)
+    draft = draft or is_draft(pack_dir)
     results: list[tuple[str, ReplayResult]] = [(run.id, replay_run(session, run.id, pack_dir)) for run in runs]
     befores = {result.pack_before.hash for _, result in results}
     if len(befores) > 1:
@@ -121,3 +124,20 @@ def simulate(session: Session, run_ids: list[str], pack_dir: Path, *, draft: boo
     impact = compute_impact(stored, replayed, diff, causes, parameters=parameters, clauses=clauses,
                             rule_clauses=rule_clauses, fund=fund, header=header)
     return Simulation(impact=impact, diff=diff, pack_before=before, pack_after=after, cause_labels=labels)
+
+
+SIMULATORS = frozenset({"office", "auditor"})  # the county office weighs a policy change; auditors read it
+
+
+def simulate_for(session: Session, actor: Actor, run_ids: list[str], pack: str, drafts: Path,
+                 fiscal_input: object | None = None) -> Simulation:
+    """The API's and the console's simulation: ``pack`` is a shipped pack's id or a stored draft's sha256;
+    the runs must be of the user's county."""
+    if actor.role not in SIMULATORS:
+        raise NotAllowed(f"a user with role {actor.role} may not simulate packs (the office and auditors do)")
+    for run in _runs(session, run_ids):
+        if run.county != actor.county:
+            raise NotAllowed(f"run {run.id} is of county {run.county}, not {actor.name}'s county ({actor.county})")
+    folder, draft = pack_to_simulate(pack, drafts)
+    assumed = None if fiscal_input in (None, "") else input_amount(fiscal_input)
+    return simulate(session, run_ids, folder, draft=draft, fiscal_input=assumed)
