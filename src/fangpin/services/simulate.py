@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
-from fangpin.claims import Actor, NotAllowed
+from fangpin.claims import Actor, NotAllowed, NotFound
 from fangpin.db.models import Run
 from fangpin.errors import ReplayError
 from fangpin.packs import Pack
@@ -45,7 +45,7 @@ def _runs(session: Session, run_ids: list[str]) -> list[Run]:
     for run_id in dict.fromkeys(run_ids):
         run = session.get(Run, run_id)
         if run is None:
-            raise ReplayError(f"no run {run_id!r} in this database")
+            raise NotFound(f"no run {run_id!r} in this database")
         runs.append(run)
     places = {(run.county, run.year) for run in runs}
     if len(places) > 1:
