@@ -19,10 +19,12 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from fangpin.claims import InvalidRequest
 from fangpin.errors import PackError
 from fangpin.exactyaml import load_yaml
+from fangpin.money import to_decimal
 from fangpin.packs import available_packs, load_pack
 
 DRAFT_MARKER = "DRAFT.json"
@@ -172,3 +174,43 @@ def pack_to_simulate(reference: str, root: Path) -> tuple[Path, bool]:
         if pack.id == reference:
             return pack.directory, False
     raise _bad(f"no shipped pack {reference!r} and no draft of that hash")
+
+
+def draft_from_changes(base: str, changes: dict[str, str], root: Path, uploaded_by: str, *, title: str = "",
+                       now: dt.datetime | None = None) -> Draft:
+    """A draft that extends the shipped pack ``base`` with some of its money and ratio parameters changed
+    (the console's form): written as a pack folder, then stored as any uploaded draft."""
+    pack = next((item for item in available_packs() if item.id == base), None)
+    if pack is None:
+        raise _bad(f"no shipped pack {base!r}")
+    if not changes:
+        raise InvalidRequest("parameters: change at least one parameter of the pack", field="parameters")
+    entries: dict[str, Any] = {}
+    for name, text in changes.items():
+        parameter = pack.parameters.get(name)
+        if parameter is None or parameter.type not in ("money", "ratio"):
+            raise InvalidRequest(f"parameters.{name}: not a money or ratio parameter of {base}",
+                                 field=f"parameters.{name}")
+        try:
+            value = to_decimal(text)
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequest(f"parameters.{name}: {exc}", field=f"parameters.{name}") from None
+        if str(value) == str(getattr(parameter, "value", "")):
+            continue
+        entry = parameter.model_dump(mode="json", exclude_none=True)
+        entry["value"] = str(value)  # validated with the pack: money in fen, ratios as the schema allows
+        entry["source"] = {**entry.get("source", {}), "basis": "assumed",
+                           "note": f"draft: changed from {getattr(parameter, 'value', '')}"}
+        entries[name] = entry
+    if not entries:
+        raise InvalidRequest("parameters: every value given is the pack's own: nothing changes", field="parameters")
+    meta = {"id": f"{pack.id}-draft", "title": title or f"{pack.meta.title}(草案)",
+            "version": f"{pack.meta.version}-draft", "years": list(pack.meta.years),
+            "source": f"a draft of {pack.id} made in the console by {uploaded_by}: "
+                      + ", ".join(f"{name} {changes[name]}" for name in entries),
+            "extends": pack.id}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:  # JSON is YAML: exact text, money quoted
+        archive.writestr("pack.yaml", json.dumps(meta, ensure_ascii=False, indent=2))
+        archive.writestr("parameters.yaml", json.dumps(entries, ensure_ascii=False, indent=2))
+    return store_draft(buffer.getvalue(), root, uploaded_by, now)
