@@ -322,7 +322,19 @@
     window.addEventListener("resize", () => charts.forEach((c) => c.resize()));
   }
 
+  /* the draft form: only the chosen base pack's parameters are shown (the others are not sent anyway) */
+  function initDraftForm() {
+    const base = document.getElementById("draft-base");
+    if (!base) return;
+    const show = () => document.querySelectorAll("#draft-form [data-base]").forEach((table) => {
+      table.hidden = table.dataset.base !== base.value;
+    });
+    base.addEventListener("change", show);
+    show();
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    initDraftForm();
     initForms();
     initUpload();
     initJob();
