@@ -82,3 +82,14 @@ def test_a_draft_made_in_the_form_changes_only_the_parameters_filled_in(console:
     bad = office.post("/console/simulate/drafts/form", data={"csrf": console.csrf(office), "base": "handan-2019",
                                                              "param:handan-2019:poverty_line": "lots"})
     assert bad.status_code == 422 and "poverty_line" in text_of(bad.text)
+
+
+def test_the_fund_page_shows_what_the_run_decided_as_owed_until_claims_are_paid(console: Console) -> None:
+    office = console.login("office")
+    console.screen_demo(office)
+
+    text = text_of(office.get("/console/fund", params={"year": 2019}).text)
+
+    assert "筛查运行决定赔付 149,100.08 5,950.00 21,500.00 176,550.08 16" in text
+    assert "尚未开立理赔 149,100.08 5,950.00 21,500.00 176,550.08 16" in text
+    assert "已支付 0.00 0.00 0.00 0.00 0" in text
