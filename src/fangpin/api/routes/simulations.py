@@ -35,7 +35,7 @@ def post_simulation(request: Request, session: SessionDep, actor: ActorDep, data
 
 @router.post("/drafts", status_code=201, response_model=DraftOut, responses=PROBLEM_RESPONSES,
              openapi_extra={"requestBody": {"required": True, "description": "A pack folder as a zip.",
-                                            "content": {"application/zip": {"schema": {"type": "string",
+                                            "content": {"application/octet-stream": {"schema": {"type": "string",
                                                                                        "format": "binary"}}}}})
 async def post_draft(request: Request, actor: ActorDep, now: ClockDep) -> Response:
     """Store a draft pack (the office): validated like any pack, stored by its hash, never used to pay."""
