@@ -17,10 +17,23 @@ from typer.testing import CliRunner
 from fangpin.cli import app
 from fangpin.db.session import get_engine, session_scope
 from fangpin.reports.impact import write_impact
+from fangpin.services.drafts import store_draft
 from fangpin.services.replay import replay_run
 from fangpin.services.screening import ScreenRequest, screen
 from fangpin.services.simulate import Simulation, simulate
-from tests.support import COUNTY, DEMO, DISASTER_TIERS, ILLNESS_TIERS, REPO, SCHOOLING_TIERS, half_up, tiered
+from tests.api.test_simulations import draft_zip
+from tests.integration.drops import base_drop, settlement
+from tests.support import (
+    COUNTY,
+    DEMO,
+    DISASTER_TIERS,
+    ILLNESS_TIERS,
+    REPO,
+    SCHOOLING_TIERS,
+    document,
+    half_up,
+    tiered,
+)
 
 PACK_2020 = REPO / "rules" / "handan-2020"
 runner = CliRunner()
@@ -227,3 +240,33 @@ def test_the_cli_writes_the_report_and_assumes_a_fiscal_input(demo_run: tuple[st
     assert missing.exit_code == 2 and "no run 'nope'" in missing.output
     broken = runner.invoke(app, ["simulate", "--run", run_id, "--pack", str(tmp_path)], env=env)
     assert broken.exit_code == 3
+
+
+def test_two_drops_of_a_year_are_simulated_together_each_decision_once(database_url: str, tmp_path: Path) -> None:
+    march = [settlement("S1", 1, "2019-03-15", "30000.00")]
+    august = [*march, settlement("S2", 2, "2019-08-20", "40000.00")]  # H2: above the 2019 ceiling, below 2020's
+    run_ids = [str(screen(ScreenRequest(drop=base_drop(tmp_path / name, rows), year=2019, county=COUNTY,
+                                        database_url=database_url, runs_dir=tmp_path / "runs")).run["run_id"])
+               for name, rows in (("march", march), ("august", august))]
+    single = [_simulate(database_url, run_id, PACK_2020).impact["totals"] for run_id in run_ids]
+
+    with session_scope(database_url) as session:
+        both = simulate(session, [*run_ids, run_ids[0]], PACK_2020).impact
+
+    totals = both["totals"]
+    assert both["runs"] == run_ids
+    for key in ("households", "households_changed", "payout_before", "payout_after", "entering"):
+        assert totals[key] == single[0][key] + single[1][key], key
+    assert totals["entering"] == 1  # H2 under the 2020 line, in the second drop
+    assert sum(town["payout_difference"] for town in both["by_township"]) == totals["payout_difference"]
+
+
+def test_a_stored_draft_is_refused_for_checking_a_household(tmp_path: Path) -> None:
+    draft = store_draft(draft_zip(), tmp_path / "drafts", "office")
+    household = tmp_path / "household.yaml"
+    household.write_text(json.dumps(document()), "utf-8")
+
+    result = runner.invoke(app, ["check", str(household), "--pack", str(draft.directory)])
+
+    assert result.exit_code == 3 and "draft pack" in result.output
+    assert runner.invoke(app, ["check", str(household)]).exit_code == 0
