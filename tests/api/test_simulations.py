@@ -124,6 +124,8 @@ def test_a_draft_uploaded_is_simulated_and_never_decides(api: Api, run_id: str, 
     (zipped({"pack.yaml": DRAFT_META, "../evil.yaml": "x: 1"}, folder=""), "outside"),
     (zipped({"pack.yaml": DRAFT_META, "run.sh": "echo"}), "only"),
     (zipped({"parameters.yaml": "{}"}), "pack.yaml"),
+    (zipped({"pack.yaml": DRAFT_META, "parameters.yaml": "a: &x [1, 2]\nb: [*x, *x]\n"}), "aliases"),
+    (zipped({"pack.yaml": DRAFT_META, "parameters.yaml": "a: [1, 2\n"}), "not readable YAML"),
     (b"not a zip", "not a zip"),
     (b"PK" + b"\0" * 1_000_001, "more than"),
 ])

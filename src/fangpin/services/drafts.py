@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import yaml
+
 from fangpin.claims import InvalidRequest
 from fangpin.errors import PackError
 from fangpin.exactyaml import load_yaml
@@ -33,6 +35,8 @@ MAX_FILES = 200
 MAX_FILE_BYTES = 1_000_000
 MAX_TOTAL_BYTES = 5_000_000
 SUFFIXES = (".yaml", ".yml", ".md")
+MAX_DEPTH = 4  # folder levels inside the pack (cases/<group>/<case>.yaml)
+MAX_NAME = 200
 HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -85,6 +89,10 @@ def _members(data: bytes) -> dict[str, bytes]:
             raise _bad(f"{info.filename}: the pack unpacks to more than {MAX_TOTAL_BYTES} bytes")
         if name.suffix not in SUFFIXES:
             raise _bad(f"{info.filename}: only {', '.join(SUFFIXES)} files belong in a pack")
+        if len(name.parts) > MAX_DEPTH or len(str(name)) > MAX_NAME:
+            raise _bad(f"{info.filename[:MAX_NAME]}: a name more than {MAX_DEPTH} folders deep or {MAX_NAME} long")
+        if name.suffix != ".md":
+            _plain_yaml(str(name), content)
         files[str(name)] = content
     if not files:
         raise _bad("the zip holds no files")
@@ -95,6 +103,21 @@ def _members(data: bytes) -> dict[str, bytes]:
     if "pack.yaml" not in files:
         raise _bad("no pack.yaml at the top of the zip (or of its one folder)")
     return files
+
+
+def _plain_yaml(name: str, content: bytes) -> None:
+    """UTF-8 YAML without aliases: a pack never needs them, and a few nested aliases make a small file
+    expand beyond any memory when it is validated and hashed."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _bad(f"{name}: not UTF-8 text") from None
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                raise _bad(f"{name}: YAML aliases (*name) are not allowed in a draft pack")
+    except yaml.YAMLError as exc:
+        raise _bad(f"{name}: not readable YAML ({str(exc).splitlines()[0]})") from None
 
 
 def _extends(files: dict[str, bytes]) -> None:
