@@ -78,7 +78,7 @@ def main() -> None:
         work.mkdir(parents=True)
         os.sync()  # as bench/screen.py: the drop's writeback is not charged to the screening
         database = f"sqlite:///{work / 'bench.db'}"
-        screened = _child(CHILD, str(drop), database, str(work / "out"))
+        screened = _child(CHILD, str(drop), database, str(work / "out"), "2019", "")  # year; the shipped pack
         simulated = _child(SIMULATE, database, _run_id(work / "out"), str(args.pack), str(work / "impact"))
         screen_wall, simulate_wall = float(str(screened["wall"])), float(str(simulated["wall"]))
         print(f"  screen (reference, this run): wall {screen_wall:.1f} s")

@@ -7,6 +7,9 @@ Every figure is a sum over the same households, so the parts add up to the total
 the townships (and villages within them) and the bands each sum to the payout difference of the totals; the
 attribution by combination of parameters does too (a household's change is counted once, under the set of
 parameters that accounts for it); per single parameter a household counts under each of its parameters.
+
+Length: the report's arithmetic, its workbook and its printed summary are one reading of the same dict;
+split, each part would repeat the other's keys.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fangpin.money import fen_text
-from fangpin.reports.labels import GROUPS, OUTCOMES
+from fangpin.reports.labels import OUTCOMES
 
 UNKNOWN_PLACE = "(未填乡镇)"
 UNKNOWN_VILLAGE = "(未填村)"
@@ -214,13 +217,14 @@ def _outcome(value: str | None) -> str:
     return OUTCOMES.get(value or "", value or "—")
 
 
-def _group(value: str | None) -> str:
-    return GROUPS.get(value or "", value or "—")
-
-
 def write_workbook(path: Path, impact: dict[str, Any], diff: pl.DataFrame, cause_labels: Mapping[str, str]) -> None:
     """impact.xlsx: the report's sections as Chinese sheets; money as numbers of yuan shown with 2 decimals."""
     causes = impact["causes"]
+    groups: dict[str, str] = impact.get("group_labels", {})  # the packs' own labels (Pack.people_labels)
+
+    def _group(value: str | None) -> str:
+        return groups.get(value or "", value or "—")
+
     with xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS) as workbook:
         bold = workbook.add_format({"bold": True})
         money = workbook.add_format({"num_format": "#,##0.00"})

@@ -178,15 +178,6 @@ def open_from_screening(session: Session, actor: Actor, run_id: str, *, now: dt.
     return {"run_id": run_id, "opened": [claim_view(claim) for claim, _ in claims], "skipped": skipped}
 
 
-def open_run_claims(session: Session, run_id: str, *, by: str, now: dt.datetime) -> dict[str, Any]:
-    """``fangpin claims open --run ID``: whoever runs the command acts as the office of the run's county (the
-    command line has the database in hand already) and opens the run's claims as ``open_from_screening``."""
-    run = session.get(Run, run_id)
-    if run is None:
-        raise NotFound(f"no screening run {run_id!r}")
-    return open_from_screening(session, Actor(name=by, role="office", county=run.county), run_id, now=now)
-
-
 # --- moving claims along the path --------------------------------------------------------------------
 
 def transition(session: Session, actor: Actor, claim_id: int, step: Step, *, now: dt.datetime) -> dict[str, Any]:

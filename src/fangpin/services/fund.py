@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 from fangpin.claims import FUND_KEEPERS, Actor, InvalidRequest, NotAllowed
 from fangpin.db import decision_causes
 from fangpin.db.claims_models import Claim, ClaimEvent, FundInput
-from fangpin.db.models import DecisionRecord, Payment
+from fangpin.db.models import DecisionRecord, Payment, Run
 from fangpin.fund import FundLine, YearFlows, fund_lines, yuan
 from fangpin.money import to_decimal, to_fen
+from fangpin.services.checks import PACKS
 
 MAX_INPUT = Decimal("1000000000000.00")  # a trillion yuan
 
@@ -175,8 +176,12 @@ def fund_status(session: Session, county: str, year: int) -> dict[str, Any]:
     _add(rows["owed"], rows["in_progress"])
     households["owed"] = households["not_claimed"] | households["in_progress"]
     causes = list(dict.fromkeys(cause for row in rows.values() for cause in row))
+    labels: dict[str, str] = {}
+    for pack_hash in session.scalars(select(Run.pack_hash).where(Run.county == county, Run.year == year).distinct()):
+        labels.update(PACKS.by_hash(session, pack_hash).people_labels.causes)
     return {
         "county": county, "year": year, "causes": causes,
+        "cause_labels": {cause: labels.get(cause, cause) for cause in causes},
         **{name: {**{cause: rows[name].get(cause, 0) for cause in causes}, "total": sum(rows[name].values()),
                   "households": len(households[name])} for name in STATUS_ROWS},
         "fees_paid": fees,

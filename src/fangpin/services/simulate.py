@@ -95,7 +95,8 @@ def simulate(session: Session, run_ids: list[str], pack_dir: Path, *, draft: boo
     first = results[0][1]
     before, after = first.pack_before, first.pack_after
     causes = first.causes
-    labels = {cause.id: cause.label for pack in (before, after) for cause in pack.causes}
+    labels = {**before.people_labels.causes, **after.people_labels.causes}
+    groups = {**before.people_labels.groups, **after.people_labels.groups}
 
     def tagged(frame: pl.DataFrame, run_id: str) -> pl.DataFrame:
         return frame.with_columns(pl.lit(run_id, pl.String).alias("run_id"))
@@ -119,7 +120,7 @@ def simulate(session: Session, run_ids: list[str], pack_dir: Path, *, draft: boo
         "runs": [run.id for run in runs], "county": county, "year": year,
         "pack_before": {"id": before.id, "version": before.meta.version, "hash": before.hash},
         "pack_after": {"id": after.id, "version": after.meta.version, "hash": after.hash, "draft": draft},
-        "cause_labels": labels,
+        "cause_labels": labels, "group_labels": groups,
     }
     impact = compute_impact(stored, replayed, diff, causes, parameters=parameters, clauses=clauses,
                             rule_clauses=rule_clauses, fund=fund, header=header)

@@ -21,7 +21,7 @@ from fangpin.web import auth
 from fangpin.web.actions import REFUSALS, perform, status_of
 from fangpin.web.auth import DB, Viewer
 from fangpin.web.charts import chart_yuan
-from fangpin.web.labels import GROUPS, OUTCOMES
+from fangpin.web.labels import OUTCOMES
 from fangpin.web.render import json_answer, render, runs_dir
 
 router = APIRouter()
@@ -113,7 +113,8 @@ def simulate_page(request: Request, session: DB, viewer: Annotated[Viewer, Depen
     except FangpinError as exc:
         return render(request, "simulate.html", {**context, "error": str(exc)}, viewer=viewer, status=409)
     return render(request, "simulate.html", {**context, "result": result.impact,
-                                             "labels_of": {"groups": GROUPS, "outcomes": OUTCOMES},
+                                             "labels_of": {"groups": result.impact["group_labels"],
+                                                           "outcomes": OUTCOMES},
                                              "chart_src": request.url.path.replace("/simulate", "/api/simulate/chart")
                                              + "?" + request.url.query}, viewer=viewer)
 
@@ -132,15 +133,16 @@ def simulate_chart(request: Request, session: DB, viewer: Annotated[Viewer, Depe
     return json_answer(impact_charts(impact))
 
 
-def _state(group: str | None, outcome: str) -> str:
-    return f"{GROUPS.get(group or '', '—') if group else '—'}·{OUTCOMES.get(outcome, outcome)}"
+def _state(groups: dict[str, str], group: str | None, outcome: str) -> str:
+    return f"{groups.get(group, group) if group else '—'}·{OUTCOMES.get(outcome, outcome)}"
 
 
 def impact_charts(impact: dict[str, Any]) -> dict[str, Any]:
     """What the charts draw: township bars before and after, the flows between states, the bands."""
     towns = impact["by_township"]
-    links = [{"source": "原:" + _state(f["group_before"], f["outcome_before"]),
-              "target": "新:" + _state(f["group_after"], f["outcome_after"]), "value": f["households"]}
+    groups = impact["group_labels"]
+    links = [{"source": "原:" + _state(groups, f["group_before"], f["outcome_before"]),
+              "target": "新:" + _state(groups, f["group_after"], f["outcome_after"]), "value": f["households"]}
              for f in impact["flows"] if f["households"]]
     nodes = sorted({link["source"] for link in links} | {link["target"] for link in links})
     return {
