@@ -16,7 +16,7 @@ from sqlalchemy.orm import sessionmaker
 
 import fangpin
 from fangpin.api import errors
-from fangpin.api.routes import checks, claims, decisions, fund
+from fangpin.api.routes import checks, claims, decisions, fund, simulations
 from fangpin.api.schemas import REQUEST_SCHEMAS, Problem
 from fangpin.claims import role_matrix
 from fangpin.config import get_settings
@@ -47,7 +47,7 @@ def build_app(lifespan: Lifespan | None = None) -> FastAPI:
                   openapi_url="/v1/openapi.json", docs_url="/v1/docs", redoc_url=None, lifespan=lifespan)
     errors.install(app)
     v1 = APIRouter(prefix="/v1")
-    for module in (checks, claims, decisions, fund):
+    for module in (checks, claims, decisions, fund, simulations):
         v1.include_router(module.router)
 
     @v1.get("/health", tags=["health"], responses={503: {"description": "The database cannot be reached"}})
