@@ -1,4 +1,9 @@
-"""The API's commands: ``fangpin serve``, ``fangpin users add|list|disable|enable|rotate``, ``fangpin fund``."""
+"""The API's commands: ``fangpin serve``, ``fangpin users add|list|disable|enable|rotate``, ``fangpin fund``,
+and what the office does beside the API: ``fangpin claims open --run`` and ``fangpin simulate``.
+
+Length: over 300 lines because each command is a thin function (parse the options, call one service, print
+its answer); they share the error mapping and the console here.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -239,6 +245,7 @@ def fund_command(
     from fangpin.config import get_settings
     from fangpin.db.session import session_scope
     from fangpin.errors import FangpinError
+    from fangpin.fund import yuan as fen_yuan
     from fangpin.money import format_yuan, parse_amount
     from fangpin.services import fund
     from fangpin.termout import print_records, term, yuan
@@ -246,16 +253,17 @@ def fund_command(
     try:
         typed = None if amount is None else format_yuan(parse_amount(amount))
     except ValueError as exc:
-        raise _fail(f"--input: {exc}", 2) from None
+        raise _fail(f"--input: 金额无法识别 not an amount: {exc}", 2) from None
     try:
         with session_scope(get_settings().database_url) as session:
             if typed is not None:
                 fund.record_input(session, county, year, typed, recorded_by="cli")
             line = fund.fund_line(session, county, year).to_json_dict()
+            status = fund.fund_status(session, county, year)
     except FangpinError as exc:
         raise _fail(str(exc), 2) from None
     if as_json:
-        sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps({**line, "status": fund.status_json(status)}, ensure_ascii=False) + "\n")
         return
     rows = [[label, yuan(line[key])] for key, label in (
         ("opening_balance", "上年结转 opening balance"), ("fiscal_input", "财政投入 fiscal input"),
@@ -265,9 +273,87 @@ def fund_command(
         ("fees", "保险服务费(财政支付) insurer's fees (paid by the budget)"))]
     print_records(out, f"防贫基金 fund: 县(区) county {county}, {year} 年度", [("", "left"), (term("yuan"), "right")],
                   rows, keys=())
+    causes = status["causes"]
+    owed_rows = [[label, *(yuan(fen_yuan(status[key][cause])) for cause in causes),
+                  yuan(fen_yuan(status[key]["total"])), f"{status[key]['households']:,}"]
+                 for key, label in (("decided_by_runs", "筛查判定 decided by runs"),
+                                    ("not_claimed", "尚未立案 no claim opened yet"),
+                                    ("in_progress", "理赔办理中 claims in progress"),
+                                    ("owed", "应付未付 owed (not claimed + in progress)"),
+                                    ("paid", "已赔付 paid on claims"), ("rejected", "已驳回 claims rejected"))]
+    print_records(out, "筛查判定的赔付:应付、办理中、已付 what the runs decided (yuan)",
+                  [("", "left"), *((cause, "right") for cause in causes), ("合计 total", "right"),
+                   ("户数 households", "right")], owed_rows, keys=())
+
+
+def simulate_command(
+    run_ids: Annotated[list[str], typer.Option("--run", help="A stored screening run; repeat for several runs "
+                                               "of one county and year.")],
+    pack: Annotated[Path, typer.Option("--pack", help="The draft pack folder to simulate.")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write impact.json and impact.xlsx "
+                                                 "(default runs/simulate-…).")] = None,
+    fiscal_input: Annotated[str | None, typer.Option("--fund-input", help="Assume this fiscal input (yuan) for "
+                                                     "the fund instead of the one recorded; nothing is stored.")]
+    = None,
+) -> None:
+    """The impact of a draft pack on stored runs: who enters and leaves, cost per township and village, bands
+    of change, the fund under each pack, and the parameters of the draft behind each changed yuan. Nothing is
+    stored or paid."""
+    import datetime as dt
+
+    from fangpin.config import get_settings
+    from fangpin.db.session import session_scope
+    from fangpin.errors import FangpinError, PackError
+    from fangpin.reports.impact import print_impact, write_impact
+    from fangpin.services.fund import input_amount
+    from fangpin.services.simulate import simulate as run_simulation
+
+    settings = get_settings()
+    try:
+        assumed = None if fiscal_input is None else input_amount(fiscal_input)
+        with session_scope(settings.database_url) as session:
+            result = run_simulation(session, run_ids, pack, fiscal_input=assumed)
+    except PackError as exc:
+        raise _fail(str(exc), 3) from None
+    except FangpinError as exc:
+        raise _fail(str(exc), 2) from None
+    target = out_dir or settings.runs_dir / f"simulate-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+    write_impact(target, result.impact, result.diff, result.cause_labels)
+    print_impact(result.impact, out)
+    out.print(f"written: {target}/ (impact.json, impact.xlsx)")
+
+
+claims_app = typer.Typer(help="Claims from the command line (the path itself is walked through the API).",
+                         no_args_is_help=True)
+
+
+@claims_app.command("open")
+def claims_open(
+    run_id: Annotated[str, typer.Option("--run", help="The screening run whose `pay` decisions open claims.")],
+    by: Annotated[str, typer.Option("--by", help="Who opens them, as recorded in each claim's history.")] = "cli",
+) -> None:
+    """Open a claim for every `pay` decision of a screening run that has none yet (as the office of the run's
+    county, like POST /v1/claims/from-screening); households with an open claim for the year are skipped."""
+    import datetime as dt
+
+    from fangpin.config import get_settings
+    from fangpin.db.session import session_scope
+    from fangpin.errors import FangpinError
+    from fangpin.services.runs import open_run_claims
+
+    try:
+        with session_scope(get_settings().database_url) as session:
+            opened = open_run_claims(session, run_id, by=by, now=dt.datetime.now(dt.UTC))
+    except FangpinError as exc:
+        raise _fail(str(exc), 2) from None
+    out.print(f"run {run_id}: {len(opened['opened'])} claims opened, {len(opened['skipped'])} skipped")
+    for item in opened["skipped"][:20]:
+        out.print(f"  skipped {item['household_id']}: {item['reason']}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
+    app.command("simulate")(simulate_command)
+    app.add_typer(claims_app, name="claims")
     app.command("serve")(serve)
     app.add_typer(users_app, name="users")
     app.command("fund")(fund_command)

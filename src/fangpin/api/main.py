@@ -17,7 +17,7 @@ from sqlalchemy.orm import sessionmaker
 import fangpin
 from fangpin.api import errors
 from fangpin.api.limits import BodyLimit
-from fangpin.api.routes import checks, claims, decisions, fund
+from fangpin.api.routes import checks, claims, decisions, fund, simulations
 from fangpin.api.schemas import REQUEST_SCHEMAS, Problem
 from fangpin.claims import role_matrix
 from fangpin.config import get_settings
@@ -51,7 +51,7 @@ def build_app(lifespan: Lifespan | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_body=settings.max_body_kb << 10,
                        max_upload=settings.max_upload_request_mb << 20)
     v1 = APIRouter(prefix="/v1")
-    for module in (checks, claims, decisions, fund):
+    for module in (checks, claims, decisions, fund, simulations):
         v1.include_router(module.router)
 
     @v1.get("/health", tags=["health"], responses={503: {"description": "The database cannot be reached"}})

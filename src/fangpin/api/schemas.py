@@ -3,7 +3,7 @@ decimals; request bodies are read exactly (numbers as Decimal) before these mode
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -140,7 +140,64 @@ class FundInputIn(BaseModel):
     amount: Amount = Field(description="Yuan, at most two decimals; a string or an exact JSON number.")
 
 
+class SimulationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    runs: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        min_length=1, max_length=20, description="Screening runs of the user's county, of one year.")
+    pack: str = Field(min_length=1, max_length=100, description="A shipped pack's id, or a stored draft's sha256.")
+    fiscal_input: Amount | None = Field(None, description="Assume this fiscal input (yuan) instead of the one "
+                                        "recorded; nothing is stored.")
+
+
+class SimulationOut(BaseModel):
+    """The impact report (docs/simulate.md); money in integer fen (``money_unit``), ``totals_yuan`` as text."""
+
+    model_config = ConfigDict(extra="allow")
+
+    scope: str
+    runs: list[str]
+    county: str
+    year: int
+    pack_before: dict[str, Any]
+    pack_after: dict[str, Any]
+    totals: dict[str, int]
+    flows: list[dict[str, Any]]
+    by_township: list[dict[str, Any]]
+    bands: list[dict[str, Any]]
+    fund: list[dict[str, Any]]
+    attribution: dict[str, Any]
+
+
+class DraftOut(BaseModel):
+    hash: str
+    id: str
+    version: str
+    years: list[int]
+    uploaded_by: str
+    uploaded_at: str
+    draft: Literal[True]
+
+
+class FundStatusOut(BaseModel):
+    """What the runs decided and where it stands, per cause (yuan text), with ``total`` and ``households``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    county: str
+    year: int
+    causes: list[str]
+    decided_by_runs: dict[str, str | int]
+    not_claimed: dict[str, str | int]
+    in_progress: dict[str, str | int]
+    paid: dict[str, str | int]
+    rejected: dict[str, str | int]
+    owed: dict[str, str | int]
+    fees_paid: str
+
+
 SCREENING_IN: TypeAdapter[ScreeningIn] = TypeAdapter(ScreeningIn)
+SIMULATION_IN: TypeAdapter[SimulationIn] = TypeAdapter(SimulationIn)
 FUND_INPUT_IN: TypeAdapter[FundInputIn] = TypeAdapter(FundInputIn)
 
 # Request bodies the routes read themselves (exact JSON), published under these component names.
@@ -149,6 +206,7 @@ REQUEST_SCHEMAS: dict[str, TypeAdapter[Any]] = {
     "Transition": TRANSITION,
     "ScreeningIn": SCREENING_IN,
     "FundInputIn": FUND_INPUT_IN,
+    "SimulationIn": SIMULATION_IN,
 }
 
 

@@ -48,7 +48,8 @@ def changed_parameters(before: Pack, after: Pack) -> dict[str, tuple[str | None,
     changes = {}
     for name in sorted(set(before.parameters) | set(after.parameters)):
         old, new = before.parameters.get(name), after.parameters.get(name)
-        if old is None or new is None or _dump(old) != _dump(new):
+        # a product's definition may stay while its value moves with a factor (income_ceiling with poverty_line)
+        if old is None or new is None or _dump(old) != _dump(new) or before.money.get(name) != after.money.get(name):
             changes[name] = (_describe(before, name), _describe(after, name))
     return changes
 

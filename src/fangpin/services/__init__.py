@@ -7,7 +7,7 @@ from pathlib import Path
 from fangpin.deciding import decide
 from fangpin.decisions import Decision
 from fangpin.documents import read_document
-from fangpin.errors import NoPackForYear
+from fangpin.errors import NoPackForYear, PackError
 from fangpin.facts import Household
 from fangpin.packs import Pack, PackLabels, load_pack, pack_for_year
 
@@ -16,6 +16,9 @@ def resolve_pack(year: int, pack_dir: Path | None = None) -> Pack:
     """The named pack (it must be in force for the year), else the shipped pack in force for the year."""
     if pack_dir is None:
         return pack_for_year(year)
+    if (Path(pack_dir) / "DRAFT.json").is_file():  # services.drafts.DRAFT_MARKER
+        raise PackError(f"{pack_dir} is a draft pack: it can be simulated (fangpin simulate), never used to decide "
+                        "or pay", file="DRAFT.json")
     pack = load_pack(pack_dir)
     if not pack.in_force(year):
         years = ", ".join(str(y) for y in pack.meta.years)

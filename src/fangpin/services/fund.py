@@ -6,14 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fangpin.claims import FUND_KEEPERS, Actor, InvalidRequest, NotAllowed
+from fangpin.db import decision_causes
 from fangpin.db.claims_models import Claim, ClaimEvent, FundInput
-from fangpin.fund import FundLine, YearFlows, fund_lines
+from fangpin.db.models import DecisionRecord, Payment, Run
+from fangpin.fund import FundLine, YearFlows, fund_lines, yuan
 from fangpin.money import to_decimal, to_fen
+from fangpin.services.checks import PACKS
 
 MAX_INPUT = Decimal("1000000000000.00")  # a trillion yuan
 
@@ -108,3 +112,84 @@ def monthly_flows(session: Session, county: str, year: int) -> tuple[list[tuple[
         .where(Claim.county == county, Claim.year == year, Claim.state == "paid", ClaimEvent.step == "paid"))
     payouts = [(dt.date.fromisoformat(str(payload.get("paid_on"))), int(amount or 0)) for amount, payload in paid]
     return inputs, payouts
+
+
+# --- what is owed, in progress and paid ----------------------------------------------------------------------
+
+UNSPLIT = "unsplit"  # money paid on a claim whose payment step does not say by cause
+STATUS_ROWS = ("decided_by_runs", "not_claimed", "in_progress", "paid", "rejected", "owed")
+
+
+def _add(into: dict[str, int], amounts: dict[str, int]) -> None:
+    for cause, amount in amounts.items():
+        into[cause] = into.get(cause, 0) + amount
+
+
+def fund_status(session: Session, county: str, year: int) -> dict[str, Any]:
+    """Where the money the runs decided stands, per cause, in fen (each row also ``total`` and ``households``):
+
+    - ``decided_by_runs``: what the screening runs of the year decided to pay (their entries in the payments
+      ledger, docs/policy.md 3.4);
+    - ``not_claimed``: of the runs' ``pay`` decisions, those no claim was opened on yet;
+    - ``in_progress``: claims open (not paid, not rejected), at the amounts decided at filing, or at opening
+      when not yet filed (screening and application claims alike);
+    - ``paid``: what the insurer paid on claims (and ``fees`` on it, paid by the budget);
+    - ``rejected``: what claims that were rejected had been decided;
+    - ``owed``: not claimed + in progress: what the fund still owes on what was decided.
+    """
+    _county(county)
+    _year(year)
+    rows: dict[str, dict[str, int]] = {name: {} for name in STATUS_ROWS}
+    households: dict[str, set[str]] = {name: set() for name in STATUS_ROWS}
+    for cause, amount, household in session.execute(
+        select(Payment.cause, Payment.amount, Payment.household_id).where(
+            Payment.county == county, Payment.year == year, Payment.run_id.is_not(None))):
+        _add(rows["decided_by_runs"], {cause: int(amount)})
+        households["decided_by_runs"].add(household)
+    claimed = select(Claim.decision_id).where(Claim.county == county, Claim.year == year)
+    for household, amounts in session.execute(
+        select(DecisionRecord.household_id, DecisionRecord.amounts).where(
+            DecisionRecord.county == county, DecisionRecord.year == year, DecisionRecord.run_id.is_not(None),
+            DecisionRecord.outcome == "pay", DecisionRecord.id.not_in(claimed))):
+        _add(rows["not_claimed"], decision_causes.of(amounts))
+        households["not_claimed"].add(household)
+    deciding = func.coalesce(Claim.filing_decision_id, Claim.decision_id)
+    for household, state, amounts in session.execute(
+        select(Claim.household_id, Claim.state, DecisionRecord.amounts).join(
+            DecisionRecord, DecisionRecord.id == deciding).where(
+            Claim.county == county, Claim.year == year, Claim.state != "paid")):
+        name = "rejected" if state == "rejected" else "in_progress"
+        _add(rows[name], decision_causes.of(amounts))
+        households[name].add(household)
+    fees = 0
+    for household, paid, fee, payload in session.execute(
+        select(Claim.household_id, Claim.amount_paid, Claim.fee, ClaimEvent.payload)
+        .outerjoin(ClaimEvent, (ClaimEvent.claim_id == Claim.id) & (ClaimEvent.step == "paid"))
+        .where(Claim.county == county, Claim.year == year, Claim.state == "paid")):
+        split = {cause: to_fen(Decimal(amount)) for cause, amount in (payload or {}).get("causes", {}).items()}
+        if sum(split.values()) != int(paid or 0):  # a claim paid without its step's record: not split by cause
+            split = {UNSPLIT: int(paid or 0) - sum(split.values()), **split}
+        _add(rows["paid"], split)
+        households["paid"].add(household)
+        fees += int(fee or 0)
+    _add(rows["owed"], rows["not_claimed"])
+    _add(rows["owed"], rows["in_progress"])
+    households["owed"] = households["not_claimed"] | households["in_progress"]
+    causes = list(dict.fromkeys(cause for row in rows.values() for cause in row))
+    labels: dict[str, str] = {}
+    for pack_hash in session.scalars(select(Run.pack_hash).where(Run.county == county, Run.year == year).distinct()):
+        labels.update(PACKS.by_hash(session, pack_hash).people_labels.causes)
+    return {
+        "county": county, "year": year, "causes": causes,
+        "cause_labels": {cause: labels.get(cause, cause) for cause in causes},
+        **{name: {**{cause: rows[name].get(cause, 0) for cause in causes}, "total": sum(rows[name].values()),
+                  "households": len(households[name])} for name in STATUS_ROWS},
+        "fees_paid": fees,
+    }
+
+
+def status_json(status: dict[str, Any]) -> dict[str, Any]:
+    """``fund_status`` with money as yuan text."""
+    return {**status, **{name: {key: value if key == "households" else yuan(value)
+                                for key, value in status[name].items()} for name in STATUS_ROWS},
+            "fees_paid": yuan(status["fees_paid"])}

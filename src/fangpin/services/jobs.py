@@ -17,6 +17,9 @@ Why not a job library: the queue must live in fangpin's own database, SQLite or 
 is PostgreSQL only; dramatiq, rq and celery need a broker (Redis, RabbitMQ); huey's SQL storage needs peewee
 (a second ORM and connection setup) and has no one-per-county rule nor recovery of a dead worker's job by
 its heartbeat. The queue here is ~200 lines on SQLAlchemy with the claim done by the database.
+
+Length: over 300 lines because queueing, claiming, heartbeats and recovery of a job must agree on one set
+of state transitions on both databases; split, each part would restate them.
 """
 
 from __future__ import annotations

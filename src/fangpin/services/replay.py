@@ -151,10 +151,14 @@ def _diff(stored: pl.DataFrame, replayed: pl.DataFrame, before: Pack, after: Pac
     )
     differs = pl.any_horizontal([pl.col(c).ne_missing(pl.col(f"{c}_after")) for c in columns])
     rows = []
+    accounted: dict[tuple[str, str, bool], tuple[list[str], list[str]]] = {}  # the same rules, the same answer
     for row in joined.filter(differs).iter_rows(named=True):
         fee_changed = row["fee"] != row["fee_after"]
-        parameters, rules = account_for(before, after, row["rules"].split(",") if row["rules"] else [],
-                                        row["rules_after"].split(",") if row["rules_after"] else [], fee_changed)
+        key = (row["rules"] or "", row["rules_after"] or "", fee_changed)
+        if key not in accounted:
+            accounted[key] = account_for(before, after, key[0].split(",") if key[0] else [],
+                                         key[1].split(",") if key[1] else [], fee_changed)
+        parameters, rules = accounted[key]
         common = {
             "household_id": row["household_id"], "township": row["township"], "village": row["village"],
             "group_before": row["group"], "group_after": row["group_after"],

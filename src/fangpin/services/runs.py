@@ -3,16 +3,19 @@ that decided them, and the figures behind their charts. Sums are integer fen cou
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from fangpin.claims import Actor, NotFound
 from fangpin.db import decision_causes
 from fangpin.db.claims_models import Claim
 from fangpin.db.models import DecisionRecord, Run
 from fangpin.packs import Pack, PackLabels
 from fangpin.services.checks import PACKS
+from fangpin.services.claims import open_from_screening
 
 __all__ = ["Run", "claims_opened", "count_runs", "get_run", "income_counts", "latest_runs", "latest_year",
            "outcome_counts", "run_pack", "runs_page", "totals_by_township"]
@@ -108,3 +111,12 @@ def income_counts(session: Session, run_id: str, width: int) -> dict[int, int]:
     for index, count in rows:
         counts[int(index or 0)] = counts.get(int(index or 0), 0) + int(count)
     return counts
+
+
+def open_run_claims(session: Session, run_id: str, *, by: str, now: dt.datetime) -> dict[str, Any]:
+    """``fangpin claims open --run ID``: whoever runs the command acts as the office of the run's county (the
+    command line has the database in hand already) and opens the run's claims as ``open_from_screening``."""
+    run = session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"no screening run {run_id!r}")
+    return open_from_screening(session, Actor(name=by, role="office", county=run.county), run_id, now=now)

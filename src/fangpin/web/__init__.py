@@ -21,13 +21,13 @@ def mount_console(app: FastAPI, *, runs_dir: Path | None = None, session_hours: 
     ``runs_dir``) is where console runs write their results and where reports are read from;
     ``session_hours`` (default: the setting ``console_session_hours``, 8) is how long a sign-in lasts."""
     from fangpin.web import auth, render
-    from fangpin.web.routes import audit, claims, fund, home, households, runs, screening
+    from fangpin.web.routes import audit, claims, fund, home, households, runs, screening, simulate
 
     configure_console(app, runs_dir=runs_dir, session_hours=session_hours)
     app.state.html_errors = render.ConsoleErrors()  # errors of console pages: a page, not problem+json
     if is_mounted(app):
         return
-    for module in (home, screening, runs, households, claims, fund, audit):
+    for module in (home, screening, runs, households, claims, fund, simulate, audit):
         app.include_router(module.router, prefix=PREFIX, include_in_schema=False)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
     app.add_exception_handler(auth.LoginRequired, render.login_redirect)

@@ -39,6 +39,7 @@ SECTIONS: dict[str, frozenset[Role]] = {
     "households": ALL_ROLES,
     "claims": ALL_ROLES,
     "fund": frozenset({"office", "auditor"}),
+    "simulate": frozenset({"office", "auditor"}),  # services.simulate.SIMULATORS
     "audit": REPLAYERS,
     "reads": frozenset({"office", "auditor"}),  # the access log (services.access_log)
 }

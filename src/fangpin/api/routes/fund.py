@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from fangpin.api.deps import ActorDep, ClockDep, JsonBody, SessionDep, answer, commit
 from fangpin.api.errors import PROBLEM_RESPONSES
-from fangpin.api.schemas import FUND_INPUT_IN, FundOut, body
+from fangpin.api.schemas import FUND_INPUT_IN, FundOut, FundStatusOut, body
 from fangpin.services import fund
 
 router = APIRouter(prefix="/fund", tags=["fund"])
@@ -20,6 +20,14 @@ Year = Annotated[int, Path(ge=1990, le=2200, description="Policy year.")]
 def get_fund(county: County, year: Year, session: SessionDep, actor: ActorDep) -> Response:
     """Opening balance, fiscal input, payouts, fees (paid by the budget), carry-over and top-up."""
     return answer(fund.read_fund(session, actor, county, year).to_json_dict())
+
+
+@router.get("/{county}/{year}/status", response_model=FundStatusOut, responses=PROBLEM_RESPONSES)
+def get_fund_status(county: County, year: Year, session: SessionDep, actor: ActorDep) -> Response:
+    """What the screening runs decided and where it stands, per cause: not claimed yet, claims in progress,
+    paid, rejected, and owed (not claimed + in progress)."""
+    fund.read_fund(session, actor, county, year)  # the same rights as the fund itself
+    return answer(fund.status_json(fund.fund_status(session, county, year)))
 
 
 @router.post("/{county}/{year}/inputs", status_code=201, response_model=FundOut, responses=PROBLEM_RESPONSES,

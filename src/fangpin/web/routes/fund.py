@@ -31,7 +31,9 @@ def _page(request: Request, session: Session, viewer: Viewer, year: int, *, erro
     county = viewer.actor.county
     line = fund_service.read_fund(session, viewer.actor, county, year).to_json_dict()
     inputs = fund_service.inputs_of(session, county, year)
+    owed = fund_service.fund_status(session, county, year)
     return render(request, "fund.html", {"year": year, "line": line, "inputs": inputs, "error": error,
+                                         "status": owed,
                                          "may_input": viewer.actor.role in FUND_KEEPERS,
                                          "done": request.query_params.get("done")}, viewer=viewer, status=status)
 

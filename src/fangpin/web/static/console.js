@@ -271,6 +271,47 @@
         ],
       });
     },
+    simTownships(data, chart) {
+      const t = data.townships;
+      if (!t.names.length) return empty(chart);
+      chart.setOption({
+        color: ["#9aa5b1", "#c0392b", "#1d5fa8"],
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: (v) => yuan(v) + " 元" },
+        legend: { top: 0 },
+        grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
+        xAxis: { type: "category", data: t.names, axisLabel: { interval: 0, rotate: t.names.length > 6 ? 30 : 0 } },
+        yAxis: { type: "value", name: "元", axisLabel: { formatter: (v) => count(v) } },
+        series: [
+          { name: "原规则包", type: "bar", data: t.before },
+          { name: "模拟", type: "bar", data: t.after },
+          { name: "差额", type: "line", data: t.difference, symbolSize: 6 },
+        ],
+      });
+    },
+    simFlows(data, chart) {
+      const f = data.flows;
+      if (!f.links.length) return empty(chart);
+      chart.setOption({
+        tooltip: { trigger: "item", formatter: (p) => p.dataType === "edge"
+          ? p.data.source + " → " + p.data.target + ":" + count(p.data.value) + " 户" : p.name } ,
+        series: [{ type: "sankey", left: 8, right: 140, top: 8, bottom: 8, nodeGap: 10, draggable: false,
+          emphasis: { focus: "adjacency" }, lineStyle: { color: "gradient", opacity: 0.45 },
+          label: { fontSize: 11 }, data: f.nodes, links: f.links }],
+      });
+    },
+    simBands(data, chart) {
+      const b = data.bands;
+      chart.setOption({
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" },
+          formatter: (items) => items.map((p) => p.name + ":" + count(p.value) + " 户,差额 "
+            + yuan(b.difference[p.dataIndex]) + " 元").join("<br>") },
+        grid: { left: 8, right: 16, top: 16, bottom: 8, containLabel: true },
+        xAxis: { type: "category", data: b.labels, axisLabel: { interval: 0, rotate: 30 } },
+        yAxis: { type: "value", name: "户数", minInterval: 1 },
+        series: [{ type: "bar", data: b.households.map((value, i) => ({ value: value, itemStyle: {
+          color: b.keys[i].startsWith("less") ? "#c0392b" : b.keys[i] === "same" ? "#9aa5b1" : "#1a7f37" } })) }],
+      });
+    },
   };
 
   function initCharts() {
@@ -293,7 +334,19 @@
     window.addEventListener("resize", () => charts.forEach((c) => c.resize()));
   }
 
+  /* the draft form: only the chosen base pack's parameters are shown (the others are not sent anyway) */
+  function initDraftForm() {
+    const base = document.getElementById("draft-base");
+    if (!base) return;
+    const show = () => document.querySelectorAll("#draft-form [data-base]").forEach((table) => {
+      table.hidden = table.dataset.base !== base.value;
+    });
+    base.addEventListener("change", show);
+    show();
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    initDraftForm();
     initForms();
     initUpload();
     initJob();

@@ -1,0 +1,144 @@
+"""Simulate a draft pack over stored runs: the impact report (``fangpin.reports.impact``) of re-deciding their
+stored facts under the draft. The decisions come from ``services.replay`` (the same ``decide_frame`` as
+screening, the same attribution as replay): nothing is forked, nothing is stored, nothing is paid.
+
+The fund section reads the county's fund for the year (``services.fund``: opening balance and fiscal inputs)
+and sets against it what the runs decided under each pack: the payouts, the balance, and the budget's top-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from fangpin.claims import Actor, NotAllowed, NotFound
+from fangpin.db.models import Run
+from fangpin.errors import ReplayError
+from fangpin.packs import Pack
+from fangpin.reports.impact import compute_impact
+from fangpin.services.drafts import is_draft, pack_to_simulate
+from fangpin.services.fund import fund_line, input_amount
+from fangpin.services.replay import ReplayResult, replay_run
+
+MAX_RUNS = 20
+
+
+@dataclass
+class Simulation:
+    impact: dict[str, Any]
+    diff: pl.DataFrame  # the replay's diff of every run, with its run_id
+    pack_before: Pack
+    pack_after: Pack
+    cause_labels: dict[str, str]
+
+
+def _runs(session: Session, run_ids: list[str]) -> list[Run]:
+    if not run_ids:
+        raise ReplayError("give at least one run to simulate (--run ID)")
+    if len(run_ids) > MAX_RUNS:
+        raise ReplayError(f"at most {MAX_RUNS} runs are simulated together, not {len(run_ids)}")
+    runs: list[Run] = []
+    for run_id in dict.fromkeys(run_ids):
+        run = session.get(Run, run_id)
+        if run is None:
+            raise NotFound(f"no run {run_id!r} in this database")
+        runs.append(run)
+    places = {(run.county, run.year) for run in runs}
+    if len(places) > 1:
+        raise ReplayError("the runs simulated together must be of one county and year, not "
+                          + ", ".join(f"{county} {year}" for county, year in sorted(places)))
+    return runs
+
+
+def _clauses(*packs: Pack) -> tuple[dict[str, str], dict[str, str]]:
+    """The clause each parameter and each rule cites, the later pack's winning."""
+    parameters: dict[str, str] = {}
+    rules: dict[str, str] = {}
+    for pack in packs:
+        parameters.update({name: parameter.source.clause for name, parameter in pack.parameters.items()})
+        rules.update({rule.id: rule.source.cites.clause for rule in pack.compiled})
+    return parameters, rules
+
+
+def fund_lines(session: Session, county: str, year: int, payouts: dict[str, tuple[int, int]],
+               fiscal_input: int | None = None) -> list[dict[str, Any]]:
+    """The county's fund for the year under each pack: opening balance + fiscal input (recorded, or the one
+    assumed for the simulation) = available; available − the runs' payouts = balance; a shortfall is the
+    budget's top-up. ``payouts`` maps "before"/"after" to (payout, fee) in fen."""
+    line = fund_line(session, county, year)
+    given = line.fiscal_input if fiscal_input is None else fiscal_input
+    available = line.opening_balance + given
+    lines = []
+    for pack, (payout, fee) in payouts.items():
+        balance = available - payout
+        lines.append({"county": county, "year": year, "pack": pack, "opening_balance": line.opening_balance,
+                      "fiscal_input": given, "fiscal_input_assumed": fiscal_input is not None,
+                      "fiscal_input_recorded": line.fiscal_input, "available": available, "payouts": payout,
+                      "fees": fee, "balance": balance, "carry_over": max(balance, 0), "top_up": max(-balance, 0),
+                      "paid_so_far": line.payouts})
+    return lines
+
+
+def simulate(session: Session, run_ids: list[str], pack_dir: Path, *, draft: bool = False,
+             fiscal_input: int | None = None) -> Simulation:
+    """The impact of the pack at ``pack_dir`` on the stored runs (of one county and year)."""
+    runs = _runs(session, run_ids)
+    draft = draft or is_draft(pack_dir)
+    results: list[tuple[str, ReplayResult]] = [(run.id, replay_run(session, run.id, pack_dir)) for run in runs]
+    befores = {result.pack_before.hash for _, result in results}
+    if len(befores) > 1:
+        raise ReplayError("the runs simulated together were decided under different packs: simulate them one by one")
+    first = results[0][1]
+    before, after = first.pack_before, first.pack_after
+    causes = first.causes
+    labels = {**before.people_labels.causes, **after.people_labels.causes}
+    groups = {**before.people_labels.groups, **after.people_labels.groups}
+
+    def tagged(frame: pl.DataFrame, run_id: str) -> pl.DataFrame:
+        return frame.with_columns(pl.lit(run_id, pl.String).alias("run_id"))
+
+    stored = pl.concat([tagged(r.stored, run_id) for run_id, r in results], how="diagonal_relaxed")
+    replayed = pl.concat([tagged(r.replayed, run_id) for run_id, r in results], how="diagonal_relaxed")
+    diff = pl.concat([tagged(r.diff, run_id) for run_id, r in results], how="diagonal_relaxed")
+    parameters: dict[str, tuple[str | None, str | None]] = dict(first.parameters)
+    clauses, rule_clauses = _clauses(before, after)
+
+    def total(frame: pl.DataFrame, column: str) -> int:
+        return int(frame[column].sum() or 0)
+
+    county, year = runs[0].county, runs[0].year
+    fund = fund_lines(session, county, year, {
+        "before": (total(stored, "payout"), total(stored, "fee")),
+        "after": (total(replayed, "payout"), total(replayed, "fee")),
+    }, fiscal_input)
+    header = {
+        "scope": ("run " if len(runs) == 1 else "runs ") + ", ".join(run.id for run in runs),
+        "runs": [run.id for run in runs], "county": county, "year": year,
+        "pack_before": {"id": before.id, "version": before.meta.version, "hash": before.hash},
+        "pack_after": {"id": after.id, "version": after.meta.version, "hash": after.hash, "draft": draft},
+        "cause_labels": labels, "group_labels": groups,
+    }
+    impact = compute_impact(stored, replayed, diff, causes, parameters=parameters, clauses=clauses,
+                            rule_clauses=rule_clauses, fund=fund, header=header)
+    return Simulation(impact=impact, diff=diff, pack_before=before, pack_after=after, cause_labels=labels)
+
+
+SIMULATORS = frozenset({"office", "auditor"})  # the county office weighs a policy change; auditors read it
+
+
+def simulate_for(session: Session, actor: Actor, run_ids: list[str], pack: str, drafts: Path,
+                 fiscal_input: object | None = None) -> Simulation:
+    """The API's and the console's simulation: ``pack`` is a shipped pack's id or a stored draft's sha256;
+    the runs must be of the user's county."""
+    if actor.role not in SIMULATORS:
+        raise NotAllowed(f"a user with role {actor.role} may not simulate packs (the office and auditors do)")
+    for run in _runs(session, run_ids):
+        if run.county != actor.county:
+            raise NotAllowed(f"run {run.id} is of county {run.county}, not {actor.name}'s county ({actor.county})")
+    folder, draft = pack_to_simulate(pack, drafts)
+    assumed = None if fiscal_input in (None, "") else input_amount(fiscal_input)
+    return simulate(session, run_ids, folder, draft=draft, fiscal_input=assumed)
