@@ -19,10 +19,13 @@ from fangpin.db.models import Base, Chained
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
 
-class User(Base):
-    """Someone who may call the API: a role, a county, and the sha256 of their bearer token."""
+class User(Chained, Base):
+    """Someone who may call the API: a role, a county, and the sha256 of their bearer token. Who they are
+    (name, role, county, since when) is chained per county; the token is not (it is rotated)."""
 
     __tablename__ = "users"
+    __table_args__ = (Index("uq_users_chain", "county", "seq", unique=True),)
+    __chained__ = ("name", "role", "county", "created_at", "seq")
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -89,11 +92,13 @@ class RequestLog(Base):
     status: Mapped[int] = mapped_column(Integer)
 
 
-class FundInput(Base):
-    """Money the county's fiscal budget put into the fund for a year; several inputs add up."""
+class FundInput(Chained, Base):
+    """Money the county's fiscal budget put into the fund for a year; several inputs add up. Chained."""
 
     __tablename__ = "fund_inputs"
-    __table_args__ = (Index("ix_fund_inputs_county_year", "county", "year"),)
+    __table_args__ = (Index("ix_fund_inputs_county_year", "county", "year"),
+                      Index("uq_fund_inputs_chain", "county", "seq", unique=True))
+    __chained__ = ("county", "year", "amount", "recorded_by", "at", "seq")
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
     county: Mapped[str] = mapped_column(String(12))

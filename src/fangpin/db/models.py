@@ -50,10 +50,15 @@ class PackRecord(Base):
     stored_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
-class Run(Base):
-    """One screening of one county's data drop for one policy year."""
+class Run(Chained, Base):
+    """One screening of one county's data drop for one policy year; chained per county (its id and
+    everything but ``purged_at``). ``purged_at``: when ``fangpin runs purge`` removed its result files and
+    the personal data of its event ledger."""
 
     __tablename__ = "runs"
+    __table_args__ = (Index("uq_runs_chain", "county", "seq", unique=True),)
+    __chained__ = ("id", "county", "year", "pack_hash", "started_at", "finished_at", "drop_hash", "inputs",
+                   "counts", "households", "payout", "fee", "seq")
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     county: Mapped[str] = mapped_column(String(12), index=True)
@@ -67,6 +72,7 @@ class Run(Base):
     households: Mapped[int] = mapped_column(Integer)
     payout: Mapped[int] = mapped_column(BigInteger)
     fee: Mapped[int] = mapped_column(BigInteger)
+    purged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class DecisionRecord(Chained, Base):
@@ -113,6 +119,7 @@ class DecisionRecord(Chained, Base):
     document: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     layout: Mapped[int] = mapped_column(Integer, default=DECISION_LAYOUT)
+    document_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)  # set when purged
 
 
 class RunEvents(Base):
@@ -170,6 +177,23 @@ class ChainHead(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     record_hash: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChainAnchor(Base):
+    """Where a chain written before keyed hashes (migration 0007) ended: records up to ``seq`` are linked by
+    plain sha256, every later one by HMAC-SHA256 with the chain key. ``mac`` signs the anchor with the key, so
+    one who cannot read the key cannot move it, nor make a keyed chain pass for a plain one."""
+
+    __tablename__ = "chain_anchors"
+    __table_args__ = (UniqueConstraint("chain", "county", name="uq_chain_anchors"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    chain: Mapped[str] = mapped_column(String(40))
+    county: Mapped[str] = mapped_column(String(12))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    record_hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str] = mapped_column(String(64))
 
 
 class ConsoleSession(Base):

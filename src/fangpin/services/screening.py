@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from fangpin.db import decision_causes, queries
-from fangpin.db.chained import append_frame, chained_columns
+from fangpin.db.chained import append_frame, append_one, chained_columns
 from fangpin.db.locks import lock_chain
 from fangpin.db.models import DECISION_LAYOUT, DecisionRecord, Payment, Run, RunEvents
 from fangpin.db.session import session_scope
@@ -316,14 +316,14 @@ def _store(
             # into this county meanwhile wait for this run, and it for them (db.locks)
             queries.ensure_pack(session, pack)
             lock_chain(session, "decisions", request.county)
-            session.add(Run(
+            session.flush()
+            append_one(session, Run, request.county, dict(  # the runs are chained per county too
                 id=run["run_id"], county=request.county, year=request.year, pack_hash=pack.hash, started_at=started,
                 finished_at=recorded, drop_hash=drop_hash, inputs=run["inputs"],
                 counts={"rows": run["rows"], "totals": run["totals"], "events": run["events"]},
                 households=decisions.height, payout=int(decisions["payout"].sum() or 0),
                 fee=int(decisions["fee"].sum() or 0),
             ))
-            session.flush()
             constants: dict[str, object] = {"run_id": run["run_id"], "pack_hash": pack.hash, "recorded_at": recorded,
                                             "document": None, "layout": DECISION_LAYOUT}
             columns = [c for c in chained_columns(DecisionRecord) if c not in ("seq", *constants)]

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fangpin.claims import ROLES, Actor, Conflict, InvalidRequest, Unauthenticated
+from fangpin.db.chained import append_one
 from fangpin.db.claims_models import User
 
 TOKEN_TTL = 60.0  # seconds a token once found is taken as valid without asking the database again
@@ -45,10 +46,10 @@ def add_user(session: Session, name: str, role: str, county: str, *, at: dt.date
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise Conflict(f"a user named {name!r} exists already")
     token = secrets.token_urlsafe(32)
-    session.add(User(name=name, role=role, county=county, token_hash=token_hash(token),
-                     created_at=(at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)))
-    try:
-        session.flush()
+    try:  # chained per county: who the user is and their role (db.chained)
+        append_one(session, User, county, {"name": name, "role": role, "county": county,
+                                           "token_hash": token_hash(token),
+                                           "created_at": (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)})
     except IntegrityError:
         raise Conflict(f"a user named {name!r} exists already") from None
     return token
