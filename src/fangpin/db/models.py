@@ -83,9 +83,14 @@ class DecisionRecord(Chained, Base):
     paid before, what this decision pays — are the deciding pack's causes, so each is one column holding a
     JSON object in the pack's order (``{"illness":4500000,"schooling":0,…}``, integer fen; see
     ``db.decision_causes``). ``layout`` 1 marks decisions written by fangpin 0.1, which had a column per
-    cause: their chain payload is still computed in that form (``db.chained``)."""
+    cause: their chain payload is still computed in that form (``db.chained``).
+
+    ``document`` is personal data: a keyed record's payload holds its sha256, not the document, so
+    ``fangpin runs purge`` can clear it, keeping the digest in ``document_sha256`` (not chained), while the
+    chain still verifies."""
 
     __tablename__ = "decisions"
+    __personal__ = ("document",)
     __table_args__ = (
         Index("ix_decisions_household", "county", "year", "household_id"),
         UniqueConstraint("county", "seq", name="uq_decisions_chain"),

@@ -41,6 +41,7 @@ from fangpin.intake.parse import ParsedExport, identify_export
 from fangpin.intake.profiles import load_profiles
 from fangpin.money import fen_text
 from fangpin.packs import Pack
+from fangpin.private import private_dir, private_tree
 from fangpin.reports.results import write_decisions, write_rejections, write_run_json
 from fangpin.reports.workbook import write_visits_csv
 from fangpin.screening.bulk import decide_frame
@@ -235,9 +236,10 @@ def _staged(out_dir: Path) -> Iterator[Path]:
     if out_dir.exists() and any(out_dir.iterdir()):
         raise DropError(f"{out_dir}: the output folder exists and is not empty")
     staging = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:6]}"
-    staging.mkdir(parents=True)
+    private_dir(staging)  # owner-only, and any folder made for it: the files hold names and ID numbers
     try:
         yield staging
+        private_tree(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
