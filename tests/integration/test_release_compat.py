@@ -166,6 +166,6 @@ def test_purging_a_0_1_database_keeps_every_chain_intact(old_database: str, tmp_
     with session_scope(old_database) as session:
         breaks = verify(session)
 
-    # the 0.1 documents are covered by plain sha256 themselves: kept (the other is a claim's under way)
+    # the three 0.1 documents are covered by plain sha256 themselves: kept
     assert (result.runs, result.ledgers, result.documents, result.kept_documents) == ([RUN_ID], 1, 0, 3)
     assert breaks == []
