@@ -229,3 +229,50 @@ def test_the_database_the_key_and_the_result_folders_are_owner_only(stored: Api,
         database = Path(stored.database_url.removeprefix("sqlite:///"))
         assert key == database.with_name("fangpin.db.key")  # the default: beside the database
         assert _mode(database) == 0o600
+
+
+def _cli(api: Api, tmp_path: Path, *args: str) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from fangpin.cli import app
+
+    env = {"FANGPIN_DATABASE_URL": api.database_url, "FANGPIN_RUNS_DIR": str(tmp_path / "runs"), "COLUMNS": "200"}
+    result = CliRunner().invoke(app, list(args), env=env)
+    return result.exit_code, result.output
+
+
+def test_the_commands_export_verify_against_heads_and_purge(stored: Api, tmp_path: Path) -> None:
+    heads = tmp_path / "heads.json"
+
+    exported = _cli(stored, tmp_path, "audit", "export-heads", str(heads))
+    verified = _cli(stored, tmp_path, "audit", "verify", "--heads", str(heads))
+    purged = _cli(stored, tmp_path, "runs", "purge", "--before", (dt.date.today() + dt.timedelta(days=1)).isoformat())
+    after = _cli(stored, tmp_path, "audit", "verify", "--heads", str(heads))
+    no_date = _cli(stored, tmp_path, "runs", "purge")
+
+    assert exported[0] == 0 and "chain heads exported" in exported[1]
+    assert verified[0] == 0 and "every head exported" in verified[1]
+    assert purged[0] == 0 and "1 runs (1 result folders, 1 event ledgers), 2 household documents" in purged[1]
+    assert after[0] == 0, after[1]
+    assert no_date[0] == 2 and "--before DATE, or set FANGPIN_RETENTION_DAYS" in no_date[1]
+
+
+def test_a_key_file_others_may_read_is_refused_and_a_missing_one_is_named(stored: Api, tmp_path: Path) -> None:
+    from fangpin.db.session import dispose_all
+
+    with session_scope(stored.database_url) as session:
+        key = chain_key(session).path
+    assert key is not None
+    dispose_all()  # a new process: the key is read again
+    os.chmod(key, 0o644)
+    readable = _cli(stored, tmp_path, "audit", "verify")
+    dispose_all()
+    key.rename(key.with_name("elsewhere.key"))
+    missing = _cli(stored, tmp_path, "audit", "verify")
+    dispose_all()
+    with pytest.raises(Exception, match="the chain key file is missing"), session_scope(stored.database_url) as session:
+        record_input(session, COUNTY, 2019, "1.00", "office")  # a new process appending: no new key made
+
+    assert not key.exists()
+    assert readable[0] == 2 and f"chmod 600 {key}" in readable[1].replace("\n", "")
+    assert missing[0] == 2 and "the chain key file is missing" in missing[1]

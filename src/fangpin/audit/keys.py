@@ -81,8 +81,8 @@ def load_key(path: Path, *, create: bool) -> ChainKey:
         mode = path.stat().st_mode
         text = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
-        raise ChainKeyError(f"{path}: the chain key file is missing (FANGPIN_CHAIN_KEY_FILE); keyed chains "
-                            "cannot be verified without it") from None
+        raise ChainKeyError(f"{path}: the chain key file is missing, and this database has chains keyed with "
+                            "it: restore it from its backup, or point FANGPIN_CHAIN_KEY_FILE at it") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ChainKeyError(f"{path}: the chain key file cannot be read: {exc}") from None
     if os.name == "posix" and stat.S_IMODE(mode) & 0o077:

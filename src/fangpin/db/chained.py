@@ -61,13 +61,21 @@ def _personal(model: type[Base]) -> frozenset[str]:
 _KEYS: WeakKeyDictionary[Engine, ChainKey] = WeakKeyDictionary()
 
 
-def chain_key(bind: Session | Connection | Engine, *, create: bool = True) -> ChainKey:
-    """The chain key of the database ``bind`` is on (read once per engine; generated on first use when
-    ``create``)."""
+def chain_key(bind: Session | Connection | Engine, *, create: bool = True, migrating: bool = False) -> ChainKey:
+    """The chain key of the database ``bind`` is on (read once per engine). Generated on first use when
+    ``create``, that is while nothing is chained yet (no chain head recorded; or ``migrating`` chains written
+    before keys): a key file gone missing later is an error, never silently replaced."""
     engine = bind.get_bind().engine if isinstance(bind, Session) else bind.engine
     key = _KEYS.get(engine)
     if key is None:
         path = key_path(get_settings(), engine.url.render_as_string(hide_password=False))
+        if create and not migrating and not path.exists():
+            connection = bind.connection() if isinstance(bind, Session) else bind
+            if isinstance(connection, Engine):
+                with connection.connect() as opened:
+                    create = opened.execute(select(ChainHead.id).limit(1)).first() is None
+            else:
+                create = connection.execute(select(ChainHead.id).limit(1)).first() is None
         key = _KEYS[engine] = load_key(path, create=create)
     return key
 

@@ -64,7 +64,7 @@ def _sign_and_link(bind: sa.Connection) -> None:
     from fangpin.db import chained
     from fangpin.db.models import Base
 
-    key = chained.chain_key(bind, create=True)
+    key = chained.chain_key(bind, create=True, migrating=True)
     anchors = sa.table("chain_anchors", sa.column("chain"), sa.column("county"), sa.column("seq"),
                        sa.column("record_hash"), sa.column("mac"))
     heads = sa.table("chain_heads", sa.column("chain"), sa.column("county"), sa.column("seq"),
