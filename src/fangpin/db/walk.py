@@ -58,7 +58,7 @@ class Break:
     problem: str
 
     def __str__(self) -> str:
-        where = f"{self.chain} of county {self.county}, record seq {self.seq}"
+        where = f"{self.chain} of county {self.county}{f', record seq {self.seq}' if self.seq else ''}"
         return f"{where}{f' (id {self.record_id})' if self.record_id is not None else ''}: {self.problem}"
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from fangpin.errors import FangpinError
+from fangpin.private import private_dir
 from fangpin.services.screening import ScreenRequest, screen
 
 log = logging.getLogger("fangpin.web")
@@ -65,8 +66,7 @@ class Jobs:
         job = Job(id=uuid.uuid4().hex, county=request.county, year=request.year, user=user, files=files,
                   started_at=dt.datetime.now(dt.UTC).isoformat())
         job.stages["upload"] = {"done": len(files), "total": len(files)}
-        folder = jobs_dir(request.runs_dir)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_dir(jobs_dir(request.runs_dir))  # and the runs folder, if made now: owner-only
         _forget_old(folder)
         with self._lock:
             self._jobs[job.id] = (job, folder)

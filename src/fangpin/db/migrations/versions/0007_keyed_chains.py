@@ -70,10 +70,10 @@ def _sign_and_link(bind: sa.Connection) -> None:
     heads = sa.table("chain_heads", sa.column("chain"), sa.column("county"), sa.column("seq"),
                      sa.column("record_hash"), sa.column("recorded_at", sa.DateTime(timezone=True)))
     for table in _ANCHORED:
-        ends = bind.execute(sa.text(
+        last = bind.execute(sa.text(
             f"SELECT t.county, t.seq, t.record_hash FROM {table} t JOIN (SELECT county, MAX(seq) AS seq FROM {table} "
             "GROUP BY county) e ON e.county = t.county AND e.seq = t.seq")).all()
-        for county, seq, record_hash in ends:
+        for county, seq, record_hash in last:
             bind.execute(anchors.insert().values(
                 chain=table, county=county, seq=seq, record_hash=record_hash,
                 mac=key.sign(chained.anchor_values(table, county, seq, record_hash))))
