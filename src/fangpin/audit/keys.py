@@ -73,10 +73,23 @@ def key_path(settings: Settings, database_url: str | None = None) -> Path:
     return Path("fangpin-chain.key")
 
 
+def _create(path: Path) -> None:
+    """Write a new key whole, then link it into place unless another process did first (API workers start
+    together): whoever loses reads the winner's key, never a half-written file."""
+    written = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
+    private_file(written, secrets.token_hex(32).encode() + b"\n")
+    try:
+        os.link(written, path)
+    except FileExistsError:
+        pass
+    finally:
+        written.unlink()
+
+
 def load_key(path: Path, *, create: bool) -> ChainKey:
     """The key in ``path``; generated there (owner-only) if it is missing and ``create``."""
     if create and not path.exists():
-        private_file(path, secrets.token_hex(32).encode() + b"\n")
+        _create(path)
     try:
         mode = path.stat().st_mode
         text = path.read_text(encoding="ascii").strip()
