@@ -1,9 +1,22 @@
 """Time `fangpin screen` end to end on a synthetic drop of N households built to the export contract (docs/exports.md).
 
     python bench/screen.py --households 100000 [300000 1000000] [--seed 1] [--keep]
+    python bench/screen.py --households 1000000 --against ../before --repeat 3 --keep
+    python bench/screen.py --households 1000000 --year 2023 --accidents --pack rules/hebei-monitoring-2023
 
 Each size: the drop is generated (cached under /tmp/fangpin-bench), then screened in a fresh process
 against a fresh SQLite database; printed: wall seconds per stage, rows per second, peak memory (RSS).
+
+``--against DIR`` names another checkout of fangpin with its own ``.venv`` (an earlier commit, say): the
+same drop is then screened by both, alternately, ``--repeat`` times each, and the medians are printed side
+by side with their ratio, so that a before/after comparison is measured in one run on one machine. CPU
+seconds (this process and its workers) are printed beside wall seconds: on a loaded machine they move
+less than wall time.
+
+``--year`` is the policy year of the drop and of the screening (default 2019), ``--pack DIR`` a rule pack
+to screen under (default: the shipped pack of the year), ``--accidents`` adds the accident export (意外伤害,
+docs/exports.md section 5) to the drop, read only by packs with the accident cause; such drops are cached
+under their own names.
 """
 
 from __future__ import annotations
@@ -12,6 +25,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -24,9 +38,10 @@ CHILD = """
 import json, resource, sys, time
 from pathlib import Path
 from fangpin.services.screening import ScreenRequest, screen
-drop, db, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+drop, db, out, year, pack = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 start = time.perf_counter()
-result = screen(ScreenRequest(drop=drop, year=2019, county="130434", database_url=db, out_dir=out))
+result = screen(ScreenRequest(drop=drop, year=year, county="130434", database_url=db, out_dir=out,
+                              pack_dir=Path(pack) if pack else None))
 wall = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"wall": wall, "peak": peak, "seconds": result.run["seconds"], "cpu": result.run["cpu_seconds"],
@@ -35,18 +50,73 @@ print(json.dumps({"wall": wall, "peak": peak, "seconds": result.run["seconds"], 
 """
 
 
-def generate(households: int, seed: int) -> Path:
+def generate(households: int, seed: int, year: int = 2019, accidents: bool = False) -> Path:
     sys.path.insert(0, str(ROOT / "tools"))  # the generator is a dev package, not part of fangpin
     import fangpin_synth as synth
 
-    drop = CACHE / f"drop-{households}-{seed}"
+    drop = CACHE / (f"drop-{households}-{seed}" + (f"-{year}" if year != 2019 else "") + ("-acc" if accidents else ""))
     if not (drop / ".complete").exists():
         shutil.rmtree(drop, ignore_errors=True)
         start = time.perf_counter()
-        synth.generate_drop(drop, households, seed=seed)
+        synth.generate_drop(drop, households, seed=seed, year=year, accidents=accidents)
         (drop / ".complete").write_text("")
         print(f"  generated {households:,} households in {time.perf_counter() - start:.1f} s")
     return drop
+
+
+def run_once(python: str, drop: Path, households: int, year: int = 2019, pack: Path | None = None) -> dict:
+    """Screen the drop once in a fresh process of ``python`` against a fresh SQLite database."""
+    work = CACHE / f"run-{households}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    # A freshly generated drop is still being written back to disk: timed, that writeback would be
+    # charged to the screening. The files stay in the page cache, as an office's drop read twice does.
+    os.sync()
+    output = subprocess.run(
+        [python, "-c", CHILD, str(drop), f"sqlite:///{work / 'bench.db'}", str(work / "out"), str(year),
+         str(pack.resolve()) if pack else ""],
+        capture_output=True, text=True, check=False, cwd=work,
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    if output.returncode != 0:
+        print(output.stderr)
+        raise SystemExit(output.returncode)
+    figures: dict = json.loads(output.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def report(figures: dict) -> None:
+    rows = figures["rows"]["read"]
+    print(f"  wall {figures['wall']:.1f} s, {rows:,} rows read ({rows / figures['wall']:,.0f} rows/s), "
+          f"peak memory {figures['peak'] / 2**30:.2f} GiB, {figures['households']:,} households decided, "
+          f"payout {figures['payout']}")
+    print("  stages (wall / cpu s): " + ", ".join(f"{stage} {seconds:.1f}/{figures['cpu'][stage]:.1f}"
+                                             for stage, seconds in figures["seconds"].items()))
+    print(f"  cpu {sum(figures['cpu'].values()):.1f} s in all (2 cores: wall can approach half of it)")
+
+
+def compare(
+    against: Path, drop: Path, households: int, repeat: int, year: int = 2019, pack: Path | None = None
+) -> None:
+    """This checkout and ``against``, alternately on the same drop; medians side by side."""
+    other = str(against.resolve() / ".venv" / "bin" / "python")
+    run_once(other, drop, households, year, pack)  # warm-up, not counted: byte-compiling, caches (``first`` was ours)
+    ours: list[dict] = []
+    theirs: list[dict] = []
+    for _ in range(repeat):
+        theirs.append(run_once(other, drop, households, year, pack))
+        ours.append(run_once(sys.executable, drop, households, year, pack))
+    for name, runs in (("this checkout", ours), (f"against {against}", theirs)):
+        print(f"  {name}: wall " + ", ".join(f"{r['wall']:.1f}" for r in runs)
+              + " s; cpu " + ", ".join(f"{sum(r['cpu'].values()):.1f}" for r in runs)
+              + f" s; peak {max(r['peak'] for r in runs) / 2**30:.2f} GiB; payout {runs[0]['payout']}")
+
+    def median(runs: list[dict], key: str) -> float:
+        return statistics.median(r["wall"] if key == "wall" else sum(r["cpu"].values()) for r in runs)
+
+    for key in ("wall", "cpu"):
+        a, b = median(ours, key), median(theirs, key)
+        print(f"  median {key}: {a:.2f} s against {b:.2f} s: {a / b:.3f}× ({(a / b - 1) * 100:+.1f} %)")
 
 
 def main() -> None:
@@ -54,34 +124,21 @@ def main() -> None:
     parser.add_argument("--households", type=int, nargs="+", default=[100_000])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the generated drops for the next run")
+    parser.add_argument("--against", type=Path, help="another fangpin checkout with its own .venv to compare with")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each checkout with --against")
+    parser.add_argument("--year", type=int, default=2019, help="policy year of the drop and of the screening")
+    parser.add_argument("--pack", type=Path, help="rule pack folder to screen under (default: the year's shipped pack)")
+    parser.add_argument("--accidents", action="store_true", help="add the accident export (意外伤害) to the drop")
     args = parser.parse_args()
     rows_per_second: list[tuple[int, float]] = []
     for households in args.households:
         print(f"{households:,} households")
-        drop = generate(households, args.seed)
-        work = CACHE / f"run-{households}"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        # A freshly generated drop is still being written back to disk: timed, that writeback would be
-        # charged to the screening. The files stay in the page cache, as an office's drop read twice does.
-        os.sync()
-        output = subprocess.run(
-            [sys.executable, "-c", CHILD, str(drop), f"sqlite:///{work / 'bench.db'}", str(work / "out")],
-            capture_output=True, text=True, check=False,
-        )
-        if output.returncode != 0:
-            print(output.stderr)
-            raise SystemExit(output.returncode)
-        figures = json.loads(output.stdout.strip().splitlines()[-1])
-        rows = figures["rows"]["read"]
-        print(f"  wall {figures['wall']:.1f} s, {rows:,} rows read ({rows / figures['wall']:,.0f} rows/s), "
-              f"peak memory {figures['peak'] / 2**30:.2f} GiB, {figures['households']:,} households decided, "
-              f"payout {figures['payout']}")
-        print("  stages (wall / cpu s): " + ", ".join(f"{stage} {seconds:.1f}/{figures['cpu'][stage]:.1f}"
-                                                 for stage, seconds in figures["seconds"].items()))
-        print(f"  cpu {sum(figures['cpu'].values()):.1f} s in all (2 cores: wall can approach half of it)")
+        drop = generate(households, args.seed, args.year, args.accidents)
+        figures = run_once(sys.executable, drop, households, args.year, args.pack)
+        report(figures)
+        if args.against is not None:
+            compare(args.against, drop, households, args.repeat, args.year, args.pack)
         rows_per_second.append((households, figures["wall"]))
-        shutil.rmtree(work, ignore_errors=True)
         if not args.keep:
             shutil.rmtree(drop, ignore_errors=True)
     if len(rows_per_second) > 1:

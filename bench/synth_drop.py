@@ -1,7 +1,7 @@
 """Generate a synthetic county data drop (tools/fangpin_synth) and print the time and rows per file.
 
     python bench/synth_drop.py OUT --households N [--seed S] [--year 2019] [--county 130434]
-                               [--bad-share 0.02] [--formats gbk|utf8|utf8-bom|xlsx] [--plain]
+                               [--bad-share 0.02] [--formats gbk|utf8|utf8-bom|xlsx] [--plain] [--accidents]
 
 The drop goes to OUT, its manifest beside it (OUT.manifest.json).
 """
@@ -26,13 +26,15 @@ def main() -> None:
     parser.add_argument("--formats", default=None,
                         help="one format for every file: gbk, utf8, utf8-bom or xlsx (default: mixed by seed)")
     parser.add_argument("--plain", action="store_true", help="canonical headers, plain values, no title/blank/total")
+    parser.add_argument("--accidents", action="store_true", help="add the accident export (意外伤害)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT / "tools"))  # the generator is a dev package, not part of fangpin
     import fangpin_synth as synth
 
     m = synth.generate_drop(args.out, args.households, seed=args.seed, year=args.year, county=args.county,
-                            bad_share=args.bad_share, formats=args.formats, messy=not args.plain)
+                            bad_share=args.bad_share, formats=args.formats, messy=not args.plain,
+                            accidents=args.accidents)
     width = max(len(f.name) for f in m.files)
     print(f"{args.households:,} households, seed {args.seed}: {m.seconds:.1f} s")
     print(f"{'file':<{width}}  {'department':<18} {'format':<10} {'rows':>10} {'used':>10} {'rejected':>9} "

@@ -20,3 +20,21 @@ def test_mypy_finds_nothing() -> None:
                             capture_output=True, text=True)
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+LONG = 320  # a module over ~300 lines is split, or its docstring says why it is not
+
+
+def test_every_long_module_says_in_its_docstring_why_it_is_long() -> None:
+    import ast
+
+    unexplained = []
+    for path in sorted([*(REPO / "src").rglob("*.py"), *(REPO / "tools").rglob("*.py")]):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > LONG and "migrations" not in path.parts:
+            docstring = ast.get_docstring(ast.parse(text)) or ""
+            if "Length:" not in docstring:
+                unexplained.append(f"{path.relative_to(REPO)} ({text.count(chr(10))} lines)")
+
+    assert not unexplained, "modules over ~300 lines with no 'Length:' reason in their docstring: " + ", ".join(
+        unexplained)

@@ -6,6 +6,9 @@ step must record. Pure: no database, no clock; ``services.claims`` applies it.
 
 Each forward step is made by one role. A claim is rejected from any state that is not final, by the
 role of the step it was waiting for (and, while publicised, by the village too: an objection upheld).
+
+Length: over 300 lines because each step's record (the pydantic models of what it must carry) sits beside
+the move it belongs to; the path reads as one table.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pydantic import (
 
 from fangpin.errors import FangpinError
 from fangpin.money import FEN, to_decimal
+from fangpin.privacy import in_scope
 
 Role = Literal["office", "surveyor", "village", "department", "auditor"]
 ROLES: tuple[Role, ...] = ("office", "surveyor", "village", "department", "auditor")
@@ -87,17 +91,28 @@ RecordT = TypeVar("RecordT")
 
 
 def in_county(record: RecordT | None, actor: Actor, what: str) -> RecordT:
-    """A stored record the actor may see: it exists (else 404) and lies in the actor's county (else 403)."""
+    """A stored record the actor may see: it exists (else 404), lies in the actor's county and, for a user
+    scoped to a township or village (``Actor.scope``), in that place (else 403)."""
     if record is None:
         raise NotFound(f"no {what}")
     county = getattr(record, "county")  # noqa: B009 - any stored record with a county
     if county != actor.county:
         raise NotAllowed(f"{what} is in county {county}; {actor.name} works in {actor.county}")
+    if actor.scope and not in_scope(actor.scope, getattr(record, "township", None), getattr(record, "village", None)):
+        raise NotAllowed(f"{what} lies outside {actor.name}'s scope ({actor.scope})")
     return record
 
 
 class Unauthenticated(FangpinError):
-    """No bearer token, or one that belongs to no user (HTTP 401)."""
+    """No bearer token, or one that belongs to no user, or is expired, rotated or of a disabled user (HTTP 401)."""
+
+
+class TooManyAttempts(FangpinError):
+    """Too many refused tokens or sign-ins from this address or for this name lately (HTTP 429), until ``until``."""
+
+    def __init__(self, message: str, *, until: dt.datetime) -> None:
+        self.until = until
+        super().__init__(message)
 
 
 class InvalidRequest(FangpinError):
@@ -115,6 +130,7 @@ class Actor:
     name: str
     role: Role
     county: str
+    scope: str | None = None  # a township, or township/village: the only households the user sees and acts on
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ def check(
 ) -> None:
     """Decide one household: group, outcome, amounts per cause, the rules that fired and the clauses."""
     try:
-        decision = services.check_document(file, pack)
+        decision, labels = services.explain_document(file, pack)
     except DocumentError as exc:
         raise _fail(exc, 2) from None
     except PackError as exc:
@@ -57,7 +57,7 @@ def check(
     else:
         from fangpin.render import render_decision
 
-        render_decision(decision, out)
+        render_decision(decision, out, labels.causes)
 
 
 @app.command()
@@ -136,6 +136,8 @@ def screen(
                   soft_wrap=True)
         return
     print_summary(result.run, out)
+    for warning in result.warnings:
+        err.print(f"[bold yellow]warning:[/bold yellow] {warning}", highlight=False, soft_wrap=True)
     out.print(f"results: {result.out_dir}/ (decisions.csv, rejections.csv, visits.csv, households.csv, run.json, "
               "report.xlsx)")
 
@@ -203,6 +205,35 @@ def audit_export_heads(
         err.print(f"[bold red]error:[/bold red] {out_file}: {exc.strerror}", highlight=False)
         raise typer.Exit(2) from None
     out.print(f"{len(document['heads'])} chain heads exported to {out_file} (key {document['key']})")
+
+
+@audit_app.command("reads")
+def audit_reads(
+    household: Annotated[str | None, typer.Option("--household", help="Who read this household (its id).")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="What this user read.")] = None,
+    county: Annotated[str | None, typer.Option("--county", help="Only reads by users of this county.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows, newest first.")] = 1000,
+) -> None:
+    """The access log: who read, searched or downloaded a household's data, or what a user read (newest
+    first). Searches by ID number show the number masked: it was never stored in clear."""
+    from fangpin.config import get_settings
+    from fangpin.db.session import session_scope
+    from fangpin.services.access_log import reads
+
+    if household is None and user is None:
+        err.print("[bold red]error:[/bold red] give --household ID or --user NAME (or both)", highlight=False)
+        raise typer.Exit(2)
+    with session_scope(get_settings().database_url) as session:
+        rows = reads(session, county=county, household_id=household, user=user, limit=limit)
+    table = Table(title=f"reads of {'household ' + household if household else 'user ' + str(user)}")
+    for column in ("at (UTC)", "who", "role", "county", "kind", "object", "household", "route", "status"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row.at.strftime("%Y-%m-%d %H:%M:%S"), row.who, row.role, row.county, row.kind,
+                      row.object_id or "", row.household_id or "", row.route, str(row.status))
+    shown = out if out.is_terminal else Console(width=240)  # piped or captured: wide, nothing cut
+    shown.print(table)
+    shown.print(f"{len(rows)} read(s)")
 
 
 @db_app.command("upgrade")
@@ -316,3 +347,65 @@ def replay(
     out.print(f"written: {target}/ (summary.json, diff.csv, diff.xlsx)")
     if not result.identical:
         raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    run_id: Annotated[str, typer.Option("--run", help="The stored run (`fangpin runs` lists them).")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="A new or empty folder (default: "
+                                                 "runs/<run>-report-<time>).")] = None,
+) -> None:
+    """Write every result file of a stored run again, from the database alone: decisions.csv (identical to the
+    run's own), rejections.csv, visits.csv, households.csv, run.json and report.xlsx."""
+    import datetime as dt
+
+    from fangpin.config import get_settings
+    from fangpin.services.rebuild import describe, rebuild_run
+
+    settings = get_settings()
+    target = out_dir or settings.runs_dir / f"{run_id}-report-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+    try:
+        result = rebuild_run(settings.database_url, run_id, target)
+    except FangpinError as exc:
+        raise _fail(exc, 2) from None
+    out.print(f"written: {describe(result)}", soft_wrap=True, highlight=False)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Run the jobs waiting now, then exit.")] = False,
+    parent_pid: Annotated[int | None, typer.Option("--parent-pid", hidden=True,
+                                                   help="Stop when this process ends (fangpin serve).")] = None,
+) -> None:
+    """Run the screening jobs queued from the console, one county at a time (`fangpin serve` starts one).
+    On start-up, jobs left running by a worker that died are marked failed and their temporary files
+    removed."""
+    import logging
+    import signal
+
+    from fangpin.config import get_settings
+    from fangpin.services.jobs import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = get_settings()
+    runner = Worker(settings.database_url)
+    failed = runner.recover()
+    if failed:
+        err.print(f"marked failed {len(failed)} job(s) left running by a worker that stopped: {', '.join(failed)}",
+                  soft_wrap=True)
+    if once:
+        while runner.run_one():
+            pass
+        return
+
+    def stop(_signum: int, _frame: object) -> None:
+        runner.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if parent_pid is not None:  # started by `fangpin serve`: told to stop (SIGTERM) when serve ends, however
+        from fangpin.reports.workbook import die_with_parent
+
+        die_with_parent(parent_pid, signal.SIGTERM)
+    err.print(f"worker {runner.owner} waiting for screening jobs on {settings.database_url.split('@')[-1]}")
+    runner.run_forever()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
@@ -16,7 +18,6 @@ OUTCOME_LABELS = {
     "already_paid": "本年已赔付 already paid",
     "pay": "赔付 pay",
 }
-CAUSE_LABELS = {"illness": "因病", "schooling": "因学", "disaster": "因灾"}
 
 
 def cite(citation: Citation) -> str:
@@ -25,7 +26,8 @@ def cite(citation: Citation) -> str:
     return f"{citation.clause}{quote}{basis}"
 
 
-def render_decision(decision: Decision, console: Console) -> None:
+def render_decision(decision: Decision, console: Console, cause_labels: Mapping[str, str]) -> None:
+    """The decision as tables; ``cause_labels`` are the deciding pack's (``Pack.people_labels.causes``)."""
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
@@ -51,7 +53,7 @@ def render_decision(decision: Decision, console: Console) -> None:
         if result.paid_before:
             tiers.append(f"paid before {format_yuan(result.paid_before)}")
         causes.add_row(
-            CAUSE_LABELS[result.cause],
+            f"{cause_labels.get(result.cause, result.cause)} {result.cause}",
             format_yuan(result.base),
             "—" if result.deductible is None else format_yuan(result.deductible),
             format_yuan(result.excess),

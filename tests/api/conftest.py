@@ -77,7 +77,7 @@ class Api:
 
 PATH = ["opened", "surveyed", "publicised", "cross_checked", "filed", "paid"]
 ACTING = {"surveyed": "surveyor", "publicised": "village", "cross_checked": "department", "filed": "office",
-          "paid": "surveyor", "rejected": "office"}
+          "paid": "payer", "rejected": "office"}
 
 
 @pytest.fixture
@@ -93,5 +93,7 @@ def api(database_url: str, clock: Clock) -> Iterator[Api]:
         for role in ROLES:
             tokens[role] = add_user(session, role, role, COUNTY)
             tokens[f"other_{role}"] = add_user(session, f"other_{role}", role, OTHER_COUNTY)
+        tokens["payer"] = add_user(session, "payer", "surveyor", COUNTY)  # pays what another surveyor surveyed
+        tokens["other_payer"] = add_user(session, "other_payer", "surveyor", OTHER_COUNTY)
     with TestClient(app) as client:
         yield Api(client, clock, database_url, tokens)

@@ -37,7 +37,7 @@ def test_a_claim_goes_the_whole_path_from_application_to_payment_with_its_histor
     assert [event["who"] for event in history] == [
         {"name": "village", "role": "village"}, {"name": "surveyor", "role": "surveyor"},
         {"name": "village", "role": "village"}, {"name": "department", "role": "department"},
-        {"name": "office", "role": "office"}, {"name": "surveyor", "role": "surveyor"}]
+        {"name": "office", "role": "office"}, {"name": "payer", "role": "surveyor"}]
     assert history[1]["record"]["verified"]["illness"] == "50000.00"
     assert history[2]["record"]["publicity_start"] == "2019-10-08"
     assert history[2]["record"]["objections"][0]["upheld"] is False
@@ -145,7 +145,7 @@ def test_a_claim_is_rejected_at_any_step_with_its_reason_and_then_goes_nowhere(a
     assert rejected["state"] == "rejected" and rejected["next"] == []
     assert rejected["history"][-1]["record"] == {"reason": "the household's income is higher than declared",
                                                  "step": at}
-    assert rejected["history"][-1]["who"]["role"] == rejecter
+    assert rejected["history"][-1]["who"]["name"] == rejecter
     assert api.move(rejected, "rejected", who=rejecter).status_code == 409
 
 
@@ -285,3 +285,14 @@ def test_an_application_is_opened_only_by_the_office_or_village_of_the_county(ap
 def test_an_unknown_claim_is_404(api: Api) -> None:
     assert api.get("/v1/claims/424242").status_code == 404
     assert api.move({"id": 424242, "version": 1}, "surveyed").status_code == 404
+
+
+def test_the_user_who_surveyed_a_claim_may_not_mark_it_paid_and_another_surveyor_may(api: Api) -> None:
+    claim = api.claim_at("filed")
+
+    refused = api.move(claim, "paid", who="surveyor")
+
+    assert refused.status_code == 403
+    assert "surveyor surveyed claim" in refused.json()["detail"] and "another user" in refused.json()["detail"]
+    assert api.get(f"/v1/claims/{claim['id']}").json()["state"] == "filed"
+    assert api.move(claim, "paid", who="payer").status_code == 200

@@ -24,6 +24,7 @@ import pytest
 
 from fangpin.claims import ROLES
 from fangpin.db.session import dispose_all, session_scope
+from fangpin.services.jobs import Worker
 from fangpin.services.users import add_user
 from tests.support import COUNTY, DEMO, OTHER_COUNTY, RunningClock
 
@@ -80,6 +81,7 @@ def server(browser: Any, tmp_path: Path) -> Iterator[Server]:
         for role in ROLES:
             tokens[role] = add_user(session, f"{role}1", role, COUNTY)
         tokens["other_office"] = add_user(session, "other_office1", "office", OTHER_COUNTY)
+        tokens["payer"] = add_user(session, "payer1", "surveyor", COUNTY)  # not the surveyor who surveyed
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="auto",
                             timeout_graceful_shutdown=1, access_log=False)
@@ -91,9 +93,12 @@ def server(browser: Any, tmp_path: Path) -> Iterator[Server]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the console's server did not start")
         time.sleep(0.05)
+    worker = Worker(database_url, poll_seconds=0.1)  # the job worker `fangpin serve` starts beside the server
+    worker.start_thread()
     yield Server(f"http://127.0.0.1:{port}", database_url, folder / "runs", tokens, clock)
     uvicorn_server.should_exit = True
     thread.join(timeout=15)
+    worker.stop_thread()
     dispose_all()
 
 

@@ -258,16 +258,16 @@ def test_the_rest_of_the_path_after_seven_days_of_publicity_and_the_fund(browser
     village.clean()
 
     server.clock.advance(days=7)  # sessions are 8 hours: everyone signs in again a week later
-    windows = {role: Visitor(browser, server) for role in ("department", "office", "surveyor")}
+    windows = {role: Visitor(browser, server) for role in ("department", "office", "payer")}
     try:
         for role, window in windows.items():
             window.login(f"{role}1", server.tokens[role])
         _take_step(windows["department"], claim_id, "cross_checked", {"department_1": "县卫健局",
                                                                        "reference_1": "卫比〔2019〕12号"})
         _take_step(windows["office"], claim_id, "filed", {"filing_number": "FP-2019-0001"})
-        _take_step(windows["surveyor"], claim_id, "paid", {"payment_reference": "PICC-2019-88"})
-        assert "已赔付" in windows["surveyor"].page.inner_text("h1")
-        windows["surveyor"].shot("24-claim-paid")
+        _take_step(windows["payer"], claim_id, "paid", {"payment_reference": "PICC-2019-88"})
+        assert "已赔付" in windows["payer"].page.inner_text("h1")
+        windows["payer"].shot("24-claim-paid")
         assert _state(server, claim_id) == ("paid", 6)
 
         office = windows["office"]

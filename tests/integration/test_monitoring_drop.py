@@ -8,6 +8,7 @@ import csv
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from fangpin.deciding import decide
@@ -69,6 +70,25 @@ def test_the_run_counts_every_accident_row(run_2023: ScreenResult) -> None:
     assert accident["rows_read"] == accident["used"] + accident["rejected"] + accident["skipped"]
     assert accident["used"] > 0
     assert run_2023.run["totals"]["accident"] != "0.00"
+
+
+def test_the_visit_list_and_workbook_name_the_monitoring_groups_and_causes(run_2023: ScreenResult) -> None:
+    """Labels are the pack's: the monitoring groups' names, never the Handan ones, nor a blank."""
+    assert run_2023.out_dir is not None
+    expected = {row["household_id"]: row for row in csv.DictReader(EXPECTED.read_text(encoding="utf-8").splitlines())}
+    labels = load_pack(PACK).people_labels.groups
+    visits = list(csv.DictReader((run_2023.out_dir / "visits.csv").read_text(encoding="utf-8-sig").splitlines()))
+
+    assert visits and {row["类别"] for row in visits} <= set(labels.values())
+    assert all(row["类别"] == labels[expected[row["户编号"]]["group"]] for row in visits)
+    assert "因意外赔付" in visits[0]
+    assert {"突发严重困难户", "脱贫不稳定户"} <= {row["类别"] for row in visits}
+    sheets = pl.read_excel(run_2023.out_dir / "report.xlsx", sheet_id=0, infer_schema_length=0)
+    cells = {str(cell) for sheet in sheets.values() for column in sheet.iter_columns() for cell in column
+             if cell is not None}
+    assert "突发严重困难户" in cells and "非高标准脱贫户" not in cells
+    assert json.loads((run_2023.out_dir / "run.json").read_text())["pack"]["groups"] == [
+        {"id": group, "label": label} for group, label in labels.items()]
 
 
 def test_under_a_pack_without_accidents_the_accident_rows_are_skipped_as_not_in_pack(

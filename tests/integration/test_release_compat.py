@@ -82,6 +82,18 @@ def test_a_later_drop_of_the_same_year_reads_the_0_1_ledger_and_pays_nothing_twi
         assert verify(session) == []
 
 
+def test_report_rebuilds_the_0_1_runs_decisions_file_and_names_what_it_cannot(old_database: str,
+                                                                            tmp_path: Path) -> None:
+    from fangpin.services.rebuild import describe, rebuild_run
+
+    result = rebuild_run(old_database, RUN_ID, tmp_path / "rebuilt")
+
+    assert (tmp_path / "rebuilt" / "decisions.csv").read_bytes() == (RELEASE / "run-decisions.csv").read_bytes()
+    assert result.written == ["decisions.csv", "run.json"]
+    assert result.missing == ["rejections.csv", "visits.csv", "households.csv", "report.xlsx"]
+    assert "stored before fangpin kept its rejected rows" in describe(result)
+
+
 # --- keyed chains (migration 0007) on a 0.1 database ----------------------------------------------------
 
 def _verify_cli(database: str, *args: str) -> tuple[int, str]:

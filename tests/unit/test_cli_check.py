@@ -34,6 +34,22 @@ def test_check_prints_a_readable_account() -> None:
         assert text in result.stdout
 
 
+def test_check_prints_the_causes_of_the_deciding_pack_with_its_labels(tmp_path: Path) -> None:
+    """A monitoring household with an accident: the pack's fourth cause is shown with the pack's label."""
+    import yaml
+
+    case = yaml.safe_load((REPO / "rules" / "hebei-monitoring-2023" / "cases" / "08-a-year-of-claims-four-causes.yaml")
+                          .read_text("utf-8"))
+    document = tmp_path / "household.yaml"
+    document.write_text(yaml.safe_dump(case["steps"][1]["household"], allow_unicode=True), "utf-8")
+
+    result = runner.invoke(app, ["check", str(document)], env={"COLUMNS": "160"})
+
+    assert result.exit_code == 0, result.output
+    for text in ("因意外 accident", "因灾 disaster", "1500.00", "脱贫不稳定户"):
+        assert text in result.stdout
+
+
 def test_check_of_a_malformed_document_names_the_field_and_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(DEMO_HOUSEHOLD.read_text("utf-8").replace("members: 4", "members: -4"), "utf-8")

@@ -654,3 +654,67 @@ def test_checked_in_demo_is_what_the_generator_writes(demo) -> None:
     for p in drop.iterdir():
         assert (DEMO_DIR / p.name).read_bytes() == p.read_bytes(), p.name
     assert DEMO_MANIFEST.read_text(encoding="utf-8") == (drop.parent / "demo.manifest.json").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# The opt-in accident export (screened in tests/unit/test_synth_accidents.py)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "gbk"])
+def test_the_accident_export_is_opt_in_and_leaves_every_other_file_as_it_was(tmp_path: Path, fmt: str) -> None:
+    plain = synth.generate_drop(tmp_path / "plain", 300, seed=8, year=2023)
+    with_acc = synth.generate_drop(tmp_path / "acc", 300, seed=8, year=2023, accidents=True,
+                           formats={"accident": fmt}, bad_share=0.05)
+    synth.generate_drop(tmp_path / "acc2", 300, seed=8, year=2023, accidents=True,
+                        formats={"accident": fmt}, bad_share=0.05)
+
+    assert "accident_not_in_pack" not in plain.expected
+    assert sorted(f.department for f in with_acc.files) == sorted([*synth.DEPARTMENTS, "accident"])
+    acc = with_acc.file("accident")
+    assert acc.format == ("xlsx" if fmt == "xlsx" else "csv")
+    for name in sorted(p.name for p in (tmp_path / "acc").iterdir()):
+        assert (tmp_path / "acc" / name).read_bytes() == (tmp_path / "acc2" / name).read_bytes(), name
+    same_share = synth.generate_drop(tmp_path / "acc3", 300, seed=8, year=2023, accidents=True)
+    for f in plain.files:
+        assert (tmp_path / "plain" / f.name).read_bytes() == (tmp_path / "acc3" / f.name).read_bytes(), f.name
+    assert same_share.expected["summary"] == plain.expected["summary"]
+    assert same_share.totals["rows_read"] == plain.totals["rows_read"] + same_share.file("accident").rows_read
+
+
+def test_reference_reader_finds_exactly_the_accident_manifest_rows(tmp_path: Path) -> None:
+    drop = tmp_path / "acc"
+    manifest = synth.generate_drop(drop, 700, seed=13, year=2023, accidents=True, bad_share=0.05,
+                                   correction_share=0.02)
+    f = manifest.file("accident")
+    state, _read = read_drop(drop, manifest.year)
+
+    dept, results, _enc, header_row = read_file(drop / f.name, state, only="accident")
+
+    assert (dept, header_row) == ("accident", f.header_row)
+    assert next(c["header"] for c in f.columns if c["field"] == "id_number") in ("伤者身份证号", "身份证号")
+    by_kind: dict[str, list[int]] = {}
+    for r in results:
+        by_kind.setdefault(r.kind, []).append(r.row)
+    for k in ("title", "blank", "total"):
+        assert by_kind.get(k, []) == f.skipped[k], k
+    got = {r.row: r.defects for r in results if r.kind == "rejected"}
+    assert got == {x["row"]: [x["reason"]] + ([x["also"]] if "also" in x else []) for x in f.rejected_rows}
+    assert set(f.rejected) == {"bad_id_number", "bad_date", "bad_amount", "duplicate_event", "unknown_person",
+                               "outside_policy_year"}
+    assert len(by_kind["used"]) == f.rows_used > 50
+    assert [{"row": r.row, "replaces_row": r.replaces} for r in results if r.replaces] == [
+        {"row": c["row"], "replaces_row": c["replaces_row"]} for c in f.corrections] != []
+    used = [r.record for r in results if r.kind == "used"]
+    assert all(rec["date"].year == 2023 for rec in used)
+    own = [max(Decimal(0), sum_((rec["loss"],)) - sum_((rec["compensation"],))) for rec in used]
+    assert sum(1 for o in own if o == 0) > 0 and sum(1 for o in own if o > 5000) > 0  # some compensated in full
+    not_in_pack = manifest.expected["accident_not_in_pack"]
+    assert not_in_pack["rows_read"] == not_in_pack["rows_rejected"] + not_in_pack["rows_skipped"] == f.rows_read
+    assert not_in_pack["skipped"]["not_in_pack"] == f.rows_used + sum(
+        len(f.rejected.get(r, [])) for r in ("duplicate_event", "unknown_person", "outside_policy_year"))
+
+
+def test_an_accident_format_without_accidents_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="accident"):
+        synth.generate_drop(tmp_path / "x", 5, formats={"accident": "utf8"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,11 +16,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx2 import Response
+from sqlalchemy import select
 
 from fangpin.api.main import create_app
 from fangpin.claims import ROLES
+from fangpin.db.models import JobRecord
 from fangpin.db.session import session_scope
 from fangpin.services import claims as claims_service
+from fangpin.services.jobs import Worker
 from fangpin.services.users import add_user
 from fangpin.web import mount_console
 from tests.support import COUNTY, DEMO, OTHER_COUNTY, START, Clock, document
@@ -35,6 +39,9 @@ def text_of(page: str) -> str:
     """The visible text of a page, whitespace collapsed (for assertions on what a person reads)."""
     page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page))).strip()
+
+
+USER_ROLES = {"payer": "surveyor"}  # users whose name is not their role
 
 
 @dataclass
@@ -71,12 +78,16 @@ class Console:
         """Upload the demo drop as the office and wait for the run to finish; the job's last state."""
         response = self.upload(client)
         assert response.status_code == 202, response.text
-        job_id = response.json()["job_id"]
+        job = self.wait(client, response.json()["job_id"])
+        assert job["state"] == "done", job
+        return job
+
+    def wait(self, client: TestClient, job_id: str) -> dict[str, Any]:
+        """The job's last state, once it is done or failed."""
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             job: dict[str, Any] = client.get(f"/console/api/jobs/{job_id}").json()
-            if job["state"] != "running":
-                assert job["state"] == "done", job
+            if job["state"] not in ("queued", "running"):
                 return job
             time.sleep(0.1)
         raise AssertionError(f"screening job {job_id} did not finish in two minutes")
@@ -94,7 +105,7 @@ class Console:
     def actors(self) -> list[Any]:
         from fangpin.claims import Actor
 
-        return [Actor(name=name, role=name.removeprefix("other_"),  # type: ignore[arg-type]
+        return [Actor(name=name, role=USER_ROLES.get(name, name.removeprefix("other_")),  # type: ignore[arg-type]
                       county=OTHER_COUNTY if name.startswith("other_") else COUNTY) for name in self.tokens]
 
 
@@ -113,7 +124,14 @@ def console(database_url: str, clock: Clock, tmp_path: Path) -> Iterator[Console
         for role in ROLES:
             tokens[role] = add_user(session, role, role, COUNTY)
             tokens[f"other_{role}"] = add_user(session, f"other_{role}", role, OTHER_COUNTY)
+        tokens["payer"] = add_user(session, "payer", "surveyor", COUNTY)  # pays what another surveyor surveyed
     state = Console(app, clock, database_url, runs_dir, tokens)
+    worker = Worker(database_url, poll_seconds=0.05)  # the job worker `fangpin serve` starts, as a thread here
+    worker.start_thread()
     yield state
+    worker.stop_thread()
+    with session_scope(database_url) as session:  # uploads of jobs the test left queued
+        for folder in session.scalars(select(JobRecord.drop_dir).where(JobRecord.state == "queued")):
+            shutil.rmtree(folder, ignore_errors=True)
     for client in state.clients:
         client.__exit__(None, None, None)

@@ -1,16 +1,21 @@
-"""Signing in to the console with the API's users, sessions that expire and can be ended, and each role's
-pages: on SQLite and PostgreSQL."""
+"""Signing in to the console with the API's users, sessions that expire and can be ended (also by disabling the
+user or rotating their token), sign-ins recorded and rate-limited, and each role's pages: on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
 import hashlib
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import select
 
+from fangpin.db.claims_models import LoginAttempt, User
 from fangpin.db.models import ConsoleSession
 from fangpin.db.session import session_scope
+from fangpin.services import logins, users
 from fangpin.web import auth, configure_console
+from tests.support import COUNTY
 from tests.web.conftest import Console, text_of
 
 PAGES = {
@@ -159,3 +164,112 @@ def test_pages_carry_a_content_security_policy_without_inline_scripts(console: C
         assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
         assert response.headers["cache-control"] == "no-store"
         assert "<script>" not in response.text and "http://" not in response.text.replace("http://testserver", "")
+
+
+# --- sessions end with their user; sign-ins are recorded and rate-limited ------------------------------------
+
+
+def _attempts(console: Console) -> list[tuple[str | None, str, str | None]]:
+    with session_scope(console.database_url) as session:
+        return [(a.name, a.outcome, a.reason) for a in reversed(logins.attempts(session))]
+
+
+def test_a_console_session_ends_when_its_user_is_disabled(console: Console) -> None:
+    client = console.login("office")
+    assert client.get("/console").status_code == 200
+
+    with session_scope(console.database_url) as session:
+        users.disable_user(session, "office")
+
+    assert client.get("/console").status_code == 303
+    assert client.get("/console/api/fund/2019/chart").status_code == 401
+    again = console.anonymous().post("/console/login", data={"name": "office", "token": console.tokens["office"]})
+    assert again.status_code == 401 and "该用户已被停用" in again.text and "disabled" in again.text
+
+
+def test_a_console_session_ends_when_its_user_s_token_is_rotated_and_the_new_token_signs_in(console: Console) -> None:
+    client = console.login("office")
+
+    with session_scope(console.database_url) as session:
+        console.tokens["office"] = users.rotate_token(session, "office", at=console.clock())
+
+    assert client.get("/console").status_code == 303
+    assert console.login("office").get("/console").status_code == 200
+
+
+def test_a_session_found_after_its_user_was_disabled_in_sql_is_refused(console: Console) -> None:
+    """The user's state is checked on every request, not only when disabling deletes the sessions."""
+    client = console.login("auditor")
+
+    with session_scope(console.database_url) as session:
+        session.execute(sa.update(User).where(User.name == "auditor").values(disabled_at=console.clock()))
+
+    assert client.get("/console").status_code == 303
+
+
+def test_a_session_ends_when_its_user_s_token_expires(console: Console) -> None:
+    configure_console(console.app, session_hours=48)
+    with session_scope(console.database_url) as session:
+        console.tokens["short"] = users.add_user(session, "short", "office", COUNTY, at=console.clock(), days=1)
+    client = console.login("short")
+    console.clock.advance(hours=23, minutes=59)
+    assert client.get("/console").status_code == 200
+
+    console.clock.advance(minutes=1)
+
+    assert client.get("/console").status_code == 303
+    again = console.anonymous().post("/console/login", data={"name": "short", "token": console.tokens["short"]})
+    assert again.status_code == 401 and "令牌已过期" in again.text
+
+
+def test_every_sign_in_is_recorded_with_its_name_and_address_but_never_the_token(console: Console) -> None:
+    console.anonymous().post("/console/login", data={"name": "office", "token": "a-wrong-guess"})
+    console.anonymous().post("/console/login", data={"name": "nobody", "token": "another-guess"})
+    console.login("office")
+
+    assert _attempts(console) == [("office", "failed", "wrong_token"), ("nobody", "failed", "unknown_user"),
+                                  ("office", "ok", None)]
+    with session_scope(console.database_url) as session:
+        assert {a.address for a in logins.attempts(session)} == {"testclient"}
+        stored = [str(value) for row in session.execute(sa.select(LoginAttempt.__table__)) for value in row]
+    assert not any(secret in value for value in stored
+                   for secret in ("a-wrong-guess", "another-guess", console.tokens["office"]))
+
+
+def test_five_failures_for_a_name_lock_it_with_a_clear_message_until_they_leave_the_window(console: Console) -> None:
+    client = console.anonymous()
+    statuses = []
+    for _ in range(5):
+        statuses.append(client.post("/console/login", data={"name": "office", "token": "guess"}).status_code)
+        console.clock.advance(minutes=1)
+
+    locked = client.post("/console/login", data={"name": "office", "token": console.tokens["office"]})
+
+    assert statuses == [401] * 5
+    assert locked.status_code == 429 and "set-cookie" not in locked.headers
+    assert "登录失败次数过多" in locked.text and "Too many failed sign-ins" in locked.text
+    assert int(locked.headers["retry-after"]) == 10 * 60  # the first failure leaves the 15 minutes in 10
+    assert _attempts(console)[-1] == ("office", "locked", None)
+    console.clock.advance(minutes=10)
+    assert console.login("office").get("/console").status_code == 200
+
+
+def test_failures_from_one_address_lock_every_name_tried_from_it(console: Console) -> None:
+    client = console.anonymous()
+    for name in ("a", "b", "c", "d", "e"):
+        client.post("/console/login", data={"name": name, "token": "guess"})
+
+    locked = client.post("/console/login", data={"name": "office", "token": console.tokens["office"]})
+
+    assert locked.status_code == 429
+
+
+def test_a_successful_sign_in_clears_the_earlier_failures_of_its_name(console: Console) -> None:
+    client = console.anonymous()
+    for _ in range(4):
+        client.post("/console/login", data={"name": "office", "token": "guess"})
+    console.login("office")
+    for _ in range(4):
+        client.post("/console/login", data={"name": "office", "token": "guess"})
+
+    assert console.login("office").get("/console").status_code == 200

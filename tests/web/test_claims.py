@@ -109,7 +109,8 @@ def test_the_whole_path_through_the_console_with_the_publicity_shown_with_its_en
     console.clock.advance(days=7)
     assert step(console, "department", claim_id, "cross_checked").status_code == 303
     assert step(console, "office", claim_id, "filed").status_code == 303
-    assert step(console, "surveyor", claim_id, "paid").status_code == 303
+    assert step(console, "surveyor", claim_id, "paid").status_code == 403  # surveyed it: another user pays
+    assert step(console, "payer", claim_id, "paid").status_code == 303
     assert state_of(console, claim_id) == ("paid", 6)
     with session_scope(console.database_url) as session:
         steps = session.scalars(select(ClaimEvent.step).where(ClaimEvent.claim_id == claim_id)

@@ -13,7 +13,9 @@ def test_a_single_checks_household_is_found_by_name_id_number_and_household_id(c
         page = surveyor.get("/console/households", params={"q": query})
         assert page.status_code == 200
         assert 'href="/console/households/130434-0001"' in page.text, query
-    assert "130434********001X" in text_of(surveyor.get("/console/households", params={"q": "赵大山"}).text)
+    assert "13043419800101001X" in text_of(surveyor.get("/console/households", params={"q": "赵大山"}).text)
+    village = console.login("village")  # sees the name, not the ID number (fangpin.privacy)
+    assert "赵大山 130434********001X" in text_of(village.get("/console/households", params={"q": "赵大山"}).text)
     assert "没有找到" in text_of(surveyor.get("/console/households", params={"q": "王小二"}).text)
     data = surveyor.get("/console/api/households", params={"q": "赵"}).json()
     assert [item["household_id"] for item in data["items"]] == ["130434-0001"]

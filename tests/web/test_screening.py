@@ -143,3 +143,41 @@ def test_the_same_drop_again_changes_nothing_and_says_so(console: Console) -> No
     assert again["already"] is True and again["run_id"] == first["run_id"]
     page = office.get(f"/console/screening/jobs/{again['id']}")
     assert "已在相同规则包下筛查过" in text_of(page.text)
+
+
+def test_a_job_waits_its_turn_and_the_stream_of_a_job_whose_worker_died_ends_failed(console: Console) -> None:
+    """A job queued behind another of the county shows as queued; a job left running by a worker that died
+    (a process that no longer exists) ends failed, and its progress stream ends with it."""
+    import socket
+    import subprocess
+    import sys
+
+    from fangpin.db.models import JobRecord
+    from fangpin.services import jobs
+
+    office = console.login("office")
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout)
+    with session_scope(console.database_url) as session:
+        first = JobRecord(id="a" * 32, county=COUNTY, year=2019, state="running", user_name="office", files=["x.csv"],
+                          drop_dir=str(console.runs_dir / "gone-upload"), runs_dir=str(console.runs_dir),
+                          progress={"stages": {"upload": {"done": 1, "total": 1}}}, already=False,
+                          owner=f"{socket.gethostname()}:{dead}", created_at=jobs.now(), started_at=jobs.now(),
+                          heartbeat_at=jobs.now())
+        session.add(first)
+    response = console.upload(office)
+    queued_id = response.json()["job_id"]
+    # the worker does not start it while the dead worker's job holds the county (until that job is failed)
+    assert office.get(f"/console/api/jobs/{queued_id}").json()["state"] == "queued"
+    assert "排队中" in text_of(office.get(f"/console/screening/jobs/{queued_id}").text)
+
+    with office.stream("GET", f"/console/api/jobs/{'a' * 32}/events") as stream:
+        assert stream.status_code == 200
+        body = "".join(stream.iter_text())
+    events = [json.loads(line.removeprefix("data: ")) for line in body.splitlines() if line.startswith("data: ")]
+    assert events[-1]["state"] == "failed" and "stopped before it finished" in events[-1]["error"]
+    page = office.get(f"/console/screening/jobs/{'a' * 32}")
+    assert "筛查失败" in text_of(page.text)
+
+    finished = console.wait(office, queued_id)
+    assert finished["state"] == "done" and finished["run_id"]

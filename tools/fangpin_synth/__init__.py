@@ -6,12 +6,16 @@ numpy, which the ``[test]`` extra installs; fangpin itself does not.
 
 ``generate_drop(out_dir, households, seed=...)`` writes the seven department files of one
 county's drop (household register, member register, medical settlements, education payments,
-traffic accidents, fires, natural disasters) into ``out_dir`` and a manifest *beside* it
+traffic accidents, fires, natural disasters), and with ``accidents=True`` an eighth, the accident
+export (意外伤害, docs/exports.md section 5: about 3 % of people a year, read only by packs with the
+accident cause, e.g. rules/hebei-monitoring-2023; drawn from a seed of its own, so the seven files are the
+same bytes with or without it) into ``out_dir`` and a manifest *beside* it
 (``<out_dir>.manifest.json``, never inside the drop folder) that says, per file, what a correct
 screener must find: rows read, the skipped rows (title, blank, total) and every rejected row with
 its reason code and row number, plus the corrections (same event id, new content, later row).
 It also carries the decisions a correct screener must return under the default 2019 pack
-(docs/policy.md), computed here independently in integer fen.
+(docs/policy.md), computed here independently in integer fen (accidents play no part in it; the accident
+file's rows under such a pack, ``not_in_pack`` but for value rejects, are in ``expected["accident_not_in_pack"]``).
 
 Everything is drawn from one seed, so a drop is byte-for-byte reproducible. The heavy lifting is
 vectorised with numpy and polars: a million households (about nine million rows) take well

@@ -16,6 +16,9 @@ EXPECTED_DECISIONS_MAX_HOUSEHOLDS = 20_000
 
 DEPARTMENTS = ("household_register", "members", "medical", "education", "traffic", "fire", "disaster")
 EVENT_DEPARTMENTS = ("medical", "education", "traffic", "fire", "disaster")
+ACCIDENT = "accident"
+"""The accident export (意外伤害, docs/exports.md section 5): written only when asked for (``accidents=True``),
+never part of ``DEPARTMENTS``, so that drops without it stay byte-identical."""
 FORMATS = ("gbk", "utf8", "utf8-bom", "xlsx")
 
 # field, kind, header aliases (the first is canonical): docs/exports.md section 3, in its column order.
@@ -80,6 +83,13 @@ FIELDS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
         ("loss", "amount", ("财产损失",)),
         ("compensation", "amount", ("保险及救助赔偿",)),
     ),
+    "accident": (
+        ("event_id", "text", ("事故编号", "报案号")),
+        ("id_number", "id", ("伤者身份证号", "身份证号")),
+        ("date", "date", ("事故日期", "出险日期")),
+        ("loss", "amount", ("损失金额", "医疗及误工损失")),
+        ("compensation", "amount", ("已获赔偿", "赔偿金额")),
+    ),
 }
 KEY_FIELD = {
     "household_register": "household_id",
@@ -89,6 +99,7 @@ KEY_FIELD = {
     "traffic": "event_id",
     "fire": "event_id",
     "disaster": "event_id",
+    "accident": "event_id",
 }
 ALL_ALIASES = frozenset(a for spec in FIELDS.values() for _, _, al in spec for a in al)
 # 姓名 is the member register's name column; event exports carry it too (an unknown column there).
@@ -111,7 +122,11 @@ REASONS: dict[str, tuple[str, ...]] = {
     "traffic": ("bad_id_number", "bad_date", "bad_amount", "duplicate_event", "unknown_person", "outside_policy_year"),
     "fire": ("bad_id_number", "bad_date", "bad_amount", "duplicate_event", "unknown_person", "outside_policy_year"),
     "disaster": ("bad_id_number", "bad_date", "bad_amount", "duplicate_event", "unknown_person", "outside_policy_year"),
+    "accident": ("bad_id_number", "bad_date", "bad_amount", "duplicate_event", "unknown_person", "outside_policy_year"),
 }
+# What a screener does with these rows under a pack that reads no accidents (the Handan packs): rows failing
+# a value check are still rejected; every other data row is skipped as ``not_in_pack``.
+VALUE_REASONS = ("bad_id_number", "bad_amount", "bad_date", "bad_members", "bad_status", "bad_stage", "bad_value")
 # Column-level defects: reason -> candidate fields (per department, see _defect_fields).
 _COLUMN_REASONS = ("bad_id_number", "bad_members", "bad_amount", "bad_status", "bad_value", "bad_stage", "bad_date")
 
@@ -123,6 +138,7 @@ FILE_NAMES = {
     "traffic": ("交通事故", "交警事故当事人信息"),
     "fire": ("火灾", "消防火灾统计"),
     "disaster": ("自然灾害", "灾情统计", "应急灾情核查"),
+    "accident": ("意外伤害", "意外伤害出险明细", "{year}年意外伤害事故"),
 }
 TITLES = {
     "household_register": ("{county_name}{year}年防贫对象底册", "{county_name}农户收入及家庭情况台账"),
@@ -132,6 +148,7 @@ TITLES = {
     "traffic": ("{county_name}公安交警大队事故当事人信息", "交通事故财产损失统计"),
     "fire": ("{county_name}消防救援大队火灾统计", "火灾直接财产损失统计表"),
     "disaster": ("{county_name}应急管理局灾情统计", "{year}年自然灾害损失核查表"),
+    "accident": ("{county_name}意外伤害出险信息", "{year}年意外伤害损失统计表"),
 }
 SUBTITLES = ("导出时间：{export_date}", "单位：元", "数据来源：{dept_name}", "制表日期：{export_date}")
 DEPT_NAMES = {
@@ -142,6 +159,7 @@ DEPT_NAMES = {
     "traffic": "县公安局交警大队",
     "fire": "县消防救援大队",
     "disaster": "县应急管理局",
+    "accident": "县应急管理局",
 }
 COUNTY_NAMES = {"130434": "魏县"}
 
@@ -216,6 +234,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "traffic": ("序号", "当事人姓名", "事故地点", "事故类型", "责任认定"),
     "fire": ("序号", "起火地点", "起火原因", "备注", "当事人姓名"),
     "disaster": ("序号", "姓名", "灾害类型", "受灾村组", "核查人"),
+    "accident": ("序号", "伤者姓名", "伤情", "出险原因", "承保机构"),
 }
 HOSPITALS = ("魏县人民医院", "魏县中医院", "邯郸市第一医院", "邯郸市中心医院", "河北医科大学第二医院", "乡镇卫生院")
 DISEASES = ("高血压", "糖尿病", "脑梗塞", "冠心病", "肺炎", "骨折", "恶性肿瘤", "慢性肾病", "白内障", "阑尾炎")
@@ -228,6 +247,9 @@ LIABILITY = ("全部责任", "主要责任", "同等责任", "次要责任", "�
 FIRE_PLACES = ("住宅", "厨房", "柴草垛", "仓房", "院落")
 FIRE_CAUSES = ("电气线路", "用火不慎", "秸秆焚烧", "其他")
 DISASTERS = ("洪涝", "冰雹", "风灾", "干旱", "暴雨")
+INJURIES = ("骨折", "烧烫伤", "软组织挫伤", "颅脑损伤", "割伤")
+ACCIDENT_CAUSES = ("跌倒摔伤", "农机事故", "交通事故", "动物咬伤", "溺水", "其他")
+INSURERS = ("中国人寿", "中国人保", "太平洋保险", "无")
 EDU_LEVELS = ("小学", "初中", "高中", "大专", "本科", "文盲")
 HEALTH = ("健康", "长期慢性病", "大病", "残疾")
 

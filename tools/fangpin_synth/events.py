@@ -230,3 +230,28 @@ def _make_losses(
     return pl.DataFrame({"person": person, "date": date, "loss": loss_f, "compensation": comp_f})
 
 
+
+
+def _make_accidents(rng: np.random.Generator, w: _World, unlinkable: np.ndarray) -> pl.DataFrame:
+    """Accidental injuries (意外伤害): about 3 % of people a year, one row per event and injured person.
+
+    The loss is medical costs and lost earnings; some of it compensated (insurance, a third party), now and
+    then more than all of it. ``unlinkable`` marks people whose member row is rejected (an event of theirs
+    would be ``unknown_person`` by rule, not by design): they get none, nor do designed households.
+    """
+    P = w.n_people
+    age = w.p_age[:P]
+    lam = np.where(age < 16, 0.02, np.where(age < 60, 0.035, 0.03))
+    cnt = rng.poisson(lam)
+    cnt[w.designed[w.p_hh[:P]] | unlinkable[:P]] = 0
+    person = np.repeat(np.arange(P), cnt)
+    m = len(person)
+    loss = np.clip(rng.lognormal(np.log(6000), 1.1, m), 300, 400_000)
+    u = rng.random(m)
+    comp_share = np.where(u < 0.4, 0.0, np.where(u < 0.85, rng.uniform(0.1, 0.9, m), rng.uniform(0.9, 1.3, m)))
+    date = _year_dates(rng, w.year, m)
+    loss_f = (loss * 100).astype(np.int64)
+    loss_f = np.where(rng.random(m) < 0.5, loss_f // 10_000 * 10_000, loss_f // 100 * 100 + rng.integers(0, 100, m))
+    loss_f = np.maximum(loss_f, 10_000)
+    comp_f = (loss_f * comp_share).astype(np.int64) // 100 * 100
+    return pl.DataFrame({"person": person, "date": date, "loss": loss_f, "compensation": comp_f})

@@ -9,19 +9,21 @@ from pathlib import Path
 import numpy as np
 
 from .contract import (
+    ACCIDENT,
     COUNTY_NAMES,
     DEPARTMENTS,
     EXPECTED_DECISIONS_MAX_HOUSEHOLDS,
     FILE_NAMES,
     FORMATS,
     GENERATOR_VERSION,
+    VALUE_REASONS,
     XLSX_MAX_HOUSEHOLDS,
 )
-from .events import _make_education, _make_losses, _make_medical
+from .events import _make_accidents, _make_education, _make_losses, _make_medical
 from .expected import _expected
 from .manifest import DEMO_SPECS, DropManifest, FileManifest, HouseholdSpec
 from .render import _render_table
-from .tables import _build_tables
+from .tables import _accident_table, _build_tables, _unlinkable_people
 from .world import _make_world
 
 
@@ -44,7 +46,7 @@ def _choose_formats(
     for d, f in out.items():
         if f not in FORMATS:
             raise ValueError(f"{d}: unknown format {f!r} (one of {FORMATS})")
-        if d not in DEPARTMENTS:
+        if d not in DEPARTMENTS and d != ACCIDENT:
             raise ValueError(f"unknown department {d!r}")
     return out
 
@@ -63,6 +65,7 @@ def generate_drop(
     manifest_path: Path | str | None = None,
     designed: Sequence[HouseholdSpec] = (),
     register_columns: str | None = None,
+    accidents: bool = False,
 ) -> DropManifest:
     """Write one county's synthetic drop into ``out_dir`` and return (and write) its manifest.
 
@@ -75,6 +78,12 @@ def generate_drop(
     the folder, never inside it. ``register_columns`` fixes the register's income columns
     (``"income"``, ``"per_capita"`` or ``"both"``, some income cells then blank); by default the
     seed chooses. ``designed`` households (``HouseholdSpec``) get fixed facts and no injected defect.
+
+    ``accidents=True`` also writes the accident export (意外伤害, docs/exports.md section 5; format key
+    ``"accident"``), read only by packs with the accident cause (rules/hebei-monitoring-2023). It is drawn
+    from a seed of its own, so the other files are the same bytes with or without it. The manifest counts
+    it like any file (rows as under a pack that reads it) and adds ``expected["accident_not_in_pack"]``:
+    its rows under a pack without the accident cause (the 2019 pack, whose decisions it does not change).
     """
     t0 = time.perf_counter()
     out = Path(out_dir)
@@ -94,6 +103,13 @@ def generate_drop(
     }
     drop = _build_tables(seeds[2:15], w, events, messy=messy, bad_share=bad_share, correction_share=correction_share,
                          register_columns=register_columns)
+    acc_seeds = seeds[23].spawn(4)  # accidents: 0 events, 1 table, 2 injection, 3 format and rendering
+    if accidents:
+        acc_events = _make_accidents(np.random.default_rng(acc_seeds[0]), w, _unlinkable_people(drop))
+        drop.tables[ACCIDENT] = _accident_table(acc_seeds[1:3], drop, acc_events, messy=messy, bad_share=bad_share,
+                                                correction_share=correction_share)
+    elif not isinstance(formats, str) and formats and ACCIDENT in formats:
+        raise ValueError("a format for the accident export, but accidents=False")
     rrng = np.random.default_rng(seeds[15])
     fmts = _choose_formats(rrng, households, formats)
     cname = COUNTY_NAMES.get(county, "某某县")
@@ -105,6 +121,17 @@ def generate_drop(
         path = out / f"{stem}{ext}"
         drng = np.random.default_rng(seeds[16 + DEPARTMENTS.index(dept)])
         files.append(_render_table(drng, drop.tables[dept], w, path, fmts[dept], messy))
+    if accidents:
+        arng = np.random.default_rng(acc_seeds[3])
+        if isinstance(formats, str) or (formats and ACCIDENT in formats):
+            afmt = fmts[ACCIDENT] if ACCIDENT in fmts else str(formats)
+        else:
+            pool = ["gbk", "utf8", "utf8-bom", "xlsx"] if households <= XLSX_MAX_HOUSEHOLDS else ["gbk", "utf8"]
+            afmt = pool[int(arng.integers(0, len(pool)))]
+        names = FILE_NAMES[ACCIDENT]
+        stem = names[int(arng.integers(0, len(names)))].format(county_name=cname, year=year)
+        path = out / f"{stem}{'.xlsx' if afmt == 'xlsx' else '.csv'}"
+        files.append(_render_table(arng, drop.tables[ACCIDENT], w, path, afmt, messy))
     decisions, summary = _expected(drop)
     rej: dict[str, int] = {}
     skip: dict[str, int] = {"title": 0, "blank": 0, "total": 0}
@@ -142,10 +169,25 @@ def generate_drop(
         },
         designed=designed_out,
     )
+    if accidents:
+        manifest.expected["accident_not_in_pack"] = _not_in_pack(files[-1])
     mpath = Path(manifest_path) if manifest_path else out.parent / f"{out.name}.manifest.json"
     mpath.write_text(manifest.to_json(), encoding="utf-8")
     manifest.seconds = time.perf_counter() - t0
     return manifest
+
+
+def _not_in_pack(f: FileManifest) -> dict[str, object]:
+    """The accident file's rows under a pack without the accident cause: rows failing a value check are still
+    rejected, title/blank/total rows skipped as such, every other row skipped as ``not_in_pack``."""
+    rejected = {r: len(rows) for r, rows in f.rejected.items() if r in VALUE_REASONS}
+    layout = sum(len(rows) for rows in f.skipped.values())
+    not_in_pack = f.rows_read - layout - sum(rejected.values())
+    return {
+        "file": f.name, "rows_read": f.rows_read, "rows_used": 0, "rows_rejected": sum(rejected.values()),
+        "rows_skipped": layout + not_in_pack, "rejected": rejected,
+        "skipped": {**{k: len(rows) for k, rows in f.skipped.items()}, "not_in_pack": not_in_pack},
+    }
 
 
 DEMO_SEED = 20190111

@@ -1,5 +1,8 @@
 """Rendering a table to a file: header aliases, title/blank/total rows, amount and date styles, CSV
-(GB18030, UTF-8, UTF-8 with BOM) or xlsx."""
+(GB18030, UTF-8, UTF-8 with BOM) or xlsx.
+
+Length: over 300 lines because each messy style the exports show (see docs/exports.md) is one small
+renderer, and all draw from the same seeded stream in a fixed order."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from .contract import (
     _FW_FROM,
     _FW_TO,
     _SURNAME_W,
+    ACCIDENT_CAUSES,
     ACCIDENTS,
     ALL_ALIASES,
     COUNTY_NAMES,
@@ -30,6 +34,8 @@ from .contract import (
     FIRE_PLACES,
     HEALTH,
     HOSPITALS,
+    INJURIES,
+    INSURERS,
     KEY_FIELD,
     LIABILITY,
     PLACES,
@@ -151,7 +157,7 @@ def _extra_values(header: str, df: pl.DataFrame, rng: np.random.Generator, w: _W
     h = header
     if h == "序号":
         return pl.Series(np.arange(1, m + 1)).cast(pl.String)
-    if h in ("患者姓名", "姓名", "学生姓名", "当事人姓名"):
+    if h in ("患者姓名", "姓名", "学生姓名", "当事人姓名", "伤者姓名"):
         return df["name"].fill_null("")
     if h == "性别":
         return pl.Series(np.where(df["sex"].fill_null(1).to_numpy() == 1, "男", "女").tolist(), dtype=pl.String)
@@ -172,6 +178,7 @@ def _extra_values(header: str, df: pl.DataFrame, rng: np.random.Generator, w: _W
         "年级": ("一年级", "二年级", "三年级", "高一", "高二", "高三"),
         "事故地点": PLACES, "事故类型": ACCIDENTS, "责任认定": LIABILITY, "起火地点": FIRE_PLACES,
         "起火原因": FIRE_CAUSES, "灾害类型": DISASTERS, "受灾村组": ("一组", "二组", "三组", "四组"), "核查人": None,
+        "伤情": INJURIES, "出险原因": ACCIDENT_CAUSES, "承保机构": INSURERS,
     }
     vals = table.get(h)
     if h == "联系电话":

@@ -1,4 +1,7 @@
-"""Building the seven department tables from the world and its events, and choosing which rows go bad."""
+"""Building the department tables from the world and its events, and choosing which rows go bad.
+
+Length: over 300 lines because the tables and their defects are drawn from one sequence of seeded random
+streams whose order fixes every generated drop byte for byte."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from .contract import _COLUMN_REASONS, EVENT_DEPARTMENTS, FIELDS, HOUSING_TEXTS, KEY_FIELD, LABOUR, REASONS
+from .contract import _COLUMN_REASONS, ACCIDENT, EVENT_DEPARTMENTS, FIELDS, HOUSING_TEXTS, KEY_FIELD, LABOUR, REASONS
 from .defects import (
     _add_meta,
     _append_copies,
@@ -38,7 +41,6 @@ def _build_tables(
     bad_share: float, correction_share: float, register_columns: str | None = None,
 ) -> _Drop:
     rng = np.random.default_rng(seeds[0])
-    year = w.year
     n = w.n
     tables: dict[str, _Table] = {}
 
@@ -109,51 +111,7 @@ def _build_tables(
     # --- events
     for k, dept in enumerate(EVENT_DEPARTMENTS):
         erng = np.random.default_rng(seeds[1 + k])
-        ev = events[dept]
-        ev = ev.with_columns(pl.Series("_tie", erng.random(ev.height))).sort(["date", "_tie"]).drop("_tie")
-        m = ev.height
-        person = ev["person"].to_numpy()
-        width = max(6, len(str(m + 10)))
-        seqs = pl.Series(np.arange(1, m + 1)).cast(pl.String).str.zfill(width)
-        prefix = {
-            "medical": f"JS{w.county}", "education": f"JF{year}", "traffic": f"SG{w.county}{year}",
-            "fire": f"XF{w.county}{year}", "disaster": f"ZQ{w.county}{year}",
-        }[dept]
-        key = KEY_FIELD[dept]
-        ev = ev.with_columns(
-            (pl.lit(prefix) + seqs).alias(key),
-            w.p_id.gather(person).alias("id_number"),
-            w.p_name.gather(person).alias("name"),
-            pl.Series("hh", w.p_hh[person]),
-        )
-        fields = [f for f, _, _ in FIELDS[dept]]
-        if dept == "medical":
-            with_personal = (not messy) or erng.random() < 0.7
-            if not with_personal:
-                fields.remove("personal")
-            # some zero reimbursement cells are blank; personal sometimes blank (not checked then)
-            ev = ev.with_columns(
-                pl.when((pl.col("critical") == 0) & pl.lit(messy) & (pl.Series(erng.random(m)) < 0.5))
-                .then(None).otherwise(pl.col("critical")).alias("critical"),
-                pl.when((pl.col("assistance") == 0) & pl.lit(messy) & (pl.Series(erng.random(m)) < 0.5))
-                .then(None).otherwise(pl.col("assistance")).alias("assistance"),
-                pl.when(pl.lit(messy) & (pl.Series(erng.random(m)) < 0.08)).then(None)
-                .otherwise(pl.col("personal")).alias("personal"),
-            )
-            # a personal burden off by exactly 0.01 is accepted (docs/exports.md 3.3: more than 0.01 rejects)
-            off = messy & (erng.random(m) < 0.01)
-            ev = ev.with_columns(
-                pl.when(pl.Series(off) & pl.col("personal").is_not_null() & (pl.col("personal") > 0))
-                .then(pl.col("personal") + pl.Series(np.where(erng.random(m) < 0.5, 1, -1)))
-                .otherwise(pl.col("personal")).alias("personal")
-            )
-        elif dept in ("traffic", "fire", "disaster"):
-            ev = ev.with_columns(
-                pl.when((pl.col("compensation") == 0) & pl.lit(messy) & (pl.Series(erng.random(m)) < 0.4))
-                .then(None).otherwise(pl.col("compensation")).alias("compensation"),
-            )
-        ev = _add_meta(ev, dept, fields, erng, messy, w.designed[w.p_hh[person]])
-        tables[dept] = _Table(dept, fields, ev, _kinds(dept))
+        tables[dept] = _event_table(erng, w, events[dept], dept, messy=messy)
 
     hh_bad = _inject(seeds, w, tables, bad_share=bad_share, correction_share=correction_share)
     return _Drop(w, tables, hh_bad, mode)
@@ -275,101 +233,178 @@ def _inject(
     # ---------------- events
     for j, dept in enumerate(EVENT_DEPARTMENTS):
         erng = np.random.default_rng(seeds[8 + j])
-        t = tables[dept]
-        df = t.df
-        base_n = df.height
-        hh_e = df["hh"].to_numpy()
-        cascade = hh_bad[hh_e]
-        t.df = _set_rows(df, np.nonzero(cascade)[0], {"_reason": "unknown_person", "_field": "id_number"})
-        eligible = (~cascade) & (~t.df["_designed"].to_numpy())
-        pool = np.nonzero(eligible)[0]
-        counts = _counts(erng, base_n, bad_share, REASONS[dept])
-        n_multi = max(1, base_n // 2000) if bad_share > 0 and base_n >= 50 else 0
-        n_corr = round(correction_share * base_n)
-        if correction_share > 0 and base_n >= 20:
-            n_corr = max(1, n_corr)
-        col_reasons = [r for r in REASONS[dept] if r in _COLUMN_REASONS]
-        other_reasons = ["inconsistent_amounts", "unknown_person", "outside_policy_year"]
-        other_reasons = [r for r in other_reasons if r in REASONS[dept]]
-        plan = col_reasons + other_reasons + ["_multi", "duplicate_event", "_correction"]
-        wanted = [counts.get(r, 0) for r in col_reasons + other_reasons] + [
-            n_multi, counts["duplicate_event"], n_corr,
-        ]
-        if dept == "medical":
-            # inconsistent_amounts by a given personal burden needs the personal column
-            pass
-        picks = dict(zip(plan, _disjoint(erng, pool, wanted), strict=True))
-        for r in col_reasons:
-            _inject_column_defects(erng, t, picks[r], r, year)
-        _inject_multi(erng, t, picks["_multi"], year)
-        if "inconsistent_amounts" in picks:
-            idx = picks["inconsistent_amounts"]
-            rows = t.df[idx.tolist()]
-            neg = (erng.random(len(idx)) < 0.3) | ("personal" not in t.fields)
-            total = rows["total"].to_numpy()
-            crit = rows["critical"].fill_null(0).to_numpy()
-            assist = rows["assistance"].fill_null(0).to_numpy()
-            personal = rows["personal"].to_numpy()
-            personal_calc = total - rows["basic"].to_numpy() - crit - assist
-            # (a) a given personal burden that differs by more than 0.01
-            delta = np.where(erng.random(len(idx)) < 0.2, 2, erng.integers(100, 50_000, len(idx)))
-            sign = np.where((erng.random(len(idx)) < 0.5) & (personal_calc > delta), -1, 1)
-            new_personal = [None if ng else int(v) for ng, v in zip(neg, personal_calc + sign * delta, strict=True)]
-            # (b) reimbursements above the total: a negative burden, personal left blank
-            new_basic = np.where(neg, total - crit - assist + erng.integers(100, 200_000, len(idx)),
-                                 rows["basic"].to_numpy())
-            t.df = _set_rows(t.df, idx, {
-                "personal": new_personal, "basic": new_basic, "_reason": "inconsistent_amounts",
-                "_field": [None if ng else "personal" for ng in neg],
-            })
-            del personal
-        if "unknown_person" in picks:
-            idx = picks["unknown_person"]
-            outs = w.take_outsiders(len(idx))
-            t.df = _set_rows(t.df, idx, {
-                "id_number": w.p_id.gather(outs), "name": w.p_name.gather(outs), "person": outs,
-                "hh": np.full(len(idx), -1), "_reason": "unknown_person", "_field": "id_number",
-            })
-        if "outside_policy_year" in picks:
-            idx = picks["outside_policy_year"]
-            k = len(idx)
-            u = erng.random(k)
-            before = np.datetime64(f"{year - 1}-12-31") - erng.integers(0, 45, k)
-            after = np.datetime64(f"{year + 1}-01-01") + erng.integers(0, 40, k)
-            long_ago = np.datetime64(f"{year - 2}-01-01") + erng.integers(0, 365, k)
-            d = np.where(u < 0.5, before, np.where(u < 0.85, after, long_ago))
-            t.df = _set_rows(t.df, idx, {"date": pl.Series(d), "_reason": "outside_policy_year", "_field": "date"})
-        idx = picks["duplicate_event"]
-        if len(idx):
-            _append_copies(erng, t, idx, {"_reason": "duplicate_event", "_field": KEY_FIELD[dept]})
-        idx = picks["_correction"]
-        if len(idx):
-            t.df = _set_rows(t.df, idx, {"_superseded": True})
-            src = t.df[idx.tolist()]
-            k = len(idx)
-            corr: dict[str, Any] = {"_corr_of": src["_uid"].to_numpy(), "_superseded": False}
-            if dept == "medical":
-                personal = (src["total"] - src["basic"] - src["critical"].fill_null(0)
-                            - src["assistance"].fill_null(0)).to_numpy()
-                new_personal = np.maximum(0, personal + erng.integers(-personal // 2 - 1, 300_000, k))
-                new_personal = np.where(new_personal == personal, personal + 100, new_personal)
-                kind = np.where(new_personal > 2_000_000, 1, 0)
-                am = _medical_amounts(erng, new_personal, kind)
-                corr.update(am)
-                corr["personal"] = [
-                    None if blank else int(v)
-                    for blank, v in zip(src["personal"].is_null().to_list(), new_personal, strict=True)
-                ]
-            elif dept == "education":
-                tu = src["tuition"].to_numpy()
-                corr["tuition"] = tu + erng.integers(1, 40, k) * 100
-            else:
-                lo = src["loss"].to_numpy()
-                corr["loss"] = lo + erng.integers(1, 200, k) * 100
-                if erng.random() < 0.5:
-                    corr["date"] = pl.Series(np.minimum(
-                        src["date"].to_numpy() + erng.integers(0, 5, k), np.datetime64(f"{year}-12-31")))
-            _append_copies(erng, t, idx, corr)
+        _inject_events(erng, w, tables[dept], hh_bad, bad_share=bad_share, correction_share=correction_share)
     return hh_bad
 
 
+def _event_table(erng: np.random.Generator, w: _World, ev: pl.DataFrame, dept: str, *, messy: bool) -> _Table:
+    """One event department's table: ids in date order, people's ids and names, blank cells, cell styles."""
+    year = w.year
+    ev = ev.with_columns(pl.Series("_tie", erng.random(ev.height))).sort(["date", "_tie"]).drop("_tie")
+    m = ev.height
+    person = ev["person"].to_numpy()
+    width = max(6, len(str(m + 10)))
+    seqs = pl.Series(np.arange(1, m + 1)).cast(pl.String).str.zfill(width)
+    prefix = {
+        "medical": f"JS{w.county}", "education": f"JF{year}", "traffic": f"SG{w.county}{year}",
+        "fire": f"XF{w.county}{year}", "disaster": f"ZQ{w.county}{year}", "accident": f"YW{w.county}{year}",
+    }[dept]
+    key = KEY_FIELD[dept]
+    ev = ev.with_columns(
+        (pl.lit(prefix) + seqs).alias(key),
+        w.p_id.gather(person).alias("id_number"),
+        w.p_name.gather(person).alias("name"),
+        pl.Series("hh", w.p_hh[person]),
+    )
+    fields = [f for f, _, _ in FIELDS[dept]]
+    if dept == "medical":
+        with_personal = (not messy) or erng.random() < 0.7
+        if not with_personal:
+            fields.remove("personal")
+        # some zero reimbursement cells are blank; personal sometimes blank (not checked then)
+        ev = ev.with_columns(
+            pl.when((pl.col("critical") == 0) & pl.lit(messy) & (pl.Series(erng.random(m)) < 0.5))
+            .then(None).otherwise(pl.col("critical")).alias("critical"),
+            pl.when((pl.col("assistance") == 0) & pl.lit(messy) & (pl.Series(erng.random(m)) < 0.5))
+            .then(None).otherwise(pl.col("assistance")).alias("assistance"),
+            pl.when(pl.lit(messy) & (pl.Series(erng.random(m)) < 0.08)).then(None)
+            .otherwise(pl.col("personal")).alias("personal"),
+        )
+        # a personal burden off by exactly 0.01 is accepted (docs/exports.md 3.3: more than 0.01 rejects)
+        off = messy & (erng.random(m) < 0.01)
+        ev = ev.with_columns(
+            pl.when(pl.Series(off) & pl.col("personal").is_not_null() & (pl.col("personal") > 0))
+            .then(pl.col("personal") + pl.Series(np.where(erng.random(m) < 0.5, 1, -1)))
+            .otherwise(pl.col("personal")).alias("personal")
+        )
+    elif dept in ("traffic", "fire", "disaster", "accident"):
+        ev = ev.with_columns(
+            pl.when((pl.col("compensation") == 0) & pl.lit(messy) & (pl.Series(erng.random(m)) < 0.4))
+            .then(None).otherwise(pl.col("compensation")).alias("compensation"),
+        )
+    ev = _add_meta(ev, dept, fields, erng, messy, w.designed[w.p_hh[person]])
+    return _Table(dept, fields, ev, _kinds(dept))
+
+
+def _inject_events(
+    erng: np.random.Generator, w: _World, t: _Table, hh_bad: np.ndarray, *, bad_share: float,
+    correction_share: float,
+) -> None:
+    """Injected defects and corrections of one event table (rows of bad households cascade as unknown_person)."""
+    year = w.year
+    dept = t.dept
+    df = t.df
+    base_n = df.height
+    hh_e = df["hh"].to_numpy()
+    cascade = hh_bad[hh_e]
+    t.df = _set_rows(df, np.nonzero(cascade)[0], {"_reason": "unknown_person", "_field": "id_number"})
+    eligible = (~cascade) & (~t.df["_designed"].to_numpy())
+    pool = np.nonzero(eligible)[0]
+    counts = _counts(erng, base_n, bad_share, REASONS[dept])
+    n_multi = max(1, base_n // 2000) if bad_share > 0 and base_n >= 50 else 0
+    n_corr = round(correction_share * base_n)
+    if correction_share > 0 and base_n >= 20:
+        n_corr = max(1, n_corr)
+    col_reasons = [r for r in REASONS[dept] if r in _COLUMN_REASONS]
+    other_reasons = ["inconsistent_amounts", "unknown_person", "outside_policy_year"]
+    other_reasons = [r for r in other_reasons if r in REASONS[dept]]
+    plan = col_reasons + other_reasons + ["_multi", "duplicate_event", "_correction"]
+    wanted = [counts.get(r, 0) for r in col_reasons + other_reasons] + [
+        n_multi, counts["duplicate_event"], n_corr,
+    ]
+    if dept == "medical":
+        # inconsistent_amounts by a given personal burden needs the personal column
+        pass
+    picks = dict(zip(plan, _disjoint(erng, pool, wanted), strict=True))
+    for r in col_reasons:
+        _inject_column_defects(erng, t, picks[r], r, year)
+    _inject_multi(erng, t, picks["_multi"], year)
+    if "inconsistent_amounts" in picks:
+        idx = picks["inconsistent_amounts"]
+        rows = t.df[idx.tolist()]
+        neg = (erng.random(len(idx)) < 0.3) | ("personal" not in t.fields)
+        total = rows["total"].to_numpy()
+        crit = rows["critical"].fill_null(0).to_numpy()
+        assist = rows["assistance"].fill_null(0).to_numpy()
+        personal = rows["personal"].to_numpy()
+        personal_calc = total - rows["basic"].to_numpy() - crit - assist
+        # (a) a given personal burden that differs by more than 0.01
+        delta = np.where(erng.random(len(idx)) < 0.2, 2, erng.integers(100, 50_000, len(idx)))
+        sign = np.where((erng.random(len(idx)) < 0.5) & (personal_calc > delta), -1, 1)
+        new_personal = [None if ng else int(v) for ng, v in zip(neg, personal_calc + sign * delta, strict=True)]
+        # (b) reimbursements above the total: a negative burden, personal left blank
+        new_basic = np.where(neg, total - crit - assist + erng.integers(100, 200_000, len(idx)),
+                             rows["basic"].to_numpy())
+        t.df = _set_rows(t.df, idx, {
+            "personal": new_personal, "basic": new_basic, "_reason": "inconsistent_amounts",
+            "_field": [None if ng else "personal" for ng in neg],
+        })
+        del personal
+    if "unknown_person" in picks:
+        idx = picks["unknown_person"]
+        outs = w.take_outsiders(len(idx))
+        t.df = _set_rows(t.df, idx, {
+            "id_number": w.p_id.gather(outs), "name": w.p_name.gather(outs), "person": outs,
+            "hh": np.full(len(idx), -1), "_reason": "unknown_person", "_field": "id_number",
+        })
+    if "outside_policy_year" in picks:
+        idx = picks["outside_policy_year"]
+        k = len(idx)
+        u = erng.random(k)
+        before = np.datetime64(f"{year - 1}-12-31") - erng.integers(0, 45, k)
+        after = np.datetime64(f"{year + 1}-01-01") + erng.integers(0, 40, k)
+        long_ago = np.datetime64(f"{year - 2}-01-01") + erng.integers(0, 365, k)
+        d = np.where(u < 0.5, before, np.where(u < 0.85, after, long_ago))
+        t.df = _set_rows(t.df, idx, {"date": pl.Series(d), "_reason": "outside_policy_year", "_field": "date"})
+    idx = picks["duplicate_event"]
+    if len(idx):
+        _append_copies(erng, t, idx, {"_reason": "duplicate_event", "_field": KEY_FIELD[dept]})
+    idx = picks["_correction"]
+    if len(idx):
+        t.df = _set_rows(t.df, idx, {"_superseded": True})
+        src = t.df[idx.tolist()]
+        k = len(idx)
+        corr: dict[str, Any] = {"_corr_of": src["_uid"].to_numpy(), "_superseded": False}
+        if dept == "medical":
+            personal = (src["total"] - src["basic"] - src["critical"].fill_null(0)
+                        - src["assistance"].fill_null(0)).to_numpy()
+            new_personal = np.maximum(0, personal + erng.integers(-personal // 2 - 1, 300_000, k))
+            new_personal = np.where(new_personal == personal, personal + 100, new_personal)
+            kind = np.where(new_personal > 2_000_000, 1, 0)
+            am = _medical_amounts(erng, new_personal, kind)
+            corr.update(am)
+            corr["personal"] = [
+                None if blank else int(v)
+                for blank, v in zip(src["personal"].is_null().to_list(), new_personal, strict=True)
+            ]
+        elif dept == "education":
+            tu = src["tuition"].to_numpy()
+            corr["tuition"] = tu + erng.integers(1, 40, k) * 100
+        else:
+            lo = src["loss"].to_numpy()
+            corr["loss"] = lo + erng.integers(1, 200, k) * 100
+            if erng.random() < 0.5:
+                corr["date"] = pl.Series(np.minimum(
+                    src["date"].to_numpy() + erng.integers(0, 5, k), np.datetime64(f"{year}-12-31")))
+        _append_copies(erng, t, idx, corr)
+
+
+def _accident_table(
+    seeds: Sequence[np.random.SeedSequence], drop: _Drop, events: pl.DataFrame, *, messy: bool, bad_share: float,
+    correction_share: float,
+) -> _Table:
+    """The accident table (built and given its defects from its own seeds, after every other table)."""
+    t = _event_table(np.random.default_rng(seeds[0]), drop.world, events, ACCIDENT, messy=messy)
+    _inject_events(np.random.default_rng(seeds[1]), drop.world, t, drop.hh_bad, bad_share=bad_share,
+                   correction_share=correction_share)
+    return t
+
+
+def _unlinkable_people(drop: _Drop) -> np.ndarray:
+    """People (by index) whose own member row is rejected for a bad value: no event links to them."""
+    w = drop.world
+    base = drop.tables["members"].df.filter(pl.col("_uid") < w.n_people).sort("_uid")
+    out = np.zeros(len(w.p_hh), dtype=bool)
+    bad = base["_reason"].is_in(["bad_id_number", "bad_value"]).fill_null(False).to_numpy()
+    out[base["person"].to_numpy()[bad]] = True
+    return out

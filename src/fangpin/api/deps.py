@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
@@ -21,7 +22,7 @@ from fangpin.documents import household_from
 from fangpin.errors import DocumentError
 from fangpin.exactyaml import load_json
 from fangpin.facts import Household
-from fangpin.services import request_log, users
+from fangpin.services import access_log, request_log, users
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -46,8 +47,11 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 def _abandon(session: Session) -> None:
-    session.rollback()
-    session.close()
+    try:
+        session.rollback()
+        session.close()
+    except Exception:  # the connection is gone (the database went down): the request's error is answered
+        session.invalidate()
 
 
 def _finish(request: Request, session: Session) -> None:
@@ -58,28 +62,37 @@ def _finish(request: Request, session: Session) -> None:
 
 
 def commit(request: Request, session: Session) -> None:
-    """Record the request (when it is one that changes something) and commit."""
+    """Record the request (when it is one that changes something), what it read (the access log: what its
+    services noted, or for a GET the route itself), and commit."""
     entry = None
+    actor: Actor | None = getattr(request.state, "actor", None)
+    route = request.scope.get("route")
+    status = getattr(route, "status_code", None) or 200
     if request.method in WRITES:
-        actor: Actor | None = getattr(request.state, "actor", None)
-        route = request.scope.get("route")
         entry = request_log.Entry(who=actor.name if actor else None, role=actor.role if actor else None,
                                   at=request.app.state.clock(), method=request.method, path=request.url.path,
-                                  status=getattr(route, "status_code", None) or 200)
+                                  status=status)
+    template = access_log.route_of(request.method, request.url.path, request.path_params)
+    access_log.record(session, actor, at=request.app.state.clock(), route=template, status=status,
+                      fallback=access_log.from_route(template, request.path_params)
+                      if request.method == "GET" else None)
     request_log.record_and_commit(session, entry)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
-bearer = HTTPBearer(auto_error=False, description="The token `fangpin users add` printed.")
+bearer = HTTPBearer(auto_error=False, description="The token `fangpin users add` (or `users rotate`) printed.")
 
 
 async def current_actor(request: Request, session: SessionDep,
                         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
     token = credentials.credentials if credentials else None
-    actor = users.remembered(session, token)
+    now = request.app.state.clock()
+    actor = users.remembered(session, token, now)
     if actor is None:  # not seen lately in this process: ask the database, in the pool
-        actor = await run_in_threadpool(users.authenticate, session, token)
+        actor = await run_in_threadpool(partial(users.authenticate, session, token, at=now,
+                                                address=request.client.host if request.client else None,
+                                                sessions=request.app.state.sessions))
     request.state.actor = actor
     return actor
 
@@ -155,14 +168,14 @@ def answer(data: Any, status: int = 200) -> Response:
                     media_type="application/json")
 
 
-_AMOUNT_KEYS = frozenset({"income", "income_per_capita", "burden", "tuition", "accommodation", "textbooks", "loss",
-                          "compensation", "illness", "schooling", "disaster"})
+_HOUSEHOLD_AMOUNTS = ("income", "income_per_capita")  # the document's own amounts (docs/policy.md section 9)
 
 
 def household_of(data: Any) -> Household:
     """A household document from a JSON body, every error naming its field (``documents.household_from``).
     An amount given as true/false escapes pydantic as a TypeError (``money.to_decimal``), one beyond the decimal
-    context's precision as an ArithmeticError (``facts._non_negative_fen``); such amounts are located here."""
+    context's precision as an ArithmeticError (``facts._non_negative_fen``); such amounts are located here.
+    Event amounts are checked against the pack's fields later (``packs.events``), each error naming its field."""
     try:
         return household_from(data, source="body")
     except (TypeError, ArithmeticError):
@@ -172,18 +185,14 @@ def household_of(data: Any) -> Household:
 
 
 def _non_amount(data: Any) -> str | None:
-    stack: list[tuple[str, Any]] = [("", data)]
-    while stack:
-        path, node = stack.pop()
-        if isinstance(node, dict):
-            for key, value in node.items():
-                where = f"{path}.{key}" if path else str(key)
-                if key in _AMOUNT_KEYS and _unreadable(value):
-                    return where
-                stack.append((where, value))
-        elif isinstance(node, list):
-            stack.extend((f"{path}[{index}]", value) for index, value in enumerate(node))
-    return None
+    """The household amount or ``paid_this_year`` entry (keyed by any of the pack's causes) that is unreadable."""
+    if not isinstance(data, dict):
+        return None
+    places = [(key, data.get(key)) for key in _HOUSEHOLD_AMOUNTS]
+    paid = data.get("paid_this_year")
+    if isinstance(paid, dict):
+        places += [(f"paid_this_year.{cause}", value) for cause, value in paid.items()]
+    return next((where for where, value in places if value is not None and _unreadable(value)), None)
 
 
 def _unreadable(value: Any) -> bool:

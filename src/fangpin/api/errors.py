@@ -4,21 +4,26 @@ fails is still recorded in the request log (in its own transaction: the failed o
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fangpin.claims import Conflict, InvalidRequest, NotAllowed, NotFound, Unauthenticated
+from fangpin.claims import Conflict, InvalidRequest, NotAllowed, NotFound, TooManyAttempts, Unauthenticated
+from fangpin.db.session import unavailable
 from fangpin.errors import DocumentError, EngineError, FangpinError, NoPackForYear, PackError, ReplayError, StorageError
-from fangpin.services import request_log
+from fangpin.services import access_log, request_log
 
 PROBLEM = "application/problem+json"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -75,10 +80,14 @@ def from_validation(errors: Sequence[Any], *, skip: int = 0, tags: frozenset[str
 
 
 def _status(exc: Exception) -> tuple[int, str]:
+    if unavailable(exc):
+        return 503, "Database unavailable"
     if isinstance(exc, MalformedBody):
         return 400, "Malformed body"
     if isinstance(exc, Unauthenticated):
         return 401, "Not authenticated"
+    if isinstance(exc, TooManyAttempts):
+        return 429, "Too many attempts"
     if isinstance(exc, NotAllowed):
         return 403, "Not allowed"
     if isinstance(exc, NotFound):
@@ -96,10 +105,20 @@ def _status(exc: Exception) -> tuple[int, str]:
     return 500, "Internal error"
 
 
+UNAVAILABLE = ("the database cannot be reached (it is down or restarting): nothing was stored; try again in a "
+               "minute, and tell the administrator if it lasts")
+BUSY = "the database is busy: nothing was stored; try again"
+
+
 def _record_failure(request: Request, status: int) -> None:
-    if request.method not in WRITES:
-        return
     actor = getattr(request.state, "actor", None)
+    if request.method not in WRITES:
+        if status in (403, 404) and actor is not None:  # a read refused: kept in the access log
+            template = access_log.route_of(request.method, request.url.path, request.path_params)
+            access_log.record_apart(request.app.state.sessions, actor, at=request.app.state.clock(),
+                                    route=template, status=status,
+                                    read=access_log.from_route(template, request.path_params))
+        return
     request_log.record_apart(request.app.state.sessions, request_log.Entry(
         who=actor.name if actor else None, role=actor.role if actor else None, at=request.app.state.clock(),
         method=request.method, path=request.url.path, status=status))
@@ -107,14 +126,27 @@ def _record_failure(request: Request, status: int) -> None:
 
 def handle(request: Request, exc: Exception) -> Response:
     status, title = _status(exc)
-    if status >= 500:
+    down = unavailable(exc)
+    if down:
+        log.error("%s %s: the database is unavailable: %s", request.method, request.url.path,
+                  str(exc).splitlines()[0])
+    elif status >= 500:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-    _record_failure(request, status)
+    if not down:
+        _record_failure(request, status)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    if isinstance(exc, IntegrityError):
+    if isinstance(exc, TooManyAttempts):
+        now = request.app.state.clock()
+        now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+        headers = {"Retry-After": str(max(1, math.ceil((exc.until - now).total_seconds())))}
+    if status == 503:
+        headers = {"Retry-After": "30" if down else "2"}
+    if down:
+        detail = UNAVAILABLE
+    elif isinstance(exc, IntegrityError):
         detail = "the database refused the write (a concurrent change): nothing was stored; try again"
     elif isinstance(exc, OperationalError):
-        detail = "the database is busy: nothing was stored; try again"
+        detail = BUSY
     elif status == 500:
         detail = str(exc) if isinstance(exc, FangpinError) else "an unexpected error; it was logged"
     else:
@@ -122,6 +154,13 @@ def handle(request: Request, exc: Exception) -> Response:
     field = getattr(exc, "field", None) if status == 422 else None
     if isinstance(exc, NoPackForYear):
         field = "year"
+    html = getattr(request.app.state, "html_errors", None)  # the console's pages answer with a page
+    answer: Response | None = html(request, status, title, detail) if (
+        html is not None and request.url.path.startswith(html.prefix)) else None
+    if answer is not None:
+        if headers:
+            answer.headers.update(headers)
+        return answer
     return problem(status, title, detail, field=field, headers=headers)
 
 
@@ -151,7 +190,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, handle_request_validation)
     app.add_exception_handler(ValidationError, handle_pydantic)
     app.add_exception_handler(StarletteHTTPException, handle_http)
-    for kind in (FangpinError, IntegrityError, OperationalError, Exception):
+    # the driver's own errors too: the request log's pipelined commit talks to psycopg directly
+    for kind in (FangpinError, IntegrityError, OperationalError, DBAPIError, SQLAlchemyTimeout, psycopg.Error,
+                 Exception):
         app.add_exception_handler(kind, handle)
 
 
@@ -159,10 +200,12 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": description, "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     for status, description in (
         (400, "The body is not JSON"),
-        (401, "No bearer token, or an unknown one"),
+        (401, "No bearer token, or an unknown, expired, rotated or disabled one"),
         (403, "The user's role or county may not do this"),
         (404, "No such resource"),
         (409, "Conflicts with the current state: a skipped step, a stale version, publicity not over"),
         (422, "A value is invalid; `field` names it"),
+        (429, "Too many refused tokens from this address lately; `Retry-After` says when to try again"),
+        (503, "The database is unavailable (down or restarting) or busy: nothing was stored; try again"),
     )
 }

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from anyio import to_thread
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.orm import sessionmaker
 
@@ -21,6 +21,7 @@ from fangpin.api.schemas import REQUEST_SCHEMAS, Problem
 from fangpin.claims import role_matrix
 from fangpin.config import get_settings
 from fangpin.db.session import get_engine
+from fangpin.services.health import touch_database
 
 Clock = Callable[[], dt.datetime]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -49,10 +50,12 @@ def build_app(lifespan: Lifespan | None = None) -> FastAPI:
     for module in (checks, claims, decisions, fund):
         v1.include_router(module.router)
 
-    @v1.get("/health", tags=["health"])
-    async def health() -> dict[str, str]:
-        """Is the service up (no token needed)."""
-        return {"status": "ok"}
+    @v1.get("/health", tags=["health"], responses={503: {"description": "The database cannot be reached"}})
+    def health(request: Request) -> dict[str, str]:
+        """Is the service up and its database answering (``SELECT 1``; no token needed). A database that is
+        down or restarting: 503, ``Database unavailable``."""
+        dialect = touch_database(request.app.state.sessions)
+        return {"status": "ok", "database": "ok", "dialect": dialect}
 
     app.include_router(v1)
 

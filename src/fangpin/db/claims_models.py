@@ -20,12 +20,15 @@ _ID = BigInteger().with_variant(Integer, "sqlite")
 
 
 class User(Chained, Base):
-    """Someone who may call the API: a role, a county, and the sha256 of their bearer token. Who they are
-    (name, role, county, since when) is chained per county; the token is not (it is rotated)."""
+    """Someone who may call the API: a role, a county, and the sha256 of their bearer token, valid until
+    ``expires_at`` unless disabled (``disabled_at``); ``rotated_at`` is when the token was last replaced
+    (migration 0005). An ``expires_at`` left empty by hand counts from ``created_at`` (``services.users``).
+    Who they are (name, role, county, scope, since when) is chained per county; the token and its lifecycle
+    are not."""
 
     __tablename__ = "users"
     __table_args__ = (Index("uq_users_chain", "county", "seq", unique=True),)
-    __chained__ = ("name", "role", "county", "created_at", "seq")
+    __chained__ = ("name", "role", "county", "scope", "created_at", "seq")
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -33,6 +36,31 @@ class User(Chained, Base):
     county: Mapped[str] = mapped_column(String(12))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    rotated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    scope: Mapped[str | None] = mapped_column(String(200))  # township or township/village (fangpin.privacy)
+
+
+class LoginAttempt(Base):
+    """One sign-in to the console, or one API request with a bearer token that was refused (migration 0005):
+    when, through which door (``console`` | ``api``), the name tried (none for an API token that belongs to no
+    one), from which address, and how it ended (``ok`` | ``failed`` | ``locked``) and why. Never the token.
+    Failures of a name or an address within a window lock further attempts (``services.logins``)."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_name", "name", "at"),
+        Index("ix_login_attempts_address", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    channel: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str | None] = mapped_column(String(100))
+    address: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str | None] = mapped_column(String(20))
 
 
 class Claim(Base):
@@ -89,6 +117,30 @@ class RequestLog(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     method: Mapped[str] = mapped_column(String(10))
     path: Mapped[str] = mapped_column(String(500))
+    status: Mapped[int] = mapped_column(Integer)
+
+
+class AccessLog(Base):
+    """Every read of personal data: who (name, role, county), when, what kind of thing (household,
+    decision, claim, run, file, search, ...), which one, the household it concerns, the route and the
+    answer's status. Append-only: no code path updates or deletes a row. A search keeps the masked form of
+    what was searched (``privacy.query_trace``), never an ID number in clear."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (
+        Index("ix_access_log_household", "county", "household_id"),
+        Index("ix_access_log_who", "who", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    who: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    county: Mapped[str] = mapped_column(String(12))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(20))
+    object_id: Mapped[str | None] = mapped_column(String(200))
+    household_id: Mapped[str | None] = mapped_column(String(64))
+    route: Mapped[str] = mapped_column(String(200))
     status: Mapped[int] = mapped_column(Integer)
 
 

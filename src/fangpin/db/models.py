@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -213,6 +215,58 @@ class ConsoleSession(Base):
     user_name: Mapped[str] = mapped_column(String(100), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RunResults(Base):
+    """What a run's result files are written from beyond its decisions (migration 0008): the run's summary
+    (``run.json``), its rejected rows and who heads each household, stored in the run's own transaction, so
+    ``fangpin report --run ID`` can write every result file again from the database alone. The two tables
+    are Parquet files (zstd), like the event ledger."""
+
+    __tablename__ = "run_results"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    rejections: Mapped[bytes] = mapped_column(LargeBinary)
+    households: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+JOB_STATES = ("queued", "running", "done", "failed")
+
+
+class JobRecord(Base):
+    """A screening job started from the console (migration 0008): queued until a worker process claims it
+    (``services.jobs``), one running job per county at a time (a partial unique index), its progress, the
+    worker that runs it (``owner`` host:pid) and when that worker last said it was alive (``heartbeat_at``).
+    ``drop_dir`` is the temporary folder holding the upload; it is removed when the job ends, and by the next
+    worker to start when the job's worker died."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_state_created", "state", "created_at"),
+        Index("uq_jobs_one_running_per_county", "county", unique=True,
+              sqlite_where=text("state = 'running'"), postgresql_where=text("state = 'running'")),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    county: Mapped[str] = mapped_column(String(12))
+    year: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(10))
+    user_name: Mapped[str] = mapped_column(String(100))
+    files: Mapped[list[Any]] = mapped_column(JSON)
+    drop_dir: Mapped[str] = mapped_column(Text)
+    runs_dir: Mapped[str] = mapped_column(Text)
+    pack_dir: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sources_dir: Mapped[str | None] = mapped_column(Text, nullable=True)
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON)
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    run_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    already: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 import fangpin.db.claims_models  # noqa: E402, F401 - claims, users and the fund share this Base and its migrations

@@ -7,11 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from fangpin.private import private_file
@@ -59,7 +61,8 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url)
+    # pre_ping: a connection the server dropped (it was restarted) is replaced, not handed to a request
+    return create_engine(url, pool_pre_ping=True)
 
 
 def get_engine(url: str, *, migrate: bool = True) -> Engine:
@@ -83,6 +86,32 @@ def upgrade(engine: Engine, url: str, revision: str = "head") -> None:
             return
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+_BUSY = ("database is locked", "database table is locked", "deadlock detected", "lock timeout",
+         "could not obtain lock", "canceling statement due to lock timeout", "could not serialize access")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether an error means the database cannot be reached (down, restarting, refusing connections), as
+    opposed to busy (a lock waited on too long) or a refused write: every entrypoint answers it as 503."""
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free
+        return True
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):  # the driver's own, used directly
+        return not any(busy in str(exc).lower() for busy in _BUSY)  # by request_log's pipelined commit
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated or isinstance(exc, sa_exc.InterfaceError):
+        return True
+    if isinstance(exc, sa_exc.OperationalError):
+        message = str(exc.orig).lower()
+        return not any(busy in message for busy in _BUSY)
+    return False
+
+
+def busy(exc: BaseException) -> bool:
+    """A lock waited on too long (503, try again), not an unreachable database."""
+    return isinstance(exc, sa_exc.OperationalError) and not unavailable(exc)
 
 
 def dispose_all() -> None:

@@ -5,6 +5,9 @@ row's first defect (in the field order of docs/exports.md section 3, then the cr
 coalesce. Rules that span files (unknown household or person, duplicates, the policy year) are the caller's.
 
 For every file: ``rows_read`` = used (``rows``) + rejected + skipped (both in ``outcomes``).
+
+Length: over 300 lines because a row's first defect is chosen across all its fields in one pass (the
+order of docs/exports.md section 3); the per-kind readers are already in ``intake.values``.
 """
 
 from __future__ import annotations

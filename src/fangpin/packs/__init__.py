@@ -2,10 +2,11 @@
 
 from fangpin.packs.loader import (
     Pack,
+    PackLabels,
     available_packs,
     load_pack,
     pack_for_year,
     shipped_rules_dir,
 )
 
-__all__ = ["Pack", "available_packs", "load_pack", "pack_for_year", "shipped_rules_dir"]
+__all__ = ["Pack", "PackLabels", "available_packs", "load_pack", "pack_for_year", "shipped_rules_dir"]

@@ -4,11 +4,11 @@ the shipped or named folders, and the packs stored with decisions)."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from fangpin.config import get_settings
 from fangpin.packs.loader import Pack
 
 Resolve = Callable[[int, Path | None], Pack]  # the pack in force for a policy year, from a named folder or not
@@ -27,9 +27,9 @@ class PackCache:
         self._stored: set[tuple[str, str]] = set()
 
     def for_year(self, year: int, pack_dir: Path | None = None) -> Pack:
-        # keyed by the folder the packs come from: a named one, else FANGPIN_RULES_DIR (read directly: the
-        # settings object costs milliseconds to build), else the shipped packs
-        key = (year, str(pack_dir) if pack_dir else None, None if pack_dir else os.environ.get("FANGPIN_RULES_DIR"))
+        # keyed by the folder the packs come from: a named one, else the rules_dir setting, else the shipped packs
+        configured = None if pack_dir else get_settings().rules_dir
+        key = (year, str(pack_dir) if pack_dir else None, str(configured) if configured else None)
         pack = self._by_year.get(key)
         if pack is None:
             with self._loading:

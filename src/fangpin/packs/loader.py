@@ -1,7 +1,11 @@
 """Load a pack folder, validate it, resolve its parameters, compile its conditions, and hash its content.
 
 Format 1 (fangpin 0.1) and format 2 packs load alike; a format-1 pack's hash is computed exactly as 0.1 did,
-so every decision stored under it still names a pack that loads and replays (docs/packs.md, "Formats")."""
+so every decision stored under it still names a pack that loads and replays (docs/packs.md, "Formats").
+
+Length: over 300 lines because the ``Pack`` it returns is the engine's one view of a policy (parameters,
+money, labels, groups, causes) and loading, resolving and hashing must agree on one reading of the files;
+split, each half would re-read them."""
 
 from __future__ import annotations
 
@@ -55,6 +59,17 @@ class CompiledRule:
     kind: str  # group | rule | benefit
     source: Group | Rule | Benefit
     condition: Node
+
+
+@dataclass(frozen=True)
+class PackLabels:
+    """A pack's labels for people: ``groups`` and ``causes`` by id, ``terms`` by vocabulary then code,
+    ``derived`` facts by id."""
+
+    groups: dict[str, str]
+    causes: dict[str, str]
+    terms: dict[str, dict[str, str]]
+    derived: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -114,6 +129,17 @@ class Pack:
         value = self.parameter(ref)
         assert value.type == "integer"
         return value.value
+
+    @property
+    def people_labels(self) -> PackLabels:
+        """The Chinese labels of what this pack defines (groups, causes, vocabulary codes, derived facts),
+        for pages, workbooks and explanations: labels are pack data, never a table in code."""
+        return PackLabels(
+            groups={group.id: group.label for group in self.rules_file.groups},
+            causes={cause.id: cause.label for cause in self.structure.causes},
+            terms={name: dict(terms.labels) for name, terms in self.structure.vocabularies.items()},
+            derived={fact.id: fact.label for fact in self.structure.derived},
+        )
 
     def group(self, group_id: str) -> Group:
         for group in self.rules_file.groups:

@@ -28,7 +28,6 @@ OUTCOMES = {
     "already_paid": "本年已赔付",
     "pay": "赔付",
 }
-GROUPS = {"unstable_exit": "非高标准脱贫户", "edge": "非贫低收入户(边缘户)"}
 DEPARTMENTS = {
     "register": "防贫对象底册", "members": "家庭成员", "medical": "医保结算", "education": "教育",
     "traffic": "交警", "fire": "消防", "disaster": "应急/民政",

@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 
-from fangpin.reports.labels import DEPARTMENTS, GROUPS, OUTCOMES, REASONS
+from fangpin.reports.labels import DEPARTMENTS, OUTCOMES, REASONS
 from fangpin.reports.results import yuan
 
 # A workbook is for reading: xlsxwriter writes ~100k cells a second, and nobody reads 100,000 rows in
@@ -37,9 +37,14 @@ def _sheet(workbook: xlsxwriter.Workbook, name: str, frame: pl.DataFrame, money:
             sheet.write(shown.height + 2, 0, text)
 
 
-def _labelled(decisions: pl.DataFrame) -> pl.DataFrame:
+def run_groups(run: dict[str, Any]) -> dict[str, str]:
+    """The deciding pack's groups and their labels (a run.json of 0.1 has none: the ids are shown)."""
+    return {group["id"]: group["label"] for group in run["pack"].get("groups", [])}
+
+
+def _labelled(decisions: pl.DataFrame, groups: dict[str, str]) -> pl.DataFrame:
     return decisions.with_columns(
-        pl.col("group").replace_strict(GROUPS, default="").alias("group_label"),
+        pl.col("group").replace(groups).fill_null("").alias("group_label"),
         pl.col("outcome").replace_strict(OUTCOMES, default=None).alias("outcome_label"),
     ).sort(["township", "village", "household_id"], nulls_last=True)
 
@@ -59,9 +64,9 @@ def _money_columns(causes: Causes) -> list[str]:
     return [*(f"{label}赔付" for _, label in causes), "赔付合计", "保险服务费"]
 
 
-def visit_list(decisions: pl.DataFrame, causes: Causes) -> pl.DataFrame:
+def visit_list(decisions: pl.DataFrame, causes: Causes, groups: dict[str, str]) -> pl.DataFrame:
     """The households to visit, by township and village, with what each cause pays (fen)."""
-    return _labelled(decisions).filter(pl.col("outcome") == "pay").select(
+    return _labelled(decisions, groups).filter(pl.col("outcome") == "pay").select(
         pl.col("township").alias("乡镇"), pl.col("village").alias("村"), pl.col("household_id").alias("户编号"),
         pl.col("head_name").alias("户主姓名"), pl.col("group_label").alias("类别"),
         pl.col("per_capita_income").alias("人均可支配收入"), *_cause_columns(causes),
@@ -69,17 +74,17 @@ def visit_list(decisions: pl.DataFrame, causes: Causes) -> pl.DataFrame:
     )
 
 
-def write_visits_csv(path: Path, decisions: pl.DataFrame, causes: Causes) -> None:
+def write_visits_csv(path: Path, decisions: pl.DataFrame, causes: Causes, groups: dict[str, str]) -> None:
     """The complete visit list as CSV (UTF-8 with BOM, so Excel shows the Chinese headers)."""
-    visits = visit_list(decisions, causes)
+    visits = visit_list(decisions, causes, groups)
     money = ["人均可支配收入", *_money_columns(causes)]
     visits.with_columns(*(yuan(column) for column in money)).write_csv(path, include_bom=True)
 
 
 def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame, rejections: pl.DataFrame) -> None:
-    causes = run_causes(run)
-    labelled = _labelled(decisions)
-    visit = visit_list(decisions, causes)
+    causes, groups = run_causes(run), run_groups(run)
+    labelled = _labelled(decisions, groups)
+    visit = visit_list(decisions, causes, groups)
     visit_money = ["人均可支配收入", *_money_columns(causes)]
     dibao = labelled.filter(pl.col("outcome") == "refer_dibao").select(
         pl.col("township").alias("乡镇"), pl.col("village").alias("村"), pl.col("household_id").alias("户编号"),
@@ -150,11 +155,28 @@ def write_workbook_from_files(path: str, run_json: str, decisions_parquet: str, 
     write_workbook(Path(path), run, pl.read_parquet(decisions_parquet), pl.read_parquet(rejections_parquet))
 
 
-if __name__ == "__main__":  # python -m fangpin.reports.workbook OUT.xlsx RUN.json DECISIONS.parquet REJECTIONS.parquet
+def die_with_parent(parent: int, signum: int = 9) -> None:
+    """Get ``signum`` (default SIGKILL) when the process ``parent`` ends (Linux); exit now if it already has."""
+    import os
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signum or signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        sys.exit("the process that started this one is gone")
+
+
+# python -m fangpin.reports.workbook OUT.xlsx RUN.json DECISIONS.parquet REJECTIONS.parquet [PARENT PID]
+if __name__ == "__main__":
     import os
     import sys
 
     # Written while the run is being stored, which is what the office waits for: the workbook takes the
     # CPU that storing leaves, and has it all once storing is done.
     os.nice(10)
+    if len(sys.argv) > 5:  # the process that started it: die with it (Linux: PR_SET_PDEATHSIG)
+        die_with_parent(int(sys.argv[5]))
     write_workbook_from_files(*sys.argv[1:5])

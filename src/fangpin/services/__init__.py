@@ -9,7 +9,7 @@ from fangpin.decisions import Decision
 from fangpin.documents import read_document
 from fangpin.errors import NoPackForYear
 from fangpin.facts import Household
-from fangpin.packs import Pack, load_pack, pack_for_year
+from fangpin.packs import Pack, PackLabels, load_pack, pack_for_year
 
 
 def resolve_pack(year: int, pack_dir: Path | None = None) -> Pack:
@@ -29,3 +29,10 @@ def check_household(household: Household, pack_dir: Path | None = None) -> Decis
 
 def check_document(path: Path, pack_dir: Path | None = None) -> Decision:
     return check_household(read_document(path), pack_dir)
+
+
+def explain_document(path: Path, pack_dir: Path | None = None) -> tuple[Decision, PackLabels]:
+    """The decision of a household document and the deciding pack's labels, for an account people read."""
+    household = read_document(path)
+    pack = resolve_pack(household.year, pack_dir)
+    return decide(household, pack), pack.people_labels

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from fangpin import privacy
 from fangpin.claims import CHECKERS, REPLAYERS, Actor, NotAllowed, in_county
 from fangpin.db import decision_causes, queries
 from fangpin.db.chained import append_one
@@ -28,7 +29,7 @@ from fangpin.money import ZERO, to_decimal, to_fen
 from fangpin.packs import Pack
 from fangpin.packs.cache import PackCache
 from fangpin.packs.conditions import HOUSEHOLD_FIELDS
-from fangpin.services import resolve_pack
+from fangpin.services import access_log, resolve_pack
 
 MAX_AMOUNT = Decimal("10000000000.00")  # ten billion yuan: far above any household, far below int64 fen
 MAX_EVENTS = 1000
@@ -155,6 +156,8 @@ def check(session: Session, actor: Actor, household: Household, *, pack_dir: Pat
         raise NotAllowed(f"a user with role {actor.role} may not check households")
     if household.county != actor.county:
         raise NotAllowed(f"the household is in county {household.county}; {actor.name} works in {actor.county}")
+    if not privacy.in_scope(actor.scope, household.township, household.village):
+        raise NotAllowed(f"the household lies outside {actor.name}'s scope ({actor.scope})")
     validate_household(household)
     pack = pack_for(household.year, pack_dir)
     decision = decide(household, pack)
@@ -177,8 +180,10 @@ def _record(session: Session, actor: Actor, decision_id: int) -> DecisionRecord:
 
 def decision_view(session: Session, actor: Actor, decision_id: int) -> dict[str, Any]:
     """A stored decision as auditors read it: the facts, what was paid before, the amounts, the rules,
-    the pack, the document (single checks), and its place in the county's chain."""
+    the pack, the document (single checks; withheld from the roles ``privacy`` says need no identity), and
+    its place in the county's chain. Recorded in the access log."""
     record = _record(session, actor, decision_id)
+    access_log.note(session, "decision", record.id, record.household_id)
     return {
         "id": record.id,
         "run_id": record.run_id,
@@ -197,7 +202,7 @@ def decision_view(session: Session, actor: Actor, decision_id: int) -> dict[str,
                     "payout": yuan(record.payout), "fee": yuan(record.fee)},
         "rules": record.rules.split(",") if record.rules else [],
         "pack_hash": record.pack_hash,
-        "document": record.document,
+        "document": privacy.document_for(actor.role, record.document),  # withheld from roles that need no identity
         "recorded_at": iso_utc(record.recorded_at),
         "chain": {"seq": record.seq, "prev_hash": record.prev_hash, "record_hash": record.record_hash},
     }
@@ -209,7 +214,8 @@ def replay(session: Session, actor: Actor, decision_id: int) -> dict[str, Any]:
 
     if actor.role not in REPLAYERS:
         raise NotAllowed(f"a user with role {actor.role} may not replay decisions (auditors do)")
-    _record(session, actor, decision_id)
+    record = _record(session, actor, decision_id)
+    access_log.note(session, "decision", record.id, record.household_id)
     result = replay_decision(session, decision_id)
     differences = [
         {key: (yuan(value) if key in ("before", "after", "difference") and isinstance(value, int) else value)

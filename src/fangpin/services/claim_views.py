@@ -9,10 +9,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from fangpin import privacy
 from fangpin.claims import Actor, NotAllowed, in_county, moves_from
 from fangpin.db.claims_models import Claim, ClaimEvent
 from fangpin.db.models import DecisionRecord
 from fangpin.fund import yuan
+from fangpin.services import access_log
 from fangpin.services.checks import PACKS, iso_utc
 
 
@@ -59,9 +61,29 @@ def claim_of(session: Session, actor: Actor, claim_id: int) -> Claim:
 
 
 def get_claim(session: Session, actor: Actor, claim_id: int) -> dict[str, Any]:
-    """A claim with its full history, oldest step first."""
+    """A claim with its full history, oldest step first (recorded in the access log)."""
     claim = claim_of(session, actor, claim_id)
-    return claim_view(claim, history(session, claim.id))
+    access_log.note(session, "claim", claim.id, claim.household_id)
+    return _for(actor, claim_view(claim, history(session, claim.id)))
+
+
+def _for(actor: Actor, view: dict[str, Any]) -> dict[str, Any]:
+    """A claim's view as the actor may see it: who raised an objection during publicity is a name."""
+    if privacy.shows(actor.role, "name"):
+        return view
+    for event in view.get("history") or []:
+        for objection in event["record"].get("objections") or []:
+            if isinstance(objection, dict) and objection.get("raised_by"):
+                objection["raised_by"] = privacy.mask_name(objection["raised_by"])
+    return view
+
+
+def scoped(actor: Actor, township: Any, village: Any) -> list[Any]:
+    """The conditions confining a query to the actor's scope (``Actor.scope``): none without one."""
+    parsed = privacy.parse_scope(actor.scope)
+    if parsed is None:
+        return []
+    return [township == parsed[0]] + ([village == parsed[1]] if parsed[1] is not None else [])
 
 
 def list_claims(
@@ -80,27 +102,31 @@ def list_claims(
     county = county or actor.county
     if county != actor.county:
         raise NotAllowed(f"{actor.name} works in county {actor.county}, not {county}")
-    conditions = [Claim.county == county]
+    conditions = [Claim.county == county, *scoped(actor, Claim.township, Claim.village)]
     for column, value in ((Claim.township, township), (Claim.village, village), (Claim.state, state),
                           (Claim.year, year)):
         if value is not None:
             conditions.append(column == value)
     total = session.scalar(select(func.count()).select_from(Claim).where(*conditions)) or 0
-    claims = session.scalars(select(Claim).where(*conditions).order_by(Claim.id).limit(limit).offset(offset))
+    claims = list(session.scalars(select(Claim).where(*conditions).order_by(Claim.id).limit(limit).offset(offset)))
+    access_log.note_many(session, "claim", ((claim.id, claim.household_id) for claim in claims))
     return {"items": [claim_view(claim) for claim in claims], "total": total, "limit": limit, "offset": offset}
 
 
-def counts_by_state(session: Session, county: str) -> dict[str, int]:
-    """How many of the county's claims are in each state (states with none are left out)."""
-    rows = session.execute(select(Claim.state, func.count()).where(Claim.county == county).group_by(Claim.state))
+def counts_by_state(session: Session, county: str, actor: Actor | None = None) -> dict[str, int]:
+    """How many of the county's claims (within the actor's scope) are in each state (states with none are
+    left out)."""
+    where = [Claim.county == county, *(scoped(actor, Claim.township, Claim.village) if actor else [])]
+    rows = session.execute(select(Claim.state, func.count()).where(*where).group_by(Claim.state))
     return {str(state): int(count) for state, count in rows}
 
 
 def claims_of_household(session: Session, actor: Actor, household_id: str) -> list[dict[str, Any]]:
     """The household's claims in the actor's county, newest first, each with its history."""
-    claims = session.scalars(select(Claim).where(Claim.county == actor.county, Claim.household_id == household_id)
+    claims = session.scalars(select(Claim).where(Claim.county == actor.county, Claim.household_id == household_id,
+                                                 *scoped(actor, Claim.township, Claim.village))
                              .order_by(Claim.id.desc()))
-    return [claim_view(claim, history(session, claim.id)) for claim in claims]
+    return [_for(actor, claim_view(claim, history(session, claim.id))) for claim in claims]
 
 
 def opening_decision(session: Session, view: dict[str, Any]) -> DecisionRecord | None:

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from fangpin import privacy
 from fangpin.claims import (
     FINAL,
     NEXT,
@@ -104,6 +105,8 @@ def open_application(session: Session, actor: Actor, household: Household, *, no
     counts for the household this year (screening runs, paid claims): the applicant's own figure never
     undercuts what the fund counted. The decision is made and stored with that figure, so it replays."""
     _may_open(actor, "application", household.county)
+    if not privacy.in_scope(actor.scope, household.township, household.village):
+        raise NotAllowed(f"the household lies outside {actor.name}'s scope ({actor.scope})")
     validate_household(household)
     pack = pack_for(household.year, pack_dir)
     counted = payments.paid_so_far(session, household.county, household.year, household.household_id)
@@ -147,6 +150,8 @@ def open_from_screening(session: Session, actor: Actor, run_id: str, *, now: dt.
     if run is None:
         raise NotFound(f"no screening run {run_id!r}")
     _may_open(actor, "screening", run.county)
+    if actor.scope:
+        raise NotAllowed(f"{actor.name} works in {actor.scope} only: a screening run covers the whole county")
     lock_chain(session, CHAIN, run.county)
     decisions = list(session.scalars(select(DecisionRecord).where(
         DecisionRecord.run_id == run_id, DecisionRecord.outcome == "pay").order_by(DecisionRecord.household_id)))
@@ -230,6 +235,7 @@ def transition(session: Session, actor: Actor, claim_id: int, step: Step, *, now
                        "amount_decided": yuan(to_fen(decision.payout)),
                        "causes": {c.cause: yuan(to_fen(c.increment)) for c in decision.causes}})
     elif isinstance(step, PaymentStep):
+        payments.not_the_surveyor(claim, events, actor)
         payments.within_decided(claim, step.amount)
         _not_after(step.paid_on, today, "paid_on")
         filed_at = next(event.at for event in reversed(events) if event.step == "filed")

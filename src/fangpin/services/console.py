@@ -1,6 +1,7 @@
 """The console's browser sessions (``console_sessions``): opened at sign-in, closed at sign-out, looked up on
-every request. Only the sha256 of a session's id is stored, like the API's tokens, so a copy of the database
-opens no session."""
+every request with their user's state, so a session ends as soon as its user is disabled, their token expires
+or is rotated (``services.users``; disabling and rotating also delete the user's sessions). Only the sha256 of
+a session's id is stored, like the API's tokens, so a copy of the database opens no session."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from fangpin.claims import Actor
 from fangpin.db.models import ConsoleSession
-from fangpin.services.users import user_named
+from fangpin.services.users import active_user
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ def close_session(session: Session, raw: str | None) -> None:
 
 def signed_in(session: Session, raw: str, now: dt.datetime, *,
               sessions: Callable[[], Session]) -> SignedIn | None:
-    """Who a session id belongs to and until when, or None (unknown, expired, or its user removed). An
+    """Who a session id belongs to and until when, or None (unknown, expired, or its user removed, disabled,
+    expired or given a new token since). An
     expired session is deleted for good in a transaction of its own (opened from ``sessions``): the
     request's own is rolled back when it is refused."""
     record = session.get(ConsoleSession, session_digest(raw))
@@ -60,5 +62,8 @@ def signed_in(session: Session, raw: str, now: dt.datetime, *,
         with sessions() as cleanup, cleanup.begin():
             cleanup.execute(delete(ConsoleSession).where(ConsoleSession.id_hash == record.id_hash))
         return None
-    actor = user_named(session, record.user_name)
-    return None if actor is None else SignedIn(actor=actor, expires_at=aware(record.expires_at))
+    found = active_user(session, record.user_name, now, signed_in_at=aware(record.created_at))
+    if found is None:
+        return None
+    actor, token_expires = found
+    return SignedIn(actor=actor, expires_at=min(aware(record.expires_at), token_expires))

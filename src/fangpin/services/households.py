@@ -23,12 +23,16 @@ import polars as pl
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
+from fangpin import privacy
+from fangpin.claims import Actor
 from fangpin.db import decision_causes
 from fangpin.db.models import DecisionRecord, Run
 from fangpin.decisions import Decision
 from fangpin.money import to_fen
-from fangpin.services import runfiles
+from fangpin.packs import PackLabels
+from fangpin.services import access_log, runfiles
 from fangpin.services.checks import PACKS
+from fangpin.services.claim_views import scoped
 from fangpin.services.replay import redecide
 
 SEARCH_LIMIT = 50
@@ -48,18 +52,22 @@ class Hit:
     found_by: str = ""
 
 
-def masked(id_number: str | None) -> str:
-    if not id_number or len(id_number) < 10:
-        return id_number or ""
-    return f"{id_number[:6]}********{id_number[-4:]}"
-
-
-def search(session: Session, runs_dir: Path, county: str, query: str) -> list[Hit]:
-    """Households of the county whose id starts with the query, or whose head has this name (or a name
-    containing it) or this ID number."""
+def search(session: Session, runs_dir: Path, county: str, query: str, *, scope: str | None = None) -> list[Hit]:
+    """Households of the county (within ``scope``: a township or township/village) whose id starts with the
+    query, or whose head has this name (or a name containing it) or this ID number. Recorded in the access
+    log: one row per household found (or one for none), keeping the search masked (``privacy.query_trace``)."""
     query = query.strip()
     if not query:
         return []
+    hits = _search(session, runs_dir, county, query)
+    if scope:
+        hits = [hit for hit in hits if privacy.in_scope(scope, hit.township, hit.village)]
+    trace = privacy.query_trace(query)
+    access_log.note_many(session, "search", [(trace, hit.household_id) for hit in hits] or [(trace, None)])
+    return hits
+
+
+def _search(session: Session, runs_dir: Path, county: str, query: str) -> list[Hit]:
     hits: dict[str, Hit] = {}
     id_query = query.upper() if ID_NUMBER.match(query) else None
 
@@ -155,6 +163,7 @@ class Explained:
     pack_id: str
     matches: bool
     paid_before: dict[str, int]
+    labels: PackLabels  # the deciding pack's labels: its groups, causes, vocabulary codes, derived facts
 
 
 def explain(session: Session, record: DecisionRecord) -> Explained:
@@ -167,16 +176,25 @@ def explain(session: Session, record: DecisionRecord) -> Explained:
                and to_fen(decision.payout) == record.payout and to_fen(decision.fee) == record.fee
                and all(to_fen(decision.cause(cause).increment) == amount for cause, amount in amounts.items()))
     return Explained(record=record, decision=decision, pack_id=f"{pack.id} {pack.meta.version}", matches=matches,
-                     paid_before=paid_fen)
+                     paid_before=paid_fen, labels=pack.people_labels)
+
+
+def labels_of(session: Session, record: DecisionRecord) -> PackLabels:
+    """The labels of the pack that made the decision."""
+    return PACKS.by_hash(session, record.pack_hash).people_labels
 
 
 def get_decision(session: Session, decision_id: int) -> DecisionRecord | None:
     return session.get(DecisionRecord, decision_id)
 
 
-def decisions_of(session: Session, county: str, household_id: str, limit: int = 50) -> list[DecisionRecord]:
+def decisions_of(session: Session, actor: Actor, household_id: str, limit: int = 50) -> list[DecisionRecord]:
+    """The household's stored decisions in the actor's county and scope, newest first (recorded in the
+    access log as a read of the household)."""
+    access_log.note(session, "household", household_id, household_id)
     return list(session.scalars(
-        select(DecisionRecord).where(DecisionRecord.county == county, DecisionRecord.household_id == household_id)
+        select(DecisionRecord).where(DecisionRecord.county == actor.county, DecisionRecord.household_id == household_id,
+                                     *scoped(actor, DecisionRecord.township, DecisionRecord.village))
         .order_by(DecisionRecord.recorded_at.desc(), DecisionRecord.id.desc()).limit(limit)))
 
 

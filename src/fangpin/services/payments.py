@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from fangpin.claims import Conflict, InvalidRequest
+from fangpin.claims import Actor, Conflict, InvalidRequest, NotAllowed
 from fangpin.db import decision_causes, queries
 from fangpin.db.chained import append_one
 from fangpin.db.claims_models import Claim, ClaimEvent
@@ -116,6 +116,15 @@ def paid_by_other_claims(session: Session, claim: Claim) -> dict[str, Decimal]:
         for cause, amount in payload["causes"].items():
             paid[cause] = paid.get(cause, ZERO) + Decimal(amount)
     return paid
+
+
+def not_the_surveyor(claim: Claim, events: list[ClaimEvent], actor: Actor) -> None:
+    """Separation of duties: the user who surveyed a claim (入户查勘) never also marks it paid; another user of
+    the insurer must (403)."""
+    surveyors = {event.who for event in events if event.step == "surveyed"}
+    if actor.name in surveyors:
+        raise NotAllowed(f"{actor.name} surveyed claim {claim.id} and so may not also mark it paid: another "
+                         "user of the insurer must record the payment")
 
 
 def within_decided(claim: Claim, amount: Decimal) -> None:

@@ -61,6 +61,11 @@ class ReplayResult:
         before = self.pack_before.cause_ids
         return (*before, *(cause for cause in self.pack_after.cause_ids if cause not in before))
 
+    @property
+    def cause_labels(self) -> dict[str, str]:
+        """Each cause's label, from the pack that has it (the later pack's label where both have it)."""
+        return {**self.pack_before.people_labels.causes, **self.pack_after.people_labels.causes}
+
     def totals(self) -> dict[str, Any]:
         def total(frame: pl.DataFrame, column: str) -> int:
             return int(frame[column].sum() or 0) if column in frame.columns else 0

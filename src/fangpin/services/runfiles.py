@@ -12,6 +12,8 @@ from typing import Any
 
 import polars as pl
 
+from fangpin import privacy
+from fangpin.reports import masks
 from fangpin.reports.labels import REASONS
 
 DOWNLOADS = {
@@ -79,12 +81,14 @@ def _scan(path: Path) -> pl.LazyFrame:
 # --- rejected rows -------------------------------------------------------------------------------
 
 def rejections(folder: Path, *, reason: str | None = None, file: str | None = None,
-               field: str | None = None) -> pl.LazyFrame:
+               field: str | None = None, role: str = "office") -> pl.LazyFrame:
+    """The run's rejected rows, filtered, with the values that are ID numbers or names as ``role`` may see
+    them (``reports.masks``: ``unknown_person`` and ``bad_id_number`` rows hold ID numbers)."""
     frame = _scan(folder / "rejections.csv").with_columns(pl.col("row").cast(pl.Int64, strict=False))
     for column, value in (("reason", reason), ("file", file), ("field", field)):
         if value:
             frame = frame.filter(pl.col(column) == value)
-    return frame
+    return masks.rejected_for(role, frame)
 
 
 def rejection_facets(folder: Path) -> dict[str, list[tuple[str, int]]]:
@@ -110,14 +114,16 @@ def csv_bytes(frame: pl.LazyFrame) -> bytes:
 
 # --- the households to visit ---------------------------------------------------------------------
 
-def visits(folder: Path, *, township: str | None = None, village: str | None = None) -> pl.LazyFrame:
+def visits(folder: Path, *, township: str | None = None, village: str | None = None,
+           role: str = "office") -> pl.LazyFrame:
+    """The households to visit, with the head's name as ``role`` may see it."""
     frame = pl.scan_csv(folder / "visits.csv", infer_schema=False, encoding="utf8-lossy")
     frame = frame.rename({name: name.lstrip("\ufeff") for name in frame.collect_schema().names()})
     if township:
         frame = frame.filter(pl.col("乡镇") == township)
     if village:
         frame = frame.filter(pl.col("村") == village)
-    return frame
+    return masks.columns_for(role, frame, names=("户主姓名",))
 
 
 def _fen(column: str) -> pl.Expr:
@@ -134,6 +140,22 @@ def visit_places(folder: Path, township: str | None = None) -> list[dict[str, An
                .sort("乡镇", "村", nulls_last=True).collect())
     return [{"township": t, "village": v, "households": int(h), "payout": int(p or 0), "fee": int(f or 0)}
             for t, v, h, p, f in grouped.iter_rows()]
+
+
+# --- downloads ---------------------------------------------------------------------------------------
+
+def download_for(folder: Path, name: str, role: str) -> bytes | None:
+    """A result file as ``role`` may see it: None when the file on disk may be sent as it is (the role sees
+    every personal field in full, or the file holds none), else a masked copy."""
+    if all(privacy.shows(role, field) for field in ("id_number", "name")):
+        return None
+    if name == "rejections.csv":
+        return csv_bytes(rejections(folder, role=role))
+    if name == "visits.csv":
+        return csv_bytes(visits(folder, role=role))
+    if name == "report.xlsx":
+        return masks.workbook_for(role, folder / name)
+    return None  # decisions.csv and run.json name no person
 
 
 # --- all decisions -------------------------------------------------------------------------------

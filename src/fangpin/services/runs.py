@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from fangpin.db import decision_causes
 from fangpin.db.claims_models import Claim
 from fangpin.db.models import DecisionRecord, Run
-from fangpin.packs import Pack
+from fangpin.packs import Pack, PackLabels
 from fangpin.services.checks import PACKS
 
 __all__ = ["Run", "claims_opened", "count_runs", "get_run", "income_counts", "latest_runs", "latest_year",
@@ -66,6 +66,12 @@ def run_causes(session: Session, run_id: str) -> list[tuple[str, str]]:
         return []
     pack = PACKS.by_hash(session, run.pack_hash)
     return [(cause.id, cause.label) for cause in pack.causes]
+
+
+def run_labels(session: Session, run_id: str) -> PackLabels | None:
+    """The labels of the pack that decided the run (its groups, causes, vocabulary codes, derived facts)."""
+    run = session.get(Run, run_id)
+    return None if run is None else PACKS.by_hash(session, run.pack_hash).people_labels
 
 
 def totals_by_township(session: Session, run_id: str) -> list[dict[str, Any]]:

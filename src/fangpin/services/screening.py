@@ -4,6 +4,9 @@ Nothing is stored until everything has been read and decided; the run, its decis
 counted and the payments it makes are then written in one transaction, so a run killed half-way leaves
 nothing behind and can simply be run again. The result files are written to a temporary folder and moved
 into place once the transaction has committed.
+
+Length: over 300 lines because this is the one use case that runs every stage (read, link, decide, store,
+report) and accounts for each in run.json; each stage's work lives in its own module.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from fangpin.db import decision_causes, queries
 from fangpin.db.chained import append_frame, append_one, chained_columns
 from fangpin.db.locks import lock_chain
-from fangpin.db.models import DECISION_LAYOUT, DecisionRecord, Payment, Run, RunEvents
+from fangpin.db.models import DECISION_LAYOUT, DecisionRecord, Payment, Run, RunEvents, RunResults
 from fangpin.db.session import session_scope
 from fangpin.errors import FangpinError, StorageError
 from fangpin.intake.errors import UnrecognisedFileError
@@ -42,7 +45,7 @@ from fangpin.intake.profiles import load_profiles
 from fangpin.money import fen_text
 from fangpin.packs import Pack
 from fangpin.private import private_dir, private_tree
-from fangpin.reports.results import write_decisions, write_rejections, write_run_json
+from fangpin.reports.results import REJECTION_HEADER, write_decisions, write_rejections, write_run_json
 from fangpin.reports.workbook import write_visits_csv
 from fangpin.screening.bulk import decide_frame
 from fangpin.screening.linking import EventSource, Linked, Table, ledger_schema, link
@@ -51,6 +54,7 @@ from fangpin.services import resolve_pack
 # Reasons a row is skipped rather than rejected: layout rows of a file, and the rows of an export for a
 # cause the deciding pack does not have (docs/exports.md section 2).
 SKIP_REASONS = ("title", "blank", "total", "not_in_pack")
+HOUSEHOLD_COLUMNS = ["household_id", "head_name", "head_id", "township", "village"]  # households.csv
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -70,6 +74,7 @@ class ScreenRequest:
     runs_dir: Path = Path("runs")
     sources_dir: Path | None = None
     workers: int = 0  # processes for reading large files; 0: one per core
+    staging_tag: str | None = None  # names the run's half-written result folder (a job's, to clean up after it)
 
 
 @dataclass
@@ -80,6 +85,7 @@ class ScreenResult:
     decisions: pl.DataFrame = field(default_factory=pl.DataFrame)
     rejections: pl.DataFrame = field(default_factory=pl.DataFrame)
     linked: Linked | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def _sha256(path: Path) -> str:
@@ -182,26 +188,37 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
     run = _run_summary(run_id, request, pack, parsed, unrecognised, hashes, linked, decisions, started)
 
     out_dir = request.out_dir or request.runs_dir / run_id
-    with _staged(out_dir) as staging:
+    warnings: list[str] = []
+    with _staged(out_dir, request.staging_tag) as staging:
         write_decisions(staging / "decisions.csv", decisions, pack.hash, pack.cause_ids)
         write_rejections(staging / "rejections.csv", rejections)
-        write_visits_csv(staging / "visits.csv", decisions, [(cause.id, cause.label) for cause in pack.causes])
+        write_visits_csv(staging / "visits.csv", decisions, [(cause.id, cause.label) for cause in pack.causes],
+                         pack.people_labels.groups)
         # who heads each household, for finding a household by name or ID number (the console's search)
-        decisions.select("household_id", "head_name", "head_id", "township", "village").write_csv(
+        decisions.select(HOUSEHOLD_COLUMNS).write_csv(
             staging / "households.csv")
         write_run_json(staging / "run.json", run)
         report = _start_workbook(staging, run, decisions, rejections)
         clock.lap("writing")
         try:
-            _store(request, pack, run, drop_hash, started, decisions, linked, clock)
+            _store(request, pack, run, drop_hash, started, decisions, rejections, linked, clock)
             clock.lap("storing: commit")
-        finally:
-            _finish_workbook(report, staging)
+        except BaseException:
+            _stop_workbook(report, staging)  # nothing was stored: the run's files are thrown away
+            raise
+        # The run is stored: whatever happens to the workbook, the files written so far are kept.
+        failure = _finish_workbook(report, staging)
+        if failure:
+            warnings.append(f"{failure}; the run is stored and its other files are written: write the workbook "
+                            f"again with `fangpin report --run {run_id}`")
         clock.lap("report")
     run["seconds"] = clock.seconds
     run["cpu_seconds"] = clock.cpu_seconds
+    if warnings:
+        run["warnings"] = warnings
     (out_dir / "run.json").write_text(json.dumps(run, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return ScreenResult(run=run, out_dir=out_dir, decisions=decisions, rejections=rejections, linked=linked)
+    return ScreenResult(run=run, out_dir=out_dir, decisions=decisions, rejections=rejections, linked=linked,
+                        warnings=warnings)
 
 
 def _start_workbook(
@@ -214,28 +231,38 @@ def _start_workbook(
     decisions.write_parquet(inputs / "decisions.parquet")
     rejections.write_parquet(inputs / "rejections.parquet")
     (inputs / "run.json").write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
+    # the last argument: it dies with this process (a worker killed mid-run leaves no writer in the staging folder)
     command = [sys.executable, "-m", "fangpin.reports.workbook", str(staging / "report.xlsx"),
-               str(inputs / "run.json"), str(inputs / "decisions.parquet"), str(inputs / "rejections.parquet")]
+               str(inputs / "run.json"), str(inputs / "decisions.parquet"), str(inputs / "rejections.parquet"),
+               str(os.getpid())]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _finish_workbook(process: subprocess.Popen[bytes], staging: Path) -> None:
-    failing = sys.exc_info()[0] is not None  # storing failed: the run's files are being thrown away
-    if failing:
-        process.kill()
-    _, stderr = process.communicate()
+def _stop_workbook(process: subprocess.Popen[bytes], staging: Path) -> None:
+    process.kill()
+    process.communicate()
     shutil.rmtree(staging / ".report-inputs", ignore_errors=True)
-    if process.returncode != 0 and not failing:
-        detail = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
-        raise FangpinError(f"writing report.xlsx failed: {detail[0]}")
+
+
+def _finish_workbook(process: subprocess.Popen[bytes], staging: Path) -> str | None:
+    """Wait for the workbook; what went wrong (and no half-written report.xlsx left), or None."""
+    try:
+        _, stderr = process.communicate()
+    finally:
+        shutil.rmtree(staging / ".report-inputs", ignore_errors=True)
+    if process.returncode == 0:
+        return None
+    (staging / "report.xlsx").unlink(missing_ok=True)
+    detail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {process.returncode}"]
+    return f"writing report.xlsx failed: {detail[0]}"
 
 
 @contextmanager
-def _staged(out_dir: Path) -> Iterator[Path]:
+def _staged(out_dir: Path, tag: str | None = None) -> Iterator[Path]:
     """Write into a hidden sibling folder; move it into place only if everything inside succeeded."""
     if out_dir.exists() and any(out_dir.iterdir()):
         raise DropError(f"{out_dir}: the output folder exists and is not empty")
-    staging = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:6]}"
+    staging = out_dir.parent / f".{out_dir.name}{tag or '.partial-' + uuid.uuid4().hex[:6]}"
     private_dir(staging)  # owner-only, and any folder made for it: the files hold names and ID numbers
     try:
         yield staging
@@ -280,7 +307,8 @@ def _run_summary(
         "county": request.county,
         "year": request.year,
         "pack": {"id": pack.id, "version": pack.meta.version, "hash": pack.hash,
-                 "causes": [{"id": cause.id, "label": cause.label} for cause in pack.causes]},
+                 "causes": [{"id": cause.id, "label": cause.label} for cause in pack.causes],
+                 "groups": [{"id": group, "label": label} for group, label in pack.people_labels.groups.items()]},
         "started_at": started.isoformat(),
         "finished_at": dt.datetime.now(dt.UTC).isoformat(),
         "inputs": inputs,
@@ -303,7 +331,7 @@ def _already(run: Run) -> dict[str, Any]:
 
 def _store(
     request: ScreenRequest, pack: Pack, run: dict[str, Any], drop_hash: str, started: dt.datetime,
-    decisions: pl.DataFrame, linked: Linked, clock: _Stopwatch,
+    decisions: pl.DataFrame, rejections: pl.DataFrame, linked: Linked, clock: _Stopwatch,
 ) -> None:
     recorded = queries.now()
     ledger = io.BytesIO()
@@ -311,6 +339,9 @@ def _store(
     ledger_bytes = ledger.getvalue()
     ledger_sha256 = hashlib.sha256(ledger_bytes).hexdigest()
     run["events"] = {"counted_now": linked.new_events.height, "sha256": ledger_sha256}
+    # what the result files are written from beyond the decisions (`fangpin report --run ID`), outside the lock
+    results = {"rejections": _parquet(rejections.select(REJECTION_HEADER)),
+               "households": _parquet(decisions.select(HOUSEHOLD_COLUMNS))}
     clock.lap("storing: event ledger")
     try:
         with session_scope(request.database_url) as session:
@@ -338,6 +369,7 @@ def _store(
             session.flush()
             _store_payments(session, request, run["run_id"], decisions, recorded, pack.cause_ids)
             clock.lap("storing: payments")
+            session.add(RunResults(run_id=run["run_id"], summary=run, **results))
     except IntegrityError as exc:
         raise StorageError(
             "another run or a paid claim paid some of these households meanwhile (a payment from the same prior "
@@ -350,6 +382,12 @@ def _store(
         raise StorageError(
             "the database is busy with another run of this county; nothing of this run was stored — run it again"
         ) from exc
+
+
+def _parquet(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, compression="zstd", statistics=False)
+    return buffer.getvalue()
 
 
 def _store_payments(

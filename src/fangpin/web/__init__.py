@@ -24,6 +24,7 @@ def mount_console(app: FastAPI, *, runs_dir: Path | None = None, session_hours: 
     from fangpin.web.routes import audit, claims, fund, home, households, runs, screening
 
     configure_console(app, runs_dir=runs_dir, session_hours=session_hours)
+    app.state.html_errors = render.ConsoleErrors()  # errors of console pages: a page, not problem+json
     if is_mounted(app):
         return
     for module in (home, screening, runs, households, claims, fund, audit):

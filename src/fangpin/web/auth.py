@@ -1,12 +1,14 @@
 """Signing in to the console, its sessions, and who may open which page.
 
 A user signs in with the name and token ``fangpin users add`` printed; the token is checked against
-``users.token_hash`` with the API's own hash (``services.users.verify_login``), so the console and the API
-know the same users, roles and counties. A session is a random id in an HttpOnly, SameSite=Strict cookie;
-the database keeps only its sha256 (``console_sessions``, ``services.console``) with an expiry (8 hours by
-default, the setting ``console_session_hours``: ``FANGPIN_CONSOLE_SESSION_HOURS``). Every page and action
-checks the session, the role and the county: pages answer 303 to the login page, actions and data endpoints
-401; a role that may not answers 403.
+``users.token_hash`` with the API's own hash and rules (``services.users.sign_in``), so the console and the
+API know the same users, roles and counties; every attempt is recorded, and a name or address with too many
+recent failures is refused for a while (429, ``services.logins``). A session is a random id in an HttpOnly,
+SameSite=Strict cookie; the database keeps only its sha256 (``console_sessions``, ``services.console``) with an
+expiry (8 hours by default, the setting ``console_session_hours``: ``FANGPIN_CONSOLE_SESSION_HOURS``), and it
+ends at once when its user is disabled or their token expires or is rotated. Every page and action checks the
+session, the role and the county: pages answer 303 to the login page, actions and data endpoints 401; a role
+that may not answers 403.
 Forms also carry a token derived from the session (``csrf``), checked on every POST.
 """
 
@@ -22,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from fangpin.claims import REPLAYERS, ROLES, Actor, Role
 from fangpin.config import get_settings
-from fangpin.services import console
+from fangpin.services import access_log, console
 from fangpin.services.console import aware
 
 COOKIE = "fangpin_console"
@@ -38,6 +40,7 @@ SECTIONS: dict[str, frozenset[Role]] = {
     "claims": ALL_ROLES,
     "fund": frozenset({"office", "auditor"}),
     "audit": REPLAYERS,
+    "reads": frozenset({"office", "auditor"}),  # the access log (services.access_log)
 }
 
 
@@ -92,16 +95,24 @@ def csrf_token(raw: str) -> str:
 
 
 def db_session(request: Request) -> Iterator[Session]:
-    """One transaction per request, committed before the answer is sent."""
+    """One transaction per request, committed before the answer is sent, with what the request read
+    recorded in the access log (``services.access_log``): what its services noted, or for a page or a
+    download the route itself, with the status the page was rendered with (``render.render``)."""
     with request.app.state.sessions() as session, session.begin():
         yield session
+        template = access_log.route_of(request.method, request.url.path, request.path_params)
+        access_log.record(session, getattr(request.state, "actor", None), at=now(request),
+                          route=template, status=getattr(request.state, "status", 200),
+                          fallback=access_log.from_route(template, request.path_params)
+                          if request.method == "GET" else None)
 
 
 DB = Annotated[Session, Depends(db_session, scope="function")]
 
 
 def viewer_of(request: Request, session: Session) -> Viewer | None:
-    """The request's signed-in user, or None (no cookie, an unknown or expired session, a removed user)."""
+    """The request's signed-in user, or None (no cookie, an unknown or expired session, a removed,
+    disabled or expired user, or one whose token was rotated)."""
     raw = request.cookies.get(COOKIE)
     if not raw or len(raw) > 200:
         return None

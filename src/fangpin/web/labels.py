@@ -3,7 +3,7 @@ labels (reasons, outcomes, groups, departments) come from ``fangpin.reports.labe
 
 from __future__ import annotations
 
-from fangpin.reports.labels import DEPARTMENTS, GROUPS, OUTCOMES, REASONS
+from fangpin.reports.labels import DEPARTMENTS, OUTCOMES, REASONS
 
 ROLES = {
     "office": "防贫办",
@@ -31,7 +31,6 @@ STEPS = {
     "opened": "立案",
 }
 OPENED_BY = {"screening": "筛查(自上而下)", "application": "申请(自下而上)"}
-CAUSES = {"illness": "因病", "schooling": "因学", "disaster": "因灾"}
 STAGES = {
     "upload": "上传文件",
     "hashing": "计算文件哈希",
@@ -43,16 +42,12 @@ STAGES = {
     "report": "生成报表",
 }
 STEPS_OF_STAGES = {"event ledger": "事件台账", "decisions": "判定", "payments": "赔付记录", "commit": "提交"}
-STATUS = {"exited": "脱贫户", "never_registered": "一般农户/边缘户", "registered_poor": "未脱贫户"}
 FACTS = {
     "status": "户类型",
     "members": "家庭人口",
     "per_capita_income": "人均可支配收入",
     "labour_capacity": "有劳动能力",
     "housing_secure": "住房安全有保障",
-    "illness_base": "因病年度基数(个人负担)",
-    "schooling_base": "因学年度基数",
-    "disaster_base": "因灾年度基数(自担损失)",
 }
 
 BASIS = {"source": "原文", "assumed": "假定值", "inferred": "推定"}
@@ -63,27 +58,29 @@ RECORD_KEYS = {
     "amount_decided": "备案金额(元)", "causes": "分项(元)", "payment_reference": "支付流水号", "amount": "支付金额(元)",
     "paid_on": "支付日期", "fee": "服务费(元)", "reason": "理由", "step": "驳回时状态",
 }
-_VALUE_KEYS = {**CAUSES, "per_capita_income": "人均收入", "result": "结果", "notes": "说明", "raised_by": "提出人",
+_VALUE_KEYS = {"per_capita_income": "人均收入", "result": "结果", "notes": "说明", "raised_by": "提出人",
                "text": "内容", "upheld": "成立", "department": "部门", "confirmed": "确认", "reference": "文号"}
 _VALUES = {**OPENED_BY, **OUTCOMES, **STATES, "approved": "通过", "not_approved": "未通过"}
 
 
-def _value(value: object) -> str:
+def _value(value: object, names: dict[str, str]) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, dict):
-        return " · ".join(f"{_VALUE_KEYS.get(str(k), str(k))} {_value(v)}" for k, v in value.items() if v is not None)
+        return " · ".join(f"{names.get(str(k)) or _VALUE_KEYS.get(str(k), str(k))} {_value(v, names)}"
+                          for k, v in value.items() if v is not None)
     if isinstance(value, list | tuple):
-        return ";".join(_value(item) for item in value) or "—"
+        return ";".join(_value(item, names) for item in value) or "—"
     return _VALUES.get(str(value), str(value))
 
 
-def record_lines(record: dict[str, object]) -> list[tuple[str, str]]:
-    """What a claim's step recorded, as labelled lines for people to read."""
-    return [(RECORD_KEYS.get(key, key), _value(value)) for key, value in record.items()]
+def record_lines(record: dict[str, object], names: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """What a claim's step recorded, as labelled lines for people to read; ``names`` are the labels of the
+    deciding pack's causes (a step's amounts per cause are keyed by cause id)."""
+    return [(RECORD_KEYS.get(key, key), _value(value, names or {})) for key, value in record.items()]
 
 
-__all__ = ["BASIS", "CAUSES", "DEPARTMENTS", "FACTS", "GROUPS", "OPENED_BY", "OUTCOMES", "REASONS", "RECORD_KEYS",
-           "ROLES", "STAGES", "STATES", "STATUS", "STEPS", "STEPS_OF_STAGES", "record_lines"]
+__all__ = ["BASIS", "DEPARTMENTS", "FACTS", "OPENED_BY", "OUTCOMES", "REASONS", "RECORD_KEYS",
+           "ROLES", "STAGES", "STATES", "STEPS", "STEPS_OF_STAGES", "record_lines"]

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
 from fastapi import Request
@@ -15,9 +15,10 @@ from fastapi.templating import Jinja2Templates
 
 from fangpin.claims import LOCAL
 from fangpin.config import get_settings
+from fangpin.services import access_log
 from fangpin.services.console import aware
 from fangpin.web import labels
-from fangpin.web.auth import LoginRequired, Viewer
+from fangpin.web.auth import LoginRequired, Viewer, now
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
@@ -103,6 +104,7 @@ def runs_dir(request: Request) -> Path:
 
 def render(request: Request, template: str, context: dict[str, Any], *, viewer: Viewer | None = None,
            status: int = 200) -> HTMLResponse:
+    request.state.status = status  # the access log keeps the status a page was answered with
     response = TEMPLATES.TemplateResponse(request, template, {"viewer": viewer, **context}, status_code=status)
     response.headers.update(SECURITY_HEADERS)
     return response
@@ -118,10 +120,31 @@ def wants_json(request: Request) -> bool:
 
 
 def error_page(request: Request, status: int, title: str, detail: str, viewer: Viewer | None = None) -> Response:
+    request.state.status = status
     if wants_json(request):
         return json_answer({"status": status, "title": title, "detail": detail}, status)
     return render(request, "error.html", {"status": status, "title": title, "detail": detail}, viewer=viewer,
                   status=status)
+
+
+class ConsoleErrors:
+    """How the API's error handlers (``api.errors``) answer a console page: the error page, in the console's
+    words. None for the console's own JSON calls (/console/api/, Accept: application/json): they get the
+    API's problem+json."""
+
+    prefix = "/console"
+    TITLES: ClassVar[dict[int, str]] = {
+        503: "数据库不可用", 500: "内部错误", 409: "冲突", 422: "请求无效", 404: "未找到", 403: "无权操作"}
+
+    def __call__(self, request: Request, status: int, title: str, detail: str) -> Response | None:
+        if wants_json(request):
+            return None
+        if title == "Database unavailable":
+            return error_page(request, 503, "数据库不可用", "数据库暂时无法连接(已停止或正在重启):没有写入任何记录。"
+                              "请稍后重试;如持续出现,请联系系统管理员。")
+        if title == "Database busy":
+            return error_page(request, 503, "数据库繁忙", "数据库正忙:没有写入任何记录,请稍后重试。")
+        return error_page(request, status, self.TITLES.get(status, title), detail)
 
 
 def login_redirect(request: Request, exc: Exception) -> Response:
@@ -137,4 +160,11 @@ def not_signed_in(request: Request, exc: Exception) -> Response:
 
 
 def forbidden(request: Request, exc: Exception) -> Response:
-    return error_page(request, 403, "无权操作", str(exc), getattr(exc, "viewer", None))
+    """403; a read refused is kept in the access log (its transaction was rolled back)."""
+    viewer = getattr(exc, "viewer", None)
+    if request.method == "GET" and viewer is not None:
+        template = access_log.route_of("GET", request.url.path, request.path_params)
+        access_log.record_apart(request.app.state.sessions, viewer.actor, at=now(request),
+                                route=template, status=403,
+                                read=access_log.from_route(template, request.path_params))
+    return error_page(request, 403, "无权操作", str(exc), viewer)

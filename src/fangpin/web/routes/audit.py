@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from fangpin.errors import FangpinError
 from fangpin.packs import Pack, available_packs
-from fangpin.services import households, runfiles, runs
+from fangpin.services import access_log, households, runfiles, runs
 from fangpin.services.replay import ReplayResult, replay_decision, replay_run
 from fangpin.web import auth
 from fangpin.web.auth import DB, Viewer
@@ -71,8 +71,8 @@ def audit_page(request: Request, session: DB, viewer: Annotated[Viewer, Depends(
 def _totals(result: ReplayResult) -> list[dict[str, Any]]:
     totals = result.totals()
     rows = []
-    for key, label in (("payout", "赔付合计"), ("fee", "保险服务费"), ("illness", "因病"), ("schooling", "因学"),
-                       ("disaster", "因灾")):
+    items = {"payout": "赔付合计", "fee": "保险服务费", **result.cause_labels}
+    for key, label in items.items():
         before, after = totals[f"{key}_before"], totals[f"{key}_after"]
         rows.append({"key": key, "label": label, "before": before, "after": after, "difference": after - before})
     return rows
@@ -102,12 +102,14 @@ def replay_page(request: Request, session: DB, viewer: Annotated[Viewer, Depends
             return render(request, "audit.html", {**context, "error": f"没有判定 {decision}"}, viewer=viewer,
                           status=404)
         auth.same_county(viewer, record.county, f"判定 {decision} ")
+        access_log.note(session, "decision", decision, record.household_id)
         key = (str(session.get_bind().engine.url), f"decision:{decision}", pack or "")
     elif run:
         stored = runs.get_run(session, run)
         if stored is None:
             return render(request, "audit.html", {**context, "error": f"没有运行 {run}"}, viewer=viewer, status=404)
         auth.same_county(viewer, stored.county, f"运行 {run} ")
+        access_log.note(session, "run", run)
         key = (str(session.get_bind().engine.url), f"run:{run}", pack or "")
     else:
         return render(request, "audit.html", {**context, "error": "请选择一次运行,或填写判定编号"}, viewer=viewer,
@@ -126,6 +128,7 @@ def replay_page(request: Request, session: DB, viewer: Annotated[Viewer, Depends
     return render(request, "audit.html", {
         **context, "result": result, "totals": _totals(result), "households": totals["households"],
         "households_changed": totals["households_changed"], "pager": diff, "parameters": changed,
+        "item_names": {"payout": "赔付合计", "fee": "服务费", **result.cause_labels},
         "outcome_changes": _outcome_changes(result.diff)}, viewer=viewer)
 
 
@@ -135,3 +138,18 @@ def _outcome_changes(diff: pl.DataFrame) -> list[dict[str, Any]]:
     moved = (diff.filter(pl.col("cause") == "payout").group_by("outcome_before", "outcome_after").len()
              .sort("len", descending=True))
     return [{"before": before, "after": after, "households": int(count)} for before, after, count in moved.iter_rows()]
+
+
+READS_LIMIT = 500
+Text = Annotated[str | None, Query(max_length=100)]
+
+
+@router.get("/audit/reads", response_class=HTMLResponse, include_in_schema=False)
+def reads_page(request: Request, session: DB, viewer: Annotated[Viewer, Depends(auth.page("reads"))],
+               household: Text = None, user: Text = None) -> Response:
+    """The access log of the viewer's county, by household or by user (office and auditors)."""
+    household, user = (household or "").strip() or None, (user or "").strip() or None
+    rows = (access_log.reads(session, county=viewer.actor.county, household_id=household, user=user,
+                             limit=READS_LIMIT) if household or user else None)
+    return render(request, "audit_reads.html", {"rows": rows, "household": household, "user": user,
+                                                "limit": READS_LIMIT, "error": None}, viewer=viewer)

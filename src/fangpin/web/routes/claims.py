@@ -38,7 +38,7 @@ def board(request: Request, session: DB, viewer: Annotated[Viewer, Depends(auth.
     waiting = waiting_states(actor.role)
     if state not in STATES:
         state = waiting[0] if waiting else "opened"
-    counts = claim_views.counts_by_state(session, actor.county)
+    counts = claim_views.counts_by_state(session, actor.county, actor)
     total = int(counts.get(state, 0))
     pages = max(1, -(-total // size))
     page = min(page, pages)
@@ -66,6 +66,7 @@ def _claim_context(request: Request, session: Session, viewer: Viewer, claim_id:
         "claim": view, "opening": opening, "moves": moves, "others": others,
         "publicity": claim_views.publicity(session, [claim_id]).get(claim_id), "today": local_day(auth.now(request)),
         "verified": verified, "department_rows": range(1, DEPARTMENT_ROWS + 1),
+        "cause_names": {cause: label for cause, label, _ in verified},
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -38,12 +39,18 @@ def login_page(request: Request, session: DB, next: str | None = None) -> Respon
 @router.post("/login", include_in_schema=False)
 def login(request: Request, session: DB, name: Annotated[str, Form(max_length=100)] = "",
           token: Annotated[str, Form(max_length=500)] = "", next: Annotated[str, Form()] = "/console") -> Response:
-    actor = users.verify_login(session, name, token)
-    if actor is None:
-        return render(request, "login.html", {"next": _safe_next(next), "error": "用户名或令牌不正确", "name": name},
-                      status=401)
     now = auth.now(request)
+    found = users.sign_in(session, name, token, address=request.client.host if request.client else None, at=now)
+    if found.actor is None:
+        refused = render(request, "login.html", {"next": _safe_next(next), "error": found.message, "name": name},
+                         status=401 if found.until is None else 429)
+        if found.until is not None:
+            refused.headers["Retry-After"] = str(max(1, math.ceil((found.until - now).total_seconds())))
+        return refused
+    actor = found.actor
     valid_for = auth.lifetime(request)
+    if found.token_expires is not None:
+        valid_for = min(valid_for, found.token_expires - now)
     raw = console.open_session(session, actor.name, now, valid_for)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(auth.COOKIE, raw, max_age=int(valid_for.total_seconds()), path="/console", httponly=True,
@@ -67,7 +74,7 @@ def waiting_states(role: str) -> list[str]:
 @router.get("", response_class=HTMLResponse, include_in_schema=False)
 def home(request: Request, session: DB, viewer: Annotated[Viewer, Depends(auth.page("home"))]) -> Response:
     county = viewer.actor.county
-    by_state = claim_views.counts_by_state(session, county)
+    by_state = claim_views.counts_by_state(session, county, viewer.actor)
     waiting = {state: int(by_state.get(state, 0)) for state in waiting_states(viewer.actor.role)}
     latest = []
     if viewer.may("runs"):

@@ -34,6 +34,8 @@ def _run(session: Session, viewer: Viewer, run_id: str) -> Run:
     if run is None:
         raise RunMissing(run_id)
     auth.same_county(viewer, run.county, f"运行 {run_id} ")
+    if viewer.actor.scope:  # a run covers the whole county
+        raise auth.Forbidden(f"{viewer.actor.name}仅限 {viewer.actor.scope},不能查看全县的筛查运行", viewer)
     return run
 
 
@@ -112,7 +114,8 @@ def rejections_page(request: Request, run_id: str, session: DB,
     if isinstance(found, Response):
         return found
     run, folder = found
-    table = runfiles.page_of(runfiles.rejections(folder, reason=reason, file=file, field=field), page, size)
+    table = runfiles.page_of(runfiles.rejections(folder, reason=reason, file=file, field=field,
+                                                     role=viewer.actor.role), page, size)
     download = f"/console/runs/{quote(run.id)}/rejections.csv" + (f"?{request.url.query}" if request.url.query else "")
     return render(request, "rejections.html", {
         "run": run, "pager": table, "rows": runfiles.labelled_rejections(table),
@@ -129,7 +132,8 @@ def rejections_data(request: Request, run_id: str, session: DB,
     if isinstance(found, Response):
         return found
     _run_row, folder = found
-    table = runfiles.page_of(runfiles.rejections(folder, reason=reason, file=file, field=field), page, size)
+    table = runfiles.page_of(runfiles.rejections(folder, reason=reason, file=file, field=field,
+                                                     role=viewer.actor.role), page, size)
     return json_answer({**table.to_json(), "items": runfiles.labelled_rejections(table)})
 
 
@@ -143,8 +147,9 @@ def rejections_download(request: Request, run_id: str, session: DB,
         return found
     run, folder = found
     if not (reason or file or field):
-        return _file(folder, run, "rejections.csv")
-    body = runfiles.csv_bytes(runfiles.rejections(folder, reason=reason, file=file, field=field))
+        return _file(folder, run, "rejections.csv", viewer)
+    body = runfiles.csv_bytes(runfiles.rejections(folder, reason=reason, file=file, field=field,
+                                                     role=viewer.actor.role))
     name = f"rejections-{run.id}-filtered.csv"
     return Response(body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
@@ -158,7 +163,8 @@ def visits_page(request: Request, run_id: str, session: DB, viewer: Annotated[Vi
     if isinstance(found, Response):
         return found
     run, folder = found
-    table = runfiles.page_of(runfiles.visits(folder, township=township, village=village), page, size)
+    visits = runfiles.visits(folder, township=township, village=village, role=viewer.actor.role)
+    table = runfiles.page_of(visits, page, size)
     places = runfiles.visit_places(folder)
     return render(request, "visits.html", {
         "run": run, "pager": table, "places": places, "township": township, "village": village,
@@ -179,15 +185,23 @@ def decisions_page(request: Request, run_id: str, session: DB,
     table = runfiles.page_of(runfiles.decisions(folder, outcome=outcome, household=household), page, size)
     return render(request, "decisions.html", {"run": run, "pager": table, "outcome": outcome,
                                               "causes": runs.run_causes(session, run.id),
+                                              "pack_labels": runs.run_labels(session, run.id),
                                               "household": household, "sizes": runfiles.PAGE_SIZES}, viewer=viewer)
 
 
-def _file(folder: Path, run: Run, name: str) -> Response:
+def _file(folder: Path, run: Run, name: str, viewer: Viewer) -> Response:
+    """A result file as it is, or masked for a role that may not see every personal field in it."""
     path = folder / name
     if not path.is_file():
         return json_answer({"status": 404, "detail": f"run {run.id} has no {name}"}, 404)
     stem, _, suffix = name.partition(".")
-    return FileResponse(path, media_type=runfiles.DOWNLOADS[name], filename=f"{stem}-{run.id}.{suffix}",
+    filename = f"{stem}-{run.id}.{suffix}"
+    masked = runfiles.download_for(folder, name, viewer.actor.role)
+    if masked is not None:
+        return Response(masked, media_type=runfiles.DOWNLOADS[name],
+                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+                                 "Cache-Control": "no-store"})
+    return FileResponse(path, media_type=runfiles.DOWNLOADS[name], filename=filename,
                         headers={"Cache-Control": "no-store"})
 
 
@@ -200,7 +214,7 @@ def download(request: Request, run_id: str, name: str, session: DB,
     if isinstance(found, Response):
         return found
     run, folder = found
-    return _file(folder, run, name)
+    return _file(folder, run, name, viewer)
 
 
 @router.get("/api/runs/{run_id}/charts/{chart}", include_in_schema=False)

@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from fangpin.config import get_settings
 from fangpin.errors import FangpinError
-from fangpin.services import resolve_pack
-from fangpin.services.screening import ScreenRequest
+from fangpin.services import jobs, resolve_pack
 from fangpin.web import auth
 from fangpin.web.auth import Viewer
-from fangpin.web.jobs import JOBS, STAGE_ORDER, new_drop_folder
+from fangpin.web.jobs import ACTIVE, STAGE_ORDER, new_drop_folder
 from fangpin.web.render import error_page, json_answer, render, runs_dir, wants_json
 
 router = APIRouter()
@@ -81,19 +81,21 @@ async def start_screening(
     except OSError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         return _refuse(request, viewer, 500, f"保存上传文件失败:{exc}", year)
-    settings = get_settings()
-    screen_request = ScreenRequest(drop=folder, year=year, county=county, database_url=database_url(request),
-                                   pack_dir=pack_dir, runs_dir=runs_dir(request),
-                                   sources_dir=settings.sources_dir)
-    job = JOBS.start(screen_request, user=viewer.actor.name, files=names)
-    target = f"/console/screening/jobs/{job.id}"
+    try:
+        job = jobs.enqueue(database_url(request), county=county, year=year, user=viewer.actor.name, files=names,
+                           drop_dir=folder, runs_dir=runs_dir(request), pack_dir=pack_dir,
+                           sources_dir=get_settings().sources_dir)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # not queued: nobody else will remove the upload
+        raise
+    target = f"/console/screening/jobs/{job['id']}"
     if wants_json(request):
-        return json_answer({"job_id": job.id, "url": target}, 202)
+        return json_answer({"job_id": job["id"], "url": target}, 202)
     return RedirectResponse(target, status_code=303)
 
 
 def _job_for(request: Request, viewer: Viewer, job_id: str) -> dict[str, object] | None:
-    job = JOBS.get(job_id, runs_dir(request))
+    job = jobs.get(database_url(request), job_id)
     if job is None:
         return None
     auth.same_county(viewer, str(job["county"]), "该筛查任务")
@@ -120,7 +122,7 @@ def job_state(request: Request, job_id: str, viewer: Annotated[Viewer, Depends(a
 @router.get("/api/jobs/{job_id}/events", include_in_schema=False)
 def job_events(request: Request, job_id: str, viewer: Annotated[Viewer, Depends(auth.data("screening"))]) -> Response:
     """Server-sent events: the job's state each time it changes, until it is done or failed."""
-    folder = runs_dir(request)
+    url = database_url(request)
     if _job_for(request, viewer, job_id) is None:
         return json_answer({"status": 404, "detail": f"no screening job {job_id}"}, 404)
 
@@ -128,7 +130,7 @@ def job_events(request: Request, job_id: str, viewer: Annotated[Viewer, Depends(
         last = None
         idle = 0
         while True:
-            job = JOBS.get(job_id, folder)
+            job = await run_in_threadpool(jobs.get, url, job_id)
             if job is None:
                 return
             text = json.dumps(job, ensure_ascii=False)
@@ -139,7 +141,7 @@ def job_events(request: Request, job_id: str, viewer: Annotated[Viewer, Depends(
                 idle += 1
                 if idle % 30 == 0:
                     yield ": keep-alive\n\n"
-            if job["state"] != "running":
+            if job["state"] not in ACTIVE:
                 return
             if await request.is_disconnected():
                 return

@@ -114,6 +114,8 @@
     const id = box.dataset.job;
     const result = document.getElementById("job-result");
 
+    const active = (state) => state === "queued" || state === "running";
+
     function show(job) {
       box.dataset.state = job.state;
       box.querySelectorAll(".stages li").forEach((li) => {
@@ -151,24 +153,34 @@
         note.className = "note error";
         note.textContent = "筛查失败,没有写入任何记录:" + (job.error || "");
         result.replaceChildren(note);
+      } else if (job.state === "queued") {
+        const note = document.createElement("p");
+        note.className = "note info";
+        note.textContent = "排队中:本县(区)另一批数据正在筛查,完成后自动开始。本页自动更新。";
+        result.replaceChildren(note);
+      } else {
+        const note = document.createElement("p");
+        note.className = "note info";
+        note.textContent = "正在筛查……本页自动更新。";
+        result.replaceChildren(note);
       }
     }
 
     function poll() {
       fetch("/console/api/jobs/" + id, { headers: { Accept: "application/json" } })
         .then((r) => r.json())
-        .then((job) => { show(job); if (job.state === "running") setTimeout(poll, 1000); })
+        .then((job) => { show(job); if (active(job.state)) setTimeout(poll, 1000); })
         .catch(() => setTimeout(poll, 2000));
     }
 
-    if (box.dataset.state !== "running") return;
+    if (!active(box.dataset.state)) return;
     if (!window.EventSource) { poll(); return; }
     const source = new EventSource("/console/api/jobs/" + id + "/events");
     let finished = false;
     source.addEventListener("progress", (event) => {
       const job = JSON.parse(event.data);
       show(job);
-      if (job.state !== "running") { finished = true; source.close(); }
+      if (!active(job.state)) { finished = true; source.close(); }
     });
     source.addEventListener("error", () => {
       source.close();

@@ -10,7 +10,7 @@ purged run.
 Downgrade drops all of it; records keyed meanwhile no longer verify under the older code.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0008
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
@@ -28,7 +28,7 @@ _ANCHORED = ("decisions", "payments", "claim_events")
 _NEW_CHAINS = {  # table: (its order of storing, its chained columns, as fangpin.db.chained computes them)
     "runs": ("finished_at, id", ("id", "county", "year", "pack_hash", "started_at", "finished_at", "drop_hash",
                                  "inputs", "counts", "households", "payout", "fee", "seq")),
-    "users": ("id", ("name", "role", "county", "created_at", "seq")),
+    "users": ("id", ("name", "role", "county", "scope", "created_at", "seq")),
     "fund_inputs": ("id", ("county", "year", "amount", "recorded_by", "at", "seq")),
 }
 
