@@ -298,8 +298,9 @@ def runs_purge(
         raise typer.Exit(2) from None
     with session_scope(settings.database_url) as session:
         result = purge_runs(session, settings.runs_dir, day)
-    out.print(f"purged before {day}: {len(result.runs)} runs ({result.folders} result folders, {result.ledgers} "
-              f"event ledgers), {result.documents} household documents", soft_wrap=True)
+    out.print(f"purged before {day}: {len(result.runs)} runs ({result.folders} result folders, "
+              f"{result.stored_results} stored result tables, {result.ledgers} event ledgers), {result.documents} "
+              "household documents", soft_wrap=True)
     if result.kept_documents:
         out.print(f"kept {result.kept_documents} household documents chained before keyed hashes (0.1/0.2): their "
                   "chain covers the document itself", soft_wrap=True)

@@ -196,6 +196,8 @@ def test_purging_old_runs_removes_personal_data_and_files_and_everything_still_v
         assert session.scalar(_documents_of("赵大山")) == 0
         assert session.scalar(sa.text("SELECT COUNT(*) FROM decisions WHERE document_sha256 IS NOT NULL")) == 2
         assert session.scalar(sa.text("SELECT COUNT(*) FROM run_events WHERE LENGTH(data) > 0")) == 0
+        assert session.scalar(sa.text("SELECT COUNT(*) FROM run_results WHERE LENGTH(households) > 0")) == 0
+    assert result.stored_results == 1
     assert _verify(stored) == []
     _sql(stored, "UPDATE decisions SET payout = payout + 1 WHERE document_sha256 IS NOT NULL")
     assert len(_verify(stored)) == 1  # what is left of a purged record is still chained
@@ -252,7 +254,8 @@ def test_the_commands_export_verify_against_heads_and_purge(stored: Api, tmp_pat
 
     assert exported[0] == 0 and "chain heads exported" in exported[1]
     assert verified[0] == 0 and "every head exported" in verified[1]
-    assert purged[0] == 0 and "1 runs (1 result folders, 1 event ledgers), 2 household documents" in purged[1]
+    assert purged[0] == 0
+    assert "1 runs (1 result folders, 1 stored result tables, 1 event ledgers), 2 household documents" in purged[1]
     assert after[0] == 0, after[1]
     assert no_date[0] == 2 and "--before DATE, or set FANGPIN_RETENTION_DAYS" in no_date[1]
 

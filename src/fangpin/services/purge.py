@@ -2,7 +2,8 @@
 proves what was decided and paid.
 
 For every run finished before DATE: its result folder under the runs folder (decisions, rejections, visits,
-households with names and ID numbers, the workbook) is deleted, and, once DATE is past its policy year, the
+households with names and ID numbers, the workbook) is deleted, and the rejected rows and household heads
+stored to rebuild it (``run_results``), and, once DATE is past its policy year, the
 personal data of its event ledger (later drops of a year read the year's ledgers: a year's are kept until it
 is over). The household documents stored with decisions recorded before DATE (single checks, applications)
 are cleared, except those of claims still under way. The chains still verify: a keyed decision's payload
@@ -17,14 +18,14 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import null, select, update
+from sqlalchemy import func, null, select, update
 from sqlalchemy.orm import Session
 
 from fangpin.claims import FINAL
 from fangpin.db import queries
 from fangpin.db.chained import digest
 from fangpin.db.claims_models import Claim
-from fangpin.db.models import ChainAnchor, DecisionRecord, Run, RunEvents
+from fangpin.db.models import ChainAnchor, DecisionRecord, Run, RunEvents, RunResults
 from fangpin.services.runfiles import run_folder
 
 
@@ -33,6 +34,7 @@ class Purged:
     runs: list[str] = field(default_factory=list)
     folders: int = 0
     ledgers: int = 0
+    stored_results: int = 0  # the rejected rows and household heads kept in the database to rebuild its files
     documents: int = 0
     kept_documents: int = 0  # chained before keys: their hash covers the document itself
 
@@ -55,12 +57,16 @@ def purge_runs(session: Session, runs_dir: Path, before: dt.date, now: dt.dateti
         if folder is not None:
             shutil.rmtree(folder)
             result.folders += 1
+        emptied = session.execute(update(RunResults).where(RunResults.run_id == run.id,
+                                                           func.length(RunResults.households) > 0)
+                                  .values(rejections=b"", households=b"").execution_options(synchronize_session=False))
+        result.stored_results += emptied.rowcount  # type: ignore[attr-defined]
         if run.year < before.year and run.purged_at is None:
             cleared = session.execute(update(RunEvents).where(RunEvents.run_id == run.id).values(data=b"")
                                       .execution_options(synchronize_session=False))
             result.ledgers += cleared.rowcount  # type: ignore[attr-defined]
             run.purged_at = now
-        if folder is not None or run.purged_at == now:
+        if folder is not None or run.purged_at == now or emptied.rowcount:  # type: ignore[attr-defined]
             result.runs.append(run.id)
     _clear_documents(session, limit, result)
     session.flush()

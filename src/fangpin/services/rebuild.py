@@ -63,8 +63,8 @@ def rebuild_run(database_url: str, run_id: str, out_dir: Path) -> Rebuilt:
         rows = session.execute(select(*columns).where(DecisionRecord.run_id == run_id)
                                .order_by(DecisionRecord.household_id)).all()
         summary: dict[str, Any] = dict(stored.summary) if stored is not None else _summary_of(session, run)
-        rejections = _read_parquet(stored.rejections) if stored is not None else None
-        households = _read_parquet(stored.households) if stored is not None else None
+        rejections = _read_parquet(stored.rejections) if stored is not None and stored.rejections else None
+        households = _read_parquet(stored.households) if stored is not None and stored.households else None
         groups = PACKS.by_hash(session, run.pack_hash).people_labels.groups
     if "groups" not in summary["pack"]:  # a run.json written before the pack's groups were in it
         summary["pack"] = {**summary["pack"], "groups": [{"id": k, "label": v} for k, v in groups.items()]}
@@ -120,5 +120,5 @@ def describe(result: Rebuilt) -> str:
     text = f"{result.out_dir}/ ({', '.join(result.written)})"
     if result.missing:
         text += (f"; not written: {', '.join(result.missing)} (this run was stored before fangpin kept its "
-                 "rejected rows and household heads: screen its drop again to get them)")
+                 "rejected rows and household heads, or they were purged: screen its drop again to get them)")
     return text
