@@ -14,12 +14,12 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fangpin.db.models import Base, Chained
+from fangpin.db.models import Base, Chained, ChainedLater
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
 
-class User(Chained, Base):
+class User(ChainedLater, Base):
     """Someone who may call the API: a role, a county, and the sha256 of their bearer token, valid until
     ``expires_at`` unless disabled (``disabled_at``); ``rotated_at`` is when the token was last replaced
     (migration 0005). An ``expires_at`` left empty by hand counts from ``created_at`` (``services.users``).
@@ -144,7 +144,7 @@ class AccessLog(Base):
     status: Mapped[int] = mapped_column(Integer)
 
 
-class FundInput(Chained, Base):
+class FundInput(ChainedLater, Base):
     """Money the county's fiscal budget put into the fund for a year; several inputs add up. Chained."""
 
     __tablename__ = "fund_inputs"

@@ -40,6 +40,16 @@ class Chained:
     record_hash: Mapped[str] = mapped_column(String(64))
 
 
+class ChainedLater(Chained):
+    """``Chained`` on a table that had rows before it was chained (migration 0007 links them): the columns are
+    nullable in the schema (SQLite cannot add a NOT NULL column without a default), and always set by the
+    appender (``db.chained``)."""
+
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=True)
+    record_hash: Mapped[str] = mapped_column(String(64), nullable=True)
+
+
 class PackRecord(Base):
     """A rule pack's full content by hash, so any stored decision can be replayed under its own pack."""
 
@@ -52,7 +62,7 @@ class PackRecord(Base):
     stored_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
-class Run(Chained, Base):
+class Run(ChainedLater, Base):
     """One screening of one county's data drop for one policy year; chained per county (its id and
     everything but ``purged_at``). ``purged_at``: when ``fangpin runs purge`` removed its result files and
     the personal data of its event ledger."""
