@@ -28,12 +28,14 @@ def _postgres_required() -> bool:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or a new schema in the PostgreSQL test database."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file (its chain key beside it, the default), or a new schema in the
+    PostgreSQL test database (its chain key in the test's folder)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'fangpin.db'}"
         dispose_all()
         return
+    monkeypatch.setenv("FANGPIN_CHAIN_KEY_FILE", str(tmp_path / "chain.key"))
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     try:

@@ -173,20 +173,52 @@ app.add_typer(db_app, name="db")
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Walk the hash chains of decisions and payments; report the first record altered, removed or
-    inserted out of order in each county's chain (exit 1), or that all are intact (exit 0)."""
+def audit_verify(
+    heads: Annotated[Path | None, typer.Option("--heads", help="A file written by `fangpin audit export-heads`: "
+                                               "also check that every head it lists is still in its chain.")] = None,
+) -> None:
+    """Walk the keyed hash chains (decisions, payments, claim steps, runs, fund inputs, users) and check every
+    claim against its steps: report the first record altered, removed or inserted out of order in each
+    county's chain (exit 1), or that all are intact (exit 0). With --heads, a chain rewritten or cut after
+    the export is caught even if whoever did it held the chain key."""
     from fangpin.config import get_settings
     from fangpin.db.session import session_scope
     from fangpin.services.audit import verify_chains
 
-    with session_scope(get_settings().database_url) as session:
-        problems = verify_chains(session)
+    try:
+        with session_scope(get_settings().database_url) as session:
+            problems = verify_chains(session, heads=heads)
+    except FangpinError as exc:
+        raise _fail(exc, 2) from None
     if problems:
         for problem in problems:
-            err.print(f"[bold red]broken:[/bold red] {problem}", highlight=False)
+            err.print(f"[bold red]broken:[/bold red] {problem}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
-    out.print("all chains intact: no stored decision or payment was altered, removed or reordered")
+    against = f", and every head exported in {heads} is still in its chain" if heads is not None else ""
+    out.print("all chains intact: no stored decision, payment, claim step, run, fund input or user was altered, "
+              f"removed or reordered, and every claim agrees with its steps{against}", soft_wrap=True)
+
+
+@audit_app.command("export-heads")
+def audit_export_heads(
+    out_file: Annotated[Path, typer.Argument(help="Where to write the signed heads (JSON); keep a copy where "
+                                                  "whoever can write the database cannot.")],
+) -> None:
+    """Write each chain's head (chain, county, seq, hash), signed with the chain key, after checking that
+    everything verifies. `fangpin audit verify --heads FILE` later catches a chain rewritten or cut since."""
+    from fangpin.config import get_settings
+    from fangpin.db.session import session_scope
+    from fangpin.services.audit import export_heads
+
+    try:
+        with session_scope(get_settings().database_url) as session:
+            document = export_heads(session, out_file)
+    except FangpinError as exc:
+        raise _fail(exc, 1) from None
+    except OSError as exc:
+        err.print(f"[bold red]error:[/bold red] {out_file}: {exc.strerror}", highlight=False)
+        raise typer.Exit(2) from None
+    out.print(f"{len(document['heads'])} chain heads exported to {out_file} (key {document['key']})")
 
 
 @audit_app.command("reads")
@@ -235,9 +267,16 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     out.print(f"database at {revision}")
 
 
-@app.command()
-def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20) -> None:
+runs_app = typer.Typer(help="The screening runs stored in the database (listed newest first without a command).",
+                       invoke_without_command=True)
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.callback()
+def runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20) -> None:
     """The screening runs stored in the database, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
     from fangpin.config import get_settings
     from fangpin.db.session import session_scope
     from fangpin.services.runs import latest_runs
@@ -250,6 +289,36 @@ def runs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 2
     columns = [(term(name), "right" if name in ("households", "payout", "fee") else "left")
                for name in ("run", "county", "year", "pack", "households", "payout", "fee", "finished")]
     print_records(out, "筛查运行 screening runs (元 yuan)", columns, rows)
+
+
+@runs_app.command("purge")
+def runs_purge(
+    before: Annotated[str | None, typer.Option("--before", help="YYYY-MM-DD: purge runs finished before this day "
+                                               "(default: today less FANGPIN_RETENTION_DAYS).")] = None,
+) -> None:
+    """Remove the result files of runs finished before DATE, the personal data of their event ledgers once
+    their policy year is over, and the household documents stored before DATE (not those of claims under
+    way). The chains still verify: they keep the digests, not the values."""
+    import datetime as dt
+
+    from fangpin.config import get_settings
+    from fangpin.db.session import session_scope
+    from fangpin.services.purge import cutoff, purge_runs
+
+    settings = get_settings()
+    try:
+        day = cutoff(dt.date.fromisoformat(before) if before else None, settings.retention_days, dt.date.today())
+    except ValueError as exc:
+        err.print(f"[bold red]error:[/bold red] --before: {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    with session_scope(settings.database_url) as session:
+        result = purge_runs(session, settings.runs_dir, day)
+    out.print(f"purged before {day}: {len(result.runs)} runs ({result.folders} result folders, "
+              f"{result.stored_results} stored result tables, {result.ledgers} event ledgers), {result.documents} "
+              "household documents", soft_wrap=True)
+    if result.kept_documents:
+        out.print(f"kept {result.kept_documents} household documents chained before keyed hashes (0.1/0.2): their "
+                  "chain covers the document itself", soft_wrap=True)
 
 
 @app.command()

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     workers: int = 0  # 0: one per core
     api_threads: int = 2  # requests one API process works on at once (the rest wait in the event loop)
     console_session_hours: float = 8.0  # how long a sign-in to the web console lasts
+    # the secret keying the audit chains (fangpin.audit.keys); default: beside a SQLite database as <file>.key,
+    # else fangpin-chain.key in the working folder. Keep it outside the database and its backups.
+    chain_key_file: Path | None = None
+    # how long runs keep their result files and personal fields: `fangpin runs purge` without --before
+    # removes those of runs finished more than this many days ago (None: only with an explicit --before)
+    retention_days: int | None = None
     # Credentials (docs/api.md, "Users and tokens")
     token_days: int = Field(default=90, ge=1)  # how long a token from `users add` or `users rotate` is valid
     token_cache_seconds: float = Field(default=2.0, ge=0, le=5)  # a process takes a token it found as valid

@@ -92,3 +92,92 @@ def test_report_rebuilds_the_0_1_runs_decisions_file_and_names_what_it_cannot(ol
     assert result.written == ["decisions.csv", "run.json"]
     assert result.missing == ["rejections.csv", "visits.csv", "households.csv", "report.xlsx"]
     assert "stored before fangpin kept its rejected rows" in describe(result)
+
+
+# --- keyed chains (migration 0007) on a 0.1 database ----------------------------------------------------
+
+def _verify_cli(database: str, *args: str) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from fangpin.cli import app
+
+    result = CliRunner().invoke(app, ["audit", *args], env={"FANGPIN_DATABASE_URL": database, "COLUMNS": "200"})
+    return result.exit_code, result.output
+
+
+def test_the_0_1_chains_are_anchored_and_new_records_after_them_are_keyed(old_database: str) -> None:
+    from fangpin.db.chained import chain_key
+    from fangpin.db.models import ChainAnchor
+
+    with session_scope(old_database) as session:
+        anchors = {(a.chain, a.seq) for a in session.scalars(select(ChainAnchor))}
+        key = chain_key(session, create=False)
+    assert anchors == {("decisions", 38), ("payments", 19), ("claim_events", 22)}
+    assert key.path == Path(old_database.removeprefix("sqlite:///")).with_name("fangpin.db.key")
+
+
+def test_a_0_1_chain_rewritten_with_plain_sha256_is_caught_even_without_its_anchor(old_database: str) -> None:
+    from tests.api.test_tamper_evidence import rewrite
+
+    with session_scope(old_database) as session:
+        rewrite(session, "payments", "130434", keyed=False, alter={"amount": 99_999_900})
+    with session_scope(old_database) as session:
+        breaks = verify(session)
+
+    assert [(b.chain, b.seq) for b in breaks] == [("payments", 1)]
+
+
+def test_a_0_1_claim_paid_amount_edited_in_sql_is_caught(old_database: str) -> None:
+    import sqlalchemy as sa
+
+    from fangpin.db.session import get_engine
+
+    with get_engine(old_database).begin() as connection:
+        connection.execute(sa.text("UPDATE claims SET amount_paid = 1300001 WHERE state = 'paid'"))
+    with session_scope(old_database) as session:
+        breaks = verify(session)
+
+    assert len(breaks) == 1 and breaks[0].chain == "claims" and "amount_paid 1300001" in breaks[0].problem
+
+
+def test_a_0_1_database_exports_heads_and_catches_its_tail_cut_later(old_database: str, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from fangpin.db.chained import anchor_values, chain_key
+    from fangpin.db.session import get_engine
+
+    code, output = _verify_cli(old_database, "export-heads", str(tmp_path / "heads.json"))
+    assert code == 0, output
+    with get_engine(old_database).begin() as connection:  # the last claim step and its claim, gone; the
+        # head row and the anchor moved back to the step before
+        claim = connection.execute(sa.text("SELECT claim_id FROM claim_events WHERE seq = 22")).scalar_one()
+        connection.execute(sa.text("DELETE FROM claim_events WHERE seq = 22"))
+        connection.execute(sa.text("DELETE FROM claims WHERE id = :id"), {"id": claim})
+        end = connection.execute(sa.text("SELECT record_hash FROM claim_events WHERE seq = 21")).scalar_one()
+        connection.execute(sa.text("UPDATE chain_heads SET seq = 21, record_hash = :hash "
+                                   "WHERE chain = 'claim_events' AND seq = 22"), {"hash": end})
+        key = chain_key(connection)  # one who holds the key moves the anchor too
+        connection.execute(sa.text("UPDATE chain_anchors SET seq = 21, record_hash = :hash, mac = :mac "
+                                   "WHERE chain = 'claim_events'"),
+                           {"hash": end, "mac": key.sign(anchor_values("claim_events", "130434", 21, end))})
+    assert _verify_cli(old_database, "verify")[0] == 0  # without the export, nothing tells
+
+    code, output = _verify_cli(old_database, "verify", "--heads", str(tmp_path / "heads.json"))
+
+    assert code == 1
+    assert "claim_events of county 130434, record seq 22: the head exported at seq 22 is gone" in output
+
+
+def test_purging_a_0_1_database_keeps_every_chain_intact(old_database: str, tmp_path: Path) -> None:
+    import datetime as dt
+
+    from fangpin.services.purge import purge_runs
+
+    with session_scope(old_database) as session:
+        result = purge_runs(session, tmp_path / "runs", dt.date.today() + dt.timedelta(days=1))
+    with session_scope(old_database) as session:
+        breaks = verify(session)
+
+    # the three 0.1 documents are covered by plain sha256 themselves: kept
+    assert (result.runs, result.ledgers, result.documents, result.kept_documents) == ([RUN_ID], 1, 0, 3)
+    assert breaks == []

@@ -47,3 +47,30 @@ def test_a_null_and_the_text_backslash_n_do_not_collide() -> None:
 
     assert payload(Payment, base) != payload(Payment, {**base, "household_id": "\\N"})
     assert record_hash(GENESIS, "a") != record_hash(GENESIS, "b")
+
+
+@settings(max_examples=100, deadline=None)
+@given(secret=st.binary(min_size=32, max_size=100), previous=st.text(max_size=64), text=st.text(max_size=300))
+def test_a_keyed_record_hash_is_hmac_sha256_of_the_link(secret: bytes, previous: str, text: str) -> None:
+    import hashlib
+    import hmac
+
+    from fangpin.audit.keys import ChainKey
+
+    expected = hmac.new(secret, f"{previous}\n{text}".encode(), hashlib.sha256).hexdigest()
+    assert ChainKey(secret).link(previous, text) == expected
+    assert ChainKey(secret).link(previous, text) != record_hash(previous, text)
+
+
+def test_a_keyed_decision_payload_holds_its_document_s_digest_not_the_document() -> None:
+    from fangpin.db.chained import digest
+    from fangpin.db.models import DecisionRecord
+
+    document = {"head_name": "赵大山", "head_id": "13043419800101001X"}
+    row = {name: None for name in chained_columns(DecisionRecord)} | {"document": document, "layout": 2}
+
+    keyed, plain = payload(DecisionRecord, row), payload(DecisionRecord, row, keyed=False)
+    purged = payload(DecisionRecord, {**row, "document": None, "document_sha256": digest(document)})
+
+    assert "13043419800101001X" not in keyed and "13043419800101001X" in plain
+    assert purged == keyed

@@ -1,11 +1,12 @@
 """Hash chains over append-only records, one chain per county and table.
 
 Each record stores ``seq`` (1, 2, … per county), ``prev_hash`` (the record_hash of seq − 1, or GENESIS) and
-``record_hash`` = sha256(prev_hash + "\\n" + canonical payload). Writers take the chain's lock before they
-read its end (``fangpin.db.locks``), so they append one after the other; a unique (county, seq) key in the
-database means two writers can never both extend the chain from the same record even so. Altering a stored
-value, removing a record or inserting one out of order breaks the chain at that record, which
-``fangpin audit verify`` reports.
+``record_hash`` = HMAC-SHA256(chain key, prev_hash + "\\n" + canonical payload) (``fangpin.audit.keys``); records
+written before keys, up to their chain's anchor, keep sha256(prev_hash + "\\n" + payload) (``record_hash``).
+Writers take the chain's lock before they read its end (``fangpin.db.locks``), so they append one after the
+other; a unique (county, seq) key in the database means two writers can never both extend the chain from
+the same record even so. Altering a stored value, removing a record or inserting one out of order breaks the
+chain at that record, which ``fangpin audit verify`` reports.
 """
 
 from __future__ import annotations

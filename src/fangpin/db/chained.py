@@ -10,30 +10,83 @@ module and first takes the chain's lock (``db.locks.lock_chain``), then reads th
 inserts the rows, and records the new head in ``chain_heads``, all in the caller's transaction. So a
 screening run and API checks storing into the same county wait for each other instead of colliding on the
 chain's sequence.
+
+Record hashes are keyed: HMAC-SHA256 with the chain key, a secret kept outside the database
+(``fangpin.audit.keys``), so one who can rewrite the database but not read the key cannot recompute an altered
+chain. Chains written before keys (fangpin 0.1 and 0.2, migration 0007) keep their plain sha256 up to an
+anchor (``chain_anchors``, signed with the key); every record after it is keyed. A personal field
+(``__personal__``: a decision's household document) enters a keyed record's payload as its sha256, so it can
+be cleared (``fangpin runs purge``, its digest kept beside it) while the chain still verifies. A model may
+name its chained columns (``__chained__``) when others of its columns legitimately change (a user's token).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any, cast
+from weakref import WeakKeyDictionary
 
 import polars as pl
-from sqlalchemy import Table, bindparam, literal, select
+from sqlalchemy import Connection, Engine, Table, bindparam, literal, select
 from sqlalchemy.orm import Session
 
-from fangpin.audit.chain import GENESIS, canonical, plain, record_hash
+from fangpin.audit.chain import GENESIS, canonical, plain
+from fangpin.audit.keys import ChainKey, key_path, load_key
+from fangpin.config import get_settings
 from fangpin.db import decision_causes, queries
 from fangpin.db.bulk import bulk_insert
-from fangpin.db.claims_models import ClaimEvent
+from fangpin.db.claims_models import ClaimEvent, FundInput, User
 from fangpin.db.locks import lock_chain, lock_key
-from fangpin.db.models import Base, ChainHead, DecisionRecord, Payment
+from fangpin.db.models import Base, ChainAnchor, ChainHead, DecisionRecord, Payment, Run
 
-CHAINS: dict[str, type[Base]] = {"decisions": DecisionRecord, "payments": Payment, "claim_events": ClaimEvent}
-_UNCHAINED = frozenset({"id", "prev_hash", "record_hash"})
+CHAINS: dict[str, type[Base]] = {"decisions": DecisionRecord, "payments": Payment, "claim_events": ClaimEvent,
+                                 "runs": Run, "fund_inputs": FundInput, "users": User}
+_UNCHAINED = frozenset({"id", "prev_hash", "record_hash", "document_sha256"})
 
 
 def chained_columns(model: type[Base]) -> list[str]:
+    explicit: tuple[str, ...] | None = getattr(model, "__chained__", None)
+    if explicit is not None:
+        return list(explicit)
     return [column.name for column in model.__table__.columns if column.name not in _UNCHAINED]
+
+
+def _personal(model: type[Base]) -> frozenset[str]:
+    return frozenset(getattr(model, "__personal__", ()))
+
+
+# --- the key ------------------------------------------------------------------------------------------
+
+_KEYS: WeakKeyDictionary[Engine, ChainKey] = WeakKeyDictionary()
+
+
+def chain_key(bind: Session | Connection | Engine, *, create: bool = True, migrating: bool = False) -> ChainKey:
+    """The chain key of the database ``bind`` is on (read once per engine). Generated on first use when
+    ``create``, that is while nothing is chained yet (no chain head recorded; or ``migrating`` chains written
+    before keys): a key file gone missing later is an error, never silently replaced."""
+    engine = bind.get_bind().engine if isinstance(bind, Session) else bind.engine
+    key = _KEYS.get(engine)
+    if key is None:
+        path = key_path(get_settings(), engine.url.render_as_string(hide_password=False))
+        if create and not migrating and not path.exists():
+            connection = bind.connection() if isinstance(bind, Session) else bind
+            if isinstance(connection, Engine):
+                with connection.connect() as opened:
+                    create = opened.execute(select(ChainHead.id).limit(1)).first() is None
+            else:
+                create = connection.execute(select(ChainHead.id).limit(1)).first() is None
+        key = _KEYS[engine] = load_key(path, create=create)
+    return key
+
+
+def anchor_values(chain: str, county: str, seq: int, record_hash: str) -> dict[str, object]:
+    return {"anchor": chain, "county": county, "seq": int(seq), "record_hash": record_hash}
+
+
+def add_anchor(session: Session, chain: str, county: str, seq: int, record_hash: str, key: ChainKey) -> None:
+    session.add(ChainAnchor(chain=chain, county=county, seq=seq, record_hash=record_hash,
+                            mac=key.sign(anchor_values(chain, county, seq, record_hash))))
 
 
 def _text(value: object) -> str:
@@ -52,10 +105,25 @@ def _text(value: object) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|")
 
 
-def payload(model: type[Base], values: dict[str, Any]) -> str:
+def digest(value: object) -> str:
+    """A personal field as a keyed payload holds it: the sha256 of its text."""
+    return hashlib.sha256(_text(value).encode()).hexdigest()
+
+
+def _personal_text(value: object, stored_digest: object = None) -> str:
+    if value is None:
+        return str(stored_digest) if stored_digest else "\\N"
+    return digest(value)
+
+
+def payload(model: type[Base], values: dict[str, Any], *, keyed: bool = True) -> str:
+    """A record's payload: ``keyed`` (every record since 0007) with its personal fields as digests, else as
+    it was hashed before keys (with the values themselves)."""
     if model is DecisionRecord and values.get("layout") == 1:
         return _layout1_payload(values)
-    return "|".join(_text(values.get(name)) for name in chained_columns(model))
+    personal = _personal(model) if keyed else frozenset()
+    return "|".join(_personal_text(values.get(name), values.get(f"{name}_sha256")) if name in personal
+                    else _text(values.get(name)) for name in chained_columns(model))
 
 
 def _layout1_payload(values: dict[str, Any]) -> str:
@@ -83,7 +151,13 @@ def payload_expr(model: type[Base], constants: dict[str, object]) -> pl.Expr:
     """``payload`` for every row of a frame at once; ``constants`` give the values that are the same for
     every row (the time of recording), already in the form ``payload`` would write."""
     parts = []
+    personal = _personal(model)
     for name in chained_columns(model):
+        if name in personal:  # a frame's records carry no personal document
+            if name not in constants:
+                raise ValueError(f"{name}: a personal field must be a constant of a chained frame")
+            parts.append(pl.lit(_personal_text(constants[name])))
+            continue
         if name in constants:
             parts.append(pl.lit(_text(constants[name])))
             continue
@@ -114,11 +188,11 @@ def _record_head(session: Session, model: type[Base], county: str, seq: int, hea
                           recorded_at=queries.now()))
 
 
-def _link(model: type[Base], row: dict[str, Any], last: Any) -> None:
+def _link(model: type[Base], row: dict[str, Any], last: Any, key: ChainKey) -> None:
     seq, previous = (int(last[0]), str(last[1])) if last else (0, GENESIS)
     row["seq"] = seq + 1
     row["prev_hash"] = previous
-    row["record_hash"] = record_hash(previous, payload(model, row))
+    row["record_hash"] = key.link(previous, payload(model, row))
 
 
 # --- appending many rows ------------------------------------------------------------------------------
@@ -130,13 +204,14 @@ def append_rows(session: Session, model: type[Base], county: str, rows: list[dic
         return
     if not rows:
         return
+    key = chain_key(session)
     lock_chain(session, model.__tablename__, county)
     seq, previous = chain_end(session, model, county)
     for row in rows:
         seq += 1
         row["seq"] = seq
         row["prev_hash"] = previous
-        previous = row["record_hash"] = record_hash(previous, payload(model, row))
+        previous = row["record_hash"] = key.link(previous, payload(model, row))
     queries.insert_rows(session, model, rows)
     _record_head(session, model, county, seq, previous)
 
@@ -144,11 +219,12 @@ def append_rows(session: Session, model: type[Base], county: str, rows: list[dic
 def append_frame(
     session: Session, model: type[Base], county: str, frame: pl.DataFrame, constants: dict[str, object]
 ) -> None:
-    """``append_rows`` for a whole frame: payloads column-wise, one sha256 per row, a bulk insert (COPY on
+    """``append_rows`` for a whole frame: payloads column-wise, one keyed hash per row, a bulk insert (COPY on
     PostgreSQL; on SQLite a staging file, staged while the hashes are being computed). ``constants`` are the
     values the same for every row, in the form ``payload`` writes them."""
     if frame.is_empty():
         return
+    link = chain_key(session).link
     lock_chain(session, model.__tablename__, county)
     seq, previous = chain_end(session, model, county)
     frame = frame.with_columns(
@@ -163,7 +239,7 @@ def append_frame(
         last = previous
         for text in frame.select(payload_expr(model, constants)).to_series().to_list():
             links.append(last)
-            last = record_hash(last, text)
+            last = link(last, text)
             digests.append(last)
         head[0] = last
         return pl.DataFrame({"prev_hash": links, "record_hash": digests}, schema={"prev_hash": pl.String,
@@ -180,11 +256,11 @@ _STATEMENTS: dict[str, tuple[Any, Any]] = {}
 _INSERT_CHAIN_HEAD = cast(Table, ChainHead.__table__).insert()
 
 
-def append_one(session: Session, model: type[Base], county: str, row: dict[str, Any]) -> int:
+def append_one(session: Session, model: type[Base], county: str, row: dict[str, Any]) -> Any:
     """Append one row at the end of the county's chain of ``model``, exactly as ``append_rows`` does (the
     same lock, payload, hash and chain-head record), in Core statements on the session's connection; the
-    new row's id. A single check or claim step appends one record: the ORM's bulk machinery costs more than
-    the work.
+    new row's id (an int, or a run's id). A single check or claim step appends one record: the ORM's bulk
+    machinery costs more than the work.
 
     Every request of a county appends to the same chain, one after the other, so what happens while the
     lock is held is what limits how many a second: on PostgreSQL, the lock and the read of the chain's end
@@ -192,8 +268,9 @@ def append_one(session: Session, model: type[Base], county: str, row: dict[str, 
     committed), and the row and its chain-head record in another (one statement)."""
     table = cast(Table, model.__table__)
     connection = session.connection()
+    key = chain_key(connection)
     if connection.dialect.name == "postgresql":
-        return _append_one_postgresql(connection, model, table, county, row)
+        return _append_one_postgresql(connection, model, table, county, row, key)
     lock_chain(session, table.name, county)
     statements = _STATEMENTS.get(table.name)
     if statements is None:  # built once: building a statement costs more than executing it
@@ -204,21 +281,22 @@ def append_one(session: Session, model: type[Base], county: str, row: dict[str, 
         )
     end, insert_row = statements
     last = connection.execute(end, {"county": county}).first()
-    _link(model, row, last)
+    _link(model, row, last, key)
     new_id = connection.execute(insert_row, row).scalar_one()
     connection.execute(_INSERT_CHAIN_HEAD, {"chain": table.name, "county": county, "seq": row["seq"],
                                             "record_hash": row["record_hash"], "recorded_at": queries.now()})
-    return int(new_id)
+    return new_id
 
 
 _PG_STATEMENTS: dict[str, tuple[str, Any, list[str]]] = {}
 
 
 def _append_one_postgresql(connection: Any, model: type[Base], table: Table, county: str,
-                           row: dict[str, Any]) -> int:
+                           row: dict[str, Any], key: ChainKey) -> Any:
     statements = _PG_STATEMENTS.get(table.name)
     if statements is None:  # built once, as above
-        columns = [column.name for column in table.columns if column.name != "id"]
+        columns = [column.name for column in table.columns if column.name != "id" or not table.c.id.autoincrement
+                   or issubclass(table.c.id.type.python_type, str)]
         statements = _PG_STATEMENTS[table.name] = (
             f'SELECT seq, record_hash FROM "{table.name}" WHERE county = %s ORDER BY seq DESC LIMIT 1',
             _insert_with_head(table, columns),
@@ -231,9 +309,9 @@ def _append_one_postgresql(connection: Any, model: type[Base], table: Table, cou
             locking.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(table.name, county),))
             reading.execute(end_sql, (county,))
         last = reading.fetchone()
-    _link(model, row, last)
+    _link(model, row, last, key)
     values = {**dict.fromkeys(columns), **row, "head_recorded_at": queries.now()}
-    return int(connection.execute(insert_with_head, values).scalar_one())
+    return connection.execute(insert_with_head, values).scalar_one()
 
 
 def _insert_with_head(table: Table, columns: list[str]) -> Any:

@@ -14,17 +14,21 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fangpin.db.models import Base, Chained
+from fangpin.db.models import Base, Chained, ChainedLater
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
 
-class User(Base):
+class User(ChainedLater, Base):
     """Someone who may call the API: a role, a county, and the sha256 of their bearer token, valid until
     ``expires_at`` unless disabled (``disabled_at``); ``rotated_at`` is when the token was last replaced
-    (migration 0005). An ``expires_at`` left empty by hand counts from ``created_at`` (``services.users``)."""
+    (migration 0005). An ``expires_at`` left empty by hand counts from ``created_at`` (``services.users``).
+    Who they are (name, role, county, scope, since when) is chained per county; the token and its lifecycle
+    are not."""
 
     __tablename__ = "users"
+    __table_args__ = (Index("uq_users_chain", "county", "seq", unique=True),)
+    __chained__ = ("name", "role", "county", "scope", "created_at", "seq")
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -140,11 +144,13 @@ class AccessLog(Base):
     status: Mapped[int] = mapped_column(Integer)
 
 
-class FundInput(Base):
-    """Money the county's fiscal budget put into the fund for a year; several inputs add up."""
+class FundInput(ChainedLater, Base):
+    """Money the county's fiscal budget put into the fund for a year; several inputs add up. Chained."""
 
     __tablename__ = "fund_inputs"
-    __table_args__ = (Index("ix_fund_inputs_county_year", "county", "year"),)
+    __table_args__ = (Index("ix_fund_inputs_county_year", "county", "year"),
+                      Index("uq_fund_inputs_chain", "county", "seq", unique=True))
+    __chained__ = ("county", "year", "amount", "recorded_by", "at", "seq")
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
     county: Mapped[str] = mapped_column(String(12))

@@ -40,6 +40,16 @@ class Chained:
     record_hash: Mapped[str] = mapped_column(String(64))
 
 
+class ChainedLater(Chained):
+    """``Chained`` on a table that had rows before it was chained (migration 0007 links them): the columns are
+    nullable in the schema (SQLite cannot add a NOT NULL column without a default), and always set by the
+    appender (``db.chained``)."""
+
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=True)
+    record_hash: Mapped[str] = mapped_column(String(64), nullable=True)
+
+
 class PackRecord(Base):
     """A rule pack's full content by hash, so any stored decision can be replayed under its own pack."""
 
@@ -52,10 +62,15 @@ class PackRecord(Base):
     stored_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
-class Run(Base):
-    """One screening of one county's data drop for one policy year."""
+class Run(ChainedLater, Base):
+    """One screening of one county's data drop for one policy year; chained per county (its id and
+    everything but ``purged_at``). ``purged_at``: when ``fangpin runs purge`` removed its result files and
+    the personal data of its event ledger."""
 
     __tablename__ = "runs"
+    __table_args__ = (Index("uq_runs_chain", "county", "seq", unique=True),)
+    __chained__ = ("id", "county", "year", "pack_hash", "started_at", "finished_at", "drop_hash", "inputs",
+                   "counts", "households", "payout", "fee", "seq")
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     county: Mapped[str] = mapped_column(String(12), index=True)
@@ -69,6 +84,7 @@ class Run(Base):
     households: Mapped[int] = mapped_column(Integer)
     payout: Mapped[int] = mapped_column(BigInteger)
     fee: Mapped[int] = mapped_column(BigInteger)
+    purged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class DecisionRecord(Chained, Base):
@@ -79,9 +95,14 @@ class DecisionRecord(Chained, Base):
     paid before, what this decision pays — are the deciding pack's causes, so each is one column holding a
     JSON object in the pack's order (``{"illness":4500000,"schooling":0,…}``, integer fen; see
     ``db.decision_causes``). ``layout`` 1 marks decisions written by fangpin 0.1, which had a column per
-    cause: their chain payload is still computed in that form (``db.chained``)."""
+    cause: their chain payload is still computed in that form (``db.chained``).
+
+    ``document`` is personal data: a keyed record's payload holds its sha256, not the document, so
+    ``fangpin runs purge`` can clear it, keeping the digest in ``document_sha256`` (not chained), while the
+    chain still verifies."""
 
     __tablename__ = "decisions"
+    __personal__ = ("document",)
     __table_args__ = (
         Index("ix_decisions_household", "county", "year", "household_id"),
         UniqueConstraint("county", "seq", name="uq_decisions_chain"),
@@ -115,6 +136,7 @@ class DecisionRecord(Chained, Base):
     document: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     layout: Mapped[int] = mapped_column(Integer, default=DECISION_LAYOUT)
+    document_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)  # set when purged
 
 
 class RunEvents(Base):
@@ -172,6 +194,23 @@ class ChainHead(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     record_hash: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChainAnchor(Base):
+    """Where a chain written before keyed hashes (migration 0007) ended: records up to ``seq`` are linked by
+    plain sha256, every later one by HMAC-SHA256 with the chain key. ``mac`` signs the anchor with the key, so
+    one who cannot read the key cannot move it, nor make a keyed chain pass for a plain one."""
+
+    __tablename__ = "chain_anchors"
+    __table_args__ = (UniqueConstraint("chain", "county", name="uq_chain_anchors"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    chain: Mapped[str] = mapped_column(String(40))
+    county: Mapped[str] = mapped_column(String(12))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    record_hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str] = mapped_column(String(64))
 
 
 class ConsoleSession(Base):

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from fangpin.db.locks import lock_chain
 from fangpin.db.models import DecisionRecord, PackRecord, Payment, Run, RunEvents
+from fangpin.errors import StorageError
 from fangpin.event_ledger import CORE_SCHEMA
 from fangpin.packs import Pack
 
@@ -59,6 +60,9 @@ def stored_events(session: Session, county: str, year: int) -> pl.DataFrame:
     ).scalars().all()
     if not ledgers:
         return pl.DataFrame(schema=CORE_SCHEMA)
+    if not all(ledgers):
+        raise StorageError(f"the event ledger of {county} {year} was purged (`fangpin runs purge`): drops of that "
+                           "policy year can no longer be screened")
     frames = [pl.read_parquet(io.BytesIO(data)) for data in ledgers]
     return (
         pl.concat(frames, how="diagonal_relaxed")

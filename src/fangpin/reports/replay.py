@@ -11,6 +11,7 @@ import xlsxwriter
 from rich.console import Console
 
 from fangpin.money import fen_text
+from fangpin.private import private_dir
 from fangpin.reports.labels import OUTCOMES
 from fangpin.reports.results import SAFE_WORKBOOK, neutralised, yuan
 from fangpin.termout import Justify, amount_or_text, fen, print_lines, print_records, term
@@ -37,7 +38,7 @@ def replay_summary(scope: str, identical: bool, before: dict[str, str], after: d
 
 
 def write_replay(out: Path, summary: dict[str, Any], diff: pl.DataFrame) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+    private_dir(out)  # owner-only, as a run's result folder
     (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     table = diff.with_columns(yuan("before"), yuan("after"), yuan("difference"))
     neutralised(table).write_csv(out / "diff.csv")

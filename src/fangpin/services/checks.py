@@ -134,7 +134,7 @@ def store_decision(
         "document": document,
         "recorded_at": (at or queries.now()).astimezone(dt.UTC),
     }
-    return append_one(session, DecisionRecord, decision.county, row)
+    return int(append_one(session, DecisionRecord, decision.county, row))
 
 
 def store_check(session: Session, decision: Decision, household: Household, at: dt.datetime | None = None) -> int:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from fangpin.claims import FUND_KEEPERS, Actor, InvalidRequest, NotAllowed
 from fangpin.db import decision_causes
+from fangpin.db.chained import append_one
 from fangpin.db.claims_models import Claim, ClaimEvent, FundInput
 from fangpin.db.models import DecisionRecord, Payment, Run
 from fangpin.fund import FundLine, YearFlows, fund_lines, yuan
@@ -51,9 +52,10 @@ def input_amount(value: object) -> int:
 def record_input(session: Session, county: str, year: int, amount: object, recorded_by: str,
                  at: dt.datetime | None = None) -> None:
     """Add a fiscal input to the county's fund for the year (inputs add up; none is ever changed)."""
-    session.add(FundInput(county=_county(county), year=_year(year), amount=input_amount(amount),
-                          recorded_by=recorded_by, at=(at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)))
-    session.flush()
+    county = _county(county)
+    append_one(session, FundInput, county, {"county": county, "year": _year(year), "amount": input_amount(amount),
+                                            "recorded_by": recorded_by,
+                                            "at": (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)})
 
 
 def add_input(session: Session, actor: Actor, county: str, year: int, amount: object,

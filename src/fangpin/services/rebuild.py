@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from fangpin.db.models import DecisionRecord, Run, RunResults
 from fangpin.db.session import session_scope
 from fangpin.errors import FangpinError
+from fangpin.private import private_dir
 from fangpin.reports.results import (
     REJECTION_HEADER,
     write_decisions,
@@ -69,8 +70,8 @@ def rebuild_run(database_url: str, run_id: str, out_dir: Path) -> Rebuilt:
         rows = session.execute(select(*columns).where(DecisionRecord.run_id == run_id)
                                .order_by(DecisionRecord.household_id)).all()
         summary: dict[str, Any] = dict(stored.summary) if stored is not None else _summary_of(session, run)
-        rejections = _read_parquet(stored.rejections) if stored is not None else None
-        households = _read_parquet(stored.households) if stored is not None else None
+        rejections = _read_parquet(stored.rejections) if stored is not None and stored.rejections else None
+        households = _read_parquet(stored.households) if stored is not None and stored.households else None
         pack = PACKS.by_hash(session, run.pack_hash)
         groups = pack.people_labels.groups
     if "groups" not in summary["pack"]:  # a run.json written before the pack's groups were in it
@@ -83,7 +84,7 @@ def rebuild_run(database_url: str, run_id: str, out_dir: Path) -> Rebuilt:
 
     result = Rebuilt(run_id=run_id, out_dir=out_dir)
     staging = out_dir.parent / f".{out_dir.name}.rebuild-{uuid.uuid4().hex[:6]}"
-    staging.mkdir(parents=True)
+    private_dir(staging)  # owner-only: a run's files hold names and ID numbers
     try:
         write_decisions(staging / "decisions.csv", decisions, run.pack_hash, causes)
         write_run_json(staging / "run.json", summary)
@@ -129,5 +130,5 @@ def describe(result: Rebuilt) -> str:
     text = f"{result.out_dir}/ ({', '.join(result.written)})"
     if result.missing:
         text += (f"; not written: {', '.join(result.missing)} (this run was stored before fangpin kept its "
-                 "rejected rows and household heads: screen its drop again to get them)")
+                 "rejected rows and household heads, or they were purged: screen its drop again to get them)")
     return text

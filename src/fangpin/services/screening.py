@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from fangpin.config import Settings, get_settings
 from fangpin.db import decision_causes, queries
-from fangpin.db.chained import append_frame, chained_columns
+from fangpin.db.chained import append_frame, append_one, chained_columns
 from fangpin.db.locks import lock_chain
 from fangpin.db.models import DECISION_LAYOUT, DecisionRecord, Payment, Run, RunEvents, RunResults
 from fangpin.db.session import session_scope
@@ -46,6 +46,7 @@ from fangpin.intake.parse import ParsedExport, identify_export
 from fangpin.intake.profiles import load_profiles
 from fangpin.money import fen_text
 from fangpin.packs import Pack
+from fangpin.private import private_dir, private_tree
 from fangpin.reports.results import (
     REJECTION_HEADER,
     write_decisions,
@@ -300,9 +301,10 @@ def _staged(out_dir: Path, tag: str | None = None) -> Iterator[Path]:
     if out_dir.exists() and any(out_dir.iterdir()):
         raise DropError(f"{out_dir}: the output folder exists and is not empty")
     staging = out_dir.parent / f".{out_dir.name}{tag or '.partial-' + uuid.uuid4().hex[:6]}"
-    staging.mkdir(parents=True)
+    private_dir(staging)  # owner-only, and any folder made for it: the files hold names and ID numbers
     try:
         yield staging
+        private_tree(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -409,14 +411,14 @@ def _store(
             # into this county meanwhile wait for this run, and it for them (db.locks)
             queries.ensure_pack(session, pack)
             lock_chain(session, "decisions", request.county)
-            session.add(Run(
+            session.flush()
+            append_one(session, Run, request.county, dict(  # the runs are chained per county too
                 id=run["run_id"], county=request.county, year=request.year, pack_hash=pack.hash, started_at=started,
                 finished_at=recorded, drop_hash=drop_hash, inputs=run["inputs"],
                 counts={"rows": run["rows"], "totals": run["totals"], "events": run["events"]},
                 households=decisions.height, payout=int(decisions["payout"].sum() or 0),
                 fee=int(decisions["fee"].sum() or 0),
             ))
-            session.flush()
             constants: dict[str, object] = {"run_id": run["run_id"], "pack_hash": pack.hash, "recorded_at": recorded,
                                             "document": None, "layout": DECISION_LAYOUT}
             columns = [c for c in chained_columns(DecisionRecord) if c not in ("seq", *constants)]

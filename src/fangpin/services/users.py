@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from fangpin.claims import ROLES, Actor, Conflict, InvalidRequest, NotFound, TooManyAttempts, Unauthenticated
 from fangpin.config import get_settings
+from fangpin.db.chained import append_one
 from fangpin.db.claims_models import User
 from fangpin.db.models import ConsoleSession
 from fangpin.privacy import parse_scope
@@ -84,10 +85,10 @@ def add_user(session: Session, name: str, role: str, county: str, *, at: dt.date
         raise Conflict(f"a user named {name!r} exists already")
     now = _now(at)
     token = secrets.token_urlsafe(32)
-    session.add(User(name=name, role=role, county=county, token_hash=token_hash(token), scope=scope, created_at=now,
-                     expires_at=now + _lifetime(days)))
-    try:
-        session.flush()
+    try:  # chained per county: who the user is, their role and scope (db.chained)
+        append_one(session, User, county, {"name": name, "role": role, "county": county, "scope": scope,
+                                           "token_hash": token_hash(token), "created_at": now,
+                                           "expires_at": now + _lifetime(days)})
     except IntegrityError:
         raise Conflict(f"a user named {name!r} exists already") from None
     return token
