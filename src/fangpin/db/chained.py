@@ -18,6 +18,9 @@ anchor (``chain_anchors``, signed with the key); every record after it is keyed.
 (``__personal__``: a decision's household document) enters a keyed record's payload as its sha256, so it can
 be cleared (``fangpin runs purge``, its digest kept beside it) while the chain still verifies. A model may
 name its chained columns (``__chained__``) when others of its columns legitimately change (a user's token).
+
+Length: over 300 lines because the single-row and the column-wise payloads (and their keyed hashes) must
+be built the same way, and are kept side by side so that a change to one is seen in the other.
 """
 
 from __future__ import annotations

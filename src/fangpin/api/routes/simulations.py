@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
 
-from fangpin.api.deps import ActorDep, ClockDep, JsonBody, SessionDep, answer
+from fangpin.api.deps import ActorDep, ClockDep, JsonBody, SessionDep, answer, commit
 from fangpin.api.errors import PROBLEM_RESPONSES
 from fangpin.api.schemas import SIMULATION_IN, DraftOut, SimulationOut, body
 from fangpin.claims import FUND_KEEPERS, InvalidRequest, NotAllowed
@@ -30,6 +30,7 @@ def post_simulation(request: Request, session: SessionDep, actor: ActorDep, data
     flows, cost by township and village, bands, the fund under each pack, attribution. Nothing is stored."""
     asked = SIMULATION_IN.validate_python(data)
     result = simulate_for(session, actor, asked.runs, asked.pack, drafts_dir(request), asked.fiscal_input)
+    commit(request, session)  # the access log: which runs were read
     return answer(result.impact)
 
 
@@ -56,9 +57,11 @@ async def post_draft(request: Request, actor: ActorDep, now: ClockDep) -> Respon
 
 
 @router.get("/drafts", response_model=list[DraftOut], responses=PROBLEM_RESPONSES)
-def get_drafts(request: Request, actor: ActorDep) -> Response:
+def get_drafts(request: Request, session: SessionDep, actor: ActorDep) -> Response:
     """The draft packs stored, newest first."""
-    return answer([_draft_json(draft) for draft in drafts.list_drafts(drafts_dir(request))])
+    found = [_draft_json(draft) for draft in drafts.list_drafts(drafts_dir(request))]
+    commit(request, session)  # every read route leaves a row in the access log
+    return answer(found)
 
 
 def _draft_json(draft: drafts.Draft) -> dict[str, object]:
