@@ -10,7 +10,6 @@ written, and the files that cannot be are named.
 from __future__ import annotations
 
 import io
-import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,6 @@ from sqlalchemy.orm import Session
 from fangpin.db.models import DecisionRecord, Run, RunResults
 from fangpin.db.session import session_scope
 from fangpin.errors import FangpinError
-from fangpin.private import private_dir
 from fangpin.reports.results import (
     REJECTION_HEADER,
     write_decisions,
@@ -33,7 +31,7 @@ from fangpin.reports.results import (
 )
 from fangpin.reports.workbook import run_causes, write_visits_csv, write_workbook
 from fangpin.services.checks import PACKS
-from fangpin.services.screening import rule_labels
+from fangpin.services.screening import rule_labels, staged
 
 RESULT_FILES = ("decisions.csv", "rejections.csv", "visits.csv", "households.csv", "run.json", "report.xlsx")
 _COLUMNS = ("household_id", "township", "village", "group", "outcome", "per_capita_income", "amounts", "payout",
@@ -83,9 +81,7 @@ def rebuild_run(database_url: str, run_id: str, out_dir: Path) -> Rebuilt:
     decisions = decisions.with_columns(amounts.struct.field(cause).fill_null(0).alias(cause) for cause in causes)
 
     result = Rebuilt(run_id=run_id, out_dir=out_dir)
-    staging = out_dir.parent / f".{out_dir.name}.rebuild-{uuid.uuid4().hex[:6]}"
-    private_dir(staging)  # owner-only: a run's files hold names and ID numbers
-    try:
+    with staged(out_dir, f".rebuild-{uuid.uuid4().hex[:6]}") as staging:  # owner-only, all or nothing
         write_decisions(staging / "decisions.csv", decisions, run.pack_hash, causes)
         write_run_json(staging / "run.json", summary)
         if rejections is not None and households is not None:
@@ -100,12 +96,6 @@ def rebuild_run(database_url: str, run_id: str, out_dir: Path) -> Rebuilt:
         else:
             result.missing = ["rejections.csv", "visits.csv", "households.csv", "report.xlsx"]
         result.written = [name for name in RESULT_FILES if (staging / name).is_file()]
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if out_dir.exists():
-        out_dir.rmdir()
-    staging.rename(out_dir)
     return result
 
 

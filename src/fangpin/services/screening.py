@@ -228,7 +228,7 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
         run["warnings"] = warnings
 
     out_dir = request.out_dir or request.runs_dir / run_id
-    with _staged(out_dir, request.staging_tag) as staging:
+    with staged(out_dir, request.staging_tag) as staging:
         write_decisions(staging / "decisions.csv", decisions, pack.hash, pack.cause_ids)
         write_rejections(staging / "rejections.csv", rejections)
         write_visits_csv(staging / "visits.csv", decisions, [(cause.id, cause.label) for cause in pack.causes],
@@ -296,7 +296,7 @@ def _finish_workbook(process: subprocess.Popen[bytes], staging: Path) -> str | N
 
 
 @contextmanager
-def _staged(out_dir: Path, tag: str | None = None) -> Iterator[Path]:
+def staged(out_dir: Path, tag: str | None = None) -> Iterator[Path]:
     """Write into a hidden sibling folder; move it into place only if everything inside succeeded."""
     if out_dir.exists() and any(out_dir.iterdir()):
         raise DropError(f"{out_dir}: the output folder exists and is not empty")
