@@ -257,8 +257,9 @@
           const range = bin.upper === null ? "≥ " + yuan(bin.lower) : yuan(bin.lower) + " – " + yuan(bin.upper);
           return "人均收入 " + range + " 元<br>" + count(bin.count) + " 户";
         } },
-        grid: { left: 8, right: 24, top: narrow ? 104 : 64, bottom: 8, containLabel: true },
-        legend: { top: narrow ? 56 : 22, right: narrow ? "center" : 0, data: [covered, "不低于上限"] },
+        grid: { left: 8, right: 24, top: narrow ? 76 : 64, bottom: narrow ? 30 : 8, containLabel: true },
+        legend: narrow ? { bottom: 0, left: "center", data: [covered, "不低于上限"] }
+          : { top: 22, right: 0, data: [covered, "不低于上限"] },
         title: { text: narrow ? parts.join("\n") : parts.join(" · "), left: 0, top: 0,
           textStyle: { fontSize: 12, lineHeight: 16, fontWeight: "normal", color: "#616e7c" } },
         xAxis: { type: "value", min: 0, max: last.lower + width, name: narrow ? "" : "元/人/年",
@@ -420,7 +421,7 @@
       Array.from(head.cells).forEach((cell) => {
         for (let i = 0; i < cell.colSpan; i += 1) labels.push(cell.colSpan > 1 ? "" : cell.textContent.trim());
       });
-      if (labels.length < 3) return;
+      if (labels.length < 3 || labels.every((label) => !label)) return;  // two columns fit; a caption is no header
       head.classList.add("head");
       rows.slice(1).forEach((row) => {
         let column = 0;
