@@ -363,3 +363,33 @@ def test_the_static_files_come_compressed_and_versioned(browser: Any, walk: Walk
     assert visitor.page.request.get(icon).headers["content-type"] == "image/svg+xml"
     visitor.clean()
     assert ARTIFACTS.is_dir()
+
+
+def test_without_javascript_the_phone_menu_opens_and_wide_tables_scroll_inside(browser: Any, walk: Walk) -> None:
+    """A phone whose browser runs no script: the menu is a checkbox and its label; tables stay tables that
+    scroll inside their card; a chart box says it needs scripts."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="zh-CN",
+                                  java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{walk.server.url}/console/login")
+        page.fill("input[name=name]", "office1")
+        page.fill("input[name=token]", walk.server.tokens["office"])
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{walk.server.url}/console")
+        page.goto(f"{walk.server.url}/console/runs/{walk.run}")
+        link = page.locator("header nav a[href='/console/claims']")
+        assert not link.is_visible()
+        page.click("header .menu-button")
+        assert link.is_visible()
+        page.screenshot(path=str(ARTIFACTS / "page-390-run-no-script-menu-open.png"))
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+        table = page.evaluate("""() => { const t = document.getElementById("files-table");
+            return [t.classList.contains("cards"), getComputedStyle(t).overflowX, t.scrollWidth > t.clientWidth]; }""")
+        assert table == [False, "auto", True]  # wider than the card, scrolled within it
+        note = page.evaluate("() => getComputedStyle(document.querySelector('[data-chart]'), '::before').content")
+        assert "启用脚本" in note
+        link.click()
+        page.wait_for_url("**/console/claims")
+    finally:
+        context.close()
