@@ -5,7 +5,8 @@ FANGPIN_REQUIRE_BROWSER is set. Screenshots go to tests/e2e/artifacts/ (ignored 
 
 Every test gets its own server on a fresh database (``server``), with users of every role and a clock of
 its own; a test that needs the demo drop screened asks for ``demo_run``. So each test runs alone, in any
-order. The browser is started once per session."""
+order. A module that walks through every page shares one server (``module_server``) across its tests. The
+browser is started once per session."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from tests.support import COUNTY, DEMO, OTHER_COUNTY, RunningClock
 CHROMIUM = Path(os.environ.get("FANGPIN_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).parent / "artifacts"
 VIEWPORT = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -61,17 +64,15 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def server(browser: Any, tmp_path: Path) -> Iterator[Server]:
-    """The console's service on a fresh SQLite database of this test's own, on a free port. (It asks for the
-    browser first, so that without chromium the test is skipped before a server is started.)"""
+@contextmanager
+def serving(folder: Path) -> Iterator[Server]:
+    """The console's service on a fresh SQLite database in ``folder``, on a free port, with its job worker."""
     import uvicorn
 
     from fangpin.api.main import create_app
     from fangpin.web import mount_console
 
-    folder = tmp_path / "console-e2e"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     database_url = f"sqlite:///{folder / 'fangpin.db'}"
     clock = RunningClock()
     app = create_app(database_url, clock=clock)
@@ -95,22 +96,44 @@ def server(browser: Any, tmp_path: Path) -> Iterator[Server]:
         time.sleep(0.05)
     worker = Worker(database_url, poll_seconds=0.1)  # the job worker `fangpin serve` starts beside the server
     worker.start_thread()
-    yield Server(f"http://127.0.0.1:{port}", database_url, folder / "runs", tokens, clock)
-    uvicorn_server.should_exit = True
-    thread.join(timeout=15)
-    worker.stop_thread()
-    dispose_all()
+    try:
+        yield Server(f"http://127.0.0.1:{port}", database_url, folder / "runs", tokens, clock)
+    finally:
+        uvicorn_server.should_exit = True
+        thread.join(timeout=15)
+        worker.stop_thread()
+        dispose_all()
 
 
 @pytest.fixture
-def demo_run(server: Server) -> str:
-    """The demo drop screened into this test's server (through the screening service, as the console's own
-    upload does), its files in the server's runs folder; the run's id."""
+def server(browser: Any, tmp_path: Path) -> Iterator[Server]:
+    """The console's service on a fresh SQLite database of this test's own, on a free port. (It asks for the
+    browser first, so that without chromium the test is skipped before a server is started.)"""
+    with serving(tmp_path / "console-e2e") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def module_server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for a whole test module (a walk through every page shares it and its demo run)."""
+    with serving(tmp_path_factory.mktemp("console-e2e-module")) as running:
+        yield running
+
+
+def screen_demo(server: Server) -> str:
+    """The demo drop screened into the server (through the screening service, as the console's own upload
+    does), its files in the server's runs folder; the run's id."""
     from fangpin.services.screening import ScreenRequest, screen
 
     result = screen(ScreenRequest(drop=DEMO, year=2019, county=COUNTY, database_url=server.database_url,
                                   runs_dir=server.runs_dir))
     return str(result.run["run_id"])
+
+
+@pytest.fixture
+def demo_run(server: Server) -> str:
+    """The demo drop screened into this test's server; the run's id."""
+    return screen_demo(server)
 
 
 @pytest.fixture(scope="session")
@@ -131,12 +154,15 @@ def browser() -> Iterator[Any]:
 
 
 class Visitor:
-    """One user's browser window at 1366×768 that records what went wrong in the page: script errors,
-    console errors (a blocked inline script, a failed request) and any request leaving 127.0.0.1."""
+    """One user's browser window, at 1366×768 unless told (``PHONE``: 390×844, touch, as a phone), that records
+    what went wrong in the page: script errors, console errors (a blocked inline script, a failed request) and
+    any request leaving 127.0.0.1."""
 
-    def __init__(self, browser: Any, server: Server) -> None:
+    def __init__(self, browser: Any, server: Server, viewport: dict[str, int] | None = None) -> None:
         self.server = server
-        self.context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", accept_downloads=True)
+        phone = viewport is not None and viewport["width"] < 600
+        self.context = browser.new_context(viewport=viewport or VIEWPORT, locale="zh-CN", accept_downloads=True,
+                                           is_mobile=phone, has_touch=phone)
         self.errors: list[str] = []
         self.outside: list[str] = []
         self.context.route("**/*", self._only_local)
