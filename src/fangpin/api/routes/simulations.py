@@ -27,7 +27,7 @@ def drafts_dir(request: Request) -> Path:
 
 
 def _url(session: Session) -> str:
-    return str(session.get_bind().engine.url.render_as_string(hide_password=False))  # type: ignore[union-attr]
+    return str(session.get_bind().engine.url.render_as_string(hide_password=False))
 
 
 def _job_json(job: dict[str, Any], impact: dict[str, Any] | None = None) -> dict[str, Any]:

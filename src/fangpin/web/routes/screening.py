@@ -127,7 +127,7 @@ async def _start(request: Request, viewer: Viewer, form: FormData, sent: str | N
 
 def _job_for(request: Request, viewer: Viewer, job_id: str) -> dict[str, object] | None:
     job = jobs.get(database_url(request), job_id)
-    if job is None:
+    if job is None or job["kind"] != "screen":  # a simulation has its own page (routes.simulate)
         return None
     auth.same_county(viewer, str(job["county"]), "该筛查任务")
     return job
