@@ -3,8 +3,8 @@ with charts, and the office's draft packs: uploaded as a zip, or a shipped pack 
 in a form (``services.drafts``).
 
 Submitting the form queues a simulation job (``services.jobs``, kind ``simulate``): re-deciding a large run
-takes minutes, which a web request should not hold. The job's page shows it queued or running (it reloads
-itself every two seconds), then the impact report kept in the job's record, with its charts; a failed
+takes minutes, which a web request should not hold. The job's page shows it queued or running (static/
+simulate.js polls its state; without scripts the page reloads itself), then the impact report kept in the job's record, with its charts; a failed
 simulation shows why. Like screening, one job of a county runs at a time; a job whose worker died is failed."""
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def _job_for(request: Request, viewer: Viewer, job_id: str) -> dict[str, Any] | 
 @router.get("/simulate/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
 def simulation_job_page(request: Request, job_id: str, session: DB,
                         viewer: Annotated[Viewer, Depends(auth.page("simulate"))]) -> Response:
-    """The job queued or running (the page reloads itself), failed (why), or done: the impact and charts."""
+    """The job queued or running (followed until it ends), failed (why), or done: the impact and charts."""
     job = _job_for(request, viewer, job_id)
     if job is None:
         return error_page(request, 404, "没有这个模拟任务", f"模拟任务 {job_id[:64]} 不存在", viewer)
