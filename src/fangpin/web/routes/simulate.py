@@ -4,8 +4,9 @@ in a form (``services.drafts``).
 
 Submitting the form queues a simulation job (``services.jobs``, kind ``simulate``): re-deciding a large run
 takes minutes, which a web request should not hold. The job's page shows it queued or running (static/
-simulate.js polls its state; without scripts the page reloads itself), then the impact report kept in the job's record, with its charts; a failed
-simulation shows why. Like screening, one job of a county runs at a time; a job whose worker died is failed."""
+simulate.js polls its state; without scripts the page reloads itself), then the impact report kept in the
+job's record, with its charts; a failed simulation shows why. Like screening, one job of a county runs at a
+time; a job whose worker died is failed."""
 
 from __future__ import annotations
 
