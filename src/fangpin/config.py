@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     xlsx_max_columns: int = 1000  # columns of a sheet
     parse_memory_mb: int = 4096  # address space of the process that reads one xlsx
     parse_seconds: int = 900  # wall time for reading one xlsx
+    # POST /v1/simulations answers within the request up to this many households (of all its runs together);
+    # a larger simulation is queued as a job (202, docs/simulate.md). The console always queues.
+    simulate_sync_max_households: int = Field(default=200_000, ge=0)
 
 
 @functools.lru_cache(maxsize=16)

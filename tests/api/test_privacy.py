@@ -5,13 +5,14 @@ and a row in the access log for every read route of the OpenAPI document."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fangpin.claims import ROLES
 from fangpin.db.session import session_scope
-from fangpin.services import access_log
+from fangpin.services import access_log, jobs
 from fangpin.services.users import add_user
 from tests.api.conftest import Api
 from tests.support import COUNTY, OTHER_COUNTY, document
@@ -113,9 +114,12 @@ def _filled(path: str, values: dict[str, Any]) -> str:
     return re.sub(r"\{(\w+)\}", lambda match: str(values[match.group(1)]), path)
 
 
-def test_every_read_route_of_the_openapi_document_leaves_a_row_in_the_access_log(api: Api) -> None:
+def test_every_read_route_of_the_openapi_document_leaves_a_row_in_the_access_log(api: Api, tmp_path: Path) -> None:
     claim = api.claim_at("surveyed")
-    values = {"decision_id": claim["decision_id"], "claim_id": claim["id"], "county": COUNTY, "year": 2019}
+    queued = jobs.enqueue_simulation(api.database_url, county=COUNTY, year=2019, user="office", runs=["r"],
+                                     pack="handan-2020", fiscal_input=None, drafts_dir=tmp_path, runs_dir=tmp_path)
+    values = {"decision_id": claim["decision_id"], "claim_id": claim["id"], "county": COUNTY, "year": 2019,
+              "job_id": queued["id"]}
     paths = api.client.get("/v1/openapi.json").json()["paths"]
     reads = sorted(path for path, operations in paths.items() if "get" in operations and path != "/v1/health")
     assert len(reads) >= 4  # decisions, claims, a claim, the fund

@@ -15,7 +15,7 @@ from fangpin.cli import app
 from fangpin.db.models import Payment
 from fangpin.db.session import session_scope
 from fangpin.errors import PackError
-from fangpin.services import resolve_pack
+from fangpin.services import jobs, resolve_pack
 from fangpin.services.screening import ScreenRequest, screen
 from fangpin.web import configure_console
 from tests.api.conftest import Api
@@ -79,6 +79,35 @@ def test_the_office_simulates_the_2020_line_over_its_run(api: Api, run_id: str) 
     assert impact["pack_after"] == {"id": "handan-2020", "version": "2020.1", "hash": impact["pack_after"]["hash"],
                                     "draft": False}
     assert api.post("/v1/simulations", {"runs": [run_id], "pack": "handan-2020"}, who="auditor").status_code == 200
+
+
+def test_a_large_simulation_is_queued_and_followed_to_its_report(api: Api, run_id: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs over ``simulate_sync_max_households`` (or ``"background": true``) are queued: 202 with the job's
+    location, which answers its state and, once the worker ran it, the report the request would have given."""
+    at_once = api.post("/v1/simulations", {"runs": [run_id], "pack": "handan-2020"}).json()
+    monkeypatch.setenv("FANGPIN_SIMULATE_SYNC_MAX_HOUSEHOLDS", "1")  # the demo run has more
+
+    queued = api.post("/v1/simulations", {"runs": [run_id], "pack": "handan-2020"})
+
+    assert queued.status_code == 202, queued.text
+    job = queued.json()
+    assert job["state"] == "queued" and job["impact"] is None and job["runs"] == [run_id]
+    assert queued.headers["location"] == job["location"] == f"/v1/simulations/jobs/{job['job_id']}"
+    assert api.get(job["location"], who="office").json()["state"] == "queued"
+    assert jobs.Worker(api.database_url).run_one()
+    done = api.get(job["location"], who="auditor")
+    assert done.status_code == 200, done.text
+    assert done.json()["state"] == "done" and done.json()["impact"] == at_once
+    assert api.get(job["location"], who="other_office").status_code == 404
+    assert api.get(job["location"], who="surveyor").status_code == 403
+    assert api.get("/v1/simulations/jobs/nosuchjob").status_code == 404
+
+    monkeypatch.delenv("FANGPIN_SIMULATE_SYNC_MAX_HOUSEHOLDS")
+    background = api.post("/v1/simulations", {"runs": [run_id], "pack": "a" * 64, "background": True})
+    assert background.status_code == 422  # refused at once, never queued
+    background = api.post("/v1/simulations", {"runs": [run_id], "pack": "handan-2020", "background": True})
+    assert background.status_code == 202
 
 
 @pytest.mark.parametrize(("who", "body", "status", "field"), [

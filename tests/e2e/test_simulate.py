@@ -1,5 +1,6 @@
 """The office weighs a policy change in the console, in headless chromium: it uploads a draft pack, simulates
-its run under it and reads the charts (township bars, the flows, the bands)."""
+its run under it (a job the worker runs; the job's page follows it) and reads the charts (township bars, the
+flows, the bands)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ def test_upload_a_draft_simulate_the_run_and_see_the_charts(demo_run: str, visit
 
     page.select_option("#simulate-form select[name=run]", demo_run)
     assert "draft-edge" in page.inner_text("#simulate-form select[name=pack] option:checked")
-    page.click("#simulate-form button[type=submit]")
-    page.wait_for_selector("#simulate-result")
+    page.click("#simulate-form button[type=submit]")  # queued as a job: its page reloads itself until done
+    page.wait_for_url("**/console/simulate/jobs/*")
+    page.wait_for_selector("#simulate-result", timeout=120_000)
     page.wait_for_function(ALL_CHARTS_READY, arg=3)
     page.wait_for_timeout(1200)  # the charts' entry animation
     office.shot("31-simulate-draft-result")

@@ -206,3 +206,58 @@ def test_a_job_whose_worker_is_gone_reads_as_failed(database_url: str, tmp_path:
     seen = jobs.get(database_url, job["id"])
     assert seen is not None and seen["state"] == "failed"
     assert not Path(claimed.drop_dir).exists()
+
+
+def test_a_screening_job_checks_each_file_against_the_limit_its_upload_was_checked_with(
+        database_url: str, tmp_path: Path) -> None:
+    """The console checked the upload at ``max_upload_file_mb``; the job checks again with that limit (kept in
+    the job), not with the larger one for a folder on disk: a file over it fails the job naming the file."""
+    drop = _drop_copy(tmp_path, "limited")
+    largest = max(drop.iterdir(), key=lambda path: path.stat().st_size)
+    limit = largest.stat().st_size - 1
+    job = jobs.enqueue(database_url, county=COUNTY, year=2019, user="office",
+                       files=sorted(path.name for path in drop.iterdir()), drop_dir=drop,
+                       runs_dir=tmp_path / "runs", pack_dir=None, sources_dir=None, max_file_bytes=limit)
+
+    assert jobs.Worker(database_url).run_one()
+
+    failed = jobs.get(database_url, job["id"])
+    assert failed is not None and failed["state"] == "failed", failed
+    assert largest.name in failed["error"] and f"{limit} bytes" in failed["error"]
+    assert _runs(database_url) == 0 and not drop.exists()
+
+
+def test_a_screening_job_without_a_recorded_limit_uses_the_upload_setting(database_url: str, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FANGPIN_MAX_UPLOAD_FILE_MB", "0")  # no file passes: the job used the upload's setting
+    job = _enqueue(database_url, tmp_path)
+
+    assert jobs.Worker(database_url).run_one()
+
+    failed = jobs.get(database_url, job["id"])
+    assert failed is not None and failed["state"] == "failed"
+    assert "max_upload_file_mb" in failed["error"] and _runs(database_url) == 0
+
+
+def test_a_simulation_job_whose_worker_is_gone_reads_as_failed_in_chinese(database_url: str, tmp_path: Path) -> None:
+    """Dead-worker recovery applies to simulations: the job is failed when it is looked at, with a message
+    saying so in Chinese; a screening job of the county queued behind it then runs."""
+    simulation = jobs.enqueue_simulation(database_url, county=COUNTY, year=2019, user="office", runs=["r1"],
+                                         pack="handan-2020", fiscal_input=None, drafts_dir=tmp_path / "drafts",
+                                         runs_dir=tmp_path / "runs")
+    screening = _enqueue(database_url, tmp_path)
+    claimed = jobs.claim(database_url, "some-host-that-is-not-this-one:1")
+    assert claimed is not None and claimed.id == simulation["id"] and claimed.kind == "simulate"
+    assert jobs.claim(database_url, "another-worker") is None  # one job of a county at a time, whatever its kind
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    with session_scope(database_url) as session:
+        session.execute(update(JobRecord).where(JobRecord.id == simulation["id"])
+                        .values(owner=f"{socket.gethostname()}:{int(dead.stdout)}"))
+
+    seen = jobs.get(database_url, simulation["id"])
+
+    assert seen is not None and seen["state"] == "failed" and seen["kind"] == "simulate"
+    assert "工作进程" in seen["error"] and "请重新提交模拟" in seen["error"]
+    taken = jobs.claim(database_url, "another-worker")
+    assert taken is not None and taken.id == screening["id"]

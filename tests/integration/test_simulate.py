@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from fangpin.cli import app
 from fangpin.db.session import get_engine, session_scope
 from fangpin.reports.impact import write_impact
+from fangpin.services import jobs
 from fangpin.services.drafts import store_draft
 from fangpin.services.replay import replay_run
 from fangpin.services.screening import ScreenRequest, screen
@@ -270,3 +271,42 @@ def test_a_stored_draft_is_refused_for_checking_a_household(tmp_path: Path) -> N
 
     assert result.exit_code == 3 and "draft pack" in result.output
     assert runner.invoke(app, ["check", str(household)]).exit_code == 0
+
+
+def test_a_simulation_queued_as_a_job_gives_the_same_report_as_simulating_at_once(demo_run: tuple[str, str],
+                                                                                    tmp_path: Path) -> None:
+    """The worker runs a queued simulation (``services.simulate.simulate_job``): its report, kept in the job,
+    is the one ``simulate`` gives (through JSON: what the console and the API read back), its stages done."""
+    database_url, run_id = demo_run
+    job = jobs.enqueue_simulation(database_url, county=COUNTY, year=2019, user="office", runs=[run_id],
+                                  pack="handan-2020", fiscal_input="100000.00", drafts_dir=tmp_path / "drafts",
+                                  runs_dir=tmp_path / "runs")
+    assert job["state"] == "queued" and jobs.result_of(database_url, job["id"]) is None
+
+    assert jobs.Worker(database_url).run_one()
+
+    done = jobs.get(database_url, job["id"])
+    assert done is not None and done["state"] == "done", done
+    assert done["stages"] == {"replay": {"done": 1, "total": 1}, "impact": {"done": 1, "total": 1}}
+    expected = _simulate(database_url, run_id, PACK_2020, fiscal_input=10_000_000).impact
+    assert jobs.result_of(database_url, job["id"]) == json.loads(json.dumps(expected))
+    assert expected["totals"]["payout_difference"] == 3451640
+    assert expected["fund"][0]["fiscal_input"] == 10_000_000
+
+
+def test_a_queued_simulation_of_a_draft_broken_on_disk_fails_with_a_chinese_message(demo_run: tuple[str, str],
+                                                                                     tmp_path: Path) -> None:
+    database_url, run_id = demo_run
+    draft = store_draft(draft_zip(), tmp_path / "drafts", "office")
+    job = jobs.enqueue_simulation(database_url, county=COUNTY, year=2019, user="office", runs=[run_id],
+                                  pack=draft.hash, fiscal_input=None, drafts_dir=tmp_path / "drafts",
+                                  runs_dir=tmp_path / "runs")
+    parameters = draft.directory / "parameters.yaml"
+    parameters.write_text(parameters.read_text("utf-8").replace('"15000.00"', '"lots"'), "utf-8")
+
+    assert jobs.Worker(database_url).run_one()
+
+    failed = jobs.get(database_url, job["id"])
+    assert failed is not None and failed["state"] == "failed"
+    assert failed["error"].startswith(f"规则包 {draft.hash[:12]} 无法载入") and "parameters.yaml" in failed["error"]
+    assert jobs.result_of(database_url, job["id"]) is None

@@ -148,6 +148,8 @@ class SimulationIn(BaseModel):
     pack: str = Field(min_length=1, max_length=100, description="A shipped pack's id, or a stored draft's sha256.")
     fiscal_input: Amount | None = Field(None, description="Assume this fiscal input (yuan) instead of the one "
                                         "recorded; nothing is stored.")
+    background: bool = Field(False, description="Queue the simulation as a job (202) even if its runs are small "
+                             "enough to be simulated within the request.")
 
 
 class SimulationOut(BaseModel):
@@ -167,6 +169,23 @@ class SimulationOut(BaseModel):
     bands: list[dict[str, Any]]
     fund: list[dict[str, Any]]
     attribution: dict[str, Any]
+
+
+class SimulationJobOut(BaseModel):
+    """A simulation queued as a job (202), or its state: ``impact`` once it is ``done``, ``error`` if ``failed``."""
+
+    job_id: str
+    state: Literal["queued", "running", "done", "failed"]
+    location: str
+    runs: list[str]
+    pack: str
+    county: str
+    year: int
+    stages: dict[str, dict[str, int]]
+    error: str | None = None
+    queued_at: str
+    finished_at: str | None = None
+    impact: SimulationOut | None = None
 
 
 class DraftOut(BaseModel):

@@ -245,11 +245,12 @@ JOB_STATES = ("queued", "running", "done", "failed")
 
 
 class JobRecord(Base):
-    """A screening job started from the console (migration 0008): queued until a worker process claims it
-    (``services.jobs``), one running job per county at a time (a partial unique index), its progress, the
-    worker that runs it (``owner`` host:pid) and when that worker last said it was alive (``heartbeat_at``).
-    ``drop_dir`` is the temporary folder holding the upload; it is removed when the job ends, and by the next
-    worker to start when the job's worker died."""
+    """A job started from the console (migration 0008; ``kind``, 0010): a screening (``screen``) or a policy
+    simulation (``simulate``: its runs, pack and impact in ``params`` and ``result``), queued until a worker
+    process claims it (``services.jobs``), one running job per county at a time (a partial unique index), its
+    progress, the worker that runs it (``owner`` host:pid) and when that worker last said it was alive
+    (``heartbeat_at``). ``drop_dir`` is the temporary folder holding a screening's upload (empty for a
+    simulation); it is removed when the job ends, and by the next worker to start when the job's worker died."""
 
     __tablename__ = "jobs"
     __table_args__ = (
@@ -277,6 +278,9 @@ class JobRecord(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    kind: Mapped[str] = mapped_column(String(20), default="screen", server_default="screen")
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 import fangpin.db.claims_models  # noqa: E402, F401 - claims, users and the fund share this Base and its migrations

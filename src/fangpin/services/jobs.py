@@ -1,11 +1,13 @@
-"""Screening jobs as database records, and the worker process that runs them (docs/operations.md, "Jobs").
+"""Jobs as database records, and the worker process that runs them (docs/operations.md, "Jobs").
 
-The console queues a job (``enqueue``): a row of ``jobs`` in state ``queued`` naming the upload's temporary
-folder. A worker (``fangpin worker``, or the one ``fangpin serve`` starts beside the web processes) claims
-the oldest queued job of a county that has no job running, runs ``services.screening.screen`` on it, writes
-its progress and a heartbeat every few seconds, and marks it ``done`` or ``failed``; the upload's folder is
-removed either way. One job runs per county at a time: a partial unique index on ``jobs(county) WHERE
-state = 'running'`` refuses a second, whatever several workers do at once.
+The console queues a screening (``enqueue``): a row of ``jobs`` of kind ``screen`` in state ``queued``
+naming the upload's temporary folder; or a policy simulation (``enqueue_simulation``, kind ``simulate``,
+whose impact report is kept in the job's ``result``). A worker (``fangpin worker``, or the one ``fangpin
+serve`` starts beside the web processes) claims the oldest queued job of a county that has no job running,
+runs it (``services.screening.screen``, or ``services.simulate.simulate_job``), writes its progress and a
+heartbeat every few seconds, and marks it ``done`` or ``failed``; the upload's folder is removed either way.
+One job runs per county at a time, whatever its kind: a partial unique index on ``jobs(county) WHERE state =
+'running'`` refuses a second, whatever several workers do at once.
 
 A worker that dies (kill -9, a crash, the machine rebooted) leaves its job ``running``. The next worker to
 start, and every worker now and then, marks such jobs ``failed`` and removes their temporary files: those
@@ -18,7 +20,7 @@ is PostgreSQL only; dramatiq, rq and celery need a broker (Redis, RabbitMQ); hue
 (a second ORM and connection setup) and has no one-per-county rule nor recovery of a dead worker's job by
 its heartbeat. The queue here is ~200 lines on SQLAlchemy with the claim done by the database.
 
-Length: over 300 lines because queueing, claiming, heartbeats and recovery of a job must agree on one set
+Length: over 320 lines because queueing, claiming, heartbeats and recovery of a job must agree on one set
 of state transitions on both databases; split, each part would restate them.
 """
 
@@ -51,6 +53,12 @@ HEARTBEAT_SECONDS = 2.0
 STALE_AFTER = dt.timedelta(minutes=10)
 PID_REUSED_AFTER = dt.timedelta(hours=6)  # no heartbeat for this long: the live process is not the worker
 PARTIAL_MARK = ".partial-job"  # staging folders of a job's run: <runs dir>/.<run id>.partial-job<job id>
+KINDS = ("screen", "simulate")
+ABANDONED = {  # what a job's page says when its worker died
+    "screen": "the worker running this job ({owner}) stopped before it finished: nothing of this run was stored; "
+              "upload the drop again to screen it",
+    "simulate": "运行这次模拟的工作进程({owner})在完成前停止了:模拟不保存任何判定,请重新提交模拟",
+}
 
 
 def now() -> dt.datetime:
@@ -71,9 +79,12 @@ def _aware(moment: dt.datetime | None) -> dt.datetime | None:
 def view(job: JobRecord) -> dict[str, Any]:
     """A job as the console shows it (the job page, the polling answer and every server-sent event)."""
     progress = job.progress or {}
+    params = job.params or {}
     started, finished = _aware(job.started_at), _aware(job.finished_at)
     return {
-        "id": job.id, "county": job.county, "year": job.year, "user": job.user_name, "files": list(job.files),
+        "id": job.id, "kind": job.kind or "screen", "runs": list(params.get("runs", [])),
+        "pack": params.get("pack"), "fiscal_input": params.get("fiscal_input"), "county": job.county,
+        "year": job.year, "user": job.user_name, "files": list(job.files),
         "state": job.state, "stages": progress.get("stages", {}), "steps": progress.get("steps", {}),
         "current": progress.get("current"), "run_id": job.run_id, "already": bool(job.already),
         "error": job.error, "warnings": progress.get("warnings", []),
@@ -90,15 +101,45 @@ def new_drop_folder() -> Path:
 
 
 def enqueue(database_url: str, *, county: str, year: int, user: str, files: list[str], drop_dir: Path,
-            runs_dir: Path, pack_dir: Path | None, sources_dir: Path | None) -> dict[str, Any]:
-    """Queue a screening of the drop in ``drop_dir`` (which the job now owns: it is removed when the job ends)."""
+            runs_dir: Path, pack_dir: Path | None, sources_dir: Path | None,
+            max_file_bytes: int | None = None) -> dict[str, Any]:
+    """Queue a screening of the drop in ``drop_dir`` (which the job now owns: it is removed when the job ends).
+    ``max_file_bytes``: the per-file limit the upload was checked with; the job checks each file against it
+    again (else against the settings' ``max_upload_file_mb``), with the settings' other limits on files."""
     job = JobRecord(
-        id=uuid.uuid4().hex, county=county, year=year, state="queued", user_name=user, files=files,
+        id=uuid.uuid4().hex, kind="screen", county=county, year=year, state="queued", user_name=user, files=files,
         drop_dir=str(drop_dir), runs_dir=str(Path(runs_dir).resolve()),
         pack_dir=str(pack_dir) if pack_dir else None, sources_dir=str(sources_dir) if sources_dir else None,
+        params={"max_file_bytes": max_file_bytes} if max_file_bytes else None,
         progress={"stages": {"upload": {"done": len(files), "total": len(files)}}, "steps": {}, "current": None},
         already=False, created_at=now(),
     )
+    return _add(database_url, job)
+
+
+def enqueue_simulation(database_url: str, *, county: str, year: int, user: str, runs: list[str], pack: str,
+                       fiscal_input: str | None, drafts_dir: Path, runs_dir: Path) -> dict[str, Any]:
+    """Queue a simulation of ``runs`` (of ``county`` and ``year``) under ``pack`` (a shipped pack's id or a
+    stored draft's hash in ``drafts_dir``); the worker runs ``services.simulate.simulate_job``."""
+    job = JobRecord(
+        id=uuid.uuid4().hex, kind="simulate", county=county, year=year, state="queued", user_name=user, files=[],
+        drop_dir="", runs_dir=str(Path(runs_dir).resolve()), pack_dir=None, sources_dir=None,
+        params={"runs": list(runs), "pack": pack, "fiscal_input": fiscal_input,
+                "drafts_dir": str(Path(drafts_dir).resolve())},
+        progress={"stages": {"replay": {"done": 0, "total": len(runs)}}, "steps": {}, "current": None},
+        already=False, created_at=now(),
+    )
+    return _add(database_url, job)
+
+
+def result_of(database_url: str, job_id: str) -> dict[str, Any] | None:
+    """A finished simulation's impact report (None while it runs, or for a screening)."""
+    with session_scope(database_url) as session:
+        job = session.get(JobRecord, job_id)
+        return dict(job.result) if job is not None and job.result is not None else None
+
+
+def _add(database_url: str, job: JobRecord) -> dict[str, Any]:
     with session_scope(database_url) as session:
         session.add(job)
         session.flush()
@@ -144,7 +185,8 @@ def _abandoned(job: JobRecord, moment: dt.datetime, stale_after: dt.timedelta) -
 
 def remove_temporary_files(job: JobRecord) -> None:
     """The upload's folder and any half-written result folder of the job's run."""
-    shutil.rmtree(job.drop_dir, ignore_errors=True)
+    if job.drop_dir:
+        shutil.rmtree(job.drop_dir, ignore_errors=True)
     runs_dir = Path(job.runs_dir)
     if runs_dir.is_dir():
         for partial in runs_dir.glob(f".*{PARTIAL_MARK}{job.id}"):
@@ -163,14 +205,13 @@ def fail_abandoned(database_url: str, *, stale_after: dt.timedelta = STALE_AFTER
                 update(JobRecord).where(JobRecord.id == job.id, JobRecord.state == "running",
                                         JobRecord.owner == job.owner)
                 .values(state="failed", finished_at=moment,
-                        error=f"the worker running this job ({job.owner}) stopped before it finished: nothing of "
-                              "this run was stored; upload the drop again to screen it")
+                        error=ABANDONED.get(job.kind, ABANDONED["screen"]).format(owner=job.owner))
             )
             if claimed.rowcount == 1:  # type: ignore[attr-defined]
                 failed.append(job)
     for job in failed:
         remove_temporary_files(job)
-        log.warning("screening job %s (county %s) was left running by %s: marked failed", job.id, job.county,
+        log.warning("%s job %s (county %s) was left running by %s: marked failed", job.kind, job.id, job.county,
                     job.owner)
     return [job.id for job in failed]
 
@@ -249,32 +290,47 @@ class _Progress:
 
 
 Runner = Callable[[JobRecord, str, Callable[[str, int, int], None]], tuple[str | None, bool, list[str]]]
+Simulator = Callable[[JobRecord, str, Callable[[str, int, int], None]], dict[str, Any]]  # the impact report
 
 
 def screen_job(job: JobRecord, database_url: str,
                progress: Callable[[str, int, int], None]) -> tuple[str | None, bool, list[str]]:
     """Run the job's screening: its run id, whether the drop was already screened, and any warnings."""
-    from fangpin.config import get_settings
-    from fangpin.services.screening import ScreenRequest, screen
+    import dataclasses
 
+    from fangpin.config import get_settings
+    from fangpin.services.screening import ScreenRequest, file_limits, screen
+
+    settings = get_settings()
+    limits = file_limits(settings)  # the upload's per-file limit, not the larger one for a folder on disk:
+    max_file_bytes = (job.params or {}).get("max_file_bytes") or settings.max_upload_file_mb << 20
+    limits = dataclasses.replace(limits, max_file_bytes=int(max_file_bytes))
     request = ScreenRequest(drop=Path(job.drop_dir), year=job.year, county=job.county, database_url=database_url,
                             pack_dir=Path(job.pack_dir) if job.pack_dir else None, runs_dir=Path(job.runs_dir),
                             sources_dir=Path(job.sources_dir) if job.sources_dir else None,
-                            workers=get_settings().workers, staging_tag=f"{PARTIAL_MARK}{job.id}")
+                            workers=settings.workers, staging_tag=f"{PARTIAL_MARK}{job.id}", limits=limits)
     result = screen(request, progress)
     return str(result.run["run_id"]), result.already, list(result.warnings)
 
 
+def simulate_job(job: JobRecord, database_url: str, progress: Callable[[str, int, int], None]) -> dict[str, Any]:
+    from fangpin.services.simulate import simulate_job as run
+
+    return run(job, database_url, progress)
+
+
 class Worker:
-    """Claims and runs screening jobs one after another until ``stop`` is set."""
+    """Claims and runs jobs (screenings and simulations) one after another until ``stop`` is set."""
 
     def __init__(self, database_url: str, *, poll_seconds: float = 1.0, heartbeat_seconds: float = HEARTBEAT_SECONDS,
-                 stale_after: dt.timedelta = STALE_AFTER, runner: Runner = screen_job) -> None:
+                 stale_after: dt.timedelta = STALE_AFTER, runner: Runner = screen_job,
+                 simulator: Simulator = simulate_job) -> None:
         self.database_url = database_url
         self.poll_seconds = poll_seconds
         self.heartbeat_seconds = heartbeat_seconds
         self.stale_after = stale_after
         self.runner = runner
+        self.simulator = simulator
         self.stop = threading.Event()
         self.owner = this_owner()
         self._thread: threading.Thread | None = None
@@ -321,31 +377,36 @@ class Worker:
         beat.start()
         run_id: str | None = None
         already = False
+        result: dict[str, Any] | None = None
         try:
-            run_id, already, warnings = self.runner(job, self.database_url, progress.report)
-            progress.warnings.extend(warnings)
+            if job.kind == "simulate":
+                result = self.simulator(job, self.database_url, progress.report)
+            else:
+                run_id, already, warnings = self.runner(job, self.database_url, progress.report)
+                progress.warnings.extend(warnings)
             progress.complete()
             state, error = "done", None
         except FangpinError as exc:
             state, error = "failed", str(exc)
         except Exception as exc:  # the page must say the run failed, whatever failed
-            log.exception("screening job %s failed", job.id)
+            log.exception("%s job %s failed", job.kind, job.id)
             state, error = "failed", f"内部错误:{type(exc).__name__}: {exc}"
         finally:
             beating.set()
             beat.join()
             remove_temporary_files(job)
-        self._finish(job.id, state, error, run_id, already, progress)
+        self._finish(job.id, state, error, run_id, already, progress, result)
         return True
 
     def _finish(self, job_id: str, state: str, error: str | None, run_id: str | None, already: bool,
-                progress: _Progress) -> None:
+                progress: _Progress, result: dict[str, Any] | None = None) -> None:
         for attempt in range(30):  # the database may be restarting: the job's end must still be recorded
             try:
                 with session_scope(self.database_url) as session:
                     session.execute(update(JobRecord).where(JobRecord.id == job_id, JobRecord.owner == self.owner)
                                     .values(state=state, error=error, run_id=run_id, already=already,
-                                            progress=progress.as_json(), finished_at=now(), heartbeat_at=now()))
+                                            progress=progress.as_json(), result=result, finished_at=now(),
+                                            heartbeat_at=now()))
                 return
             except OperationalError:
                 log.warning("could not record the end of job %s (attempt %d)", job_id, attempt + 1)
@@ -374,8 +435,8 @@ def wait_for(database_url: str, job_id: str, *, timeout: float = 120.0) -> dict[
     while time.monotonic() < deadline:
         job = get(database_url, job_id)
         if job is None:
-            raise FangpinError(f"no screening job {job_id}")
+            raise FangpinError(f"no job {job_id}")
         if job["state"] not in ACTIVE:
             return job
         time.sleep(0.1)
-    raise FangpinError(f"screening job {job_id} did not finish in {timeout:.0f} s")
+    raise FangpinError(f"job {job_id} did not finish in {timeout:.0f} s")

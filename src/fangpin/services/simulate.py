@@ -4,10 +4,15 @@ screening, the same attribution as replay): nothing is forked, nothing is stored
 
 The fund section reads the county's fund for the year (``services.fund``: opening balance and fiscal inputs)
 and sets against it what the runs decided under each pack: the payouts, the balance, and the budget's top-up.
+
+The console runs a simulation as a job (``services.jobs``, kind ``simulate``): ``check_request`` refuses
+what can be refused at once (role, county, runs, pack, fiscal input) before it is queued, and the worker
+runs ``simulate_job``, whose impact report is kept in the job's record.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,9 +20,10 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
-from fangpin.claims import Actor, NotAllowed, NotFound
-from fangpin.db.models import Run
-from fangpin.errors import ReplayError
+from fangpin.claims import Actor, InvalidRequest, NotAllowed, NotFound
+from fangpin.db.models import JobRecord, Run
+from fangpin.db.session import session_scope
+from fangpin.errors import PackError, ReplayError
 from fangpin.packs import Pack
 from fangpin.reports.impact import compute_impact
 from fangpin.services.drafts import is_draft, pack_to_simulate
@@ -25,6 +31,11 @@ from fangpin.services.fund import fund_line, input_amount
 from fangpin.services.replay import ReplayResult, replay_run
 
 MAX_RUNS = 20
+Progress = Callable[[str, int, int], None]  # stage, done, total (``services.jobs``)
+
+
+def _no_progress(_stage: str, _done: int, _total: int) -> None:
+    pass
 
 
 @dataclass
@@ -84,11 +95,17 @@ def fund_lines(session: Session, county: str, year: int, payouts: dict[str, tupl
 
 
 def simulate(session: Session, run_ids: list[str], pack_dir: Path, *, draft: bool = False,
-             fiscal_input: int | None = None) -> Simulation:
-    """The impact of the pack at ``pack_dir`` on the stored runs (of one county and year)."""
+             fiscal_input: int | None = None, progress: Progress = _no_progress) -> Simulation:
+    """The impact of the pack at ``pack_dir`` on the stored runs (of one county and year); ``progress`` hears
+    ``replay`` after each run re-decided and ``impact`` once the report is computed."""
     runs = _runs(session, run_ids)
     draft = draft or is_draft(pack_dir)
-    results: list[tuple[str, ReplayResult]] = [(run.id, replay_run(session, run.id, pack_dir)) for run in runs]
+    results: list[tuple[str, ReplayResult]] = []
+    progress("replay", 0, len(runs))
+    for number, run in enumerate(runs, 1):
+        results.append((run.id, replay_run(session, run.id, pack_dir)))
+        progress("replay", number, len(runs))
+    progress("impact", 0, 1)
     befores = {result.pack_before.hash for _, result in results}
     if len(befores) > 1:
         raise ReplayError("the runs simulated together were decided under different packs: simulate them one by one")
@@ -124,21 +141,71 @@ def simulate(session: Session, run_ids: list[str], pack_dir: Path, *, draft: boo
     }
     impact = compute_impact(stored, replayed, diff, causes, parameters=parameters, clauses=clauses,
                             rule_clauses=rule_clauses, fund=fund, header=header)
+    progress("impact", 1, 1)
     return Simulation(impact=impact, diff=diff, pack_before=before, pack_after=after, cause_labels=labels)
 
 
 SIMULATORS = frozenset({"office", "auditor"})  # the county office weighs a policy change; auditors read it
 
 
-def simulate_for(session: Session, actor: Actor, run_ids: list[str], pack: str, drafts: Path,
-                 fiscal_input: object | None = None) -> Simulation:
-    """The API's and the console's simulation: ``pack`` is a shipped pack's id or a stored draft's sha256;
-    the runs must be of the user's county."""
+@dataclass(frozen=True)
+class Asked:
+    """A simulation checked before it runs: its runs (all of ``county`` and ``year``) and their households."""
+
+    runs: list[str]
+    county: str
+    year: int
+    households: int
+    pack_dir: Path
+    draft: bool
+    fiscal_input: int | None
+
+
+def check_request(session: Session, actor: Actor, run_ids: list[str], pack: str, drafts: Path,
+                  fiscal_input: object | None = None) -> Asked:
+    """The API's and the console's simulation, checked before it runs: ``pack`` is a shipped pack's id or a
+    stored draft's sha256. Refused now: the user's role, runs not of the user's county (or of several counties
+    or years), a pack neither shipped nor a stored draft, a fiscal input that is no amount."""
     if actor.role not in SIMULATORS:
         raise NotAllowed(f"a user with role {actor.role} may not simulate packs (the office and auditors do)")
-    for run in _runs(session, run_ids):
+    runs = _runs(session, run_ids)
+    for run in runs:
         if run.county != actor.county:
             raise NotAllowed(f"run {run.id} is of county {run.county}, not {actor.name}'s county ({actor.county})")
     folder, draft = pack_to_simulate(pack, drafts)
     assumed = None if fiscal_input in (None, "") else input_amount(fiscal_input)
-    return simulate(session, run_ids, folder, draft=draft, fiscal_input=assumed)
+    return Asked(runs=[run.id for run in runs], county=runs[0].county, year=runs[0].year,
+                 households=sum(run.households or 0 for run in runs), pack_dir=folder, draft=draft,
+                 fiscal_input=assumed)
+
+
+def simulate_job(job: JobRecord, database_url: str, progress: Progress) -> dict[str, Any]:
+    """A queued simulation, run by the worker (``services.jobs``): its impact report. The request was checked
+    when it was queued; what can fail now (a draft changed or removed since, a run re-decided under another
+    pack) fails the job with a Chinese message naming the pack and the cause."""
+    params = job.params or {}
+    pack = str(params.get("pack") or "")
+    fiscal = params.get("fiscal_input")
+    try:
+        folder, draft = pack_to_simulate(pack, Path(str(params.get("drafts_dir", ""))))
+        with session_scope(database_url) as session:
+            for run in _runs(session, [str(run_id) for run_id in params.get("runs", [])]):
+                if run.county != job.county:
+                    raise NotAllowed(f"run {run.id} is of county {run.county}, not {job.county}")
+            result = simulate(session, list(params.get("runs", [])), folder, draft=draft,
+                              fiscal_input=None if fiscal in (None, "") else input_amount(fiscal), progress=progress)
+    except PackError as exc:
+        raise ReplayError(f"规则包 {_short(pack)} 无法载入(草案可能已被修改或删除):{exc}") from exc
+    except InvalidRequest as exc:
+        raise ReplayError(f"规则包或参数有误:{exc}") from exc
+    except NotFound as exc:
+        raise ReplayError(f"要模拟的运行已不存在:{exc}") from exc
+    except NotAllowed as exc:
+        raise ReplayError(f"无权模拟:{exc}") from exc
+    except ReplayError as exc:
+        raise ReplayError(f"无法在规则包 {_short(pack)} 下重新判定:{exc}") from exc
+    return result.impact
+
+
+def _short(pack: str) -> str:
+    return pack[:12] if len(pack) == 64 else pack

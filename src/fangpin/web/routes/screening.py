@@ -114,7 +114,8 @@ async def _start(request: Request, viewer: Viewer, form: FormData, sent: str | N
     try:
         job = jobs.enqueue(database_url(request), county=county, year=year, user=viewer.actor.name, files=names,
                            drop_dir=folder, runs_dir=runs_dir(request), pack_dir=pack_dir,
-                           sources_dir=get_settings().sources_dir)
+                           sources_dir=get_settings().sources_dir,
+                           max_file_bytes=get_settings().max_upload_file_mb << 20)  # as read_form checked
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # not queued: nobody else will remove the upload
         raise
@@ -126,7 +127,7 @@ async def _start(request: Request, viewer: Viewer, form: FormData, sent: str | N
 
 def _job_for(request: Request, viewer: Viewer, job_id: str) -> dict[str, object] | None:
     job = jobs.get(database_url(request), job_id)
-    if job is None:
+    if job is None or job["kind"] != "screen":  # a simulation has its own page (routes.simulate)
         return None
     auth.same_county(viewer, str(job["county"]), "该筛查任务")
     return job

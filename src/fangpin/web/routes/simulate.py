@@ -1,11 +1,15 @@
 """Policy simulation (政策模拟): the impact of a draft pack on the county's stored runs (``services.simulate``),
 with charts, and the office's draft packs: uploaded as a zip, or a shipped pack with some parameters changed
-in a form (``services.drafts``). Simulating stores nothing, so it is a GET that can be linked to."""
+in a form (``services.drafts``).
+
+Submitting the form queues a simulation job (``services.jobs``, kind ``simulate``): re-deciding a large run
+takes minutes, which a web request should not hold. The job's page shows it queued or running (static/
+simulate.js polls its state; without scripts the page reloads itself), then the impact report kept in the
+job's record, with its charts; a failed simulation shows why. Like screening, one job of a county runs at a
+time; a job whose worker died is failed."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -15,44 +19,22 @@ from sqlalchemy.orm import Session
 from fangpin.claims import FUND_KEEPERS
 from fangpin.errors import FangpinError
 from fangpin.packs import Pack, available_packs
-from fangpin.services import drafts, runs
-from fangpin.services.simulate import Simulation, simulate_for
+from fangpin.services import access_log, drafts, jobs, runs
+from fangpin.services.simulate import check_request
 from fangpin.web import auth
 from fangpin.web.actions import REFUSALS, perform, status_of
 from fangpin.web.auth import DB, Viewer
 from fangpin.web.charts import chart_yuan
 from fangpin.web.labels import OUTCOMES
-from fangpin.web.render import json_answer, render, runs_dir
+from fangpin.web.render import error_page, json_answer, render, runs_dir
+from fangpin.web.routes.screening import database_url
 
 router = APIRouter()
-CACHED = 4
 RunId = Annotated[str | None, Query(max_length=40)]
 PackRef = Annotated[str | None, Query(max_length=100)]
 InputText = Annotated[str | None, Query(alias="input", max_length=40)]
-
-
-class _Results:
-    """The last few simulations, so that the charts of a page do not simulate the runs again."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: OrderedDict[tuple[str, ...], Simulation] = OrderedDict()
-
-    def get(self, key: tuple[str, ...]) -> Simulation | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[str, ...], result: Simulation) -> None:
-        with self._lock:
-            self._items[key] = result
-            while len(self._items) > CACHED:
-                self._items.popitem(last=False)
-
-
-RESULTS = _Results()
+REFRESH_SECONDS = 2
+SIMULATE_STAGES = (("replay", "重新判定"), ("impact", "计算影响"))
 
 
 def _shipped() -> list[Pack]:
@@ -67,8 +49,8 @@ def _context(request: Request, session: Session, viewer: Viewer, **extra: Any) -
     return {"runs": runs.latest_runs(session, viewer.actor.county, limit=200), "packs": shipped,
             "drafts": drafts.list_drafts(drafts.drafts_root(runs_dir(request))),
             "may_upload": viewer.actor.role in FUND_KEEPERS, "money_parameters": _money_parameters(shipped),
-            "run_id": None, "pack_ref": None, "fiscal_input": "", "result": None, "error": None,
-            "uploaded": request.query_params.get("uploaded"), **extra}
+            "run_id": None, "pack_ref": None, "fiscal_input": "", "result": None, "error": None, "job": None,
+            "stages": SIMULATE_STAGES, "refresh": None, "uploaded": request.query_params.get("uploaded"), **extra}
 
 
 def _money_parameters(packs: list[Pack]) -> dict[str, list[dict[str, str]]]:
@@ -81,55 +63,98 @@ def _money_parameters(packs: list[Pack]) -> dict[str, list[dict[str, str]]]:
     return found
 
 
-def _simulation(request: Request, session: Session, viewer: Viewer, run_id: str, pack: str,
-                fiscal_input: str) -> Simulation:
-    key = (str(session.get_bind().engine.url), run_id, pack, fiscal_input)
-    result = RESULTS.get(key)
-    if result is None:
-        result = simulate_for(session, viewer.actor, [run_id], pack, drafts.drafts_root(runs_dir(request)),
-                              fiscal_input.replace(",", "") or None)
-        RESULTS.put(key, result)
-    return result
-
-
 @router.get("/simulate", response_class=HTMLResponse, include_in_schema=False)
 def simulate_page(request: Request, session: DB, viewer: Annotated[Viewer, Depends(auth.page("simulate"))],
                   run: RunId = None, pack: PackRef = None, fiscal_input: InputText = None) -> Response:
-    context = _context(request, session, viewer, run_id=run, pack_ref=pack, fiscal_input=fiscal_input or "")
+    """The form (a run and a pack given in the address are chosen in it); it is sent by POST."""
+    return render(request, "simulate.html", _context(request, session, viewer, run_id=run, pack_ref=pack,
+                                                     fiscal_input=fiscal_input or ""), viewer=viewer)
+
+
+@router.post("/simulate", include_in_schema=False)
+def start_simulation(request: Request, viewer: Annotated[Viewer, Depends(auth.action("simulate"))],
+                     run: Annotated[str, Form(max_length=40)] = "", pack: Annotated[str, Form(max_length=100)] = "",
+                     fiscal_input: Annotated[str, Form(alias="input", max_length=40)] = "") -> Response:
+    """Check what can be checked at once (role, county, run, pack, amount), then queue the simulation."""
+    run, pack, fiscal = run.strip(), pack.strip(), fiscal_input.strip().replace(",", "")
+
+    def again(status: int, message: str) -> Response:
+        with request.app.state.sessions() as session, session.begin():
+            context = _context(request, session, viewer, run_id=run, pack_ref=pack, fiscal_input=fiscal_input,
+                               error=message)
+            return render(request, "simulate.html", context, viewer=viewer, status=status)
+
     if not run or not pack:
-        if run or pack:
-            return render(request, "simulate.html", {**context, "error": "请选择筛查运行和要模拟的规则包"},
-                          viewer=viewer, status=422)
-        return render(request, "simulate.html", context, viewer=viewer)
-    stored = runs.get_run(session, run)
-    if stored is None:
-        return render(request, "simulate.html", {**context, "error": f"没有运行 {run}"}, viewer=viewer, status=404)
-    auth.same_county(viewer, stored.county, f"运行 {run} ")
+        return again(422, "请选择筛查运行和要模拟的规则包")
+    root = drafts.drafts_root(runs_dir(request))
     try:
-        result = _simulation(request, session, viewer, run, pack, (fiscal_input or "").strip())
-    except REFUSALS as exc:
-        return render(request, "simulate.html", {**context, "error": str(exc)}, viewer=viewer,
-                      status=status_of(exc))
-    except FangpinError as exc:
-        return render(request, "simulate.html", {**context, "error": str(exc)}, viewer=viewer, status=409)
-    return render(request, "simulate.html", {**context, "result": result.impact,
-                                             "labels_of": {"groups": result.impact["group_labels"],
-                                                           "outcomes": OUTCOMES},
-                                             "chart_src": request.url.path.replace("/simulate", "/api/simulate/chart")
-                                             + "?" + request.url.query}, viewer=viewer)
+        asked = perform(request, viewer, lambda session: check_request(session, viewer.actor, [run], pack, root,
+                                                                        fiscal or None))
+    except (*REFUSALS, FangpinError) as exc:
+        return again(status_of(exc) if isinstance(exc, REFUSALS) else 409, _chinese(exc))
+    job = jobs.enqueue_simulation(database_url(request), county=asked.county, year=asked.year,
+                                  user=viewer.actor.name, runs=asked.runs, pack=pack, fiscal_input=fiscal or None,
+                                  drafts_dir=root, runs_dir=runs_dir(request))
+    return RedirectResponse(f"/console/simulate/jobs/{job['id']}", status_code=303)
 
 
-@router.get("/api/simulate/chart", include_in_schema=False)
-def simulate_chart(request: Request, session: DB, viewer: Annotated[Viewer, Depends(auth.data("simulate"))],
-                   run: RunId = None, pack: PackRef = None, fiscal_input: InputText = None) -> Response:
-    stored = runs.get_run(session, run or "")
-    if stored is None or not pack:
-        return json_answer({"error": "没有这次运行或规则包"}, 404)
-    auth.same_county(viewer, stored.county, f"运行 {run} ")
-    try:
-        impact = _simulation(request, session, viewer, stored.id, pack, (fiscal_input or "").strip()).impact
-    except FangpinError as exc:
-        return json_answer({"error": str(exc)}, status_of(exc) if isinstance(exc, REFUSALS) else 409)
+def _chinese(exc: BaseException) -> str:
+    """A refusal as the page says it: in Chinese, with the service's own words (naming file, key or run)."""
+    status = status_of(exc)
+    lead = {403: "无权模拟", 404: "未找到", 409: "无法模拟", 422: "填写有误"}.get(status, "无法模拟")
+    return f"{lead}:{exc}"
+
+
+def _job_for(request: Request, viewer: Viewer, job_id: str) -> dict[str, Any] | None:
+    job = jobs.get(database_url(request), job_id)
+    if job is None or job.get("kind") != "simulate":
+        return None
+    auth.same_county(viewer, str(job["county"]), "该模拟任务")
+    return job
+
+
+@router.get("/simulate/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
+def simulation_job_page(request: Request, job_id: str, session: DB,
+                        viewer: Annotated[Viewer, Depends(auth.page("simulate"))]) -> Response:
+    """The job queued or running (followed until it ends), failed (why), or done: the impact and charts."""
+    job = _job_for(request, viewer, job_id)
+    if job is None:
+        return error_page(request, 404, "没有这个模拟任务", f"模拟任务 {job_id[:64]} 不存在", viewer)
+    context = _context(request, session, viewer, job=job, run_id=(job["runs"] or [None])[0], pack_ref=job["pack"],
+                       fiscal_input=job["fiscal_input"] or "")
+    if job["state"] in jobs.ACTIVE:
+        return render(request, "simulate.html", {**context, "refresh": REFRESH_SECONDS}, viewer=viewer)
+    if job["state"] == "failed":
+        return render(request, "simulate.html", {**context, "error": f"模拟失败,没有得到结果:{job['error']}"},
+                      viewer=viewer)
+    impact = jobs.result_of(database_url(request), job_id)
+    if impact is None:
+        return render(request, "simulate.html", {**context, "error": "模拟已完成,但没有找到结果:请重新提交模拟"},
+                      viewer=viewer)
+    for run_id in impact.get("runs", []):
+        access_log.note(session, "run", run_id)
+    return render(request, "simulate.html", {
+        **context, "result": impact, "labels_of": {"groups": impact["group_labels"], "outcomes": OUTCOMES},
+        "chart_src": f"/console/api/simulate/jobs/{job['id']}/chart"}, viewer=viewer)
+
+
+@router.get("/api/simulate/jobs/{job_id}", include_in_schema=False)
+def simulation_job_state(request: Request, job_id: str,
+                         viewer: Annotated[Viewer, Depends(auth.data("simulate"))]) -> Response:
+    """The job's state, for polling (queued, running with its stages, done, failed with its error)."""
+    job = _job_for(request, viewer, job_id)
+    if job is None:
+        return json_answer({"status": 404, "detail": f"没有模拟任务 {job_id[:64]}"}, 404)
+    return json_answer(job)
+
+
+@router.get("/api/simulate/jobs/{job_id}/chart", include_in_schema=False)
+def simulate_chart(request: Request, job_id: str,
+                   viewer: Annotated[Viewer, Depends(auth.data("simulate"))]) -> Response:
+    job = _job_for(request, viewer, job_id)
+    impact = jobs.result_of(database_url(request), job_id) if job is not None else None
+    if impact is None:
+        return json_answer({"error": "没有这个模拟任务的结果"}, 404)
     return json_answer(impact_charts(impact))
 
 
