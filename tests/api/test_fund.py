@@ -39,6 +39,8 @@ def _paid_claims(database_url: str, county: str, year: int, households: int, tot
 
 def _fund(monkeypatch: pytest.MonkeyPatch, database_url: str, *args: str) -> dict[str, object]:
     monkeypatch.setenv("FANGPIN_DATABASE_URL", database_url)
+    if "--input" in args:
+        args = (*args, "--purpose", "县级财政配套资金", "--date", "2019-01-02")
     result = CliRunner().invoke(app, ["fund", "--json", *args])
     assert result.exit_code == 0, result.output
     return dict(json.loads(result.stdout))

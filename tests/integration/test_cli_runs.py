@@ -181,9 +181,10 @@ def test_replay_says_how_many_difference_rows_it_shows_of_how_many(env: dict[str
 def test_fund_input_is_read_as_accountants_write_it_and_printed_grouped(env: dict[str, str]) -> None:
     fund = ["fund", "--county", "130434", "--year", "2019"]
 
-    grouped = runner.invoke(app, [*fund, "--input", "1,000,000.50"], env=env)
-    wan = runner.invoke(app, [*fund, "--input", "12.5万", "--json"], env=env)
-    ambiguous = runner.invoke(app, [*fund, "--input", "1,00,000"], env=env)
+    purpose = ["--purpose", "县级财政配套", "--date", "2019-03-01"]
+    grouped = runner.invoke(app, [*fund, "--input", "1,000,000.50", *purpose], env=env)
+    wan = runner.invoke(app, [*fund, "--input", "12.5万", *purpose, "--json"], env=env)
+    ambiguous = runner.invoke(app, [*fund, "--input", "1,00,000", *purpose], env=env)
 
     assert grouped.exit_code == 0, grouped.output
     assert "1,000,000.50" in grouped.stdout and "财政投入 fiscal input" in grouped.stdout
