@@ -276,14 +276,15 @@ def fund_command(
     try:
         with session_scope(get_settings().database_url) as session:
             if typed is not None:
-                checked = fund.review_input(session, county, year, typed, paid_on=paid_on, purpose=purpose,
-                                            corrects=corrects)
-                if checked.duplicates and not yes:
-                    same = "、".join(f"#{row.id}({row.paid_on or _when(row.at)[:10]})" for row in checked.duplicates)
-                    raise _fail(f"{label(county)} {year} 年度已记录过同一金额 {fen(checked.typed)} 元的投入:{same}。"
-                                "确属另一笔请加 --yes 再记录 (the same amount was recorded already; --yes records "
-                                "it again)", 1)
-                new_id = fund.record_reviewed(session, checked, "cli", dt.datetime.now(dt.UTC))
+                try:
+                    new_id, checked = fund.enter_input(session, county, year, typed, "cli", paid_on=paid_on,
+                                                       purpose=purpose, corrects=corrects, repeat_ok=yes)
+                except fund.RepeatedInput as repeated:
+                    same = "、".join(f"#{row.id}({row.paid_on or _when(row.at)[:10]},{row.purpose or '—'})"
+                                    for row in repeated.checked.duplicates)
+                    raise _fail(f"{label(county)} {year} 年度已记录过同一金额 {fen(repeated.checked.typed)} 元的投入:"
+                                f"{same}。确属另一笔拨款请加 --yes 再记录 (the same amount was recorded already; "
+                                "--yes records it again)", 1) from None
                 what = (f"更正 #{corrects}:{fen(checked.corrected_from or 0)} → {fen(checked.typed)},记录差额 "
                         f"{fen(checked.amount)} 元" if corrects is not None else f"{fen(checked.amount)} 元")
                 recorded = (f"已记录财政投入 #{new_id} recorded:{what}({in_words(from_fen(checked.amount))}),"

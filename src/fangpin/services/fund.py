@@ -16,7 +16,9 @@ from fangpin.claims import FUND_KEEPERS, LOCAL, Actor, InvalidRequest, NotAllowe
 from fangpin.db import decision_causes
 from fangpin.db.chained import append_one
 from fangpin.db.claims_models import Claim, ClaimEvent, FundInput
+from fangpin.db.locks import lock_chain
 from fangpin.db.models import DecisionRecord, Payment, Run
+from fangpin.errors import FangpinError
 from fangpin.fund import FundLine, YearFlows, fund_lines, yuan
 from fangpin.money import fen_grouped, to_decimal, to_fen
 from fangpin.services.checks import PACKS
@@ -141,9 +143,34 @@ def record_input(session: Session, county: str, year: int, amount: object, recor
     """Add a fiscal input to the county's fund for the year (inputs add up; none is ever changed: a
     correction is a new input naming the one it corrects, holding the difference). The new input's id."""
     at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    lock_chain(session, FundInput.__tablename__, _county(county))  # a correction counts what stands, alone
     checked = review_input(session, county, year, amount, paid_on=paid_on, purpose=purpose, corrects=corrects,
                            at=at, purpose_required=purpose_required)
     return record_reviewed(session, checked, recorded_by, at)
+
+
+class RepeatedInput(FangpinError):
+    """The same amount was recorded for the county and year already, and recording it again was not confirmed."""
+
+    def __init__(self, checked: InputReview) -> None:
+        self.checked = checked
+        super().__init__(f"amount: 本县(区){checked.year} 年度已记录过同一金额的投入:"
+                         + "、".join(f"#{row.id}" for row in checked.duplicates))
+
+
+def enter_input(session: Session, county: str, year: int, amount: object, recorded_by: str,
+                at: dt.datetime | None = None, *, paid_on: dt.date | None, purpose: str | None,
+                corrects: int | None = None, repeat_ok: bool = False) -> tuple[int, InputReview]:
+    """A person's fiscal input (``fangpin fund --input``): checked with its purpose required, refused as
+    ``RepeatedInput`` when its amount was recorded for the county and year already unless ``repeat_ok``,
+    recorded; the new input's id and what was checked."""
+    at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    lock_chain(session, FundInput.__tablename__, _county(county))
+    checked = review_input(session, county, year, amount, paid_on=paid_on, purpose=purpose, corrects=corrects,
+                           at=at)
+    if checked.duplicates and not repeat_ok:
+        raise RepeatedInput(checked)
+    return record_reviewed(session, checked, recorded_by, at), checked
 
 
 def record_reviewed(session: Session, checked: InputReview, recorded_by: str, at: dt.datetime) -> int:
