@@ -45,7 +45,7 @@ def test_sign_in_with_a_wrong_then_the_right_token(browser: object, server: Serv
         visitor.close()
     office = visitors["office"]
     office.goto("/console")
-    assert "office1 · 防贫办 · 县(区)130434" in office.page.inner_text("header")
+    assert "office1 · 防贫办 · 魏县 (130434)" in office.page.inner_text("header")
     office.shot("03-home-office")
     auditor = visitors["auditor"]
     auditor.goto("/console/screening")

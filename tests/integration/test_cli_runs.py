@@ -88,7 +88,7 @@ def test_replay_verify_and_runs_after_a_screen(env: dict[str, str], tmp_path: Pa
     assert (summary["payout_before"], summary["payout_after"]) == ("5000.00", "7000.00")
     assert (tmp_path / "other" / "diff.xlsx").is_file()
     assert verified.exit_code == 0 and "intact" in verified.stdout
-    assert run_id in listed.stdout
+    assert run_id in listed.stdout and "魏县 (130434)" in listed.stdout
 
 
 def test_audit_verify_exits_1_and_names_the_altered_record(env: dict[str, str], tmp_path: Path) -> None:
