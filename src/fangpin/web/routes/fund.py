@@ -103,7 +103,6 @@ def add_input(request: Request, viewer: Annotated[Viewer, Depends(auth.action("f
     typed = {"amount": amount.strip(), "paid_on": paid_on.strip(), "purpose": purpose.strip(),
              "corrects": corrects.strip()}
     actor = viewer.actor
-    checked: fund_service.InputReview | None = None
     try:
         value, day, corrected = _read(typed)
         with request.app.state.sessions() as session, session.begin():
