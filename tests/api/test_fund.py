@@ -161,3 +161,16 @@ def test_the_cli_records_day_and_purpose_warns_of_a_repeated_amount_and_corrects
     listing = runner.invoke(app, fund)
     assert "#3" in listing.stdout and "-100,000.00" in listing.stdout and "县级配套" in listing.stdout
     assert "900,000.00" in listing.stdout  # what input #1 stands at now
+
+
+def test_the_fund_inputs_table_is_what_the_migrations_make_it(database_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from fangpin.db.models import Base
+    from fangpin.db.session import get_engine
+
+    with get_engine(database_url).connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+
+    assert [diff for diff in differences if "fund_inputs" in repr(diff)] == []
