@@ -36,10 +36,13 @@ def _text(value: object) -> str | None:
 
 def of_decisions(session: Session, runs_dir: Path, county: str, decision_ids: Iterable[int]) -> dict[str, Head]:
     """The heads of the households these decisions (of the county) are about, by household id."""
+    wanted = list(dict.fromkeys(decision_ids))
+    if not wanted:
+        return {}
     rows = session.execute(
         select(DecisionRecord.household_id, DecisionRecord.run_id, DecisionRecord.document,
                DecisionRecord.township, DecisionRecord.village)
-        .where(DecisionRecord.id.in_(list(dict.fromkeys(decision_ids))), DecisionRecord.county == county)).all()
+        .where(DecisionRecord.id.in_(wanted), DecisionRecord.county == county)).all()
     found: dict[str, Head] = {}
     runs: list[str] = []
     places: dict[str, tuple[str | None, str | None]] = {}
