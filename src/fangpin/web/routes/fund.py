@@ -109,7 +109,7 @@ def add_input(request: Request, viewer: Annotated[Viewer, Depends(auth.action("f
             checked = fund_service.check_input(session, actor, actor.county, year, value, paid_on=day,
                                                purpose=typed["purpose"], corrects=corrected, at=auth.now(request))
             review = _review(checked)
-            if confirm != "yes" or len(checked.duplicates) > int(seen or 0):
+            if confirm != "yes" or len(checked.duplicates) > (int(seen) if seen.isdigit() else 0):
                 return _page(request, session, viewer, year, typed=typed, review=review)
         perform(request, viewer, lambda session: fund_service.add_input(
             session, actor, actor.county, year, value, auth.now(request), paid_on=day, purpose=typed["purpose"],
