@@ -1,5 +1,9 @@
 """The fund of a county for a year (docs/policy.md section 7): fiscal inputs recorded here, payouts and fees from the
-claims the insurer paid (docs/policy.md section 6, ``paid``), years chained by their carry-over (``fangpin.fund``)."""
+claims the insurer paid (docs/policy.md section 6, ``paid``), years chained by their carry-over (``fangpin.fund``).
+
+Length: over 300 lines because a fiscal input is checked (amount, day, purpose, the input a correction names,
+the same amount recorded before) where it is recorded, so that the console's confirmation, the CLI and the API
+all refuse the same things; and the fund's line and its status per cause read the same tables."""
 
 from __future__ import annotations
 
