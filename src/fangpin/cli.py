@@ -278,12 +278,13 @@ def runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many, 
     if ctx.invoked_subcommand is not None:
         return
     from fangpin.config import get_settings
+    from fangpin.counties import label
     from fangpin.db.session import session_scope
     from fangpin.services.runs import latest_runs
     from fangpin.termout import fen, print_records, term
 
     with session_scope(get_settings().database_url) as session:
-        rows = [[run.id, run.county, str(run.year), run.pack_hash[:12], str(run.households), fen(run.payout),
+        rows = [[run.id, label(run.county), str(run.year), run.pack_hash[:12], str(run.households), fen(run.payout),
                  fen(run.fee), run.finished_at.isoformat(timespec="seconds")]
                 for run in latest_runs(session, limit=limit)]
     columns = [(term(name), "right" if name in ("households", "payout", "fee") else "left")

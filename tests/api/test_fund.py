@@ -39,6 +39,8 @@ def _paid_claims(database_url: str, county: str, year: int, households: int, tot
 
 def _fund(monkeypatch: pytest.MonkeyPatch, database_url: str, *args: str) -> dict[str, object]:
     monkeypatch.setenv("FANGPIN_DATABASE_URL", database_url)
+    if "--input" in args:
+        args = (*args, "--purpose", "县级财政配套资金", "--date", "2019-01-02")
     result = CliRunner().invoke(app, ["fund", "--json", *args])
     assert result.exit_code == 0, result.output
     return dict(json.loads(result.stdout))
@@ -131,3 +133,44 @@ def test_a_bad_fiscal_input_is_422_naming_the_field(api: Api, path: str, body: d
 
     assert response.status_code == 422, response.text
     assert response.json()["field"] == field
+
+
+def test_the_cli_records_day_and_purpose_warns_of_a_repeated_amount_and_corrects_by_a_new_input(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FANGPIN_DATABASE_URL", database_url)
+    fund = ["fund", "--county", "130434", "--year", "2019"]
+    runner = CliRunner()
+
+    first = runner.invoke(app, [*fund, "--input", "100万", "--date", "2019-03-01", "--purpose", "县级配套"])
+    unnamed = runner.invoke(app, [*fund, "--input", "5000"])
+    repeated = runner.invoke(app, [*fund, "--input", "1,000,000", "--date", "2019-04-01", "--purpose", "省级补助"])
+    confirmed = runner.invoke(app, [*fund, "--input", "1,000,000", "--date", "2019-04-01", "--purpose", "省级补助",
+                                    "--yes"])
+    corrected = runner.invoke(app, [*fund, "--input", "900,000", "--purpose", "预算调整", "--corrects", "1",
+                                    "--json"])
+
+    assert first.exit_code == 0, first.output
+    assert "1,000,000.00" in first.stderr and "壹佰万元整" in first.stderr and "魏县 (130434)" in first.stdout
+    assert unnamed.exit_code == 2 and "purpose" in unnamed.stderr
+    assert repeated.exit_code == 1 and "#1" in repeated.stderr and "--yes" in repeated.stderr
+    assert confirmed.exit_code == 0, confirmed.output
+    assert corrected.exit_code == 0, corrected.output
+    assert "-100,000.00" in corrected.stderr
+    assert json.loads(corrected.stdout)["fiscal_input"] == "1900000.00"  # 1,000,000 → 900,000, plus 1,000,000
+    listing = runner.invoke(app, fund)
+    assert "#3" in listing.stdout and "-100,000.00" in listing.stdout and "县级配套" in listing.stdout
+    assert "900,000.00" in listing.stdout  # what input #1 stands at now
+
+
+def test_the_fund_inputs_table_is_what_the_migrations_make_it(database_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from fangpin.db.models import Base
+    from fangpin.db.session import get_engine
+
+    with get_engine(database_url).connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+
+    assert [diff for diff in differences if "fund_inputs" in repr(diff)] == []

@@ -45,7 +45,7 @@ def test_sign_in_with_a_wrong_then_the_right_token(browser: object, server: Serv
         visitor.close()
     office = visitors["office"]
     office.goto("/console")
-    assert "office1 · 防贫办 · 县(区)130434" in office.page.inner_text("header")
+    assert "office1 · 防贫办 · 魏县 (130434)" in office.page.inner_text("header")
     office.shot("03-home-office")
     auditor = visitors["auditor"]
     auditor.goto("/console/screening")
@@ -73,7 +73,7 @@ def test_drag_the_demo_drop_in_and_follow_the_run_to_its_report(server: Server,
     page.dispatch_event("#drop-zone", "dragenter", {"dataTransfer": dropped})
     page.dispatch_event("#drop-zone", "drop", {"dataTransfer": dropped})
     assert page.locator("#file-list li").count() == len(files) == 7
-    page.fill("input[name=year]", "2019")
+    page.select_option("select[name=year]", "2019")
     office.shot("05-upload-files-dropped")
 
     page.click("#start-button")
@@ -273,8 +273,13 @@ def test_the_rest_of_the_path_after_seven_days_of_publicity_and_the_fund(browser
         office = windows["office"]
         page = office.page
         office.goto("/console/fund?year=2019")
-        page.fill("input[name=amount]", "36105000.00")
-        page.click("form[action='/console/fund/inputs'] button[type=submit]")
+        page.fill("#input-form input[name=amount]", "36,105,000.00")
+        page.fill("#input-form input[name=purpose]", "2019年度防贫保险县级财政配套资金")
+        page.click("#input-form button[type=submit]")
+        page.wait_for_selector("#confirm-input")
+        assert "叁仟陆佰壹拾万零伍仟元整" in page.inner_text("#input-review")
+        office.shot("25-fund-confirm")
+        page.click("#confirm-input")
         page.wait_for_selector("text=已记录财政投入")
         page.wait_for_function(ALL_CHARTS_READY, arg=1)
         page.wait_for_timeout(1200)

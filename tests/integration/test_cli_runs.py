@@ -88,7 +88,7 @@ def test_replay_verify_and_runs_after_a_screen(env: dict[str, str], tmp_path: Pa
     assert (summary["payout_before"], summary["payout_after"]) == ("5000.00", "7000.00")
     assert (tmp_path / "other" / "diff.xlsx").is_file()
     assert verified.exit_code == 0 and "intact" in verified.stdout
-    assert run_id in listed.stdout
+    assert run_id in listed.stdout and "魏县 (130434)" in listed.stdout
 
 
 def test_audit_verify_exits_1_and_names_the_altered_record(env: dict[str, str], tmp_path: Path) -> None:
@@ -181,9 +181,10 @@ def test_replay_says_how_many_difference_rows_it_shows_of_how_many(env: dict[str
 def test_fund_input_is_read_as_accountants_write_it_and_printed_grouped(env: dict[str, str]) -> None:
     fund = ["fund", "--county", "130434", "--year", "2019"]
 
-    grouped = runner.invoke(app, [*fund, "--input", "1,000,000.50"], env=env)
-    wan = runner.invoke(app, [*fund, "--input", "12.5万", "--json"], env=env)
-    ambiguous = runner.invoke(app, [*fund, "--input", "1,00,000"], env=env)
+    purpose = ["--purpose", "县级财政配套", "--date", "2019-03-01"]
+    grouped = runner.invoke(app, [*fund, "--input", "1,000,000.50", *purpose], env=env)
+    wan = runner.invoke(app, [*fund, "--input", "12.5万", *purpose, "--json"], env=env)
+    ambiguous = runner.invoke(app, [*fund, "--input", "1,00,000", *purpose], env=env)
 
     assert grouped.exit_code == 0, grouped.output
     assert "1,000,000.50" in grouped.stdout and "财政投入 fiscal input" in grouped.stdout

@@ -40,8 +40,11 @@ def test_the_auditor_replays_one_decision_and_nobody_else_replays(console: Conso
 
 def test_the_office_records_a_fiscal_input_and_the_fund_shows_it_by_month(console: Console) -> None:
     office = console.login("office")
-    response = office.post("/console/fund/inputs", data={"csrf": console.csrf(office), "year": "2019",
-                                                        "amount": "36,105,000.00"})
+    typed = {"csrf": console.csrf(office), "year": "2019", "amount": "36,105,000.00", "paid_on": "2019-10-08",
+             "purpose": "县级财政配套资金"}
+    review = office.post("/console/fund/inputs", data=typed)
+    assert review.status_code == 200 and 'id="confirm-input"' in review.text  # shown back, nothing stored yet
+    response = office.post("/console/fund/inputs", data={**typed, "confirm": "yes", "seen": "0"})
     assert response.status_code == 303
     page = office.get("/console/fund", params={"year": 2019})
     assert "36,105,000.00" in text_of(page.text)
@@ -53,9 +56,11 @@ def test_the_office_records_a_fiscal_input_and_the_fund_shows_it_by_month(consol
     auditor = console.login("auditor")
     assert auditor.get("/console/fund", params={"year": 2019}).status_code == 200
     refused = auditor.post("/console/fund/inputs", data={"csrf": console.csrf(auditor), "year": "2019",
-                                                        "amount": "1.00"})
+                                                        "amount": "1.00", "paid_on": "2019-10-08", "purpose": "x",
+                                                        "confirm": "yes"})
     assert refused.status_code == 403
-    bad = office.post("/console/fund/inputs", data={"csrf": console.csrf(office), "year": "2019", "amount": "-5"})
+    bad = office.post("/console/fund/inputs", data={"csrf": console.csrf(office), "year": "2019", "amount": "-5",
+                                                   "paid_on": "2019-10-08", "purpose": "x"})
     assert bad.status_code == 422
     assert console.login("surveyor").get("/console/fund").status_code == 403
 

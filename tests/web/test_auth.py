@@ -47,7 +47,7 @@ def test_a_user_signs_in_with_the_token_the_api_uses_and_gets_a_strict_httponly_
     assert [s.user_name for s in stored] == ["office"]
     assert stored[0].id_hash == hashlib.sha256(raw.encode()).hexdigest() and raw not in stored[0].id_hash
     page = client.get("/console")
-    assert page.status_code == 200 and "office · 防贫办 · 县(区)130434" in text_of(page.text)
+    assert page.status_code == 200 and "office · 防贫办 · 魏县 (130434)" in text_of(page.text)
 
 
 @pytest.mark.parametrize(("name", "token"), [("office", "wrong"), ("nobody", "x"), ("office", ""),

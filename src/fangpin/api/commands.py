@@ -237,31 +237,65 @@ def fund_command(
     year: Annotated[int, typer.Option("--year", help="The policy year.")],
     amount: Annotated[str | None, typer.Option("--input", help="Record a fiscal input first, in yuan as "
                                                "accountants write it: 36105000.00, 36,105,000.00, 3610.5万; "
-                                               "inputs of a year add up.")] = None,
+                                               "inputs of a year add up. With --corrects: what that input "
+                                               "should have been (0 reverses it).")] = None,
+    day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD: the day the money came into the fund "
+                                            "(default: today).")] = None,
+    purpose: Annotated[str | None, typer.Option("--purpose", help="What the money is for (required with "
+                                                "--input).")] = None,
+    corrects: Annotated[int | None, typer.Option("--corrects", help="The id of the input this one corrects "
+                                                 "(a new entry holding the difference; never an edit).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Record even if the same amount was already recorded for "
+                                      "the county and year.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the line as one JSON object.")] = False,
 ) -> None:
     """The county's fund for the year: opening balance, fiscal input, payouts, fees (paid by the budget),
-    carry-over and top-up (docs/policy.md section 7)."""
+    carry-over and top-up (docs/policy.md section 7), and the year's inputs."""
+    from fangpin.amount_words import in_words
     from fangpin.config import get_settings
+    from fangpin.counties import label
     from fangpin.db.session import session_scope
     from fangpin.errors import FangpinError
     from fangpin.fund import yuan as fen_yuan
-    from fangpin.money import format_yuan, parse_amount
+    from fangpin.money import format_yuan, from_fen, parse_amount
     from fangpin.services import fund
-    from fangpin.termout import print_records, term, yuan
+    from fangpin.termout import fen, print_records, term, yuan
 
+    if amount is None and (day or purpose or corrects is not None):
+        raise _fail("--date、--purpose、--corrects 只用于记录一笔投入:请同时给出 --input "
+                    "(they go with --input)", 2)
     try:
         typed = None if amount is None else format_yuan(parse_amount(amount))
     except ValueError as exc:
         raise _fail(f"--input: 金额无法识别 not an amount: {exc}", 2) from None
     try:
+        paid_on = None if day is None else dt.date.fromisoformat(day)
+    except ValueError:
+        raise _fail(f"--date: “{day}”不是日期,请写 YYYY-MM-DD (not a date)", 2) from None
+    recorded: str | None = None
+    try:
         with session_scope(get_settings().database_url) as session:
             if typed is not None:
-                fund.record_input(session, county, year, typed, recorded_by="cli")
+                try:
+                    new_id, checked = fund.enter_input(session, county, year, typed, "cli", paid_on=paid_on,
+                                                       purpose=purpose, corrects=corrects, repeat_ok=yes)
+                except fund.RepeatedInput as repeated:
+                    same = "、".join(f"#{row.id}({row.paid_on or _when(row.at)[:10]},{row.purpose or '—'})"
+                                    for row in repeated.checked.duplicates)
+                    raise _fail(f"{label(county)} {year} 年度已记录过同一金额 {fen(repeated.checked.typed)} 元的投入:"
+                                f"{same}。确属另一笔拨款请加 --yes 再记录 (the same amount was recorded already; "
+                                "--yes records it again)", 1) from None
+                what = (f"更正 #{corrects}:{fen(checked.corrected_from or 0)} → {fen(checked.typed)},记录差额 "
+                        f"{fen(checked.amount)} 元" if corrects is not None else f"{fen(checked.amount)} 元")
+                recorded = (f"已记录财政投入 #{new_id} recorded:{what}({in_words(from_fen(checked.amount))}),"
+                            f"{checked.paid_on},{checked.purpose}")
             line = fund.fund_line(session, county, year).to_json_dict()
             status = fund.fund_status(session, county, year)
+            inputs = fund.ledger(session, county, year)
     except FangpinError as exc:
         raise _fail(str(exc), 2) from None
+    if recorded is not None:
+        err.print(recorded, highlight=False, soft_wrap=True)
     if as_json:
         sys.stdout.write(json.dumps({**line, "status": fund.status_json(status)}, ensure_ascii=False) + "\n")
         return
@@ -271,8 +305,17 @@ def fund_command(
         ("payouts", f"赔付 payouts ({line['households_paid']} 户 households)"),
         ("carry_over", "结转下年 carry-over"), ("top_up", "财政补足 top-up by the budget"),
         ("fees", "保险服务费(财政支付) insurer's fees (paid by the budget)"))]
-    print_records(out, f"防贫基金 fund: 县(区) county {county}, {year} 年度", [("", "left"), (term("yuan"), "right")],
+    print_records(out, f"防贫基金 fund: {label(county)}, {year} 年度", [("", "left"), (term("yuan"), "right")],
                   rows, keys=())
+    if inputs:
+        print_records(out, "财政投入记录 fiscal inputs", [
+            ("编号 id", "left"), ("到账日期 date", "left"), ("用途 purpose", "left"), ("记录人 by", "left"),
+            (term("yuan"), "right"), ("更正 correction", "left")], [
+            [f"#{entry['id']}", str(entry["paid_on"] or _when(entry["at"])[:10]), entry["purpose"] or "—",
+             entry["recorded_by"], fen(entry["amount"]),
+             f"更正 #{entry['corrects_id']} corrects" if entry["corrects_id"] else
+             (f"现为 now {fen(entry['stands_at'])}" if entry["stands_at"] is not None else "")]
+            for entry in inputs], keys=(0,))
     causes = status["causes"]
     owed_rows = [[label, *(yuan(fen_yuan(status[key][cause])) for cause in causes),
                   yuan(fen_yuan(status[key]["total"])), f"{status[key]['households']:,}"]

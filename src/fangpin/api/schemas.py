@@ -3,6 +3,7 @@ decimals; request bodies are read exactly (numbers as Decimal) before these mode
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -137,7 +138,13 @@ class FundOut(BaseModel):
 class FundInputIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: Amount = Field(description="Yuan, at most two decimals; a string or an exact JSON number.")
+    amount: Amount = Field(description="Yuan, at most two decimals; a string or an exact JSON number. With "
+                           "`corrects`: what that input should have been (0.00 reverses it); the difference is "
+                           "recorded.")
+    paid_on: dt.date | None = Field(None, description="The day the money came into the fund (default: today).")
+    purpose: str | None = Field(None, max_length=200, description="What the money is for.")
+    corrects: int | None = Field(None, ge=1, description="The id of an input of the same county and year that "
+                                 "this one corrects (a new entry; the input itself is never changed).")
 
 
 class SimulationIn(BaseModel):

@@ -17,7 +17,9 @@ chain. Chains written before keys (fangpin 0.1 and 0.2, migration 0007) keep the
 anchor (``chain_anchors``, signed with the key); every record after it is keyed. A personal field
 (``__personal__``: a decision's household document) enters a keyed record's payload as its sha256, so it can
 be cleared (``fangpin runs purge``, its digest kept beside it) while the chain still verifies. A model may
-name its chained columns (``__chained__``) when others of its columns legitimately change (a user's token).
+name its chained columns (``__chained__``) when others of its columns legitimately change (a user's token),
+and the chained columns it gained after records were hashed (``__chained_later__``: a fund input's day,
+purpose and correction, migration 0009), which enter only the payloads of records that have any of them.
 
 Length: over 300 lines because the single-row and the column-wise payloads (and their keyed hashes) must
 be built the same way, and are kept side by side so that a change to one is seen in the other.
@@ -53,6 +55,22 @@ def chained_columns(model: type[Base]) -> list[str]:
     if explicit is not None:
         return list(explicit)
     return [column.name for column in model.__table__.columns if column.name not in _UNCHAINED]
+
+
+def _later(model: type[Base]) -> tuple[str, ...]:
+    """Chained columns a model gained after records were hashed without them (``__chained_later__``)."""
+    return tuple(getattr(model, "__chained_later__", ()))
+
+
+def _hashed_columns(model: type[Base], values: dict[str, Any]) -> list[str]:
+    """The chained columns of one record's payload: a record that has none of the columns its chain gained
+    later (written before them) is hashed without them, as it was; one that has any, with all of them. So
+    clearing them on a newer record, or setting one on an older, changes its payload: the chain breaks."""
+    later = _later(model)
+    names = chained_columns(model)
+    if later and all(values.get(name) is None for name in later):
+        return [name for name in names if name not in later]
+    return names
 
 
 def _personal(model: type[Base]) -> frozenset[str]:
@@ -126,7 +144,7 @@ def payload(model: type[Base], values: dict[str, Any], *, keyed: bool = True) ->
         return _layout1_payload(values)
     personal = _personal(model) if keyed else frozenset()
     return "|".join(_personal_text(values.get(name), values.get(f"{name}_sha256")) if name in personal
-                    else _text(values.get(name)) for name in chained_columns(model))
+                    else _text(values.get(name)) for name in _hashed_columns(model, values))
 
 
 def _layout1_payload(values: dict[str, Any]) -> str:
@@ -153,6 +171,8 @@ def _python_type(model: type[Base], name: str) -> type:
 def payload_expr(model: type[Base], constants: dict[str, object]) -> pl.Expr:
     """``payload`` for every row of a frame at once; ``constants`` give the values that are the same for
     every row (the time of recording), already in the form ``payload`` would write."""
+    if _later(model):
+        raise ValueError(f"{model.__tablename__}: a chain whose columns grew is appended row by row (append_one)")
     parts = []
     personal = _personal(model)
     for name in chained_columns(model):

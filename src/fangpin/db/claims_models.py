@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fangpin.db.models import Base, Chained, ChainedLater
@@ -145,12 +145,18 @@ class AccessLog(Base):
 
 
 class FundInput(ChainedLater, Base):
-    """Money the county's fiscal budget put into the fund for a year; several inputs add up. Chained."""
+    """Money the county's fiscal budget put into the fund for a year; several inputs add up. Chained.
+
+    Since migration 0009 each input says the day the money came (``paid_on``) and what for (``purpose``); a
+    correction is an input of its own that names the one it corrects (``corrects_id``) and holds the
+    difference (negative to reverse): an input is never edited. Inputs recorded before have none of these,
+    and keep the chain payload they were hashed with (``__chained_later__``, ``db.chained``)."""
 
     __tablename__ = "fund_inputs"
     __table_args__ = (Index("ix_fund_inputs_county_year", "county", "year"),
                       Index("uq_fund_inputs_chain", "county", "seq", unique=True))
-    __chained__ = ("county", "year", "amount", "recorded_by", "at", "seq")
+    __chained__ = ("county", "year", "amount", "recorded_by", "at", "seq", "paid_on", "purpose", "corrects_id")
+    __chained_later__ = ("paid_on", "purpose", "corrects_id")
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
     county: Mapped[str] = mapped_column(String(12))
@@ -158,3 +164,6 @@ class FundInput(ChainedLater, Base):
     amount: Mapped[int] = mapped_column(BigInteger)  # fen
     recorded_by: Mapped[str] = mapped_column(String(100))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    paid_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    purpose: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    corrects_id: Mapped[int | None] = mapped_column(_ID, nullable=True)  # the input this one corrects

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from fangpin.deciding import decide
@@ -10,6 +11,7 @@ from fangpin.documents import read_document
 from fangpin.errors import NoPackForYear, PackError
 from fangpin.facts import Household
 from fangpin.packs import Pack, PackLabels, load_pack, pack_for_year
+from fangpin.packs.loader import available_packs, shipped_rules_dir
 
 
 def resolve_pack(year: int, pack_dir: Path | None = None) -> Pack:
@@ -24,6 +26,29 @@ def resolve_pack(year: int, pack_dir: Path | None = None) -> Pack:
         years = ", ".join(str(y) for y in pack.meta.years)
         raise NoPackForYear(f"pack {pack.id} is in force for {years}, not for policy year {year}")
     return pack
+
+
+def pack_years(pack_dir: Path | None = None) -> list[int]:
+    """The policy years the packs in force cover, ascending: the named pack's (``--pack``), else those of every
+    shipped pack (drafts are never in force). Read again only when a pack's ``pack.yaml`` changed."""
+    root = Path(pack_dir) if pack_dir is not None else shipped_rules_dir()
+    folders = [root] if (root / "pack.yaml").is_file() else (
+        sorted(path for path in root.iterdir() if (path / "pack.yaml").is_file()) if root.is_dir() else [])
+    signature = tuple((str(path), (path / "pack.yaml").stat().st_mtime_ns) for path in folders)
+    return list(_pack_years(str(root), signature))
+
+
+@lru_cache(maxsize=16)
+def _pack_years(root: str, signature: tuple[tuple[str, int], ...]) -> tuple[int, ...]:
+    packs = [load_pack(Path(root))] if (Path(root) / "pack.yaml").is_file() else available_packs(Path(root))
+    return tuple(sorted({year for pack in packs if not (pack.directory / "DRAFT.json").is_file()
+                         for year in pack.meta.years}))
+
+
+def default_year(years: list[int], today_year: int) -> int:
+    """The year a form offers first: the latest of ``years`` not after this year, else the earliest."""
+    earlier = [year for year in years if year <= today_year]
+    return max(earlier) if earlier else min(years, default=today_year)
 
 
 def check_household(household: Household, pack_dir: Path | None = None) -> Decision:

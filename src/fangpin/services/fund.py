@@ -1,71 +1,213 @@
 """The fund of a county for a year (docs/policy.md section 7): fiscal inputs recorded here, payouts and fees from the
-claims the insurer paid (docs/policy.md section 6, ``paid``), years chained by their carry-over (``fangpin.fund``)."""
+claims the insurer paid (docs/policy.md section 6, ``paid``), years chained by their carry-over (``fangpin.fund``).
+
+Length: over 300 lines because a fiscal input is checked (amount, day, purpose, the input a correction names,
+the same amount recorded before) where it is recorded, so that the console's confirmation, the CLI and the API
+all refuse the same things; and the fund's line and its status per cause read the same tables."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from fangpin.claims import FUND_KEEPERS, Actor, InvalidRequest, NotAllowed
+from fangpin.claims import FUND_KEEPERS, LOCAL, Actor, InvalidRequest, NotAllowed, local_day
 from fangpin.db import decision_causes
 from fangpin.db.chained import append_one
 from fangpin.db.claims_models import Claim, ClaimEvent, FundInput
+from fangpin.db.locks import lock_chain
 from fangpin.db.models import DecisionRecord, Payment, Run
+from fangpin.errors import FangpinError
 from fangpin.fund import FundLine, YearFlows, fund_lines, yuan
-from fangpin.money import to_decimal, to_fen
+from fangpin.money import fen_grouped, to_decimal, to_fen
 from fangpin.services.checks import PACKS
 
 MAX_INPUT = Decimal("1000000000000.00")  # a trillion yuan
+PURPOSE_LENGTH = 200  # the column's width (migration 0009)
 
 
 def _county(county: str) -> str:
     if not re.fullmatch(r"\d{6}", county):
-        raise InvalidRequest(f"county: {county!r} is not a six-digit county code", field="county")
+        raise InvalidRequest(f"county: “{county}”不是六位县(区)代码", field="county")
     return county
 
 
 def _year(year: int) -> int:
     if not 1990 <= year <= 2200:
-        raise InvalidRequest(f"year: {year} is not a policy year (1990–2200)", field="year")
+        raise InvalidRequest(f"year: {year} 不是政策年度(1990–2200)", field="year")
     return year
 
 
-def input_amount(value: object) -> int:
-    """A fiscal input in yuan (text or Decimal, at most two decimals, more than zero) as integer fen."""
+def input_amount(value: object, *, zero: bool = False) -> int:
+    """A fiscal input in yuan (text or Decimal, at most two decimals, more than zero, or zero where ``zero``:
+    a correction to nothing) as integer fen."""
     try:
         amount = to_decimal(value)
     except (TypeError, ValueError) as exc:
-        raise InvalidRequest(f"amount: {exc}", field="amount") from None
-    if amount <= 0 or amount > MAX_INPUT:
-        raise InvalidRequest(f"amount: {amount} is not between 0.01 and {MAX_INPUT} yuan", field="amount")
+        raise InvalidRequest(f"amount: 金额无法识别:{exc}", field="amount") from None
+    if amount < 0 or (amount == 0 and not zero) or amount > MAX_INPUT:
+        low = "0.00" if zero else "0.01"
+        raise InvalidRequest(f"amount: 金额 {amount} 须在 {low} 至 {MAX_INPUT} 元之间", field="amount")
     try:
         return to_fen(amount)
     except ValueError as exc:
-        raise InvalidRequest(f"amount: {exc}", field="amount") from None
+        raise InvalidRequest(f"amount: 金额最多两位小数(分):{exc}", field="amount") from None
+
+
+@dataclass(frozen=True)
+class InputReview:
+    """A fiscal input checked and ready to be recorded, with what the person should see before confirming:
+    ``amount`` is what will be stored (fen; for a correction the difference, negative to reverse), ``typed``
+    the amount as asked (for a correction: what the corrected input should have been), ``duplicates`` the
+    inputs of the same county and year already recorded with the same amount."""
+
+    county: str
+    year: int
+    amount: int
+    typed: int
+    paid_on: dt.date
+    purpose: str | None
+    corrects: FundInput | None
+    corrected_from: int | None  # the corrected input's amount so far (itself and its earlier corrections)
+    duplicates: list[FundInput]
+
+
+def _purpose(purpose: str | None, required: bool) -> str | None:
+    text = (purpose or "").strip()
+    if not text:
+        if required:
+            raise InvalidRequest("purpose: 请写明资金用途(按预算文件的表述)",
+                                 field="purpose")
+        return None
+    if len(text) > PURPOSE_LENGTH:
+        raise InvalidRequest(f"purpose: 用途最多 {PURPOSE_LENGTH} 个字,现有 {len(text)} 个", field="purpose")
+    return text
+
+
+def _paid_on(paid_on: dt.date | None, at: dt.datetime) -> dt.date:
+    today = local_day(at)
+    if paid_on is None:
+        return today
+    if paid_on > today:
+        raise InvalidRequest(f"paid_on: 到账日期 {paid_on} 晚于今天({today})", field="paid_on")
+    if paid_on.year < 1990:
+        raise InvalidRequest(f"paid_on: 到账日期 {paid_on} 不在政策年度范围内", field="paid_on")
+    return paid_on
+
+
+def corrected_so_far(session: Session, original: FundInput) -> int:
+    """An input's amount with the corrections recorded against it (fen)."""
+    corrections = session.scalar(select(func.sum(FundInput.amount)).where(FundInput.corrects_id == original.id))
+    return original.amount + int(corrections or 0)
+
+
+def review_input(session: Session, county: str, year: int, amount: object, *, paid_on: dt.date | None = None,
+                 purpose: str | None = None, corrects: int | None = None, at: dt.datetime | None = None,
+                 purpose_required: bool = True) -> InputReview:
+    """Check a fiscal input before it is recorded (nothing is stored): the amount, the day (not in the
+    future; the day of recording when not given), the purpose, and for a correction the input it corrects
+    (an input of the same county and year, itself no correction) and the difference to record."""
+    county = _county(county)
+    year = _year(year)
+    at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    typed = input_amount(amount, zero=corrects is not None)
+    day = _paid_on(paid_on, at)
+    text = _purpose(purpose, purpose_required)
+    original: FundInput | None = None
+    before: int | None = None
+    stored = typed
+    if corrects is not None:
+        original = session.get(FundInput, corrects)
+        if original is None or original.county != county or original.year != year:
+            raise InvalidRequest(f"corrects: 本县(区){year} 年度没有编号为 #{corrects} 的财政投入",
+                                 field="corrects")
+        if original.corrects_id is not None:
+            raise InvalidRequest(f"corrects: #{corrects} 本身是对 #{original.corrects_id} 的更正;"
+                                 f"请更正原投入 #{original.corrects_id}", field="corrects")
+        before = corrected_so_far(session, original)
+        stored = typed - before
+        if stored == 0:
+            raise InvalidRequest(f"amount: #{corrects} 现为 {fen_grouped(before)} 元,与更正后的金额相同,无需更正",
+                                 field="amount")
+    duplicates = [] if original is not None else list(session.scalars(
+        select(FundInput).where(FundInput.county == county, FundInput.year == year, FundInput.amount == typed,
+                                FundInput.corrects_id.is_(None)).order_by(FundInput.seq)))
+    return InputReview(county=county, year=year, amount=stored, typed=typed, paid_on=day, purpose=text,
+                       corrects=original, corrected_from=before, duplicates=duplicates)
 
 
 def record_input(session: Session, county: str, year: int, amount: object, recorded_by: str,
-                 at: dt.datetime | None = None) -> None:
-    """Add a fiscal input to the county's fund for the year (inputs add up; none is ever changed)."""
-    county = _county(county)
-    append_one(session, FundInput, county, {"county": county, "year": _year(year), "amount": input_amount(amount),
-                                            "recorded_by": recorded_by,
-                                            "at": (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)})
+                 at: dt.datetime | None = None, *, paid_on: dt.date | None = None, purpose: str | None = None,
+                 corrects: int | None = None, purpose_required: bool = False) -> int:
+    """Add a fiscal input to the county's fund for the year (inputs add up; none is ever changed: a
+    correction is a new input naming the one it corrects, holding the difference). The new input's id."""
+    at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    lock_chain(session, FundInput.__tablename__, _county(county))  # a correction counts what stands, alone
+    checked = review_input(session, county, year, amount, paid_on=paid_on, purpose=purpose, corrects=corrects,
+                           at=at, purpose_required=purpose_required)
+    return record_reviewed(session, checked, recorded_by, at)
+
+
+class RepeatedInput(FangpinError):
+    """The same amount was recorded for the county and year already, and recording it again was not confirmed."""
+
+    def __init__(self, checked: InputReview) -> None:
+        self.checked = checked
+        super().__init__(f"amount: 本县(区){checked.year} 年度已记录过同一金额的投入:"
+                         + "、".join(f"#{row.id}" for row in checked.duplicates))
+
+
+def enter_input(session: Session, county: str, year: int, amount: object, recorded_by: str,
+                at: dt.datetime | None = None, *, paid_on: dt.date | None, purpose: str | None,
+                corrects: int | None = None, repeat_ok: bool = False) -> tuple[int, InputReview]:
+    """A person's fiscal input (``fangpin fund --input``): checked with its purpose required, refused as
+    ``RepeatedInput`` when its amount was recorded for the county and year already unless ``repeat_ok``,
+    recorded; the new input's id and what was checked."""
+    at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    lock_chain(session, FundInput.__tablename__, _county(county))
+    checked = review_input(session, county, year, amount, paid_on=paid_on, purpose=purpose, corrects=corrects,
+                           at=at)
+    if checked.duplicates and not repeat_ok:
+        raise RepeatedInput(checked)
+    return record_reviewed(session, checked, recorded_by, at), checked
+
+
+def record_reviewed(session: Session, checked: InputReview, recorded_by: str, at: dt.datetime) -> int:
+    """Record an input ``review_input`` checked (in the same transaction)."""
+    return int(append_one(session, FundInput, checked.county, {
+        "county": checked.county, "year": checked.year, "amount": checked.amount, "recorded_by": recorded_by,
+        "at": at.astimezone(dt.UTC), "paid_on": checked.paid_on, "purpose": checked.purpose,
+        "corrects_id": checked.corrects.id if checked.corrects is not None else None}))
+
+
+def _keeper(actor: Actor, county: str) -> None:
+    if actor.role not in FUND_KEEPERS:
+        raise NotAllowed("只有防贫办可以记录财政投入")
+    if county != actor.county:
+        raise NotAllowed(f"{actor.name} 属于县(区){actor.county},不能查看或记录县(区){county} 的基金")
+
+
+def check_input(session: Session, actor: Actor, county: str, year: int, amount: object, *,
+                paid_on: dt.date | None, purpose: str | None, corrects: int | None = None,
+                at: dt.datetime | None = None) -> InputReview:
+    """The console's confirmation step: the office's input checked, nothing stored (purpose required)."""
+    _keeper(actor, county)
+    return review_input(session, county, year, amount, paid_on=paid_on, purpose=purpose, corrects=corrects, at=at)
 
 
 def add_input(session: Session, actor: Actor, county: str, year: int, amount: object,
-              at: dt.datetime | None = None) -> FundLine:
-    """POST /v1/fund/{county}/{year}/inputs: the office records fiscal money put into the fund."""
-    if actor.role not in FUND_KEEPERS:
-        raise NotAllowed(f"a user with role {actor.role} may not record fiscal inputs (the office does)")
-    if county != actor.county:
-        raise NotAllowed(f"county {county} is not {actor.name}'s county ({actor.county})")
-    record_input(session, county, year, amount, actor.name, at)
+              at: dt.datetime | None = None, *, paid_on: dt.date | None = None, purpose: str | None = None,
+              corrects: int | None = None, purpose_required: bool = False) -> FundLine:
+    """POST /v1/fund/{county}/{year}/inputs: the office records fiscal money put into the fund (the day
+    defaults to the day of recording; the console and the CLI require the purpose, the API does not)."""
+    _keeper(actor, county)
+    record_input(session, county, year, amount, actor.name, at, paid_on=paid_on, purpose=purpose,
+                 corrects=corrects, purpose_required=purpose_required)
     return fund_line(session, county, year)
 
 
@@ -93,22 +235,54 @@ def fund_line(session: Session, county: str, year: int) -> FundLine:
 def read_fund(session: Session, actor: Actor, county: str, year: int) -> FundLine:
     """GET /v1/fund/{county}/{year}: any role, of its own county."""
     if county != actor.county:
-        raise NotAllowed(f"county {county} is not {actor.name}'s county ({actor.county})")
+        raise NotAllowed(f"{actor.name} 属于县(区){actor.county},不能查看或记录县(区){county} 的基金")
     return fund_line(session, county, year)
 
 
 def inputs_of(session: Session, county: str, year: int) -> list[FundInput]:
     """The fiscal inputs of the county's fund for the year, in the order they were recorded."""
     return list(session.scalars(select(FundInput).where(FundInput.county == county, FundInput.year == year)
-                                .order_by(FundInput.at)))
+                                .order_by(FundInput.seq)))
+
+
+def ledger(session: Session, county: str, year: int) -> list[dict[str, Any]]:
+    """The year's inputs as the ledger shows them, in the order recorded: each with its day, purpose, who
+    recorded it and its amount (fen); an input corrected later with what it stands at now (``stands_at``) and
+    the ids of its corrections; a correction with the input it corrects. The amounts add up to the line's
+    fiscal input."""
+    rows = inputs_of(session, county, year)
+    corrections: dict[int, list[int]] = {}
+    for row in rows:
+        if row.corrects_id is not None:
+            corrections.setdefault(row.corrects_id, []).append(row.id)
+    by_id = {row.id: row for row in rows}
+    entries = []
+    for row in rows:
+        fixes = corrections.get(row.id, [])
+        entries.append({
+            "id": row.id, "at": row.at, "paid_on": row.paid_on, "purpose": row.purpose,
+            "recorded_by": row.recorded_by, "amount": row.amount, "corrects_id": row.corrects_id,
+            "corrections": fixes,
+            "stands_at": row.amount + sum(by_id[fix].amount for fix in fixes) if fixes else None,
+        })
+    return entries
+
+
+def _moment(at: dt.datetime, paid_on: dt.date | None) -> dt.datetime:
+    """When an input came: noon of the day it says, in the counties' time; an input recorded before days were
+    recorded (migration 0009), when it was recorded."""
+    if paid_on is not None:
+        return dt.datetime.combine(paid_on, dt.time(12), tzinfo=LOCAL)
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
 def monthly_flows(session: Session, county: str, year: int) -> tuple[list[tuple[dt.datetime, int]],
                                                                       list[tuple[dt.date, int]]]:
-    """What flowed through the county's fund of the year, one by one: each fiscal input (when recorded, fen)
+    """What flowed through the county's fund of the year, one by one: each fiscal input (the day it came, fen)
     and each claim the insurer paid (the day paid, fen)."""
-    inputs = [(at if at.tzinfo else at.replace(tzinfo=dt.UTC), int(amount)) for at, amount in session.execute(
-        select(FundInput.at, FundInput.amount).where(FundInput.county == county, FundInput.year == year))]
+    inputs = [(_moment(at, paid_on), int(amount)) for at, paid_on, amount in session.execute(
+        select(FundInput.at, FundInput.paid_on, FundInput.amount).where(FundInput.county == county,
+                                                                        FundInput.year == year))]
     paid = session.execute(
         select(Claim.amount_paid, ClaimEvent.payload).join(Claim, Claim.id == ClaimEvent.claim_id)
         .where(Claim.county == county, Claim.year == year, Claim.state == "paid", ClaimEvent.step == "paid"))

@@ -30,7 +30,7 @@ from fangpin.db.models import DecisionRecord, Run
 from fangpin.decisions import Decision
 from fangpin.money import to_fen
 from fangpin.packs import PackLabels
-from fangpin.services import access_log, runfiles
+from fangpin.services import access_log, heads, runfiles
 from fangpin.services.checks import PACKS
 from fangpin.services.claim_views import scoped
 from fangpin.services.replay import redecide
@@ -93,6 +93,12 @@ def _search(session: Session, runs_dir: Path, county: str, query: str) -> list[H
         hit.village = hit.village or document.get("village")
 
     chosen = sorted(hits.values(), key=lambda hit: hit.household_id)[:SEARCH_LIMIT]
+    lacking = [hit.household_id for hit in chosen if not hit.head_name and not hit.head_id]
+    for household_id, head in heads.of_households(session, runs_dir, county, lacking).items():
+        hit = hits[household_id]  # found by its id: the head from the register or a stored document
+        hit.head_name, hit.head_id = head.head_name, head.head_id
+        hit.township = hit.township or head.township
+        hit.village = hit.village or head.village
     if chosen:
         counts = session.execute(
             select(DecisionRecord.household_id, DecisionRecord.year, func.count())

@@ -13,6 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from fangpin import counties
 from fangpin.claims import LOCAL
 from fangpin.config import get_settings
 from fangpin.services import access_log
@@ -93,6 +94,7 @@ def url_with(request: Request, **changes: Any) -> str:
 TEMPLATES.env.filters.update(yuan=yuan, money=money_text, local=local_time, number=number, percent=percent,
                              tojson_attr=lambda value: json.dumps(value, ensure_ascii=False))
 TEMPLATES.env.filters["record"] = labels.record_lines
+TEMPLATES.env.filters["county"] = counties.label
 TEMPLATES.env.filters["step_label"] = lambda step: labels.STEPS_OF_STAGES.get(step, step)
 TEMPLATES.env.globals.update(labels=labels, url_with=url_with)
 

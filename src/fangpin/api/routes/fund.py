@@ -34,8 +34,11 @@ def get_fund_status(county: County, year: Year, session: SessionDep, actor: Acto
              openapi_extra=body("FundInputIn", "Fiscal money put into the fund (the office)."))
 def post_input(request: Request, county: County, year: Year, session: SessionDep, actor: ActorDep,
                now: ClockDep, data: JsonBody) -> Response:
-    """Record a fiscal input (office); inputs of a year add up. Answers the year's fund line."""
-    amount = FUND_INPUT_IN.validate_python(data).amount
-    line = fund.add_input(session, actor, county, year, amount, now)
+    """Record a fiscal input (office), with the day it came and its purpose; inputs of a year add up. A
+    correction names the input it corrects (``corrects``) and the amount that input should have been.
+    Answers the year's fund line."""
+    given = FUND_INPUT_IN.validate_python(data)
+    line = fund.add_input(session, actor, county, year, given.amount, now, paid_on=given.paid_on,
+                          purpose=given.purpose, corrects=given.corrects)
     commit(request, session)
     return answer(line.to_json_dict(), 201)

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from fangpin import privacy
 from fangpin.services import claims as claims_service
-from fangpin.services import runfiles, runs
+from fangpin.services import heads, runfiles, runs
 from fangpin.services.runs import Run
 from fangpin.web import auth, charts
 from fangpin.web.actions import REFUSALS, TITLES, perform, status_of
@@ -183,10 +184,24 @@ def decisions_page(request: Request, run_id: str, session: DB,
         return found
     run, folder = found
     table = runfiles.page_of(runfiles.decisions(folder, outcome=outcome, household=household), page, size)
+    table = _with_heads(request, session, viewer, run, table)
     return render(request, "decisions.html", {"run": run, "pager": table, "outcome": outcome,
                                               "causes": runs.run_causes(session, run.id),
                                               "pack_labels": runs.run_labels(session, run.id),
                                               "household": household, "sizes": runfiles.PAGE_SIZES}, viewer=viewer)
+
+
+def _with_heads(request: Request, session: Session, viewer: Viewer, run: Run, table: runfiles.Page) -> runfiles.Page:
+    """The page's decisions with each household's head (named as the viewer's role may see it: ``privacy``),
+    township and village, from the run's register."""
+    found = heads.of_households(session, runs_dir(request), run.county,
+                                [str(row["household_id"]) for row in table.items], runs=[run.id])
+    items = []
+    for row in table.items:
+        head = found.get(str(row["household_id"])) or heads.Head()
+        items.append({**row, "head_name": privacy.name_for(viewer.actor.role, head.head_name),
+                      "township": head.township, "village": head.village})
+    return runfiles.Page(items=items, total=table.total, page=table.page, size=table.size)
 
 
 def _file(folder: Path, run: Run, name: str, viewer: Viewer) -> Response:

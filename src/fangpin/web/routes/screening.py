@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import shutil
 from collections.abc import AsyncIterator
@@ -15,9 +14,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.datastructures import FormData, UploadFile
 
+from fangpin.claims import local_day
 from fangpin.config import get_settings
 from fangpin.errors import FangpinError
-from fangpin.services import jobs, resolve_pack
+from fangpin.services import default_year, jobs, pack_years, resolve_pack
 from fangpin.web import auth
 from fangpin.web.auth import Viewer
 from fangpin.web.jobs import ACTIVE, STAGE_ORDER, new_drop_folder
@@ -29,8 +29,20 @@ SUFFIXES = (".csv", ".xlsx")
 CHUNK = 1 << 20
 
 
-def _default_year() -> int:
-    return dt.date.today().year
+def _years(request: Request) -> list[int]:
+    """The policy years the form offers: those the packs in force cover (``--pack`` of ``fangpin serve``, else
+    the shipped packs)."""
+    return pack_years(getattr(request.app.state, "pack_dir", None))
+
+
+def _default_year(request: Request) -> int:
+    """The latest year a pack covers that is not after this year (the counties' calendar)."""
+    return default_year(_years(request), local_day(auth.now(request)).year)
+
+
+def _form(request: Request, year: int | None, error: str | None, field: str | None = None) -> dict[str, object]:
+    return {"year": year if year is not None else _default_year(request), "years": _years(request),
+            "error": error, "field": field}
 
 
 def database_url(request: Request) -> str:
@@ -40,13 +52,16 @@ def database_url(request: Request) -> str:
 
 @router.get("/screening", response_class=HTMLResponse, include_in_schema=False)
 def screening_page(request: Request, viewer: Annotated[Viewer, Depends(auth.page("screening"))]) -> Response:
-    return render(request, "screening.html", {"year": _default_year() - 1, "error": None}, viewer=viewer)
+    return render(request, "screening.html", _form(request, None, None), viewer=viewer)
 
 
-def _refuse(request: Request, viewer: Viewer, status: int, message: str, year: int) -> Response:
+def _refuse(request: Request, viewer: Viewer, status: int, message: str, year: int | None,
+            field: str | None = None) -> Response:
+    """The form again with the year chosen kept and the error beside its field (``year``, ``county``,
+    ``files``; the files themselves must be chosen again: a browser never refills a file input)."""
     if wants_json(request):
-        return json_answer({"status": status, "detail": message}, status)
-    return render(request, "screening.html", {"year": year, "error": message}, viewer=viewer, status=status)
+        return json_answer({"status": status, "detail": message, **({"field": field} if field else {})}, status)
+    return render(request, "screening.html", _form(request, year, message, field), viewer=viewer, status=status)
 
 
 @router.post("/screening", include_in_schema=False)
@@ -64,9 +79,9 @@ async def start_screening(
         form = await read_form(request, max_file_bytes=settings.max_upload_file_mb << 20)
     except UploadTooLarge as exc:
         return _refuse(request, viewer, 413, f"文件过大:{exc.file} 超过单个文件 {exc.limit >> 20} MiB 的上限"
-                       "(设置 max_upload_file_mb)", _default_year() - 1)
+                       "(设置 max_upload_file_mb)", None, "files")
     except MultiPartException as exc:
-        return _refuse(request, viewer, 400, f"上传的表单无法读取:{exc.message}", _default_year() - 1)
+        return _refuse(request, viewer, 400, f"上传的表单无法读取:{exc.message}", None)
     try:
         return await _start(request, viewer, form, sent)
     finally:
@@ -83,25 +98,29 @@ async def _start(request: Request, viewer: Viewer, form: FormData, sent: str | N
     except ValueError:
         year = 0
     if not 1990 <= year <= 2200:
-        return _refuse(request, viewer, 422, f"年度无效:{year_text}", _default_year() - 1)
+        return _refuse(request, viewer, 422, f"年度无效:{year_text}", None, "year")
     county_text = form.get("county")
     county = (county_text if isinstance(county_text, str) else "").strip()[:12] or viewer.actor.county
     if county != viewer.actor.county:
-        return _refuse(request, viewer, 403, f"只能筛查本县(区)({viewer.actor.county})的数据,不能筛查 {county}", year)
+        return _refuse(request, viewer, 403, f"只能筛查本县(区)({viewer.actor.county})的数据,不能筛查 {county}", year,
+                       "county")
     files = [value for value in form.getlist("files") if isinstance(value, UploadFile)]
     names = [Path(upload.filename or "").name for upload in files]
     if not names or any(not name for name in names):
-        return _refuse(request, viewer, 422, "请选择至少一个 .csv 或 .xlsx 文件", year)
+        return _refuse(request, viewer, 422, "请选择至少一个 .csv 或 .xlsx 文件", year, "files")
     wrong = [name for name in names if not name.lower().endswith(SUFFIXES) or name.startswith(".")]
     if wrong:
-        return _refuse(request, viewer, 422, f"只接受 .csv 和 .xlsx 文件:{'、'.join(wrong)}", year)
+        return _refuse(request, viewer, 422, f"只接受 .csv 和 .xlsx 文件:{'、'.join(wrong)}", year, "files")
     if len(set(names)) != len(names):
-        return _refuse(request, viewer, 422, "有重名文件:同一批数据中每个文件名只能出现一次", year)
+        return _refuse(request, viewer, 422, "有重名文件:同一批数据中每个文件名只能出现一次", year, "files")
     pack_dir = getattr(request.app.state, "pack_dir", None)
     try:
         resolve_pack(year, pack_dir)
     except FangpinError as exc:
-        return _refuse(request, viewer, 422, f"{year} 年度没有可用的规则包:{exc}", year)
+        years = "、".join(str(y) for y in _years(request))
+        message = (f"{year} 年度没有可用的规则包:现行规则包适用于 {years} 年度,请改选年度。" if years
+                   else f"{year} 年度没有可用的规则包:{exc}")
+        return _refuse(request, viewer, 422, message, year, "year")
     folder = new_drop_folder()
     try:
         for name, upload in zip(names, files, strict=True):

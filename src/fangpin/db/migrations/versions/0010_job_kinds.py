@@ -5,7 +5,7 @@ was asked to do beyond its county and year (a simulation's runs, pack and assume
 limit a screening's upload was checked with); ``jobs.result`` holds a finished simulation's impact report.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
