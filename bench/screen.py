@@ -13,6 +13,12 @@ by side with their ratio, so that a before/after comparison is measured in one r
 seconds (this process and its workers) are printed beside wall seconds: on a loaded machine they move
 less than wall time.
 
+Beside each size, a polars-only reference of the same drop (bench/screen_reference.py: read, parse, link,
+decide in integer fen, no storage) runs in its own fresh process, alternately with fangpin, ``--repeat``
+times each; the medians are printed side by side with their ratio, and whether the reference found the same
+households and payout (it must: otherwise it did not do the same job). ``--no-reference`` leaves it out; it
+runs only under a format-1 pack (parameters.yaml and rules.yaml) on an all-CSV drop.
+
 ``--year`` is the policy year of the drop and of the screening (default 2019), ``--pack DIR`` a rule pack
 to screen under (default: the shipped pack of the year), ``--accidents`` adds the accident export (意外伤害,
 docs/exports.md section 5) to the drop, read only by packs with the accident cause; such drops are cached
@@ -66,7 +72,7 @@ def generate(households: int, seed: int, year: int = 2019, accidents: bool = Fal
 
 def run_once(python: str, drop: Path, households: int, year: int = 2019, pack: Path | None = None) -> dict:
     """Screen the drop once in a fresh process of ``python`` against a fresh SQLite database."""
-    work = CACHE / f"run-{households}"
+    work = CACHE / f"run-{households}-{os.getpid()}"  # other benchmarks may share the cache
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     # A freshly generated drop is still being written back to disk: timed, that writeback would be
@@ -83,6 +89,48 @@ def run_once(python: str, drop: Path, households: int, year: int = 2019, pack: P
         raise SystemExit(output.returncode)
     figures: dict = json.loads(output.stdout.strip().splitlines()[-1])
     return figures
+
+
+def reference_pack(year: int, pack: Path | None) -> Path | None:
+    """The pack folder the reference can read (format 1: rules.yaml with its ``bases``), or None."""
+    folder = pack or ROOT / "rules" / f"handan-{year}"
+    rules = folder / "rules.yaml"
+    return folder if rules.exists() and "\nbases:" in rules.read_text(encoding="utf-8") else None
+
+
+def reference_once(drop: Path, year: int, pack: Path) -> dict:
+    """The polars-only reference on the drop, in a fresh process (imports outside its timing, as fangpin's)."""
+    os.sync()
+    output = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "screen_reference.py"), str(drop), "--year", str(year),
+         "--pack", str(pack.resolve())],
+        capture_output=True, text=True, check=False,
+    )
+    if output.returncode != 0:
+        print(output.stderr)
+        raise SystemExit(output.returncode)
+    figures: dict = json.loads(output.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def against_reference(ours: list[dict], references: list[dict]) -> None:
+    """fangpin's medians beside the reference's, their ratio, and whether both did the same job."""
+    walls = statistics.median(r["wall"] for r in ours), statistics.median(r["wall"] for r in references)
+    cpus = (statistics.median(sum(r["cpu"].values()) for r in ours),
+            statistics.median(r["cpu"] for r in references))
+    print(f"  fangpin screen: wall {walls[0]:.2f} s, cpu {cpus[0]:.2f} s (median of {len(ours)}: "
+          + ", ".join(f"{r['wall']:.1f}" for r in ours) + ")")
+    print(f"  polars-only reference: wall {walls[1]:.2f} s, cpu {cpus[1]:.2f} s (median of {len(references)}: "
+          + ", ".join(f"{r['wall']:.1f}" for r in references) + ")")
+    print(f"  ratio: wall {walls[0] / walls[1]:.2f}×, cpu {cpus[0] / cpus[1]:.2f}×")
+    reference = references[0]
+    same = (reference["households"] == ours[0]["households"] and _yuan(reference["payout_fen"]) == ours[0]["payout"])
+    print(f"  same job: {'yes' if same else 'NO'} (households {ours[0]['households']:,} / "
+          f"{reference['households']:,}, payout {ours[0]['payout']} / {_yuan(reference['payout_fen'])})")
 
 
 def report(figures: dict) -> None:
@@ -125,17 +173,33 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the generated drops for the next run")
     parser.add_argument("--against", type=Path, help="another fangpin checkout with its own .venv to compare with")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each checkout with --against")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of fangpin and of the reference (or of each checkout with --against); medians")
     parser.add_argument("--year", type=int, default=2019, help="policy year of the drop and of the screening")
     parser.add_argument("--pack", type=Path, help="rule pack folder to screen under (default: the year's shipped pack)")
     parser.add_argument("--accidents", action="store_true", help="add the accident export (意外伤害) to the drop")
+    parser.add_argument("--no-reference", action="store_true", help="leave out the polars-only reference")
     args = parser.parse_args()
+    folder = None if args.no_reference else reference_pack(args.year, args.pack)
+    if folder is None and not args.no_reference:
+        print("no polars-only reference: it reads format-1 packs only")
     rows_per_second: list[tuple[int, float]] = []
     for households in args.households:
         print(f"{households:,} households")
         drop = generate(households, args.seed, args.year, args.accidents)
-        figures = run_once(sys.executable, drop, households, args.year, args.pack)
+        has_xlsx = any(path.suffix == ".xlsx" for path in drop.iterdir())
+        ours: list[dict] = []
+        references: list[dict] = []
+        for _ in range(args.repeat if folder is not None and not has_xlsx else 1):
+            ours.append(run_once(sys.executable, drop, households, args.year, args.pack))
+            if folder is not None and not has_xlsx:
+                references.append(reference_once(drop, args.year, folder))
+        figures = sorted(ours, key=lambda r: r["wall"])[len(ours) // 2]
         report(figures)
+        if references:
+            against_reference(ours, references)
+        elif folder is not None:
+            print("  no polars-only reference: the drop has xlsx files (drops of up to 20,000 households)")
         if args.against is not None:
             compare(args.against, drop, households, args.repeat, args.year, args.pack)
         rows_per_second.append((households, figures["wall"]))
