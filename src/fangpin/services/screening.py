@@ -55,7 +55,8 @@ from fangpin.reports.results import (
     write_run_json,
 )
 from fangpin.reports.workbook import write_visits_csv
-from fangpin.screening.bulk import decide_frame
+from fangpin.screening import partitions
+from fangpin.screening.bulk import decide_partitioned
 from fangpin.screening.linking import EventSource, Linked, Table, ledger_schema, link
 from fangpin.services import drop_checks as checks
 from fangpin.services import resolve_pack
@@ -211,10 +212,11 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
     tables = [Table(p.department, p.rows.with_columns(pl.lit(p.file).alias("file"))) for p in parsed]
     sources = [EventSource(p.department, p.cause, p.event_id, tuple(p.content), tuple(p.set.items()))
                for p in profiles]
+    parts = partitions.plan(sum(path.stat().st_size for path in recognised))
     linked = link(tables, year=request.year, county=request.county, pack=pack, profiles=sources,
-                  stored_events=stored, paid_before=paid)
+                  stored_events=stored, paid_before=paid, partitions=parts)
     clock.lap("linking")
-    decisions = decide_frame(linked.facts, pack)
+    decisions = decide_partitioned(linked.facts, pack, parts)
     clock.lap("deciding")
 
     rejections = pl.concat(
