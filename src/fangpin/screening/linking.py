@@ -225,10 +225,11 @@ def _link_events(
     )
     events = events.filter(pl.col("_reason").is_null())
     # Of several used rows with one id, the last is the event; the earlier ones were corrected by it.
-    last = pl.col("_last") | (pl.col("_order") == pl.col("_order").max().over("event_id"))
-    flagged = events.with_columns(last.alias("_current"))
-    replaced = flagged.filter(~pl.col("_current")).height
-    current = flagged.filter(pl.col("_current"))
+    # The per-id window only over the rows of repeated ids (few): over every row it is the costliest step here.
+    again = events.filter(~pl.col("_last"))
+    last_again = again.filter(pl.col("_order") == pl.col("_order").max().over("event_id"))
+    replaced = again.height - last_again.height
+    current = pl.concat([events.filter(pl.col("_last")), last_again], how="vertical_relaxed")
     current = current.with_columns([pl.lit(value).alias(name) for name, value in profile.set])
     own = {field.name for field in cause.fields if field.type != "money"}
     attributes = [(name, dtype) for name, dtype in attribute_schema(pack).items() if name in own]

@@ -11,6 +11,7 @@ report) and accounts for each in run.json; each stage's work lives in its own mo
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -201,6 +202,7 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
     parsed = drop.exports
     order = {path.name: index for index, path in enumerate(files)}
     not_recognised = sorted(not_recognised + drop.unrecognised, key=lambda error: order[error.file])
+    del drop  # its rows are ``parsed``'s, let go of after linking
     unrecognised = [error.file for error in not_recognised]
     checks.require_register(request.drop, parsed, not_recognised, profiles)
     checks.check_county(parsed, request.county)
@@ -210,11 +212,13 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
         stored = queries.stored_events(session, request.county, request.year)
         paid = queries.paid_before(session, request.county, request.year, pack.cause_ids)
     tables = [Table(p.department, p.rows.with_columns(pl.lit(p.file).alias("file"))) for p in parsed]
+    parsed = [dataclasses.replace(p, rows=p.rows.clear()) for p in parsed]  # the rows live on in ``tables`` only
     sources = [EventSource(p.department, p.cause, p.event_id, tuple(p.content), tuple(p.set.items()))
                for p in profiles]
     parts = partitions.plan(sum(path.stat().st_size for path in recognised))
     linked = link(tables, year=request.year, county=request.county, pack=pack, profiles=sources,
                   stored_events=stored, paid_before=paid, partitions=parts)
+    del tables  # the drop's rows: what the run still needs of them is in ``linked``; storing needs the memory
     clock.lap("linking")
     decisions = decide_partitioned(linked.facts, pack, parts)
     clock.lap("deciding")
@@ -231,21 +235,20 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
 
     out_dir = request.out_dir or request.runs_dir / run_id
     with staged(out_dir, request.staging_tag) as staging:
-        write_decisions(staging / "decisions.csv", decisions, pack.hash, pack.cause_ids)
-        write_rejections(staging / "rejections.csv", rejections)
-        write_visits_csv(staging / "visits.csv", decisions, [(cause.id, cause.label) for cause in pack.causes],
-                         pack.people_labels.groups)
-        # who heads each household, for finding a household by name or ID number (the console's search)
-        write_households(staging / "households.csv", decisions.select(HOUSEHOLD_COLUMNS))
-        write_run_json(staging / "run.json", run)
+        write_run_json(staging / "run.json", run)  # before storing adds to ``run``
         report = _start_workbook(staging, run, decisions, rejections)
         clock.lap("writing")
-        try:
-            _store(request, pack, run, drop_hash, started, decisions, rejections, linked, clock)
-            clock.lap("storing: commit")
-        except BaseException:
-            _stop_workbook(report, staging)  # nothing was stored: the run's files are thrown away
-            raise
+        # The other result files are written while the run is stored: polars writes them outside the
+        # interpreter lock, on the other core. The storing transaction commits only once they are written
+        # (``results``), so a run is still stored with all its files or not at all.
+        with ThreadPoolExecutor(max_workers=1) as beside:
+            written = beside.submit(_write_results, staging, pack, decisions, rejections)
+            try:
+                _store(request, pack, run, drop_hash, started, decisions, linked, clock, written.result)
+                clock.lap("storing: commit")
+            except BaseException:
+                _stop_workbook(report, staging)  # nothing was stored: the run's files are thrown away
+                raise
         # The run is stored: whatever happens to the workbook, the files written so far are kept.
         failure = _finish_workbook(report, staging)
         if failure:
@@ -259,6 +262,19 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
     (out_dir / "run.json").write_text(json.dumps(run, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return ScreenResult(run=run, out_dir=out_dir, decisions=decisions, rejections=rejections, linked=linked,
                         warnings=warnings)
+
+
+def _write_results(staging: Path, pack: Pack, decisions: pl.DataFrame, rejections: pl.DataFrame) -> dict[str, bytes]:
+    """The result files beside run.json and the workbook; what the run stores to write them again (``fangpin
+    report --run ID``) beyond its decisions."""
+    write_decisions(staging / "decisions.csv", decisions, pack.hash, pack.cause_ids)
+    write_rejections(staging / "rejections.csv", rejections)
+    write_visits_csv(staging / "visits.csv", decisions, [(cause.id, cause.label) for cause in pack.causes],
+                     pack.people_labels.groups)
+    # who heads each household, for finding a household by name or ID number (the console's search)
+    households = decisions.select(HOUSEHOLD_COLUMNS)
+    write_households(staging / "households.csv", households)
+    return {"rejections": _parquet(rejections.select(REJECTION_HEADER)), "households": _parquet(households)}
 
 
 def _start_workbook(
@@ -395,17 +411,16 @@ def _already(run: Run) -> dict[str, Any]:
 
 def _store(
     request: ScreenRequest, pack: Pack, run: dict[str, Any], drop_hash: str, started: dt.datetime,
-    decisions: pl.DataFrame, rejections: pl.DataFrame, linked: Linked, clock: _Stopwatch,
+    decisions: pl.DataFrame, linked: Linked, clock: _Stopwatch, results: Callable[[], dict[str, bytes]],
 ) -> None:
+    """The run, its decisions, events and payments in one transaction; ``results`` gives what the run's files
+    are written again from, once they are written, last before the commit."""
     recorded = queries.now()
     ledger = io.BytesIO()
     linked.new_events.select(list(ledger_schema(pack))).write_parquet(ledger, compression="lz4", statistics=False)
     ledger_bytes = ledger.getvalue()
     ledger_sha256 = hashlib.sha256(ledger_bytes).hexdigest()
     run["events"] = {"counted_now": linked.new_events.height, "sha256": ledger_sha256}
-    # what the result files are written from beyond the decisions (`fangpin report --run ID`), outside the lock
-    results = {"rejections": _parquet(rejections.select(REJECTION_HEADER)),
-               "households": _parquet(decisions.select(HOUSEHOLD_COLUMNS))}
     clock.lap("storing: event ledger")
     try:
         with session_scope(request.database_url) as session:
@@ -433,7 +448,7 @@ def _store(
             session.flush()
             _store_payments(session, request, run["run_id"], decisions, recorded, pack.cause_ids)
             clock.lap("storing: payments")
-            session.add(RunResults(run_id=run["run_id"], summary=run, **results))
+            session.add(RunResults(run_id=run["run_id"], summary=run, **results()))
     except IntegrityError as exc:
         raise StorageError(
             "another run or a paid claim paid some of these households meanwhile (a payment from the same prior "
