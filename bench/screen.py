@@ -3,6 +3,7 @@
     python bench/screen.py --households 100000 [300000 1000000] [--seed 1] [--keep]
     python bench/screen.py --households 1000000 --against ../before --repeat 3 --keep
     python bench/screen.py --households 1000000 --year 2023 --accidents --pack rules/hebei-monitoring-2023
+    python bench/screen.py --households 300000 --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 Each size: the drop is generated (cached under /tmp/fangpin-bench), then screened in a fresh process
 against a fresh SQLite database; printed: wall seconds per stage, rows per second, peak memory (RSS).
@@ -70,20 +71,36 @@ def generate(households: int, seed: int, year: int = 2019, accidents: bool = Fal
     return drop
 
 
-def run_once(python: str, drop: Path, households: int, year: int = 2019, pack: Path | None = None) -> dict:
-    """Screen the drop once in a fresh process of ``python`` against a fresh SQLite database."""
+def run_once(python: str, drop: Path, households: int, year: int = 2019, pack: Path | None = None,
+             postgres: str | None = None) -> dict:
+    """Screen the drop once in a fresh process of ``python`` against a fresh SQLite database, or a fresh
+    schema of the PostgreSQL database ``postgres`` (dropped afterwards)."""
     work = CACHE / f"run-{households}-{os.getpid()}"  # other benchmarks may share the cache
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    database, environment, schema = f"sqlite:///{work / 'bench.db'}", dict(os.environ), None
+    if postgres is not None:
+        import sqlalchemy as sa
+
+        schema = f"bench_{os.getpid()}_{time.monotonic_ns() % 10**9}"
+        with sa.create_engine(postgres, isolation_level="AUTOCOMMIT").connect() as connection:
+            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        database = f"{postgres}?options=-csearch_path%3D{schema}"
+        environment["FANGPIN_CHAIN_KEY_FILE"] = str(work / "chain.key")
     # A freshly generated drop is still being written back to disk: timed, that writeback would be
     # charged to the screening. The files stay in the page cache, as an office's drop read twice does.
     os.sync()
-    output = subprocess.run(
-        [python, "-c", CHILD, str(drop), f"sqlite:///{work / 'bench.db'}", str(work / "out"), str(year),
-         str(pack.resolve()) if pack else ""],
-        capture_output=True, text=True, check=False, cwd=work,
-    )
-    shutil.rmtree(work, ignore_errors=True)
+    try:
+        output = subprocess.run(
+            [python, "-c", CHILD, str(drop), database, str(work / "out"), str(year),
+             str(pack.resolve()) if pack else ""],
+            capture_output=True, text=True, check=False, cwd=work, env=environment,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if schema is not None:
+            with sa.create_engine(postgres, isolation_level="AUTOCOMMIT").connect() as connection:
+                connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     if output.returncode != 0:
         print(output.stderr)
         raise SystemExit(output.returncode)
@@ -179,6 +196,8 @@ def main() -> None:
     parser.add_argument("--pack", type=Path, help="rule pack folder to screen under (default: the year's shipped pack)")
     parser.add_argument("--accidents", action="store_true", help="add the accident export (意外伤害) to the drop")
     parser.add_argument("--no-reference", action="store_true", help="leave out the polars-only reference")
+    parser.add_argument("--postgres", metavar="URL", help="also screen into a fresh schema of this PostgreSQL "
+                        "database (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test), beside SQLite")
     args = parser.parse_args()
     folder = None if args.no_reference else reference_pack(args.year, args.pack)
     if folder is None and not args.no_reference:
@@ -198,6 +217,16 @@ def main() -> None:
         report(figures)
         if references:
             against_reference(ours, references)
+        if args.postgres:
+            on_postgres = [run_once(sys.executable, drop, households, args.year, args.pack, args.postgres)
+                           for _ in range(args.repeat if references else 1)]
+            wall = statistics.median(r["wall"] for r in on_postgres)
+            print(f"  on PostgreSQL: wall {wall:.2f} s (" + ", ".join(f"{r['wall']:.1f}" for r in on_postgres) + "), "
+                  f"cpu {statistics.median(sum(r['cpu'].values()) for r in on_postgres):.2f} s"
+                  + (f", {wall / statistics.median(r['wall'] for r in references):.2f}× the reference"
+                     if references else "") + f", payout {on_postgres[0]['payout']}")
+            print("  stages (wall s): " + ", ".join(f"{stage} {seconds:.1f}"
+                                                    for stage, seconds in on_postgres[0]["seconds"].items()))
         elif folder is not None:
             print("  no polars-only reference: the drop has xlsx files (drops of up to 20,000 households)")
         if args.against is not None:
