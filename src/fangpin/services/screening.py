@@ -11,6 +11,7 @@ report) and accounts for each in run.json; each stage's work lives in its own mo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -161,6 +162,15 @@ class _Stopwatch:
 
 
 def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenResult:
+    spare: list[subprocess.Popen[bytes]] = []  # the workbook's process, started early; ended if never used
+    try:
+        return _screen(request, progress, spare)
+    finally:
+        for process in spare:
+            _dismiss(process)
+
+
+def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.Popen[bytes]]) -> ScreenResult:
     started = dt.datetime.now(dt.UTC)
     clock = _Stopwatch(progress)
     pack = resolve_pack(request.year, request.pack_dir)
@@ -196,6 +206,7 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
         if earlier is not None:
             return ScreenResult(run=_already(earlier), out_dir=None, already=True)
 
+    spare.append(_ready_workbook())  # its interpreter starts and imports while the drop is read
     workers = request.workers or cores()
     drop = parse_all(recognised, profiles, request.sources_dir, workers,
                      lambda done, total: progress("reading", done, total), limits)
@@ -236,7 +247,7 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
     out_dir = request.out_dir or request.runs_dir / run_id
     with staged(out_dir, request.staging_tag) as staging:
         write_run_json(staging / "run.json", run)  # before storing adds to ``run``
-        report = _start_workbook(staging, run, decisions, rejections)
+        report = _start_workbook(staging, run, decisions, rejections, spare)
         clock.lap("writing")
         # The other result files are written while the run is stored: polars writes them outside the
         # interpreter lock, on the other core. The storing transaction commits only once they are written
@@ -277,20 +288,51 @@ def _write_results(staging: Path, pack: Pack, decisions: pl.DataFrame, rejection
     return {"rejections": _parquet(rejections.select(REJECTION_HEADER)), "households": _parquet(households)}
 
 
+def _ready_workbook() -> subprocess.Popen[bytes]:
+    """The process that will write the workbook, started before the drop is read: its interpreter and
+    imports (about half a second) are ready when the run's files are; it waits for their names on stdin and
+    dies with this process (a worker killed mid-run leaves no writer behind)."""
+    return subprocess.Popen([sys.executable, "-m", "fangpin.reports.workbook", "--stdin", str(os.getpid())],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _dismiss(process: subprocess.Popen[bytes]) -> None:
+    """End a workbook process that was never given a workbook to write."""
+    if process.stdin is not None:
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+        process.stdin = None
+    process.kill()
+    process.communicate()
+
+
 def _start_workbook(
-    staging: Path, run: dict[str, Any], decisions: pl.DataFrame, rejections: pl.DataFrame
+    staging: Path, run: dict[str, Any], decisions: pl.DataFrame, rejections: pl.DataFrame,
+    spare: list[subprocess.Popen[bytes]] | None = None,
 ) -> subprocess.Popen[bytes]:
     """The workbook is the slowest file to write (xlsxwriter is pure Python): write it in another process,
-    on the other core, while this one stores the run."""
+    on the other core, while this one stores the run; in the process waiting in ``spare``
+    (``_ready_workbook``), taken from it, if there is one."""
+    ready = spare.pop() if spare else None
     inputs = staging / ".report-inputs"
     inputs.mkdir()
     decisions.write_parquet(inputs / "decisions.parquet")
     rejections.write_parquet(inputs / "rejections.parquet")
     (inputs / "run.json").write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
+    arguments = [str(staging / "report.xlsx"), str(inputs / "run.json"), str(inputs / "decisions.parquet"),
+                 str(inputs / "rejections.parquet")]
+    if ready is not None and ready.stdin is not None and ready.poll() is None:
+        try:
+            ready.stdin.write(json.dumps(arguments).encode() + b"\n")
+            ready.stdin.close()
+            ready.stdin = None  # closed: communicate() must not flush it
+            return ready
+        except OSError:  # it died meanwhile: a new one
+            _dismiss(ready)
+    elif ready is not None:
+        _dismiss(ready)
     # the last argument: it dies with this process (a worker killed mid-run leaves no writer in the staging folder)
-    command = [sys.executable, "-m", "fangpin.reports.workbook", str(staging / "report.xlsx"),
-               str(inputs / "run.json"), str(inputs / "decisions.parquet"), str(inputs / "rejections.parquet"),
-               str(os.getpid())]
+    command = [sys.executable, "-m", "fangpin.reports.workbook", *arguments, str(os.getpid())]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
