@@ -67,11 +67,12 @@ def test_a_partitioned_screening_is_byte_for_byte_an_unpartitioned_one(
     assert sum(whole.linked.superseded.values()) > 0  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("parts", [2, 64])  # 64: more partitions than the demo's 40 households, some empty
 def test_the_demo_screened_in_partitions_is_the_demo(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts: int
 ) -> None:
     whole = _screen(DEMO, f"sqlite:///{tmp_path / 'whole.db'}", tmp_path / "whole", 1, monkeypatch)
-    split = _screen(DEMO, database_url, tmp_path / "split", 2, monkeypatch)
+    split = _screen(DEMO, database_url, tmp_path / "split", parts, monkeypatch)
 
     _same(whole, split)
     assert split.run["totals"]["payout"] == "176550.08"
