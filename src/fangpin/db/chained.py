@@ -46,6 +46,7 @@ from fangpin.db.models import Base, ChainAnchor, ChainHead, DecisionRecord, Paym
 CHAINS: dict[str, type[Base]] = {"decisions": DecisionRecord, "payments": Payment, "claim_events": ClaimEvent,
                                  "runs": Run, "fund_inputs": FundInput, "users": User}
 _UNCHAINED = frozenset({"id", "prev_hash", "record_hash", "document_sha256"})
+_HASH_SLICE = 100_000  # rows whose payloads are turned into Python strings at once (``append_frame``)
 
 
 def chained_columns(model: type[Base]) -> list[str]:
@@ -237,16 +238,21 @@ def append_frame(
     head: list[str] = [previous]
 
     def hashes() -> pl.DataFrame:
-        links: list[str] = []
-        digests: list[str] = []
+        # a slice at a time: a million payloads and hashes as Python strings would hold ~0.5 GiB at once
+        parts: list[pl.DataFrame] = []
         last = previous
-        for text in frame.select(payload_expr(model, constants)).to_series().to_list():
-            links.append(last)
-            last = link(last, text)
-            digests.append(last)
+        for start in range(0, frame.height, _HASH_SLICE):
+            links: list[str] = []
+            digests: list[str] = []
+            texts = frame.slice(start, _HASH_SLICE).select(payload_expr(model, constants)).to_series().to_list()
+            for text in texts:
+                links.append(last)
+                last = link(last, text)
+                digests.append(last)
+            parts.append(pl.DataFrame({"prev_hash": links, "record_hash": digests},
+                                      schema={"prev_hash": pl.String, "record_hash": pl.String}))
         head[0] = last
-        return pl.DataFrame({"prev_hash": links, "record_hash": digests}, schema={"prev_hash": pl.String,
-                                                                                 "record_hash": pl.String})
+        return pl.concat(parts)
 
     unchained = [c.name for c in model.__table__.columns if c.name not in _UNCHAINED]
     bulk_insert(session, model, frame.select(unchained), late=hashes)
