@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import os
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import adbc_driver_sqlite.dbapi as adbc_sqlite
 import polars as pl
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
@@ -33,14 +35,29 @@ STAGE_MIN_ROWS = 2_000  # below this, executemany is as quick and needs no stagi
 _STAGED = "fangpin_staged"  # connection-record info key: (alias, path) of files attached by this connection
 
 
-Late = Callable[[], pl.DataFrame]
+# More columns for the rows, computed late: one frame, or frames one after another (slices of the rows, in order)
+Late = Callable[[], pl.DataFrame | Iterable[pl.DataFrame]]
+
+
+def _late_parts(late: Late) -> Iterator[pl.DataFrame]:
+    made = late()
+    if isinstance(made, pl.DataFrame):
+        yield made
+    else:
+        yield from made
+
+
+def _late_whole(late: Late) -> pl.DataFrame:
+    parts = list(_late_parts(late))
+    return parts[0] if len(parts) == 1 else pl.concat(parts)
 
 
 def bulk_insert(session: Session, table: Any, frame: pl.DataFrame, late: Late | None = None) -> None:
     """Insert the frame's rows; driver errors come out as SQLAlchemy's, as from any other statement.
 
     ``late`` gives more columns, one row per row of ``frame`` and in its order, that take time to compute
-    (a hash chain): on SQLite they are computed while the frame is being staged, elsewhere first."""
+    (a hash chain): on SQLite they are computed while the frame is being staged; on PostgreSQL slice by
+    slice, each slice sent to COPY (by a writer thread) while the next is computed."""
     if frame.is_empty():
         return
     connection = session.connection()
@@ -60,18 +77,38 @@ def _insert(connection: Any, table: Any, frame: pl.DataFrame, late: Late | None)
     if dialect.name == "sqlite" and frame.height >= STAGE_MIN_ROWS and not processors:
         _insert_staged(connection, table, _for_sqlite(frame), late)
         return
-    if late is not None:
-        frame = frame.hstack(late())
-    columns = list(frame.columns)
     if dialect.name == "postgresql":
-        names = ", ".join(f'"{name}"' for name in columns)
-        with raw.cursor() as cursor, cursor.copy(
-            f'COPY "{table.__tablename__}" ({names}) FROM STDIN WITH (FORMAT csv)'
-        ) as copy:
-            for start in range(0, frame.height, 200_000):
-                copy.write(frame.slice(start, 200_000).write_csv(include_header=False))
+        _copy(raw, table, frame, late)
         return
+    if late is not None:
+        frame = frame.hstack(_late_whole(late))
+    columns = list(frame.columns)
     _insert_many(raw, table, _for_sqlite(frame), [processors.get(name) for name in columns])
+
+
+def _copy(raw: Any, table: Any, frame: pl.DataFrame, late: Late | None) -> None:
+    """COPY, as CSV; the late columns slice by slice, each slice sent by psycopg's writer thread while the
+    next one is computed (the server parses one while this process hashes the next)."""
+    parts = (iter([frame]) if late is None else
+             _with_late(frame, _late_parts(late)))
+    first = next(parts)
+    names = ", ".join(f'"{name}"' for name in first.columns)
+    with raw.cursor() as cursor, cursor.copy(
+        f'COPY "{table.__tablename__}" ({names}) FROM STDIN WITH (FORMAT csv)', writer=QueuedLibpqWriter(cursor)
+    ) as copy:
+        for part in itertools.chain([first], parts):
+            for start in range(0, part.height, 200_000):
+                copy.write(part.slice(start, 200_000).write_csv(include_header=False))
+
+
+def _with_late(frame: pl.DataFrame, late: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """The frame's rows with the late columns beside them, a slice of late rows at a time."""
+    done = 0
+    for part in late:
+        yield frame.slice(done, part.height).hstack(part)
+        done += part.height
+    if done != frame.height:
+        raise ValueError(f"{done} late rows for {frame.height} rows")
 
 
 _PLAIN = (pl.Datetime, pl.String, pl.Int64, pl.Int32, pl.UInt32, pl.Boolean, pl.Null)
@@ -128,7 +165,7 @@ def _insert_staged(connection: Any, table: Any, frame: pl.DataFrame, late: Late 
                 with ThreadPoolExecutor(max_workers=1) as background:
                     staged = background.submit(cursor.adbc_ingest, "rows", frame.with_row_index("_n"), mode="create")
                     try:
-                        extra = _for_adbc(_for_sqlite(late()))
+                        extra = _for_adbc(_for_sqlite(_late_whole(late)))
                     finally:
                         staged.result()
                 if extra.height != frame.height:

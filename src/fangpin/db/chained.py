@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterator
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
@@ -237,9 +238,8 @@ def append_frame(
     )
     head: list[str] = [previous]
 
-    def hashes() -> pl.DataFrame:
+    def hashes() -> Iterator[pl.DataFrame]:
         # a slice at a time: a million payloads and hashes as Python strings would hold ~0.5 GiB at once
-        parts: list[pl.DataFrame] = []
         last = previous
         for start in range(0, frame.height, _HASH_SLICE):
             links: list[str] = []
@@ -249,10 +249,9 @@ def append_frame(
                 links.append(last)
                 last = link(last, text)
                 digests.append(last)
-            parts.append(pl.DataFrame({"prev_hash": links, "record_hash": digests},
-                                      schema={"prev_hash": pl.String, "record_hash": pl.String}))
-        head[0] = last
-        return pl.concat(parts)
+            yield pl.DataFrame({"prev_hash": links, "record_hash": digests},
+                               schema={"prev_hash": pl.String, "record_hash": pl.String})
+        head[0] = last  # the inserts read every slice: this runs before bulk_insert returns
 
     unchained = [c.name for c in model.__table__.columns if c.name not in _UNCHAINED]
     bulk_insert(session, model, frame.select(unchained), late=hashes)
