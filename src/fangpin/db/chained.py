@@ -223,12 +223,13 @@ def append_rows(session: Session, model: type[Base], county: str, rows: list[dic
 
 def append_frame(
     session: Session, model: type[Base], county: str, frame: pl.DataFrame, constants: dict[str, object]
-) -> None:
+) -> int:
     """``append_rows`` for a whole frame: payloads column-wise, one keyed hash per row, a bulk insert (COPY on
     PostgreSQL; on SQLite a staging file, staged while the hashes are being computed). ``constants`` are the
-    values the same for every row, in the form ``payload`` writes them."""
+    values the same for every row, in the form ``payload`` writes them. The chain's seq before the frame's
+    rows: they are seq + 1 … seq + len(frame)."""
     if frame.is_empty():
-        return
+        return 0
     link = chain_key(session).link
     lock_chain(session, model.__tablename__, county)
     seq, previous = chain_end(session, model, county)
@@ -256,6 +257,7 @@ def append_frame(
     unchained = [c.name for c in model.__table__.columns if c.name not in _UNCHAINED]
     bulk_insert(session, model, frame.select(unchained), late=hashes)
     _record_head(session, model, county, seq + frame.height, head[0])
+    return seq
 
 
 # --- appending one row --------------------------------------------------------------------------------

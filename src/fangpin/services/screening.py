@@ -482,13 +482,13 @@ def _store(
                                             "document": None, "layout": DECISION_LAYOUT}
             columns = [c for c in chained_columns(DecisionRecord) if c not in ("seq", *constants)]
             rows = decisions.with_columns(decision_causes.text_columns(pack.cause_ids)).select(columns)
-            append_frame(session, DecisionRecord, request.county, rows, constants)
+            before = append_frame(session, DecisionRecord, request.county, rows, constants)
             clock.lap("storing: decisions")
             session.add(RunEvents(run_id=run["run_id"], county=request.county, year=request.year,
                                   events=linked.new_events.height, sha256=ledger_sha256, data=ledger_bytes,
                                   recorded_at=recorded))
             session.flush()
-            _store_payments(session, request, run["run_id"], decisions, recorded, pack.cause_ids)
+            _store_payments(session, request, run["run_id"], decisions, recorded, pack.cause_ids, before)
             clock.lap("storing: payments")
             session.add(RunResults(run_id=run["run_id"], summary=run, **results()))
     except IntegrityError as exc:
@@ -513,15 +513,18 @@ def _parquet(frame: pl.DataFrame) -> bytes:
 
 def _store_payments(
     session: Any, request: ScreenRequest, run_id: str, decisions: pl.DataFrame, recorded: dt.datetime,
-    causes: tuple[str, ...],
+    causes: tuple[str, ...], before: int,
 ) -> None:
+    """``before``: the decisions chain's seq before this run's decisions (read by the chain's unique index,
+    not by a scan of every run's decisions)."""
     paying = decisions.filter(pl.col("payout") > 0)
     if paying.is_empty():
         return
     ids = pl.DataFrame(
         [tuple(row) for row in session.execute(
             select(DecisionRecord.household_id, DecisionRecord.id)
-            .where(DecisionRecord.run_id == run_id, DecisionRecord.payout > 0)
+            .where(DecisionRecord.county == request.county, DecisionRecord.seq > before,
+                   DecisionRecord.run_id == run_id, DecisionRecord.payout > 0)
         )],
         schema={"household_id": pl.String, "decision_id": pl.Int64}, orient="row",
     )
