@@ -68,6 +68,8 @@ from fangpin.services.drop_checks import DropError
 # cause the deciding pack does not have (docs/exports.md section 2).
 SKIP_REASONS = ("title", "blank", "total", "not_in_pack")
 HOUSEHOLD_COLUMNS = ["household_id", "head_name", "head_id", "township", "village"]  # households.csv
+# what the workbook reads of the decisions (reports.workbook), beside the causes, payout, fee and rules
+WORKBOOK_COLUMNS = ["household_id", "head_name", "township", "village", "group", "outcome", "per_capita_income"]
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -316,7 +318,9 @@ def _start_workbook(
     ready = spare.pop() if spare else None
     inputs = staging / ".report-inputs"
     inputs.mkdir()
-    decisions.write_parquet(inputs / "decisions.parquet")
+    causes = [cause["id"] for cause in run["pack"]["causes"]]
+    decisions.select(*WORKBOOK_COLUMNS, *causes, "payout", "fee", "rules").write_parquet(
+        inputs / "decisions.parquet", compression="lz4", statistics=False)
     rejections.write_parquet(inputs / "rejections.parquet")
     (inputs / "run.json").write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
     arguments = [str(staging / "report.xlsx"), str(inputs / "run.json"), str(inputs / "decisions.parquet"),
