@@ -14,12 +14,13 @@ with each column's processor applied, so the stored form is what the ORM itself 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 import itertools
 import os
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -52,31 +53,42 @@ def _late_whole(late: Late) -> pl.DataFrame:
     return parts[0] if len(parts) == 1 else pl.concat(parts)
 
 
-def bulk_insert(session: Session, table: Any, frame: pl.DataFrame, late: Late | None = None) -> None:
+def bulk_insert(session: Session, table: Any, frame: pl.DataFrame, late: Late | None = None,
+                constants: Mapping[str, object] | None = None) -> None:
     """Insert the frame's rows; driver errors come out as SQLAlchemy's, as from any other statement.
 
     ``late`` gives more columns, one row per row of ``frame`` and in its order, that take time to compute
     (a hash chain): on SQLite they are computed while the frame is being staged; on PostgreSQL slice by
-    slice, each slice sent to COPY (by a writer thread) while the next is computed."""
+    slice, each slice sent to COPY (by a writer thread) while the next is computed. ``constants``: columns
+    with one value for every row (a run's id, the time of recording); a staged SQLite insert binds them
+    once instead of staging a million copies."""
     if frame.is_empty():
         return
     connection = session.connection()
     dbapi = connection.dialect.loaded_dbapi
+    constants = dict(constants or {})
+    if not (connection.dialect.name == "sqlite" and frame.height >= STAGE_MIN_ROWS
+            and all(value is None or isinstance(value, str | int | dt.datetime) for value in constants.values())):
+        frame = frame.with_columns(pl.lit(value).alias(name) for name, value in constants.items())
+        constants = {}
     try:
-        _insert(connection, table, frame, late)
+        _insert(connection, table, frame, late, constants)
     except dbapi.IntegrityError as exc:
         raise sa_exc.IntegrityError(f"bulk insert into {table.__tablename__}", None, exc) from exc
     except dbapi.OperationalError as exc:
         raise sa_exc.OperationalError(f"bulk insert into {table.__tablename__}", None, exc) from exc
 
 
-def _insert(connection: Any, table: Any, frame: pl.DataFrame, late: Late | None) -> None:
+def _insert(connection: Any, table: Any, frame: pl.DataFrame, late: Late | None,
+            constants: dict[str, object]) -> None:
     dialect = connection.dialect
     raw = connection.connection.driver_connection
     processors = _processors(dialect, table, frame) if dialect.name == "sqlite" else {}
     if dialect.name == "sqlite" and frame.height >= STAGE_MIN_ROWS and not processors:
-        _insert_staged(connection, table, _for_sqlite(frame), late)
+        _insert_staged(connection, table, _for_sqlite(frame), late, constants)
         return
+    if constants:
+        frame = frame.with_columns(pl.lit(value).alias(name) for name, value in constants.items())
     if dialect.name == "postgresql":
         _copy(raw, table, frame, late)
         return
@@ -143,10 +155,19 @@ def _for_adbc(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _insert_staged(connection: Any, table: Any, frame: pl.DataFrame, late: Late | None) -> None:
+def _sqlite_value(value: object) -> object:
+    """A constant as SQLAlchemy's SQLite dialect stores it (a datetime: UTC text without offset)."""
+    if isinstance(value, dt.datetime):
+        plain = value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+        return plain.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def _insert_staged(connection: Any, table: Any, frame: pl.DataFrame, late: Late | None,
+                   constants: dict[str, object]) -> None:
     """The frame into a staging file by ADBC, then into the table by ``INSERT … SELECT`` in this transaction.
     The late columns are computed in this thread meanwhile (ADBC lets go of the GIL), staged beside the
-    rows with the row's position as key, and joined in."""
+    rows with the row's position as key, and joined in; the constants are bound parameters of the SELECT."""
     _detach_on_checkin(connection.engine)
     frame = _for_adbc(frame)
     handle, path = tempfile.mkstemp(prefix="fangpin-stage-", suffix=".sqlite")
@@ -183,8 +204,11 @@ def _insert_staged(connection: Any, table: Any, frame: pl.DataFrame, late: Late 
         os.unlink(path)
         raise
     connection.connection.info.setdefault(_STAGED, []).append((alias, path))
+    names += [f'"{name}"' for name in constants]
+    chosen += ["?"] * len(constants)
     raw.execute(f'INSERT INTO "{table.__tablename__}" ({", ".join(names)}) '
-                f'SELECT {", ".join(chosen)} FROM {source} ORDER BY r.rowid')
+                f'SELECT {", ".join(chosen)} FROM {source} ORDER BY r.rowid',
+                tuple(_sqlite_value(value) for value in constants.values()))
 
 
 _WATCHED: set[int] = set()

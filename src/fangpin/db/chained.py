@@ -233,10 +233,7 @@ def append_frame(
     link = chain_key(session).link
     lock_chain(session, model.__tablename__, county)
     seq, previous = chain_end(session, model, county)
-    frame = frame.with_columns(
-        pl.int_range(seq + 1, seq + 1 + frame.height, dtype=pl.Int64).alias("seq"),
-        *(pl.lit(value).alias(name) for name, value in constants.items()),
-    )
+    frame = frame.with_columns(pl.int_range(seq + 1, seq + 1 + frame.height, dtype=pl.Int64).alias("seq"))
     head: list[str] = [previous]
 
     def hashes() -> Iterator[pl.DataFrame]:
@@ -255,7 +252,8 @@ def append_frame(
         head[0] = last  # the inserts read every slice: this runs before bulk_insert returns
 
     unchained = [c.name for c in model.__table__.columns if c.name not in _UNCHAINED]
-    bulk_insert(session, model, frame.select(unchained), late=hashes)
+    bulk_insert(session, model, frame.select(name for name in unchained if name not in constants), late=hashes,
+                constants={name: value for name, value in constants.items() if name in unchained})
     _record_head(session, model, county, seq + frame.height, head[0])
     return seq
 
