@@ -3,6 +3,7 @@
     python bench/screen.py --households 100000 [300000 1000000] [--seed 1] [--keep]
     python bench/screen.py --households 1000000 --against ../before --repeat 3 --keep
     python bench/screen.py --households 1000000 --year 2023 --accidents --pack rules/hebei-monitoring-2023
+    python bench/screen.py --households 300000 --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 Each size: the drop is generated (cached under /tmp/fangpin-bench), then screened in a fresh process
 against a fresh SQLite database; printed: wall seconds per stage, rows per second, peak memory (RSS).
@@ -12,6 +13,12 @@ same drop is then screened by both, alternately, ``--repeat`` times each, and th
 by side with their ratio, so that a before/after comparison is measured in one run on one machine. CPU
 seconds (this process and its workers) are printed beside wall seconds: on a loaded machine they move
 less than wall time.
+
+Beside each size, a polars-only reference of the same drop (bench/screen_reference.py: read, parse, link,
+decide in integer fen, no storage) runs in its own fresh process, alternately with fangpin, ``--repeat``
+times each; the medians are printed side by side with their ratio, and whether the reference found the same
+households and payout (it must: otherwise it did not do the same job). ``--no-reference`` leaves it out; it
+runs only under a format-1 pack (parameters.yaml and rules.yaml) on an all-CSV drop.
 
 ``--year`` is the policy year of the drop and of the screening (default 2019), ``--pack DIR`` a rule pack
 to screen under (default: the shipped pack of the year), ``--accidents`` adds the accident export (意外伤害,
@@ -64,25 +71,83 @@ def generate(households: int, seed: int, year: int = 2019, accidents: bool = Fal
     return drop
 
 
-def run_once(python: str, drop: Path, households: int, year: int = 2019, pack: Path | None = None) -> dict:
-    """Screen the drop once in a fresh process of ``python`` against a fresh SQLite database."""
-    work = CACHE / f"run-{households}"
+def run_once(python: str, drop: Path, households: int, year: int = 2019, pack: Path | None = None,
+             postgres: str | None = None) -> dict:
+    """Screen the drop once in a fresh process of ``python`` against a fresh SQLite database, or a fresh
+    schema of the PostgreSQL database ``postgres`` (dropped afterwards)."""
+    work = CACHE / f"run-{households}-{os.getpid()}"  # other benchmarks may share the cache
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    database, environment, schema = f"sqlite:///{work / 'bench.db'}", dict(os.environ), None
+    if postgres is not None:
+        import sqlalchemy as sa
+
+        schema = f"bench_{os.getpid()}_{time.monotonic_ns() % 10**9}"
+        with sa.create_engine(postgres, isolation_level="AUTOCOMMIT").connect() as connection:
+            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        database = f"{postgres}?options=-csearch_path%3D{schema}"
+        environment["FANGPIN_CHAIN_KEY_FILE"] = str(work / "chain.key")
     # A freshly generated drop is still being written back to disk: timed, that writeback would be
     # charged to the screening. The files stay in the page cache, as an office's drop read twice does.
     os.sync()
-    output = subprocess.run(
-        [python, "-c", CHILD, str(drop), f"sqlite:///{work / 'bench.db'}", str(work / "out"), str(year),
-         str(pack.resolve()) if pack else ""],
-        capture_output=True, text=True, check=False, cwd=work,
-    )
-    shutil.rmtree(work, ignore_errors=True)
+    try:
+        output = subprocess.run(
+            [python, "-c", CHILD, str(drop), database, str(work / "out"), str(year),
+             str(pack.resolve()) if pack else ""],
+            capture_output=True, text=True, check=False, cwd=work, env=environment,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if schema is not None:
+            with sa.create_engine(postgres, isolation_level="AUTOCOMMIT").connect() as connection:
+                connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     if output.returncode != 0:
         print(output.stderr)
         raise SystemExit(output.returncode)
     figures: dict = json.loads(output.stdout.strip().splitlines()[-1])
     return figures
+
+
+def reference_pack(year: int, pack: Path | None) -> Path | None:
+    """The pack folder the reference can read (format 1: rules.yaml with its ``bases``), or None."""
+    folder = pack or ROOT / "rules" / f"handan-{year}"
+    rules = folder / "rules.yaml"
+    return folder if rules.exists() and "\nbases:" in rules.read_text(encoding="utf-8") else None
+
+
+def reference_once(drop: Path, year: int, pack: Path) -> dict:
+    """The polars-only reference on the drop, in a fresh process (imports outside its timing, as fangpin's)."""
+    os.sync()
+    output = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "screen_reference.py"), str(drop), "--year", str(year),
+         "--pack", str(pack.resolve())],
+        capture_output=True, text=True, check=False,
+    )
+    if output.returncode != 0:
+        print(output.stderr)
+        raise SystemExit(output.returncode)
+    figures: dict = json.loads(output.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def against_reference(ours: list[dict], references: list[dict]) -> None:
+    """fangpin's medians beside the reference's, their ratio, and whether both did the same job."""
+    walls = statistics.median(r["wall"] for r in ours), statistics.median(r["wall"] for r in references)
+    cpus = (statistics.median(sum(r["cpu"].values()) for r in ours),
+            statistics.median(r["cpu"] for r in references))
+    print(f"  fangpin screen: wall {walls[0]:.2f} s, cpu {cpus[0]:.2f} s (median of {len(ours)}: "
+          + ", ".join(f"{r['wall']:.1f}" for r in ours) + ")")
+    print(f"  polars-only reference: wall {walls[1]:.2f} s, cpu {cpus[1]:.2f} s (median of {len(references)}: "
+          + ", ".join(f"{r['wall']:.1f}" for r in references) + ")")
+    print(f"  ratio: wall {walls[0] / walls[1]:.2f}×, cpu {cpus[0] / cpus[1]:.2f}×")
+    reference = references[0]
+    same = (reference["households"] == ours[0]["households"] and _yuan(reference["payout_fen"]) == ours[0]["payout"])
+    print(f"  same job: {'yes' if same else 'NO'} (households {ours[0]['households']:,} / "
+          f"{reference['households']:,}, payout {ours[0]['payout']} / {_yuan(reference['payout_fen'])})")
 
 
 def report(figures: dict) -> None:
@@ -125,17 +190,45 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the generated drops for the next run")
     parser.add_argument("--against", type=Path, help="another fangpin checkout with its own .venv to compare with")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each checkout with --against")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of fangpin and of the reference (or of each checkout with --against); medians")
     parser.add_argument("--year", type=int, default=2019, help="policy year of the drop and of the screening")
     parser.add_argument("--pack", type=Path, help="rule pack folder to screen under (default: the year's shipped pack)")
     parser.add_argument("--accidents", action="store_true", help="add the accident export (意外伤害) to the drop")
+    parser.add_argument("--no-reference", action="store_true", help="leave out the polars-only reference")
+    parser.add_argument("--postgres", metavar="URL", help="also screen into a fresh schema of this PostgreSQL "
+                        "database (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test), beside SQLite")
     args = parser.parse_args()
+    folder = None if args.no_reference else reference_pack(args.year, args.pack)
+    if folder is None and not args.no_reference:
+        print("no polars-only reference: it reads format-1 packs only")
     rows_per_second: list[tuple[int, float]] = []
     for households in args.households:
         print(f"{households:,} households")
         drop = generate(households, args.seed, args.year, args.accidents)
-        figures = run_once(sys.executable, drop, households, args.year, args.pack)
+        has_xlsx = any(path.suffix == ".xlsx" for path in drop.iterdir())
+        ours: list[dict] = []
+        references: list[dict] = []
+        for _ in range(args.repeat if folder is not None and not has_xlsx else 1):
+            ours.append(run_once(sys.executable, drop, households, args.year, args.pack))
+            if folder is not None and not has_xlsx:
+                references.append(reference_once(drop, args.year, folder))
+        figures = sorted(ours, key=lambda r: r["wall"])[len(ours) // 2]
         report(figures)
+        if references:
+            against_reference(ours, references)
+        if args.postgres:
+            on_postgres = [run_once(sys.executable, drop, households, args.year, args.pack, args.postgres)
+                           for _ in range(args.repeat if references else 1)]
+            wall = statistics.median(r["wall"] for r in on_postgres)
+            print(f"  on PostgreSQL: wall {wall:.2f} s (" + ", ".join(f"{r['wall']:.1f}" for r in on_postgres) + "), "
+                  f"cpu {statistics.median(sum(r['cpu'].values()) for r in on_postgres):.2f} s"
+                  + (f", {wall / statistics.median(r['wall'] for r in references):.2f}× the reference"
+                     if references else "") + f", payout {on_postgres[0]['payout']}")
+            print("  stages (wall s): " + ", ".join(f"{stage} {seconds:.1f}"
+                                                    for stage, seconds in on_postgres[0]["seconds"].items()))
+        elif folder is not None:
+            print("  no polars-only reference: the drop has xlsx files (drops of up to 20,000 households)")
         if args.against is not None:
             compare(args.against, drop, households, args.repeat, args.year, args.pack)
         rows_per_second.append((households, figures["wall"]))

@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     sources_dir: Path | None = None
     runs_dir: Path = Path("runs")
     workers: int = 0  # 0: one per core
+    # What a screening may hold at once while it links and decides (docs/scaling.md): the drop's work is split
+    # into partitions by household and by event id to stay within it. screen_partitions forces a count (0: from
+    # the budget).
+    memory_budget_mb: int = Field(default=3072, ge=64)
+    screen_partitions: int = Field(default=0, ge=0)
     api_threads: int = 2  # requests one API process works on at once (the rest wait in the event loop)
     console_session_hours: float = 8.0  # how long a sign-in to the web console lasts
     # the secret keying the audit chains (fangpin.audit.keys); default: beside a SQLite database as <file>.key,

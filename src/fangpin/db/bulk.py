@@ -14,16 +14,19 @@ with each column's processor applied, so the stored form is what the ORM itself 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
+import itertools
 import os
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import adbc_driver_sqlite.dbapi as adbc_sqlite
 import polars as pl
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
@@ -33,45 +36,91 @@ STAGE_MIN_ROWS = 2_000  # below this, executemany is as quick and needs no stagi
 _STAGED = "fangpin_staged"  # connection-record info key: (alias, path) of files attached by this connection
 
 
-Late = Callable[[], pl.DataFrame]
+# More columns for the rows, computed late: one frame, or frames one after another (slices of the rows, in order)
+Late = Callable[[], pl.DataFrame | Iterable[pl.DataFrame]]
 
 
-def bulk_insert(session: Session, table: Any, frame: pl.DataFrame, late: Late | None = None) -> None:
+def _late_parts(late: Late) -> Iterator[pl.DataFrame]:
+    made = late()
+    if isinstance(made, pl.DataFrame):
+        yield made
+    else:
+        yield from made
+
+
+def _late_whole(late: Late) -> pl.DataFrame:
+    parts = list(_late_parts(late))
+    return parts[0] if len(parts) == 1 else pl.concat(parts)
+
+
+def bulk_insert(session: Session, table: Any, frame: pl.DataFrame, late: Late | None = None,
+                constants: Mapping[str, object] | None = None) -> None:
     """Insert the frame's rows; driver errors come out as SQLAlchemy's, as from any other statement.
 
     ``late`` gives more columns, one row per row of ``frame`` and in its order, that take time to compute
-    (a hash chain): on SQLite they are computed while the frame is being staged, elsewhere first."""
+    (a hash chain): on SQLite they are computed while the frame is being staged; on PostgreSQL slice by
+    slice, each slice sent to COPY (by a writer thread) while the next is computed. ``constants``: columns
+    with one value for every row (a run's id, the time of recording); a staged SQLite insert binds them
+    once instead of staging a million copies."""
     if frame.is_empty():
         return
     connection = session.connection()
     dbapi = connection.dialect.loaded_dbapi
+    constants = dict(constants or {})
+    if not (connection.dialect.name == "sqlite" and frame.height >= STAGE_MIN_ROWS
+            and all(value is None or isinstance(value, str | int | dt.datetime) for value in constants.values())):
+        frame = frame.with_columns(pl.lit(value).alias(name) for name, value in constants.items())
+        constants = {}
     try:
-        _insert(connection, table, frame, late)
+        _insert(connection, table, frame, late, constants)
     except dbapi.IntegrityError as exc:
         raise sa_exc.IntegrityError(f"bulk insert into {table.__tablename__}", None, exc) from exc
     except dbapi.OperationalError as exc:
         raise sa_exc.OperationalError(f"bulk insert into {table.__tablename__}", None, exc) from exc
 
 
-def _insert(connection: Any, table: Any, frame: pl.DataFrame, late: Late | None) -> None:
+def _insert(connection: Any, table: Any, frame: pl.DataFrame, late: Late | None,
+            constants: dict[str, object]) -> None:
     dialect = connection.dialect
     raw = connection.connection.driver_connection
     processors = _processors(dialect, table, frame) if dialect.name == "sqlite" else {}
     if dialect.name == "sqlite" and frame.height >= STAGE_MIN_ROWS and not processors:
-        _insert_staged(connection, table, _for_sqlite(frame), late)
+        _insert_staged(connection, table, _for_sqlite(frame), late, constants)
+        return
+    if constants:
+        frame = frame.with_columns(pl.lit(value).alias(name) for name, value in constants.items())
+    if dialect.name == "postgresql":
+        _copy(raw, table, frame, late)
         return
     if late is not None:
-        frame = frame.hstack(late())
+        frame = frame.hstack(_late_whole(late))
     columns = list(frame.columns)
-    if dialect.name == "postgresql":
-        names = ", ".join(f'"{name}"' for name in columns)
-        with raw.cursor() as cursor, cursor.copy(
-            f'COPY "{table.__tablename__}" ({names}) FROM STDIN WITH (FORMAT csv)'
-        ) as copy:
-            for start in range(0, frame.height, 200_000):
-                copy.write(frame.slice(start, 200_000).write_csv(include_header=False))
-        return
     _insert_many(raw, table, _for_sqlite(frame), [processors.get(name) for name in columns])
+
+
+def _copy(raw: Any, table: Any, frame: pl.DataFrame, late: Late | None) -> None:
+    """COPY, as CSV; the late columns slice by slice, each slice sent by psycopg's writer thread while the
+    next one is computed (the server parses one while this process hashes the next)."""
+    parts = (iter([frame]) if late is None else
+             _with_late(frame, _late_parts(late)))
+    first = next(parts)
+    names = ", ".join(f'"{name}"' for name in first.columns)
+    with raw.cursor() as cursor, cursor.copy(
+        f'COPY "{table.__tablename__}" ({names}) FROM STDIN WITH (FORMAT csv)', writer=QueuedLibpqWriter(cursor)
+    ) as copy:
+        for part in itertools.chain([first], parts):
+            for start in range(0, part.height, 200_000):
+                copy.write(part.slice(start, 200_000).write_csv(include_header=False))
+
+
+def _with_late(frame: pl.DataFrame, late: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """The frame's rows with the late columns beside them, a slice of late rows at a time."""
+    done = 0
+    for part in late:
+        yield frame.slice(done, part.height).hstack(part)
+        done += part.height
+    if done != frame.height:
+        raise ValueError(f"{done} late rows for {frame.height} rows")
 
 
 _PLAIN = (pl.Datetime, pl.String, pl.Int64, pl.Int32, pl.UInt32, pl.Boolean, pl.Null)
@@ -106,10 +155,19 @@ def _for_adbc(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _insert_staged(connection: Any, table: Any, frame: pl.DataFrame, late: Late | None) -> None:
+def _sqlite_value(value: object) -> object:
+    """A constant as SQLAlchemy's SQLite dialect stores it (a datetime: UTC text without offset)."""
+    if isinstance(value, dt.datetime):
+        plain = value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+        return plain.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def _insert_staged(connection: Any, table: Any, frame: pl.DataFrame, late: Late | None,
+                   constants: dict[str, object]) -> None:
     """The frame into a staging file by ADBC, then into the table by ``INSERT … SELECT`` in this transaction.
     The late columns are computed in this thread meanwhile (ADBC lets go of the GIL), staged beside the
-    rows with the row's position as key, and joined in."""
+    rows with the row's position as key, and joined in; the constants are bound parameters of the SELECT."""
     _detach_on_checkin(connection.engine)
     frame = _for_adbc(frame)
     handle, path = tempfile.mkstemp(prefix="fangpin-stage-", suffix=".sqlite")
@@ -128,7 +186,7 @@ def _insert_staged(connection: Any, table: Any, frame: pl.DataFrame, late: Late 
                 with ThreadPoolExecutor(max_workers=1) as background:
                     staged = background.submit(cursor.adbc_ingest, "rows", frame.with_row_index("_n"), mode="create")
                     try:
-                        extra = _for_adbc(_for_sqlite(late()))
+                        extra = _for_adbc(_for_sqlite(_late_whole(late)))
                     finally:
                         staged.result()
                 if extra.height != frame.height:
@@ -146,8 +204,11 @@ def _insert_staged(connection: Any, table: Any, frame: pl.DataFrame, late: Late 
         os.unlink(path)
         raise
     connection.connection.info.setdefault(_STAGED, []).append((alias, path))
+    names += [f'"{name}"' for name in constants]
+    chosen += ["?"] * len(constants)
     raw.execute(f'INSERT INTO "{table.__tablename__}" ({", ".join(names)}) '
-                f'SELECT {", ".join(chosen)} FROM {source} ORDER BY r.rowid')
+                f'SELECT {", ".join(chosen)} FROM {source} ORDER BY r.rowid',
+                tuple(_sqlite_value(value) for value in constants.values()))
 
 
 _WATCHED: set[int] = set()

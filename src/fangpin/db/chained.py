@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterator
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
@@ -48,6 +49,7 @@ from fangpin.db.models import Base, ChainAnchor, ChainHead, DecisionRecord, Paym
 CHAINS: dict[str, type[Base]] = {"decisions": DecisionRecord, "payments": Payment, "claim_events": ClaimEvent,
                                  "runs": Run, "fund_inputs": FundInput, "users": User}
 _UNCHAINED = frozenset({"id", "prev_hash", "record_hash", "document_sha256"})
+_HASH_SLICE = 100_000  # rows whose payloads are turned into Python strings at once (``append_frame``)
 
 
 def chained_columns(model: type[Base]) -> list[str]:
@@ -241,36 +243,39 @@ def append_rows(session: Session, model: type[Base], county: str, rows: list[dic
 
 def append_frame(
     session: Session, model: type[Base], county: str, frame: pl.DataFrame, constants: dict[str, object]
-) -> None:
+) -> int:
     """``append_rows`` for a whole frame: payloads column-wise, one keyed hash per row, a bulk insert (COPY on
     PostgreSQL; on SQLite a staging file, staged while the hashes are being computed). ``constants`` are the
-    values the same for every row, in the form ``payload`` writes them."""
+    values the same for every row, in the form ``payload`` writes them. The chain's seq before the frame's
+    rows: they are seq + 1 … seq + len(frame)."""
     if frame.is_empty():
-        return
+        return 0
     link = chain_key(session).link
     lock_chain(session, model.__tablename__, county)
     seq, previous = chain_end(session, model, county)
-    frame = frame.with_columns(
-        pl.int_range(seq + 1, seq + 1 + frame.height, dtype=pl.Int64).alias("seq"),
-        *(pl.lit(value).alias(name) for name, value in constants.items()),
-    )
+    frame = frame.with_columns(pl.int_range(seq + 1, seq + 1 + frame.height, dtype=pl.Int64).alias("seq"))
     head: list[str] = [previous]
 
-    def hashes() -> pl.DataFrame:
-        links: list[str] = []
-        digests: list[str] = []
+    def hashes() -> Iterator[pl.DataFrame]:
+        # a slice at a time: a million payloads and hashes as Python strings would hold ~0.5 GiB at once
         last = previous
-        for text in frame.select(payload_expr(model, constants)).to_series().to_list():
-            links.append(last)
-            last = link(last, text)
-            digests.append(last)
-        head[0] = last
-        return pl.DataFrame({"prev_hash": links, "record_hash": digests}, schema={"prev_hash": pl.String,
-                                                                                 "record_hash": pl.String})
+        for start in range(0, frame.height, _HASH_SLICE):
+            links: list[str] = []
+            digests: list[str] = []
+            texts = frame.slice(start, _HASH_SLICE).select(payload_expr(model, constants)).to_series().to_list()
+            for text in texts:
+                links.append(last)
+                last = link(last, text)
+                digests.append(last)
+            yield pl.DataFrame({"prev_hash": links, "record_hash": digests},
+                               schema={"prev_hash": pl.String, "record_hash": pl.String})
+        head[0] = last  # the inserts read every slice: this runs before bulk_insert returns
 
     unchained = [c.name for c in model.__table__.columns if c.name not in _UNCHAINED]
-    bulk_insert(session, model, frame.select(unchained), late=hashes)
+    bulk_insert(session, model, frame.select(name for name in unchained if name not in constants), late=hashes,
+                constants={name: value for name, value in constants.items() if name in unchained})
     _record_head(session, model, county, seq + frame.height, head[0])
+    return seq
 
 
 # --- appending one row --------------------------------------------------------------------------------

@@ -241,6 +241,14 @@ if __name__ == "__main__":
     # Written while the run is being stored, which is what the office waits for: the workbook takes the
     # CPU that storing leaves, and has it all once storing is done.
     os.nice(10)
+    if sys.argv[1] == "--stdin":  # started early, its imports done while the drop is read: the files follow
+        die_with_parent(int(sys.argv[2]))
+        line = sys.stdin.readline()
+        if line.strip():  # nothing: the run ended without a workbook to write
+            import json
+
+            write_workbook_from_files(*json.loads(line))
+        sys.exit(0)
     if len(sys.argv) > 5:  # the process that started it: die with it (Linux: PR_SET_PDEATHSIG)
         die_with_parent(int(sys.argv[5]))
     write_workbook_from_files(*sys.argv[1:5])

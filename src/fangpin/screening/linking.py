@@ -18,6 +18,7 @@ import polars as pl
 from fangpin.event_ledger import CORE_SCHEMA, conform
 from fangpin.packs import Pack
 from fangpin.packs.events import base_expr, counts_expr
+from fangpin.screening.partitions import split
 
 REJECTION_SCHEMA = {"file": pl.String, "row": pl.Int64, "field": pl.String, "value": pl.String, "reason": pl.String}
 
@@ -98,7 +99,10 @@ def link(
     profiles: Sequence[EventSource],
     stored_events: pl.DataFrame,
     paid_before: pl.DataFrame,
+    partitions: int = 1,
 ) -> Linked:
+    """``partitions``: the events are linked in that many parts by event id, the households' facts built in
+    that many parts by household (``screening.partitions``); the result is the same for any count."""
     rejections: list[pl.DataFrame] = []
     skipped: list[pl.DataFrame] = []
     schema = ledger_schema(pack)
@@ -145,9 +149,14 @@ def link(
                                          pl.col(profile.event_id).cast(pl.String).fill_null("").alias("value"),
                                          pl.lit("not_in_pack").alias("reason")))
             continue
-        accepted, rejected, replaced = _link_events(events, profile, pack, year, people, stored_events)
-        rejections.append(rejected)
-        superseded[profile.department] = replaced
+        stored = stored_events.filter(pl.col("department") == profile.department)
+        parts = [_link_events(part, profile, pack, year, people, stored_part) for part, stored_part in zip(
+            split(events, profile.event_id, partitions), split(stored, "event_id", partitions), strict=True)]
+        rejections.extend(rejected for _, rejected, _ in parts)
+        superseded[profile.department] = sum(replaced for _, _, replaced in parts)
+        accepted = pl.concat([accepted for accepted, _, _ in parts], how="vertical_relaxed")
+        if partitions > 1:  # in the order of an unpartitioned run: the ids seen once, then the repeated ones
+            accepted = accepted.sort("_again", "_order")
         fresh.append(conform(accepted, {**schema, "is_correction": pl.Boolean()}))
 
     new_events = (pl.concat(fresh, how="vertical_relaxed") if fresh
@@ -155,7 +164,12 @@ def link(
     replaced_keys = new_events.select("department", "event_id")
     kept = stored_events.join(replaced_keys, on=["department", "event_id"], how="anti")
     counted = pl.concat([conform(kept, schema), new_events.select(list(schema))], how="vertical_relaxed")
-    facts = _household_facts(register, members, counted, paid_before, pack, county, year)
+    facts = _household_facts(register, members, counted, paid_before, pack, county, year) if partitions <= 1 else (
+        pl.concat([_household_facts(register_part, members_part, counted_part, paid_part, pack, county, year)
+                   for register_part, members_part, counted_part, paid_part in zip(
+                       *(split(frame, "household_id", partitions) for frame in
+                         (register, members, counted, paid_before)), strict=True)],
+                  how="vertical_relaxed").sort("household_id"))
     corrections = new_events.filter(pl.col("is_correction")).select("household_id", "department", "event_id")
     all_rejections = pl.concat([frame.select(list(REJECTION_SCHEMA)) for frame in rejections] or
                                [_empty_rejections()], how="vertical_relaxed")
@@ -177,15 +191,15 @@ def _link_events(
     events = events.with_columns(content.alias("content"), pl.col(id_field).alias("event_id"))
     # Most ids appear once: only the few repeated ones need the (costly) per-id window over file order.
     repeated = events.select(pl.col("event_id").is_duplicated()).to_series()
-    once = events.filter(~repeated).with_columns(pl.lit(None, pl.String).alias("_in_run"), pl.lit(True).alias("_last"))
+    once = events.filter(~repeated).with_columns(pl.lit(None, pl.String).alias("_in_run"), pl.lit(True).alias("_last"),
+                                                 pl.lit(False).alias("_again"))
     again = events.filter(repeated).sort("_order").with_columns(
         pl.col("content").shift(1).over("event_id").alias("_in_run"),
         pl.lit(False).alias("_last"),  # which of them is the last is known only once rejections are out
+        pl.lit(True).alias("_again"),
     )
     events = pl.concat([once, again], how="vertical_relaxed")
-    latest_stored = (
-        stored.filter(pl.col("department") == department).select("event_id", pl.col("content").alias("_stored"))
-    )
+    latest_stored = stored.select("event_id", pl.col("content").alias("_stored"))
     if latest_stored.is_empty():
         events = events.with_columns(pl.col("_in_run").alias("_previous"), pl.lit(None, pl.String).alias("_stored"))
     else:
@@ -211,10 +225,11 @@ def _link_events(
     )
     events = events.filter(pl.col("_reason").is_null())
     # Of several used rows with one id, the last is the event; the earlier ones were corrected by it.
-    last = pl.col("_last") | (pl.col("_order") == pl.col("_order").max().over("event_id"))
-    flagged = events.with_columns(last.alias("_current"))
-    replaced = flagged.filter(~pl.col("_current")).height
-    current = flagged.filter(pl.col("_current"))
+    # The per-id window only over the rows of repeated ids (few): over every row it is the costliest step here.
+    again = events.filter(~pl.col("_last"))
+    last_again = again.filter(pl.col("_order") == pl.col("_order").max().over("event_id"))
+    replaced = again.height - last_again.height
+    current = pl.concat([events.filter(pl.col("_last")), last_again], how="vertical_relaxed")
     current = current.with_columns([pl.lit(value).alias(name) for name, value in profile.set])
     own = {field.name for field in cause.fields if field.type != "money"}
     attributes = [(name, dtype) for name, dtype in attribute_schema(pack).items() if name in own]
@@ -230,6 +245,7 @@ def _link_events(
         *((pl.col(name) if name in current.columns else pl.lit(None)).cast(dtype).alias(name)
           for name, dtype in attributes),
         pl.col("_stored").is_not_null().alias("is_correction"),  # replaces an event counted by an earlier run
+        pl.col("_again"), pl.col("_order"),  # the order of an unpartitioned run (``link``)
     )
     return accepted, rejected, replaced
 

@@ -11,6 +11,8 @@ report) and accounts for each in run.json; each stage's work lives in its own mo
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -55,7 +57,8 @@ from fangpin.reports.results import (
     write_run_json,
 )
 from fangpin.reports.workbook import write_visits_csv
-from fangpin.screening.bulk import decide_frame
+from fangpin.screening import partitions
+from fangpin.screening.bulk import decide_partitioned
 from fangpin.screening.linking import EventSource, Linked, Table, ledger_schema, link
 from fangpin.services import drop_checks as checks
 from fangpin.services import resolve_pack
@@ -65,6 +68,8 @@ from fangpin.services.drop_checks import DropError
 # cause the deciding pack does not have (docs/exports.md section 2).
 SKIP_REASONS = ("title", "blank", "total", "not_in_pack")
 HOUSEHOLD_COLUMNS = ["household_id", "head_name", "head_id", "township", "village"]  # households.csv
+# what the workbook reads of the decisions (reports.workbook), beside the causes, payout, fee and rules
+WORKBOOK_COLUMNS = ["household_id", "head_name", "township", "village", "group", "outcome", "per_capita_income"]
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -159,6 +164,15 @@ class _Stopwatch:
 
 
 def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenResult:
+    spare: list[subprocess.Popen[bytes]] = []  # the workbook's process, started early; ended if never used
+    try:
+        return _screen(request, progress, spare)
+    finally:
+        for process in spare:
+            _dismiss(process)
+
+
+def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.Popen[bytes]]) -> ScreenResult:
     started = dt.datetime.now(dt.UTC)
     clock = _Stopwatch(progress)
     pack = resolve_pack(request.year, request.pack_dir)
@@ -194,12 +208,14 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
         if earlier is not None:
             return ScreenResult(run=_already(earlier), out_dir=None, already=True)
 
+    spare.append(_ready_workbook())  # its interpreter starts and imports while the drop is read
     workers = request.workers or cores()
     drop = parse_all(recognised, profiles, request.sources_dir, workers,
                      lambda done, total: progress("reading", done, total), limits)
     parsed = drop.exports
     order = {path.name: index for index, path in enumerate(files)}
     not_recognised = sorted(not_recognised + drop.unrecognised, key=lambda error: order[error.file])
+    del drop  # its rows are ``parsed``'s, let go of after linking
     unrecognised = [error.file for error in not_recognised]
     checks.require_register(request.drop, parsed, not_recognised, profiles)
     checks.check_county(parsed, request.county)
@@ -209,12 +225,15 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
         stored = queries.stored_events(session, request.county, request.year)
         paid = queries.paid_before(session, request.county, request.year, pack.cause_ids)
     tables = [Table(p.department, p.rows.with_columns(pl.lit(p.file).alias("file"))) for p in parsed]
+    parsed = [dataclasses.replace(p, rows=p.rows.clear()) for p in parsed]  # the rows live on in ``tables`` only
     sources = [EventSource(p.department, p.cause, p.event_id, tuple(p.content), tuple(p.set.items()))
                for p in profiles]
+    parts = partitions.plan(sum(path.stat().st_size for path in recognised))
     linked = link(tables, year=request.year, county=request.county, pack=pack, profiles=sources,
-                  stored_events=stored, paid_before=paid)
+                  stored_events=stored, paid_before=paid, partitions=parts)
+    del tables  # the drop's rows: what the run still needs of them is in ``linked``; storing needs the memory
     clock.lap("linking")
-    decisions = decide_frame(linked.facts, pack)
+    decisions = decide_partitioned(linked.facts, pack, parts)
     clock.lap("deciding")
 
     rejections = pl.concat(
@@ -229,21 +248,20 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
 
     out_dir = request.out_dir or request.runs_dir / run_id
     with staged(out_dir, request.staging_tag) as staging:
-        write_decisions(staging / "decisions.csv", decisions, pack.hash, pack.cause_ids)
-        write_rejections(staging / "rejections.csv", rejections)
-        write_visits_csv(staging / "visits.csv", decisions, [(cause.id, cause.label) for cause in pack.causes],
-                         pack.people_labels.groups)
-        # who heads each household, for finding a household by name or ID number (the console's search)
-        write_households(staging / "households.csv", decisions.select(HOUSEHOLD_COLUMNS))
-        write_run_json(staging / "run.json", run)
-        report = _start_workbook(staging, run, decisions, rejections)
+        write_run_json(staging / "run.json", run)  # before storing adds to ``run``
+        report = _start_workbook(staging, run, decisions, rejections, spare)
         clock.lap("writing")
-        try:
-            _store(request, pack, run, drop_hash, started, decisions, rejections, linked, clock)
-            clock.lap("storing: commit")
-        except BaseException:
-            _stop_workbook(report, staging)  # nothing was stored: the run's files are thrown away
-            raise
+        # The other result files are written while the run is stored: polars writes them outside the
+        # interpreter lock, on the other core. The storing transaction commits only once they are written
+        # (``results``), so a run is still stored with all its files or not at all.
+        with ThreadPoolExecutor(max_workers=1) as beside:
+            written = beside.submit(_write_results, staging, pack, decisions, rejections)
+            try:
+                _store(request, pack, run, drop_hash, started, decisions, linked, clock, written.result)
+                clock.lap("storing: commit")
+            except BaseException:
+                _stop_workbook(report, staging)  # nothing was stored: the run's files are thrown away
+                raise
         # The run is stored: whatever happens to the workbook, the files written so far are kept.
         failure = _finish_workbook(report, staging)
         if failure:
@@ -259,20 +277,66 @@ def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenR
                         warnings=warnings)
 
 
+def _write_results(staging: Path, pack: Pack, decisions: pl.DataFrame, rejections: pl.DataFrame) -> dict[str, bytes]:
+    """The result files beside run.json and the workbook; what the run stores to write them again (``fangpin
+    report --run ID``) beyond its decisions."""
+    write_decisions(staging / "decisions.csv", decisions, pack.hash, pack.cause_ids)
+    write_rejections(staging / "rejections.csv", rejections)
+    write_visits_csv(staging / "visits.csv", decisions, [(cause.id, cause.label) for cause in pack.causes],
+                     pack.people_labels.groups)
+    # who heads each household, for finding a household by name or ID number (the console's search)
+    households = decisions.select(HOUSEHOLD_COLUMNS)
+    write_households(staging / "households.csv", households)
+    return {"rejections": _parquet(rejections.select(REJECTION_HEADER)), "households": _parquet(households)}
+
+
+def _ready_workbook() -> subprocess.Popen[bytes]:
+    """The process that will write the workbook, started before the drop is read: its interpreter and
+    imports (about half a second) are ready when the run's files are; it waits for their names on stdin and
+    dies with this process (a worker killed mid-run leaves no writer behind)."""
+    return subprocess.Popen([sys.executable, "-m", "fangpin.reports.workbook", "--stdin", str(os.getpid())],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _dismiss(process: subprocess.Popen[bytes]) -> None:
+    """End a workbook process that was never given a workbook to write."""
+    if process.stdin is not None:
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+        process.stdin = None
+    process.kill()
+    process.communicate()
+
+
 def _start_workbook(
-    staging: Path, run: dict[str, Any], decisions: pl.DataFrame, rejections: pl.DataFrame
+    staging: Path, run: dict[str, Any], decisions: pl.DataFrame, rejections: pl.DataFrame,
+    spare: list[subprocess.Popen[bytes]] | None = None,
 ) -> subprocess.Popen[bytes]:
     """The workbook is the slowest file to write (xlsxwriter is pure Python): write it in another process,
-    on the other core, while this one stores the run."""
+    on the other core, while this one stores the run; in the process waiting in ``spare``
+    (``_ready_workbook``), taken from it, if there is one."""
+    ready = spare.pop() if spare else None
     inputs = staging / ".report-inputs"
     inputs.mkdir()
-    decisions.write_parquet(inputs / "decisions.parquet")
+    causes = [cause["id"] for cause in run["pack"]["causes"]]
+    decisions.select(*WORKBOOK_COLUMNS, *causes, "payout", "fee", "rules").write_parquet(
+        inputs / "decisions.parquet", compression="lz4", statistics=False)
     rejections.write_parquet(inputs / "rejections.parquet")
     (inputs / "run.json").write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
+    arguments = [str(staging / "report.xlsx"), str(inputs / "run.json"), str(inputs / "decisions.parquet"),
+                 str(inputs / "rejections.parquet")]
+    if ready is not None and ready.stdin is not None and ready.poll() is None:
+        try:
+            ready.stdin.write(json.dumps(arguments).encode() + b"\n")
+            ready.stdin.close()
+            ready.stdin = None  # closed: communicate() must not flush it
+            return ready
+        except OSError:  # it died meanwhile: a new one
+            _dismiss(ready)
+    elif ready is not None:
+        _dismiss(ready)
     # the last argument: it dies with this process (a worker killed mid-run leaves no writer in the staging folder)
-    command = [sys.executable, "-m", "fangpin.reports.workbook", str(staging / "report.xlsx"),
-               str(inputs / "run.json"), str(inputs / "decisions.parquet"), str(inputs / "rejections.parquet"),
-               str(os.getpid())]
+    command = [sys.executable, "-m", "fangpin.reports.workbook", *arguments, str(os.getpid())]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -393,17 +457,16 @@ def _already(run: Run) -> dict[str, Any]:
 
 def _store(
     request: ScreenRequest, pack: Pack, run: dict[str, Any], drop_hash: str, started: dt.datetime,
-    decisions: pl.DataFrame, rejections: pl.DataFrame, linked: Linked, clock: _Stopwatch,
+    decisions: pl.DataFrame, linked: Linked, clock: _Stopwatch, results: Callable[[], dict[str, bytes]],
 ) -> None:
+    """The run, its decisions, events and payments in one transaction; ``results`` gives what the run's files
+    are written again from, once they are written, last before the commit."""
     recorded = queries.now()
     ledger = io.BytesIO()
     linked.new_events.select(list(ledger_schema(pack))).write_parquet(ledger, compression="lz4", statistics=False)
     ledger_bytes = ledger.getvalue()
     ledger_sha256 = hashlib.sha256(ledger_bytes).hexdigest()
     run["events"] = {"counted_now": linked.new_events.height, "sha256": ledger_sha256}
-    # what the result files are written from beyond the decisions (`fangpin report --run ID`), outside the lock
-    results = {"rejections": _parquet(rejections.select(REJECTION_HEADER)),
-               "households": _parquet(decisions.select(HOUSEHOLD_COLUMNS))}
     clock.lap("storing: event ledger")
     try:
         with session_scope(request.database_url) as session:
@@ -423,15 +486,15 @@ def _store(
                                             "document": None, "layout": DECISION_LAYOUT}
             columns = [c for c in chained_columns(DecisionRecord) if c not in ("seq", *constants)]
             rows = decisions.with_columns(decision_causes.text_columns(pack.cause_ids)).select(columns)
-            append_frame(session, DecisionRecord, request.county, rows, constants)
+            before = append_frame(session, DecisionRecord, request.county, rows, constants)
             clock.lap("storing: decisions")
             session.add(RunEvents(run_id=run["run_id"], county=request.county, year=request.year,
                                   events=linked.new_events.height, sha256=ledger_sha256, data=ledger_bytes,
                                   recorded_at=recorded))
             session.flush()
-            _store_payments(session, request, run["run_id"], decisions, recorded, pack.cause_ids)
+            _store_payments(session, request, run["run_id"], decisions, recorded, pack.cause_ids, before)
             clock.lap("storing: payments")
-            session.add(RunResults(run_id=run["run_id"], summary=run, **results))
+            session.add(RunResults(run_id=run["run_id"], summary=run, **results()))
     except IntegrityError as exc:
         raise StorageError(
             "another run or a paid claim paid some of these households meanwhile (a payment from the same prior "
@@ -454,15 +517,18 @@ def _parquet(frame: pl.DataFrame) -> bytes:
 
 def _store_payments(
     session: Any, request: ScreenRequest, run_id: str, decisions: pl.DataFrame, recorded: dt.datetime,
-    causes: tuple[str, ...],
+    causes: tuple[str, ...], before: int,
 ) -> None:
+    """``before``: the decisions chain's seq before this run's decisions (read by the chain's unique index,
+    not by a scan of every run's decisions)."""
     paying = decisions.filter(pl.col("payout") > 0)
     if paying.is_empty():
         return
     ids = pl.DataFrame(
         [tuple(row) for row in session.execute(
             select(DecisionRecord.household_id, DecisionRecord.id)
-            .where(DecisionRecord.run_id == run_id, DecisionRecord.payout > 0)
+            .where(DecisionRecord.county == request.county, DecisionRecord.seq > before,
+                   DecisionRecord.run_id == run_id, DecisionRecord.payout > 0)
         )],
         schema={"household_id": pl.String, "decision_id": pl.Int64}, orient="row",
     )

@@ -1,0 +1,49 @@
+"""Partitions of a drop's work, so that what a screening holds at once is bounded by a setting, not by the drop.
+
+A partition is a set of keys chosen by hash: rows with the same key always land in the same partition, so
+every rule that compares rows with the same key (the corrections and duplicates of one event id, the sums of
+one household) sees all of them in one partition, and a partitioned run decides, rejects and counts exactly
+as an unpartitioned one (tests/integration/test_partitions.py). Linking uses two keys (``linking``):
+
+* the event id, for what happens between rows of one event (its duplicates, its corrections, which row is
+  current), with the people of the drop (ID number -> household) looked up in every partition;
+* the household, for what happens within a household (its events summed, its members' labour, its paid
+  before, its decision).
+
+How many partitions (``plan``): the drop's bytes times the working memory a byte of export takes while it is
+linked and decided, over the budget (setting ``memory_budget_mb``); ``screen_partitions`` forces a count.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import polars as pl
+
+from fangpin.config import Settings, get_settings
+
+SEED = 0x66616E67  # fixed: a key's partition is the same for every frame of one run
+# Memory a byte of the drop's files takes at a run's peak: 1.60 GiB for the 198 MB of a 300,000-household drop
+# (docs/scaling.md). Partitions bound the linking and deciding part of it, not yet the reading.
+WORKING_BYTES_PER_DROP_BYTE = 8
+
+
+def plan(drop_bytes: int, settings: Settings | None = None) -> int:
+    """How many partitions the drop's linking and deciding are split into."""
+    settings = settings or get_settings()
+    if settings.screen_partitions:
+        return settings.screen_partitions
+    budget = settings.memory_budget_mb << 20
+    return max(1, math.ceil(drop_bytes * WORKING_BYTES_PER_DROP_BYTE / budget))
+
+
+def split(frame: pl.DataFrame, key: str, partitions: int) -> Iterator[pl.DataFrame]:
+    """The frame's rows in ``partitions`` parts by the hash of ``key``, each in the frame's order. A null key
+    has a partition like any value."""
+    if partitions <= 1:
+        yield frame
+        return
+    part = frame.select(pl.col(key).hash(seed=SEED) % partitions).to_series()
+    for index in range(partitions):
+        yield frame.filter(part == index)
