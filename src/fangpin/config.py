@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     runs_dir: Path = Path("runs")
     workers: int = 0  # 0: one per core
     api_threads: int = 2  # requests one API process works on at once (the rest wait in the event loop)
+    # PostgreSQL: single checks of one county arriving together are committed together (db.grouped)
+    api_group_commit: bool = True
     console_session_hours: float = 8.0  # how long a sign-in to the web console lasts
     # the secret keying the audit chains (fangpin.audit.keys); default: beside a SQLite database as <file>.key,
     # else fangpin-chain.key in the working folder. Keep it outside the database and its backups.
