@@ -198,8 +198,8 @@ class GroupCommit:
                                                 ["chain", "county", "seq", "record_hash", "recorded_at"],
                                                 [{"chain": self.table.name, "county": county, "seq": seq,
                                                   "record_hash": previous, "recorded_at": queries.now()}]))
-                for table, values in others.items():
-                    recording.execute(*self._insert(dialect, table, list(values[0]), values))
+                for table, table_rows in others.items():
+                    recording.execute(*self._insert(dialect, table, list(table_rows[0]), table_rows))
                 raw.commit()
             ids = {int(found_seq): int(new_id) for new_id, found_seq in appending.fetchall()}
         return [ids[row["seq"]] for row in rows]
