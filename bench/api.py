@@ -83,7 +83,10 @@ def create_users(env: dict[str, str]) -> dict[str, str]:
     os.environ.update(env)  # the chain key file and the rules of this run
     try:
         with session_scope(env["FANGPIN_DATABASE_URL"]) as session:
-            return {role: add_user(session, f"bench-{role}", role, COUNTY) for role in ROLES}
+            tokens = {role: add_user(session, f"bench-{role}", role, COUNTY) for role in ROLES}
+            # who records the payment: a surveyor other than the one who surveyed (separation of duties)
+            tokens["payer"] = add_user(session, "bench-payer", "surveyor", COUNTY)
+            return tokens
     finally:
         dispose_all()
         os.environ.clear()
@@ -109,6 +112,7 @@ class Recorder:
     def __init__(self) -> None:
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.unexpected: dict[str, int] = defaultdict(int)
+        self.first_unexpected: dict[str, str] = {}
 
     def add(self, kind: str, seconds: float, ok: bool) -> None:
         self.latencies[kind].append(seconds)
@@ -124,6 +128,8 @@ class Recorder:
                 print(f"  {kind:<26} {len(values) / elapsed:8,.0f} /s   {_percentiles(sorted(values))}")
         if self.unexpected:
             print(f"  unexpected answers: {dict(self.unexpected)}")
+            for kind, answer in self.first_unexpected.items():
+                print(f"    first {kind}: {answer}")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -240,7 +246,7 @@ STEPS: list[tuple[str, str, dict[str, Any]]] = [
     ("publicised", "village", {"deliberation": {"result": "approved"}}),
     ("cross_checked", "department", {"confirmations": [{"department": "health", "confirmed": True}]}),
     ("filed", "office", {"filing_number": "FP-1"}),
-    ("paid", "surveyor", {"payment_reference": "PAY-1", "amount": "13000.00"}),
+    ("paid", "payer", {"payment_reference": "PAY-1", "amount": "13000.00"}),
 ]
 
 
@@ -272,6 +278,7 @@ async def claims_phase(base: str, kind: str, tokens: dict[str, str], concurrency
                 status, content = await http.post(f"/v1/claims/{claim['id']}/transitions", body, auth[role])
                 recorder.add(f"transition → {to}", time.perf_counter() - start, status == 200)
                 if status != 200:
+                    recorder.first_unexpected.setdefault(f"transition → {to}", f"{status} {content[:300]!r}")
                     break
                 claim = json.loads(content)
         await http.close()
