@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     memory_budget_mb: int = Field(default=3072, ge=64)
     screen_partitions: int = Field(default=0, ge=0)
     api_threads: int = 2  # requests one API process works on at once (the rest wait in the event loop)
+    # PostgreSQL: single checks of one county arriving together are committed together (db.grouped)
+    api_group_commit: bool = True
     console_session_hours: float = 8.0  # how long a sign-in to the web console lasts
     # the secret keying the audit chains (fangpin.audit.keys); default: beside a SQLite database as <file>.key,
     # else fangpin-chain.key in the working folder. Keep it outside the database and its backups.

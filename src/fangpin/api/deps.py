@@ -64,19 +64,25 @@ def _finish(request: Request, session: Session) -> None:
 def commit(request: Request, session: Session) -> None:
     """Record the request (when it is one that changes something), what it read (the access log: what its
     services noted, or for a GET the route itself), and commit."""
-    entry = None
+    entry = log_entry(request)
     actor: Actor | None = getattr(request.state, "actor", None)
-    route = request.scope.get("route")
-    status = getattr(route, "status_code", None) or 200
-    if request.method in WRITES:
-        entry = request_log.Entry(who=actor.name if actor else None, role=actor.role if actor else None,
-                                  at=request.app.state.clock(), method=request.method, path=request.url.path,
-                                  status=status)
+    status = getattr(request.scope.get("route"), "status_code", None) or 200
     template = access_log.route_of(request.method, request.url.path, request.path_params)
     access_log.record(session, actor, at=request.app.state.clock(), route=template, status=status,
                       fallback=access_log.from_route(template, request.path_params)
                       if request.method == "GET" else None)
     request_log.record_and_commit(session, entry)
+
+
+def log_entry(request: Request) -> request_log.Entry | None:
+    """The request's line in the request log, when it is one that changes something (answered with the
+    route's status: failures are recorded by the error handlers)."""
+    if request.method not in WRITES:
+        return None
+    actor: Actor | None = getattr(request.state, "actor", None)
+    return request_log.Entry(who=actor.name if actor else None, role=actor.role if actor else None,
+                             at=request.app.state.clock(), method=request.method, path=request.url.path,
+                             status=getattr(request.scope.get("route"), "status_code", None) or 200)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

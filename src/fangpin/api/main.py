@@ -22,6 +22,7 @@ from fangpin.api.schemas import REQUEST_SCHEMAS, Problem
 from fangpin.claims import role_matrix
 from fangpin.config import get_settings
 from fangpin.db.session import get_engine
+from fangpin.services.checks import grouped_checks
 from fangpin.services.health import touch_database
 
 Clock = Callable[[], dt.datetime]
@@ -103,8 +104,9 @@ def create_app(database_url: str | None = None, *, clock: Clock | None = None,
         yield
 
     app = build_app(lifespan)
-    app.state.sessions = sessionmaker(get_engine(database_url or settings.database_url),
-                                      expire_on_commit=False)
+    engine = get_engine(database_url or settings.database_url)
+    app.state.sessions = sessionmaker(engine, expire_on_commit=False)
+    app.state.grouped_checks = grouped_checks(engine)  # None: checks stored one by one
     app.state.clock = clock or system_clock
     app.state.pack_dir = pack_dir
     return app

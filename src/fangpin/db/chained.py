@@ -9,7 +9,8 @@ Every append, of one row (a check, a claim step) or of a whole frame (a screenin
 module and first takes the chain's lock (``db.locks.lock_chain``), then reads the chain's end, links and
 inserts the rows, and records the new head in ``chain_heads``, all in the caller's transaction. So a
 screening run and API checks storing into the same county wait for each other instead of colliding on the
-chain's sequence.
+chain's sequence. The API's checks on PostgreSQL are appended by group commit (``db.grouped``), with this
+module's lock, payload and hash.
 
 Record hashes are keyed: HMAC-SHA256 with the chain key, a secret kept outside the database
 (``fangpin.audit.keys``), so one who can rewrite the database but not read the key cannot recompute an altered

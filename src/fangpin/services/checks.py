@@ -2,23 +2,29 @@
 and the document) so it can be read and replayed. Also reading a stored decision, and replaying it.
 
 The decision is appended to its county's chain by ``db.chained.append_one``, under the chain's lock, the
-same lock a screening run storing into the county takes: the two wait for each other.
+same lock a screening run storing into the county takes: the two wait for each other. The API on PostgreSQL
+stores them by group commit instead (``GroupedChecks``, ``db.grouped``): the checks of a county that arrive
+together are linked and committed in one transaction under one taking of that lock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import Future
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from fangpin import privacy
 from fangpin.claims import CHECKERS, REPLAYERS, Actor, NotAllowed, in_county
+from fangpin.config import get_settings
 from fangpin.db import decision_causes, queries
 from fangpin.db.chained import append_one
+from fangpin.db.grouped import GroupCommit
 from fangpin.db.models import DECISION_LAYOUT, DecisionRecord
 from fangpin.deciding import decide
 from fangpin.decisions import Decision
@@ -29,7 +35,7 @@ from fangpin.money import ZERO, to_decimal, to_fen
 from fangpin.packs import Pack
 from fangpin.packs.cache import PackCache
 from fangpin.packs.conditions import HOUSEHOLD_FIELDS
-from fangpin.services import access_log, resolve_pack
+from fangpin.services import access_log, request_log, resolve_pack
 
 MAX_AMOUNT = Decimal("10000000000.00")  # ten billion yuan: far above any household, far below int64 fen
 MAX_EVENTS = 1000
@@ -103,16 +109,10 @@ def validate_household(household: Household) -> None:
             raise DocumentError(f"{field}: {amount} is more than {MAX_AMOUNT} yuan", field=field)
 
 
-def store_decision(
-    session: Session,
-    decision: Decision,
-    paid_before: dict[str, Decimal],
-    *,
-    document: dict[str, Any] | None = None,
-    at: dt.datetime | None = None,
-) -> int:
-    """Append one decision to its county's chain of decisions; its id. The pack must already be stored."""
-    row: dict[str, Any] = {
+def decision_row(decision: Decision, paid_before: dict[str, Decimal], *, document: dict[str, Any] | None = None,
+                 at: dt.datetime | None = None) -> dict[str, Any]:
+    """A decision as its county's chain of decisions stores it (before it is linked)."""
+    return {
         "run_id": None,
         "county": decision.county,
         "year": decision.year,
@@ -134,6 +134,18 @@ def store_decision(
         "document": document,
         "recorded_at": (at or queries.now()).astimezone(dt.UTC),
     }
+
+
+def store_decision(
+    session: Session,
+    decision: Decision,
+    paid_before: dict[str, Decimal],
+    *,
+    document: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> int:
+    """Append one decision to its county's chain of decisions; its id. The pack must already be stored."""
+    row = decision_row(decision, paid_before, document=document, at=at)
     return int(append_one(session, DecisionRecord, decision.county, row))
 
 
@@ -152,6 +164,11 @@ class StoredCheck:
 def check(session: Session, actor: Actor, household: Household, *, pack_dir: Path | None = None,
           at: dt.datetime | None = None) -> StoredCheck:
     """POST /v1/checks: decide a household of the user's county and store the decision."""
+    decision = _decide(session, actor, household, pack_dir)
+    return StoredCheck(store_check(session, decision, household, at), decision)
+
+
+def _decide(session: Session, actor: Actor, household: Household, pack_dir: Path | None) -> Decision:
     if actor.role not in CHECKERS:
         raise NotAllowed(f"a user with role {actor.role} may not check households")
     if household.county != actor.county:
@@ -162,7 +179,51 @@ def check(session: Session, actor: Actor, household: Household, *, pack_dir: Pat
     pack = pack_for(household.year, pack_dir)
     decision = decide(household, pack)
     PACKS.ensure_stored(session, pack)
-    return StoredCheck(store_check(session, decision, household, at), decision)
+    return decision
+
+
+@dataclass(frozen=True)
+class PreparedCheck:
+    """A check decided, its record not yet stored (``GroupedChecks``)."""
+
+    decision: Decision
+    row: dict[str, Any]
+
+
+class GroupedChecks:
+    """Single checks stored by group commit (PostgreSQL, ``db.grouped``): ``prepare`` decides in the
+    request's session and ends its transaction; ``submit`` queues the record, with the request's log line,
+    for the county's chain, and the future it returns is set to the record's id once the transaction
+    holding both has committed. Checks of one county arriving together are committed together."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.group = GroupCommit(engine, DecisionRecord)
+
+    @staticmethod
+    def prepare(session: Session, actor: Actor, household: Household, *, pack_dir: Path | None = None,
+                at: dt.datetime | None = None) -> PreparedCheck:
+        """Decide as ``check`` does; what the session did (the user looked up, the pack stored the first
+        time) is committed here, so that a request waiting for its group holds no connection."""
+        decision = _decide(session, actor, household, pack_dir)
+        if access_log.noted(session):
+            raise RuntimeError("a grouped check reads nothing that the access log keeps")
+        if session.in_transaction():
+            session.commit()
+        return PreparedCheck(decision, decision_row(decision, {c.cause: c.paid_before for c in decision.causes},
+                                                    document=household.to_document(), at=at))
+
+    def submit(self, prepared: PreparedCheck, entry: request_log.Entry | None) -> Future[int]:
+        return self.group.submit(prepared.decision.county, prepared.row,
+                                 [request_log.row(entry)] if entry is not None else [])
+
+
+def grouped_checks(engine: Engine) -> GroupedChecks | None:
+    """Group commit of single checks for this engine, when the setting ``api_group_commit`` asks for it
+    and the database is PostgreSQL (on SQLite, checks are stored one by one: one writer at a time, and a
+    commit that does not wait for the disk)."""
+    if engine.dialect.name != "postgresql" or not get_settings().api_group_commit:
+        return None
+    return GroupedChecks(engine)
 
 
 def pack_for(year: int, pack_dir: Path | None) -> Pack:
