@@ -34,7 +34,8 @@ PackOption = Annotated[
 
 
 def _fail(exc: FangpinError, code: int) -> typer.Exit:
-    err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+    hint = getattr(exc, "hint", None)
+    err.print(f"[bold red]error:[/bold red] {exc}{';' + hint if hint else ''}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -57,7 +58,9 @@ def check(
             decision, labels = services.explain_document(file, pack)
         except FangpinError as exc:
             code = 2 if isinstance(exc, DocumentError) else 3 if isinstance(exc, PackError) else 1
-            err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+            hint = getattr(exc, "hint", None)
+            err.print(f"[bold red]error:[/bold red] {exc}{';' + hint if hint else ''}", highlight=False,
+                      soft_wrap=True)
             failed.append(code)
             continue
         if as_json:
@@ -355,14 +358,14 @@ def replay(
         result.scope, result.identical,
         {"id": result.pack_before.id, "hash": result.pack_before.hash},
         {"id": result.pack_after.id, "hash": result.pack_after.hash},
-        result.totals(), (result.stored_digest, result.replayed_digest), result.parameters,
+        result.totals(), (result.stored_digest, result.replayed_digest), result.parameters, result.verdict,
     )
     target = out_dir or settings.runs_dir / f"replay-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
     write_replay(target, summary, result.diff)
     print_replay(summary, result.diff, out,
                  {**result.pack_before.people_labels.causes, **result.pack_after.people_labels.causes})
     out.print(f"written: {target}/ (summary.json, diff.csv, diff.xlsx)")
-    if not result.identical:
+    if not result.holds:
         raise typer.Exit(1)
 
 

@@ -111,7 +111,7 @@ def test_replay_of_an_unknown_run_is_a_clear_error(env: dict[str, str]) -> None:
     result = runner.invoke(app, ["replay", "--run", "no-such-run"], env=env)
 
     assert result.exit_code == 2
-    assert "no run 'no-such-run'" in result.stderr
+    assert "没有运行 no-such-run" in result.stderr
 
 
 def test_db_upgrade_migrates_an_empty_database(env: dict[str, str]) -> None:

@@ -20,10 +20,13 @@ from fangpin.termout import yuan as grouped
 
 def replay_summary(scope: str, identical: bool, before: dict[str, str], after: dict[str, str],
                    totals: dict[str, Any], digests: tuple[str, str],
-                   parameters: dict[str, tuple[str | None, str | None]]) -> dict[str, Any]:
+                   parameters: dict[str, tuple[str | None, str | None]], verdict: str | None = None) -> dict[str, Any]:
+    """``identical``: same sha256; ``verdict``: identical, unchanged (same results under another pack) or
+    changed (``ReplayResult.verdict``)."""
     return {
         "scope": scope,
         "identical": identical,
+        "verdict": verdict or ("identical" if identical else "changed"),
         "pack_before": before,
         "pack_after": after,
         "stored_sha256": digests[0],
@@ -44,7 +47,7 @@ def write_replay(out: Path, summary: dict[str, Any], diff: pl.DataFrame) -> None
     neutralised(table).write_csv(out / "diff.csv")
     with xlsxwriter.Workbook(out / "diff.xlsx", SAFE_WORKBOOK) as workbook:
         totals = pl.DataFrame({
-            "项目": ["范围", "原规则包", "新规则包", "结果一致", "户数", "变化户数", "赔付(前)", "赔付(后)",
+            "项目": ["范围", "原规则包", "新规则包", "逐字节一致", "户数", "变化户数", "赔付(前)", "赔付(后)",
                    "服务费(前)", "服务费(后)"],
             "内容": [summary["scope"], f"{summary['pack_before']['id']} {summary['pack_before']['hash'][:12]}",
                    f"{summary['pack_after']['id']} {summary['pack_after']['hash'][:12]}",
@@ -72,6 +75,9 @@ def write_replay(out: Path, summary: dict[str, Any], diff: pl.DataFrame) -> None
 
 
 SAMPLE_ROWS = 20
+VERDICTS = {"identical": "一致 identical",
+            "unchanged": "不一致:各户结果未变,但规则包不同,sha256 不同 unchanged under another pack",
+            "changed": "结果改变 changed"}
 
 
 def print_replay(summary: dict[str, Any], diff: pl.DataFrame, console: Console,
@@ -80,7 +86,7 @@ def print_replay(summary: dict[str, Any], diff: pl.DataFrame, console: Console,
     ``cause_labels`` are the packs' labels of the causes (id → 因病 …)."""
     names = {"payout": term("payout"), "fee": term("fee"),
              **{cause: f"{label} {cause}" for cause, label in (cause_labels or {}).items()}}
-    verdict = "一致 identical" if summary["identical"] else "不一致 differs"
+    verdict = VERDICTS[summary.get("verdict") or ("identical" if summary["identical"] else "changed")]
     console.print(f"重算 replay of {summary['scope']}: [bold]{verdict}[/bold]", soft_wrap=True, highlight=False)
     print_lines(console, [
         f"规则包 pack {summary['pack_before']['id']} {summary['pack_before']['hash'][:12]} → "

@@ -175,7 +175,7 @@ def pack_for(year: int, pack_dir: Path | None) -> Pack:
 # --- reading and replaying stored decisions ----------------------------------------------------------
 
 def _record(session: Session, actor: Actor, decision_id: int) -> DecisionRecord:
-    return in_county(session.get(DecisionRecord, decision_id), actor, f"decision {decision_id}")
+    return in_county(session.get(DecisionRecord, decision_id), actor, f"判定 #{decision_id} ")
 
 
 def decision_view(session: Session, actor: Actor, decision_id: int) -> dict[str, Any]:

@@ -364,26 +364,9 @@ def _run_summary(
 
 
 def rule_labels(pack: Pack) -> list[dict[str, str]]:
-    """Each rule's name for people, made of the pack's own Chinese (a rule's ``description`` is for engineers):
-    a group rule by its group's label, a benefit by its cause and group (因病·非贫低收入户(边缘户)), an
-    outcome rule by the outcome and the clause it cites, a note rule by its note."""
-    from fangpin.packs.schema import Benefit, Group
-    from fangpin.reports.labels import OUTCOMES
-
-    labels = pack.people_labels
-    named = []
-    for rule in pack.compiled:
-        source = rule.source
-        if isinstance(source, Group):
-            label = source.label
-        elif isinstance(source, Benefit):
-            label = f"{labels.causes.get(source.cause, source.cause)}·{labels.groups.get(source.group, source.group)}"
-        elif source.then.outcome is not None:
-            label = f"{OUTCOMES.get(source.then.outcome, source.then.outcome)}(依据 {source.cites.clause})"
-        else:
-            label = source.then.note or source.cites.clause
-        named.append({"id": rule.id, "label": label})
-    return named
+    """Each rule's name for people (``Pack.rule_names``: made of the pack's own Chinese, never a rule's
+    ``description``), in the pack's order, as run.json keeps them."""
+    return [{"id": rule_id, "label": label} for rule_id, label in pack.rule_names().items()]
 
 
 def _already(run: Run) -> dict[str, Any]:
