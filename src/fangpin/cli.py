@@ -68,7 +68,7 @@ def check(
             continue
         if len(files) > 1:
             print_lines(out, [f"文件 file {file}"])
-        render_decision(decision, out, labels.causes)
+        render_decision(decision, out, labels.causes, labels.rules)
     if len(files) > 1:
         err.print(f"{len(files)} 个文件 files: {len(files) - len(failed)} 已判定 decided, {len(failed)} 出错 failed",
                   highlight=False)
@@ -240,19 +240,25 @@ def audit_reads(
     from fangpin.services.access_log import reads
 
     if household is None and user is None:
-        err.print("[bold red]error:[/bold red] give --household ID or --user NAME (or both)", highlight=False)
+        err.print("[bold red]error:[/bold red] 请指定 --household 户编号 或 --user 用户名(或两者) "
+                  "give --household ID or --user NAME (or both)", highlight=False)
         raise typer.Exit(2)
     with session_scope(get_settings().database_url) as session:
         rows = reads(session, county=county, household_id=household, user=user, limit=limit)
-    table = Table(title=f"reads of {'household ' + household if household else 'user ' + str(user)}")
-    for column in ("at (UTC)", "who", "role", "county", "kind", "object", "household", "route", "status"):
+    from fangpin import labels as words
+
+    whose = f"农户 household {household}" if household else f"用户 user {user}"
+    table = Table(title=f"查阅记录 reads of {whose}")
+    for column in ("时间 at (UTC)", "用户 who", "角色 role", "县(区) county", "类别 kind", "对象 object",
+                   "户编号 household", "路径 route", "状态 status"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row.at.strftime("%Y-%m-%d %H:%M:%S"), row.who, row.role, row.county, row.kind,
-                      row.object_id or "", row.household_id or "", row.route, str(row.status))
+        table.add_row(row.at.strftime("%Y-%m-%d %H:%M:%S"), row.who, words.both(words.ROLES, row.role), row.county,
+                      words.both(words.READ_KINDS, row.kind), row.object_id or "", row.household_id or "", row.route,
+                      str(row.status))
     shown = out if out.is_terminal else Console(width=240)  # piped or captured: wide, nothing cut
     shown.print(table)
-    shown.print(f"{len(rows)} read(s)")
+    shown.print(f"共 {len(rows)} 条 {len(rows)} read(s)")
 
 
 @db_app.command("upgrade")

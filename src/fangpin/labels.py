@@ -82,7 +82,10 @@ STAGES = {
 }
 BASIS = {"source": "原文", "assumed": "假定值", "inferred": "推定"}
 ACCESS = {"full": "完整", "masked": "遮盖", "withheld": "不提供"}
-USER_STATES = {"active": "启用", "disabled": "已停用"}
+USER_STATES = {"active": "启用", "disabled": "已停用", "expired": "已过期"}
+# What an access-log row read (``services.access_log``: a route's kind, or a search).
+READ_KINDS = {"file": "文件下载", "decision": "判定", "household": "农户", "claim": "理赔", "audit": "审计",
+              "run": "运行", "fund": "基金", "screening": "筛查", "page": "页面", "search": "查询"}
 # How a department's export was read (run.json ``inputs[].encoding``).
 ENCODINGS = {
     "utf-8": "通用编码文本(UTF-8)",
@@ -247,5 +250,5 @@ def validation_message(error: Mapping[str, Any]) -> str:
 
 
 __all__ = ["ACCESS", "BASIS", "DEPARTMENTS", "ENCODINGS", "FACTS", "FIELDS", "OPENED_BY", "OUTCOMES", "PROBLEMS",
-           "REASONS", "RECORD_KEYS", "ROLES", "STAGES", "STATES", "STATUS_TITLES", "STEPS", "USER_STATES", "both",
-           "encoding_label", "field_label", "label", "roles_text", "validation_message"]
+           "READ_KINDS", "REASONS", "RECORD_KEYS", "ROLES", "STAGES", "STATES", "STATUS_TITLES", "STEPS",
+           "USER_STATES", "both", "encoding_label", "field_label", "label", "roles_text", "validation_message"]

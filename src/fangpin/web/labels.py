@@ -11,6 +11,7 @@ from fangpin.labels import (
     FIELDS,
     OPENED_BY,
     OUTCOMES,
+    READ_KINDS,
     REASONS,
     RECORD_KEYS,
     ROLES,
@@ -46,5 +47,6 @@ def record_lines(record: dict[str, object], names: dict[str, str] | None = None)
     return [(RECORD_KEYS.get(key, key), _value(value, names or {})) for key, value in record.items()]
 
 
-__all__ = ["BASIS", "DEPARTMENTS", "ENCODINGS", "FACTS", "FIELDS", "OPENED_BY", "OUTCOMES", "REASONS", "RECORD_KEYS",
-           "ROLES", "STAGES", "STATES", "STEPS", "STEPS_OF_STAGES", "encoding_label", "field_label", "record_lines"]
+__all__ = ["BASIS", "DEPARTMENTS", "ENCODINGS", "FACTS", "FIELDS", "OPENED_BY", "OUTCOMES", "READ_KINDS", "REASONS",
+           "RECORD_KEYS", "ROLES", "STAGES", "STATES", "STEPS", "STEPS_OF_STAGES", "encoding_label", "field_label",
+           "record_lines"]
