@@ -65,6 +65,7 @@ REASONS = {
     "title": "标题行",
     "blank": "空行",
     "total": "合计行",
+    "not_in_pack": "本规则包不含此类救助(跳过)",
 }
 DEPARTMENTS = {
     "register": "防贫对象底册", "members": "家庭成员", "medical": "医保结算", "education": "教育",

@@ -90,7 +90,8 @@ def to_ledger(session: Session, claim: Claim, filing: DecisionRecord, shares: di
         filed_on = filed_paid.get(cause, 0)
         if opening is None and counted[cause] > filed_on:  # an application: its decision is not in the ledger
             sources = "、".join(payers(session, entries)[cause])
-            raise Conflict(f"理赔 #{claim.id}:户 {claim.household_id} {claim.year} 年度的 {cause} 项目现已赔付 "
+            named = PACKS.by_hash(session, filing.pack_hash).people_labels.causes.get(cause, cause)
+            raise Conflict(f"理赔 #{claim.id}:户 {claim.household_id} {claim.year} 年度的{named}项目现已赔付 "
                            f"{fen_grouped(counted[cause])} 元({sources}),多于备案时的 {fen_grouped(filed_on)} 元:"
                            "备案后已由别处赔付,再支付此理赔会重复赔付。请驳回此理赔,仍欠的部分由已赔付的那一处补足")
         rows.append({"county": claim.county, "year": claim.year, "household_id": claim.household_id,
