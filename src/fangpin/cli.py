@@ -368,8 +368,9 @@ def replay(
     )
     target = out_dir or settings.runs_dir / f"replay-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
     write_replay(target, summary, result.diff)
-    print_replay(summary, result.diff, out,
-                 {**result.pack_before.people_labels.causes, **result.pack_after.people_labels.causes})
+    before, after = result.pack_before.people_labels, result.pack_after.people_labels
+    print_replay(summary, result.diff, out, {**before.causes, **after.causes},
+                 {**before.parameters, **after.parameters})
     out.print(f"written: {target}/ (summary.json, diff.csv, diff.xlsx)")
     if not result.holds:
         raise typer.Exit(1)

@@ -72,7 +72,8 @@ def test_a_payment_above_the_filed_amount_names_both_amounts_grouped(api: Api) -
 def test_a_year_no_pack_covers_names_the_years_without_a_path_or_a_flag(api: Api) -> None:
     from tests.support import document
 
-    refused = api.post("/v1/checks", document(year=2025), who="office")
+    refused = api.post("/v1/checks", document(year=2025, illness=[{"id": "S1", "date": "2025-03-02",
+                                                                    "burden": "45000.00"}]), who="office")
 
     problem = refused.json()
     assert (refused.status_code, problem["field"]) == (422, "year")

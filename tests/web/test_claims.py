@@ -48,7 +48,8 @@ def test_the_right_role_moves_a_claim_one_step_and_the_wrong_one_is_refused(cons
     assert 'id="step-surveyed"' not in page.text and "保险公司查勘员办理" in text_of(page.text)
 
     refused = step(console, "village", claim_id, "surveyed")
-    assert refused.status_code == 403 and "无权操作" in text_of(refused.text) and "村(评议公示)不办理“入户查勘”这一步" in text_of(refused.text)
+    refusal = text_of(refused.text)
+    assert refused.status_code == 403 and "无权操作" in refusal and "村(评议公示)不办理“入户查勘”这一步" in refusal
     assert state_of(console, claim_id) == ("opened", 1)
 
     surveyor = console.login("surveyor")

@@ -81,9 +81,11 @@ VERDICTS = {"identical": "一致 identical",
 
 
 def print_replay(summary: dict[str, Any], diff: pl.DataFrame, console: Console,
-                 cause_labels: dict[str, str] | None = None) -> None:
+                 cause_labels: dict[str, str] | None = None, parameter_labels: dict[str, str] | None = None) -> None:
     """The verdict, digests and totals, the parameters that differ, and the first rows of the diff;
-    ``cause_labels`` are the packs' labels of the causes (id → 因病 …)."""
+    ``cause_labels`` and ``parameter_labels`` are the packs' labels (id → 因病, 贫困线 …), shown first with
+    the id beside them."""
+    parameter_names = {name: f"{label} {name}" for name, label in (parameter_labels or {}).items() if label != name}
     names = {"payout": term("payout"), "fee": term("fee"),
              **{cause: f"{label} {cause}" for cause, label in (cause_labels or {}).items()}}
     verdict = VERDICTS[summary.get("verdict") or ("identical" if summary["identical"] else "changed")]
@@ -102,7 +104,8 @@ def print_replay(summary: dict[str, Any], diff: pl.DataFrame, console: Console,
     if summary["parameters_changed"]:
         print_records(console, "两个规则包不同的参数 parameters that differ between the packs",
                       [(term("parameter"), "left"), (term("before"), "left"), (term("after"), "left")],
-                      [[name, amount_or_text(change["before"]), amount_or_text(change["after"])]
+                      [[parameter_names.get(name, name), amount_or_text(change["before"]),
+                        amount_or_text(change["after"])]
                        for name, change in summary["parameters_changed"].items()])
     if diff.height:
         shown = min(diff.height, SAMPLE_ROWS)
