@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from fangpin.claims import Actor, NotAllowed, NotFound
 from fangpin.db.models import Run
 from fangpin.errors import ReplayError
+from fangpin.labels import ROLES as ROLE_NAMES
+from fangpin.labels import label
 from fangpin.packs import Pack
 from fangpin.reports.impact import compute_impact
 from fangpin.services.drafts import is_draft, pack_to_simulate
@@ -38,19 +40,19 @@ class Simulation:
 
 def _runs(session: Session, run_ids: list[str]) -> list[Run]:
     if not run_ids:
-        raise ReplayError("give at least one run to simulate (--run ID)")
+        raise ReplayError("请至少选择一次运行来模拟测算")
     if len(run_ids) > MAX_RUNS:
-        raise ReplayError(f"at most {MAX_RUNS} runs are simulated together, not {len(run_ids)}")
+        raise ReplayError(f"一次最多模拟 {MAX_RUNS} 次运行,现选了 {len(run_ids)} 次:请少选几次")
     runs: list[Run] = []
     for run_id in dict.fromkeys(run_ids):
         run = session.get(Run, run_id)
         if run is None:
-            raise NotFound(f"no run {run_id!r} in this database")
+            raise NotFound(f"没有运行 {run_id}:请检查运行编号")
         runs.append(run)
     places = {(run.county, run.year) for run in runs}
     if len(places) > 1:
-        raise ReplayError("the runs simulated together must be of one county and year, not "
-                          + ", ".join(f"{county} {year}" for county, year in sorted(places)))
+        raise ReplayError("一起模拟的运行须属于同一县(区)和年度,现为:"
+                          + "、".join(f"{county} {year} 年度" for county, year in sorted(places)))
     return runs
 
 
@@ -91,7 +93,7 @@ def simulate(session: Session, run_ids: list[str], pack_dir: Path, *, draft: boo
     results: list[tuple[str, ReplayResult]] = [(run.id, replay_run(session, run.id, pack_dir)) for run in runs]
     befores = {result.pack_before.hash for _, result in results}
     if len(befores) > 1:
-        raise ReplayError("the runs simulated together were decided under different packs: simulate them one by one")
+        raise ReplayError("一起模拟的运行由不同的规则包判定:请逐次模拟")
     first = results[0][1]
     before, after = first.pack_before, first.pack_after
     causes = first.causes
@@ -135,10 +137,10 @@ def simulate_for(session: Session, actor: Actor, run_ids: list[str], pack: str, 
     """The API's and the console's simulation: ``pack`` is a shipped pack's id or a stored draft's sha256;
     the runs must be of the user's county."""
     if actor.role not in SIMULATORS:
-        raise NotAllowed(f"a user with role {actor.role} may not simulate packs (the office and auditors do)")
+        raise NotAllowed(f"{label(ROLE_NAMES, actor.role)}不能模拟测算规则包(由防贫办或审计测算)")
     for run in _runs(session, run_ids):
         if run.county != actor.county:
-            raise NotAllowed(f"run {run.id} is of county {run.county}, not {actor.name}'s county ({actor.county})")
+            raise NotAllowed(f"运行 {run.id} 属于县(区) {run.county},不是 {actor.name} 所在的县(区)({actor.county})")
     folder, draft = pack_to_simulate(pack, drafts)
     assumed = None if fiscal_input in (None, "") else input_amount(fiscal_input)
     return simulate(session, run_ids, folder, draft=draft, fiscal_input=assumed)
