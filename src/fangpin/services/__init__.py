@@ -17,7 +17,7 @@ def resolve_pack(year: int, pack_dir: Path | None = None) -> Pack:
     if pack_dir is None:
         return pack_for_year(year)
     if (Path(pack_dir) / "DRAFT.json").is_file():  # services.drafts.DRAFT_MARKER
-        raise PackError(f"{pack_dir} 是规则包草案:只能用于模拟测算(fangpin simulate),不能用于判定或赔付",
+        raise PackError(f"{pack_dir} 是规则包草案 (a draft pack):只能用于模拟测算(fangpin simulate),不能用于判定或赔付",
                         file="DRAFT.json")
     pack = load_pack(pack_dir)
     if not pack.in_force(year):
