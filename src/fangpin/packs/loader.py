@@ -249,10 +249,23 @@ def _build(directory: Path, raw: RawPack) -> Pack:
     )
 
 
+def _extended(directory: Path) -> str | None:
+    """The pack id a folder's own pack.yaml extends (resolution drops the key from the merged meta)."""
+    own = read_yaml(directory / "pack.yaml")
+    extends = own.get("extends") if isinstance(own, dict) else None
+    return Path(extends).name if isinstance(extends, str) and extends else None
+
+
 def _sidecar(directory: Path, pack_id: str) -> dict[str, str]:
     """The parameters' labels of ``labels.yaml`` (docs/packs.md, "Labels"): the pack folder's own, else (a
-    pack rebuilt from the files stored with its decisions) the shipped pack's of the same id; {} if none."""
-    for folder in (directory, shipped_rules_dir() / pack_id):
+    pack rebuilt from the files stored with its decisions) the shipped pack's of the same id, else (a draft)
+    the shipped pack's it extends; {} if none."""
+    shipped = shipped_rules_dir()
+    folders = [directory, shipped / pack_id]
+    if not any((folder / LABELS_FILE).is_file() for folder in folders):
+        extends = _extended(directory)
+        folders += [shipped / extends] if extends else []
+    for folder in folders:
         path = folder / LABELS_FILE
         if path.is_file():
             data = read_yaml(path)
