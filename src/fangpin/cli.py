@@ -370,7 +370,7 @@ def replay(
     write_replay(target, summary, result.diff)
     before, after = result.pack_before.people_labels, result.pack_after.people_labels
     print_replay(summary, result.diff, out, {**before.causes, **after.causes},
-                 {**before.parameters, **after.parameters})
+                 {**before.parameters, **after.named_parameters()})
     out.print(f"written: {target}/ (summary.json, diff.csv, diff.xlsx)")
     if not result.holds:
         raise typer.Exit(1)

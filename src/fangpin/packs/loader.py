@@ -76,6 +76,10 @@ class PackLabels:
     rules: dict[str, str] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)
 
+    def named_parameters(self) -> dict[str, str]:
+        """The parameters that have a label (not only their id): what may override another pack's labels."""
+        return {name: label for name, label in self.parameters.items() if label != name}
+
 
 @dataclass(frozen=True)
 class Pack:

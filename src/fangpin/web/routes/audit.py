@@ -130,7 +130,8 @@ def replay_page(request: Request, session: DB, viewer: Annotated[Viewer, Depends
         **context, "result": result, "totals": _totals(result), "households": totals["households"],
         "households_changed": totals["households_changed"], "pager": diff, "parameters": changed,
         "item_names": {"payout": "赔付合计", "fee": "服务费", **result.cause_labels},
-        "parameter_names": {**before.parameters, **after.parameters}, "rule_names": {**before.rules, **after.rules},
+        "parameter_names": {**before.parameters, **after.named_parameters()},
+        "rule_names": {**before.rules, **after.rules},
         "outcome_changes": _outcome_changes(result.diff)}, viewer=viewer)
 
 

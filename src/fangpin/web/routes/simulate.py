@@ -75,8 +75,9 @@ def _money_parameters(packs: list[Pack]) -> dict[str, list[dict[str, str]]]:
     """Per shipped pack, the parameters a form may change: money and ratios, with their values."""
     found: dict[str, list[dict[str, str]]] = {}
     for pack in packs:
+        named = pack.people_labels.parameters
         found[pack.id] = [{"name": name, "value": str(getattr(parameter, "value", "")),
-                           "description": parameter.description}
+                           "label": named.get(name, name), "description": parameter.description}
                           for name, parameter in pack.parameters.items() if parameter.type in ("money", "ratio")]
     return found
 
@@ -112,7 +113,9 @@ def simulate_page(request: Request, session: DB, viewer: Annotated[Viewer, Depen
                       status=status_of(exc))
     except FangpinError as exc:
         return render(request, "simulate.html", {**context, "error": str(exc)}, viewer=viewer, status=409)
+    before, after = result.pack_before.people_labels, result.pack_after.people_labels
     return render(request, "simulate.html", {**context, "result": result.impact,
+                                             "parameter_names": {**before.parameters, **after.named_parameters()},
                                              "labels_of": {"groups": result.impact["group_labels"],
                                                            "outcomes": OUTCOMES},
                                              "chart_src": request.url.path.replace("/simulate", "/api/simulate/chart")
