@@ -360,15 +360,16 @@ def replay(
         raise _fail(exc, 3) from None
     except FangpinError as exc:
         raise _fail(exc, 2) from None
+    before, after = result.pack_before.people_labels, result.pack_after.people_labels
     summary = replay_summary(
         result.scope, result.identical,
         {"id": result.pack_before.id, "hash": result.pack_before.hash},
         {"id": result.pack_after.id, "hash": result.pack_after.hash},
         result.totals(), (result.stored_digest, result.replayed_digest), result.parameters, result.verdict,
+        {**before.parameters, **after.named_parameters()},
     )
     target = out_dir or settings.runs_dir / f"replay-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
     write_replay(target, summary, result.diff)
-    before, after = result.pack_before.people_labels, result.pack_after.people_labels
     print_replay(summary, result.diff, out, {**before.causes, **after.causes},
                  {**before.parameters, **after.named_parameters()})
     out.print(f"written: {target}/ (summary.json, diff.csv, diff.xlsx)")

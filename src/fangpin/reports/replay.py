@@ -20,9 +20,11 @@ from fangpin.termout import yuan as grouped
 
 def replay_summary(scope: str, identical: bool, before: dict[str, str], after: dict[str, str],
                    totals: dict[str, Any], digests: tuple[str, str],
-                   parameters: dict[str, tuple[str | None, str | None]], verdict: str | None = None) -> dict[str, Any]:
+                   parameters: dict[str, tuple[str | None, str | None]], verdict: str | None = None,
+                   parameter_labels: dict[str, str] | None = None) -> dict[str, Any]:
     """``identical``: same sha256; ``verdict``: identical, unchanged (same results under another pack) or
-    changed (``ReplayResult.verdict``)."""
+    changed (``ReplayResult.verdict``); ``parameter_labels``: the packs' labels of the parameters."""
+    named = parameter_labels or {}
     return {
         "scope": scope,
         "identical": identical,
@@ -36,7 +38,8 @@ def replay_summary(scope: str, identical: bool, before: dict[str, str], after: d
         "causes": [key.removesuffix("_before") for key in totals
                    if key.endswith("_before") and key not in ("payout_before", "fee_before")],
         **{key: fen_text(value) for key, value in totals.items() if key.endswith(("_before", "_after"))},
-        "parameters_changed": {name: {"before": old, "after": new} for name, (old, new) in parameters.items()},
+        "parameters_changed": {name: {"before": old, "after": new, "label": named.get(name, name)}
+                               for name, (old, new) in parameters.items()},
     }
 
 
@@ -67,9 +70,9 @@ def write_replay(out: Path, summary: dict[str, Any], diff: pl.DataFrame) -> None
         shown.write_excel(workbook=workbook, worksheet="差异明细", autofit=shown.height < 20_000,
                           column_formats={"前": "#,##0.00", "后": "#,##0.00", "差额": "#,##0.00"})
         parameters = pl.DataFrame(
-            [{"参数": name, "原值": change["before"], "新值": change["after"]}
+            [{"参数": change.get("label") or name, "参数代码": name, "原值": change["before"], "新值": change["after"]}
              for name, change in summary["parameters_changed"].items()],
-            schema={"参数": pl.String, "原值": pl.String, "新值": pl.String},
+            schema={"参数": pl.String, "参数代码": pl.String, "原值": pl.String, "新值": pl.String},
         )
         parameters.write_excel(workbook=workbook, worksheet="参数变化", autofit=True)
 
