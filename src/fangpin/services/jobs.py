@@ -163,8 +163,8 @@ def fail_abandoned(database_url: str, *, stale_after: dt.timedelta = STALE_AFTER
                 update(JobRecord).where(JobRecord.id == job.id, JobRecord.state == "running",
                                         JobRecord.owner == job.owner)
                 .values(state="failed", finished_at=moment,
-                        error=f"the worker running this job ({job.owner}) stopped before it finished: nothing of "
-                              "this run was stored; upload the drop again to screen it")
+                        error=f"处理此任务的后台进程({job.owner})在完成前停止:本次运行没有保存任何内容,"
+                              "请重新上传这批文件进行筛查")
             )
             if claimed.rowcount == 1:  # type: ignore[attr-defined]
                 failed.append(job)
