@@ -417,16 +417,13 @@ def _store(
             session.add(RunResults(run_id=run["run_id"], summary=run, **results))
     except IntegrityError as exc:
         raise StorageError(
-            "another run or a paid claim paid some of these households meanwhile (a payment from the same prior "
-            "total exists); "
-            "nothing of this run was stored — run it again to pay only what is still owed"
+            "同时进行的另一次运行或已支付的理赔刚为其中一些农户赔付(同一已付基数的赔付已存在):"
+            "本次运行没有保存任何内容,请重新运行,只赔付仍欠的部分"
         ) from exc
     except OperationalError as exc:
         if "locked" not in str(exc):
             raise
-        raise StorageError(
-            "the database is busy with another run of this county; nothing of this run was stored — run it again"
-        ) from exc
+        raise StorageError("数据库正忙于本县的另一次运行:本次运行没有保存任何内容,请重新运行") from exc
 
 
 def _parquet(frame: pl.DataFrame) -> bytes:
