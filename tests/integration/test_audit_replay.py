@@ -132,7 +132,7 @@ def test_a_stored_pack_altered_in_the_database_is_refused_for_replay(screened: t
         files["parameters.yaml"] = files["parameters.yaml"].replace('"3200.00"', '"3300.00"')
         session.execute(sa.update(PackRecord).where(PackRecord.hash == record.hash).values(content={"files": files}))
 
-    with session_scope(database_url) as session, pytest.raises(ReplayError, match="altered"):
+    with session_scope(database_url) as session, pytest.raises(ReplayError, match="已被改动"):
         replay_run(session, result.run["run_id"])
 
 
