@@ -156,3 +156,11 @@ def test_a_yaml_syntax_error_names_the_file_and_the_line(tmp_path: Path) -> None
     assert f"{bad}: line " in result.stderr and "<unicode string>" not in result.stderr
     reported = int(result.stderr.split(f"{bad}: line ")[1].split(",")[0])
     assert line <= reported <= line + 1  # the flow sequence opened here runs into the next key
+
+
+def test_check_names_the_rules_that_fired_by_the_pack_s_labels_not_their_descriptions() -> None:
+    result = runner.invoke(app, ["check", str(DEMO_HOUSEHOLD)], env={"COLUMNS": "140"})
+
+    assert result.exit_code == 0, result.output
+    assert "因病·非贫低收入户(边缘户)" in result.stdout and "非贫低收入户(边缘户)" in result.stdout
+    assert "Illness burden" not in result.stdout and "never registered" not in result.stdout
