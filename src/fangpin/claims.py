@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from fangpin.errors import FangpinError
+from fangpin.labels import field_label
 from fangpin.money import FEN, to_decimal
 from fangpin.privacy import in_scope
 
@@ -94,12 +95,12 @@ def in_county(record: RecordT | None, actor: Actor, what: str) -> RecordT:
     """A stored record the actor may see: it exists (else 404), lies in the actor's county and, for a user
     scoped to a township or village (``Actor.scope``), in that place (else 403)."""
     if record is None:
-        raise NotFound(f"no {what}")
+        raise NotFound(f"没有{what}:请检查编号")
     county = getattr(record, "county")  # noqa: B009 - any stored record with a county
     if county != actor.county:
-        raise NotAllowed(f"{what} is in county {county}; {actor.name} works in {actor.county}")
+        raise NotAllowed(f"{what}属于县(区) {county},{actor.name} 在 {actor.county} 工作,无权查看或办理")
     if actor.scope and not in_scope(actor.scope, getattr(record, "township", None), getattr(record, "village", None)):
-        raise NotAllowed(f"{what} lies outside {actor.name}'s scope ({actor.scope})")
+        raise NotAllowed(f"{what}不在 {actor.name} 负责的范围({actor.scope})内,无权查看或办理")
     return record
 
 
@@ -184,19 +185,22 @@ def _amount(value: object) -> Decimal:
     field: never a float or a bool, not negative, at most two decimals, less than 10^15 yuan."""
     try:
         amount = to_decimal(value)
-    except TypeError as exc:
-        raise ValueError(str(exc)) from None
+    except (TypeError, ValueError, ArithmeticError):
+        if isinstance(value, bool | float):
+            raise ValueError(f"{value} 应以文本写出(如 \"12000.00\"),不能是浮点数或真假值") from None
+        raise ValueError(f"“{value}”不是金额:请填写阿拉伯数字,如 12000.00") from None
     if amount.adjusted() >= 15:
-        raise ValueError(f"{value!r} is not an amount below 10^15 yuan")
+        raise ValueError(f"{value} 超出可记录的金额范围")
     if amount < 0:
-        raise ValueError(f"{amount} is negative")
+        raise ValueError(f"{amount} 是负数:金额不能为负")
     if amount != amount.quantize(FEN):
-        raise ValueError(f"{amount} has more than two decimals (fen)")
+        raise ValueError(f"{amount} 超过两位小数:金额精确到分")
     return amount.quantize(FEN)
 
 
 Amount = Annotated[Decimal, BeforeValidator(_amount)]
 BoundedMoney = Annotated[Amount, Field(le=Decimal("10000000000.00"))]
+MAX_AMOUNT_TEXT = "10,000,000,000.00"
 
 
 _BOUNDED: TypeAdapter[Decimal] = TypeAdapter(BoundedMoney)
@@ -222,16 +226,21 @@ class Verified(BaseModel):
 
     per_capita_income: BoundedMoney | None = None
 
-    def bases(self) -> dict[str, Decimal]:
-        """The verified base of each cause; raises InvalidRequest naming ``verified.<cause>`` for a value that
-        is not an amount (the causes themselves are checked against the claim's pack by the claims service)."""
+    def bases(self, causes: dict[str, str] | None = None) -> dict[str, Decimal]:
+        """The verified base of each cause; raises InvalidRequest naming ``verified.<cause>`` (in ``field``;
+        the message names it by ``causes``, the deciding pack's labels) for a value that is not an amount
+        (the causes themselves are checked against the claim's pack by the claims service)."""
         amounts: dict[str, Decimal] = {}
         for cause, value in (self.model_extra or {}).items():
             try:
                 amounts[cause] = _BOUNDED.validate_python(value)
             except ValidationError as exc:
-                message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
-                raise InvalidRequest(f"verified.{cause}: {message}", field=f"verified.{cause}") from None
+                error = exc.errors()[0]
+                message = str(error["msg"]).removeprefix("Value error, ")
+                if error["type"] == "less_than_equal":
+                    message = f"超过 {MAX_AMOUNT_TEXT} 元的上限"
+                field = f"verified.{cause}"
+                raise InvalidRequest(f"{field_label(field, causes)}:{message}", field=field) from None
         return amounts
 
 
@@ -270,12 +279,10 @@ class Publicity(_Step):
     @model_validator(mode="after")
     def _approved(self) -> Publicity:
         if self.deliberation.result != "approved":
-            raise ValueError("deliberation.result: the village did not approve the claim; reject it "
-                             "(to: rejected) with the reason instead")
+            raise ValueError("deliberation.result: 村里评议未通过:请改为驳回此理赔并写明理由")
         for index, objection in enumerate(self.objections):
             if objection.upheld:
-                raise ValueError(f"objections[{index}].upheld: an objection was upheld; reject the claim "
-                                 "(to: rejected) with the reason instead")
+                raise ValueError(f"objections[{index}].upheld: 有异议成立:请改为驳回此理赔并写明理由")
         return self
 
 
@@ -299,11 +306,10 @@ class CrossCheck(_Step):
         seen: set[str] = set()
         for index, confirmation in enumerate(value):
             if confirmation.department in seen:
-                raise ValueError(f"[{index}].department: {confirmation.department!r} confirms twice")
+                raise ValueError(f"[{index}].department: “{confirmation.department}”重复确认:每个部门只填一行")
             seen.add(confirmation.department)
             if not confirmation.confirmed:
-                raise ValueError(f"[{index}].confirmed: {confirmation.department} did not confirm; reject the "
-                                 "claim (to: rejected) with the reason instead")
+                raise ValueError(f"[{index}].confirmed: {confirmation.department}未确认:请改为驳回此理赔并写明理由")
         return value
 
 
@@ -326,7 +332,7 @@ class PaymentStep(_Step):
     @classmethod
     def _positive(cls, value: Decimal) -> Decimal:
         if value <= 0:
-            raise ValueError("a payment is more than 0.00")
+            raise ValueError("支付金额应大于 0.00 元")
         return value
 
 

@@ -34,7 +34,8 @@ PackOption = Annotated[
 
 
 def _fail(exc: FangpinError, code: int) -> typer.Exit:
-    err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+    hint = getattr(exc, "hint", None)
+    err.print(f"[bold red]error:[/bold red] {exc}{';' + hint if hint else ''}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -57,7 +58,9 @@ def check(
             decision, labels = services.explain_document(file, pack)
         except FangpinError as exc:
             code = 2 if isinstance(exc, DocumentError) else 3 if isinstance(exc, PackError) else 1
-            err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+            hint = getattr(exc, "hint", None)
+            err.print(f"[bold red]error:[/bold red] {exc}{';' + hint if hint else ''}", highlight=False,
+                      soft_wrap=True)
             failed.append(code)
             continue
         if as_json:
@@ -65,7 +68,7 @@ def check(
             continue
         if len(files) > 1:
             print_lines(out, [f"文件 file {file}"])
-        render_decision(decision, out, labels.causes)
+        render_decision(decision, out, labels.causes, labels.rules)
     if len(files) > 1:
         err.print(f"{len(files)} 个文件 files: {len(files) - len(failed)} 已判定 decided, {len(failed)} 出错 failed",
                   highlight=False)
@@ -237,19 +240,25 @@ def audit_reads(
     from fangpin.services.access_log import reads
 
     if household is None and user is None:
-        err.print("[bold red]error:[/bold red] give --household ID or --user NAME (or both)", highlight=False)
+        err.print("[bold red]error:[/bold red] 请指定 --household 户编号 或 --user 用户名(或两者) "
+                  "give --household ID or --user NAME (or both)", highlight=False)
         raise typer.Exit(2)
     with session_scope(get_settings().database_url) as session:
         rows = reads(session, county=county, household_id=household, user=user, limit=limit)
-    table = Table(title=f"reads of {'household ' + household if household else 'user ' + str(user)}")
-    for column in ("at (UTC)", "who", "role", "county", "kind", "object", "household", "route", "status"):
+    from fangpin import labels as words
+
+    whose = f"农户 household {household}" if household else f"用户 user {user}"
+    table = Table(title=f"查阅记录 reads of {whose}")
+    for column in ("时间 at (UTC)", "用户 who", "角色 role", "县(区) county", "类别 kind", "对象 object",
+                   "户编号 household", "路径 route", "状态 status"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row.at.strftime("%Y-%m-%d %H:%M:%S"), row.who, row.role, row.county, row.kind,
-                      row.object_id or "", row.household_id or "", row.route, str(row.status))
+        table.add_row(row.at.strftime("%Y-%m-%d %H:%M:%S"), row.who, words.both(words.ROLES, row.role), row.county,
+                      words.both(words.READ_KINDS, row.kind), row.object_id or "", row.household_id or "", row.route,
+                      str(row.status))
     shown = out if out.is_terminal else Console(width=240)  # piped or captured: wide, nothing cut
     shown.print(table)
-    shown.print(f"{len(rows)} read(s)")
+    shown.print(f"共 {len(rows)} 条 {len(rows)} read(s)")
 
 
 @db_app.command("upgrade")
@@ -352,18 +361,20 @@ def replay(
         raise _fail(exc, 3) from None
     except FangpinError as exc:
         raise _fail(exc, 2) from None
+    before, after = result.pack_before.people_labels, result.pack_after.people_labels
     summary = replay_summary(
         result.scope, result.identical,
         {"id": result.pack_before.id, "hash": result.pack_before.hash},
         {"id": result.pack_after.id, "hash": result.pack_after.hash},
-        result.totals(), (result.stored_digest, result.replayed_digest), result.parameters,
+        result.totals(), (result.stored_digest, result.replayed_digest), result.parameters, result.verdict,
+        {**before.parameters, **after.named_parameters()},
     )
     target = out_dir or settings.runs_dir / f"replay-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
     write_replay(target, summary, result.diff)
-    print_replay(summary, result.diff, out,
-                 {**result.pack_before.people_labels.causes, **result.pack_after.people_labels.causes})
+    print_replay(summary, result.diff, out, {**before.causes, **after.causes},
+                 {**before.parameters, **after.named_parameters()})
     out.print(f"written: {target}/ (summary.json, diff.csv, diff.xlsx)")
-    if not result.identical:
+    if not result.holds:
         raise typer.Exit(1)
 
 

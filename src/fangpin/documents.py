@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from fangpin.errors import DocumentError
 from fangpin.exactyaml import load_json, load_yaml
 from fangpin.facts import HOUSEHOLD_KEYS, Household
+from fangpin.labels import field_label, validation_message
 
 
 def read_document(path: Path | str) -> Household:
@@ -67,19 +68,26 @@ def document_error(exc: ValidationError, source: str) -> DocumentError:
     unknown = [error for error in errors if error["type"] == "extra_forbidden"]
     first = unknown[0] if unknown else errors[0]
     field = _field_path(first["loc"])
-    message = str(first["msg"]).removeprefix("Value error, ")
+    message = validation_message(first)
     explained: set[str] = set()
     if unknown:
         meant = _meant(field)
-        message = "unknown field" + (f"; did you mean {meant}?" if meant else "")
+        message = "不是可填写的项目" + (f";是否想写 {_named(meant)}?" if meant else "")
         if meant:
             explained.add(meant)
     if not field and ": " in message:  # a whole-document check that names its own field
         field, message = message.split(": ", 1)
     rest = [error for error in errors if error is not first
             and not (error["type"] == "missing" and _field_path(error["loc"]) in explained)]
-    more = f" (and {len(rest)} more)" if rest else ""
-    return DocumentError(f"{source}: {field or 'document'}: {message}{more}", field=field or None, source=source)
+    more = f"(另有 {len(rest)} 处有误)" if rest else ""
+    return DocumentError(f"{source}: {_named(field or 'document')}:{message}{more}", field=field or None,
+                         source=source)
+
+
+def _named(field: str) -> str:
+    """A field as the terminal and the API show it: its path, and its label beside it where fangpin has one."""
+    shown = field_label(field)
+    return field if shown == field else f"{field}({shown})"
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:

@@ -50,7 +50,15 @@ class PackError(FangpinError):
 
 
 class NoPackForYear(PackError):
-    pass
+    """No pack is in force for ``year``; ``covered`` are the years the packs at hand cover. The message is
+    for anyone (no server path, no command-line flag); ``hint`` says what the terminal's user can do besides."""
+
+    def __init__(self, message: str, *, year: int | None = None, covered: tuple[int, ...] = (),
+                 hint: str | None = None) -> None:
+        self.year = year
+        self.covered = covered
+        self.hint = hint
+        super().__init__(message)
 
 
 class DocumentError(FangpinError):

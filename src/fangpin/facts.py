@@ -18,16 +18,21 @@ from fangpin.money import FEN, ZERO, to_decimal
 
 
 def _exact_amount(value: object) -> Decimal:
-    return to_decimal(value)
+    try:
+        return to_decimal(value)
+    except ValueError:
+        if isinstance(value, bool | float):
+            raise ValueError(f"{value} 应以文本写出(如 \"12000.00\"),不能是浮点数或真假值") from None
+        raise ValueError(f"“{value}”不是金额:请写阿拉伯数字,如 12000.00") from None
 
 
 def _non_negative_fen(value: Decimal) -> Decimal:
     if value < 0:
-        raise ValueError(f"{value} is negative")
+        raise ValueError(f"{value} 是负数:金额不能为负")
     if value.adjusted() > 13:  # 10^14 yuan: beyond any household's figures, and beyond exact quantising
-        raise ValueError(f"{value} is too large to be an amount in yuan")
+        raise ValueError(f"{value} 过大,不是合理的金额(元)")
     if value != value.quantize(FEN):
-        raise ValueError(f"{value} has more than two decimals (fen)")
+        raise ValueError(f"{value} 超过两位小数:金额精确到分")
     return value.quantize(FEN)
 
 
@@ -95,16 +100,16 @@ class Household(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Household:
         if self.income is None and self.income_per_capita is None:
-            raise ValueError("income: give the household's annual income or income_per_capita")
+            raise ValueError("income: 请填写家庭年收入(income)或人均可支配收入(income_per_capita)")
         for cause, events in self.events.items():
             seen: set[str] = set()
             for index, event in enumerate(events):
                 if event.date.year != self.year:
                     raise ValueError(
-                        f"{cause}[{index}].date: {event.date.isoformat()} is outside policy year {self.year}"
+                        f"{cause}[{index}].date: {event.date.isoformat()} 不在 {self.year} 政策年度内"
                     )
                 if event.id in seen:
-                    raise ValueError(f"{cause}[{index}].id: event {event.id!r} appears twice")
+                    raise ValueError(f"{cause}[{index}].id: 记录编号“{event.id}”出现两次")
                 seen.add(event.id)
         return self
 

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fangpin.decisions import Citation, Decision
+from fangpin.labels import BASIS
 from fangpin.money import format_exact
 from fangpin.termout import term, yuan
 
@@ -23,13 +24,16 @@ OUTCOME_LABELS = {
 
 
 def cite(citation: Citation) -> str:
-    basis = "" if citation.basis == "source" else f" [{citation.basis}]"
+    basis = "" if citation.basis == "source" else f" [{BASIS.get(citation.basis, citation.basis)} {citation.basis}]"
     quote = f" “{citation.quote}”" if citation.quote else ""
     return f"{citation.clause}{quote}{basis}"
 
 
-def render_decision(decision: Decision, console: Console, cause_labels: Mapping[str, str]) -> None:
-    """The decision as tables; ``cause_labels`` are the deciding pack's (``Pack.people_labels.causes``).
+def render_decision(decision: Decision, console: Console, cause_labels: Mapping[str, str],
+                    rule_labels: Mapping[str, str] | None = None) -> None:
+    """The decision as tables; ``cause_labels`` and ``rule_labels`` are the deciding pack's
+    (``Pack.people_labels``): a rule that fired is named in the pack's Chinese with its id beside it, never by
+    its ``description`` (which is for engineers).
 
     Amounts are grouped (26,150.00); the tier arithmetic stands on lines of its own under the causes, one tier
     a line, so no terminal width breaks it inside a number."""
@@ -75,10 +79,11 @@ def render_decision(decision: Decision, console: Console, cause_labels: Mapping[
     totals.add_row(term("payout"), yuan(decision.payout))
     totals.add_row("保险服务费 insurer fee", yuan(decision.fee))
     rules = Table(title="触发规则 rules that fired", pad_edge=False)
-    rules.add_column(term("rule"), no_wrap=True)
-    rules.add_column(term("says"))
+    rules.add_column(term("rule"))
+    rules.add_column("依据条款 cites")
     for rule in decision.rules:
-        rules.add_row(rule.id, f"{rule.description}\n[dim]{cite(rule.cites)}[/dim]")
+        named = (rule_labels or {}).get(rule.id)
+        rules.add_row(f"{named}\n[dim]{rule.id}[/dim]" if named else rule.id, cite(rule.cites))
     parts: list[object] = [head, causes]
     if tiers.row_count:
         parts += [Text("阶梯计算 tiers: slice × rate = amount", style="bold"), tiers]

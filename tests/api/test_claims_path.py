@@ -117,7 +117,7 @@ def test_a_transition_with_a_stale_version_is_409_and_changes_nothing(api: Api) 
 
     assert first.status_code == 200
     assert second.status_code == 409
-    assert "version" in second.json()["detail"]
+    assert "版本" in second.json()["detail"] and "刷新" in second.json()["detail"]
     after = api.get(f"/v1/claims/{claim['id']}").json()
     assert (after["state"], after["version"], len(after["history"])) == ("surveyed", 2, 2)
 
@@ -242,7 +242,7 @@ def test_filing_when_the_verified_figures_owe_nothing_is_409(api: Api) -> None:
     response = api.move(claim, "filed")
 
     assert response.status_code == 409
-    assert "below_deductible" in response.json()["detail"]
+    assert "未超起付线" in response.json()["detail"]
     assert api.get(f"/v1/claims/{claim['id']}").json()["state"] == "cross_checked"
 
 
@@ -273,7 +273,7 @@ def test_a_household_owed_nothing_opens_no_claim(api: Api) -> None:
     response = api.post("/v1/claims", document(income="19200.00"), who="office")  # 4,800 per capita
 
     assert response.status_code == 409
-    assert "not_covered" in response.json()["detail"]
+    assert "不在救助范围" in response.json()["detail"]
     assert api.get("/v1/claims").json()["total"] == 0
 
 
@@ -293,6 +293,6 @@ def test_the_user_who_surveyed_a_claim_may_not_mark_it_paid_and_another_surveyor
     refused = api.move(claim, "paid", who="surveyor")
 
     assert refused.status_code == 403
-    assert "surveyor surveyed claim" in refused.json()["detail"] and "another user" in refused.json()["detail"]
+    assert "surveyor 办理了理赔" in refused.json()["detail"] and "另一位用户" in refused.json()["detail"]
     assert api.get(f"/v1/claims/{claim['id']}").json()["state"] == "filed"
     assert api.move(claim, "paid", who="payer").status_code == 200

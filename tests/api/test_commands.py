@@ -77,9 +77,10 @@ def test_users_list_shows_each_user_s_role_county_dates_and_state_but_never_a_to
 
     assert result.exit_code == 0, result.output
     header, *rows = result.stdout.splitlines()
-    assert header.split()[:4] == ["name", "role", "county", "created"]
-    assert [row.split()[:3] for row in rows] == [["li", "office", "130434"], ["王芳", "surveyor", "130434"]]
-    assert rows[0].split()[7] == "disabled" and rows[1].split()[7] == "active"
+    assert header.split()[:6] == ["用户名", "name", "角色", "role", "县(区)", "county"]
+    assert [row.split()[:4] for row in rows] == [["li", "防贫办", "office", "130434"],
+                                                  ["王芳", "保险公司查勘员", "surveyor", "130434"]]
+    assert rows[0].split()[8:10] == ["已停用", "disabled"] and rows[1].split()[8:10] == ["启用", "active"]
     with get_engine(database_url).connect() as connection:
         hashes = list(connection.execute(sa.text("SELECT token_hash FROM users")).scalars())
     assert not any(secret in result.output for secret in [*tokens, *hashes])

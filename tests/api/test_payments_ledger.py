@@ -109,7 +109,7 @@ def test_an_application_counts_what_a_screening_run_paid_the_household(api: Api,
 
     assert nothing_more.status_code == 409, nothing_more.text
     detail = nothing_more.json()["detail"]
-    assert "owed nothing" in detail and f"5000.00 for illness (screening run {run_id})" in detail
+    assert "不应赔付" in detail and f"因病 5,000.00 元(筛查运行 {run_id})" in detail
     assert more.status_code == 201, more.text
     decision = api.get(f"/v1/decisions/{more.json()['decision_id']}", who="office").json()
     assert decision["paid_before"]["illness"] == "5000.00"
@@ -203,7 +203,7 @@ def test_a_payment_after_a_screening_run_paid_the_household_since_filing_is_409(
     response = api.move(claim, "paid", amount="5000.00")
 
     assert response.status_code == 409, response.text
-    assert "paid meanwhile" in response.json()["detail"] and run_id in response.json()["detail"]
+    assert "重复赔付" in response.json()["detail"] and run_id in response.json()["detail"]
     _unchanged(api, claim, ledger)
 
 
@@ -219,7 +219,7 @@ def test_a_payment_racing_a_screening_run_from_the_same_prior_total_is_409_and_c
     response = api.move(claim, "paid", amount="5000.00")
 
     assert response.status_code == 409, response.text
-    assert "read the claim again" in response.json()["detail"]
+    assert "刷新页面" in response.json()["detail"]
     monkeypatch.undo()
     _unchanged(api, claim, ledger)
 

@@ -102,7 +102,7 @@ def test_a_scoped_clerk_lists_and_moves_only_the_claims_of_its_village(api: Api)
     moved = api.move(east, "publicised", who=clerk)
 
     assert [item["household_id"] for item in listed["items"]] == ["130434-0001"] and listed["total"] == 1
-    assert refused.status_code == 403 and "outside clerk's scope (东代固镇/东村)" in refused.json()["detail"]
+    assert refused.status_code == 403 and "不在 clerk 负责的范围(东代固镇/东村)内" in refused.json()["detail"]
     assert read.status_code == 403
     assert moved.status_code == 200, moved.text
     assert api.post("/v1/claims", document("130434-0003", village="西村"), who=clerk).status_code == 403

@@ -34,6 +34,6 @@ def test_upload_a_draft_simulate_the_run_and_see_the_charts(demo_run: str, visit
     office.shot("32-simulate-draft-full", full_page=True)
     for chart in ("simTownships", "simFlows", "simBands"):
         office.shot_of(f"[data-chart={chart}]", f"33-chart-{chart}")
-    assert "illness_deductible_edge" in page.inner_text("#simulate-attribution")
+    assert "因病起付线(非贫低收入户)" in page.inner_text("#simulate-attribution")
     assert page.locator("[data-chart] canvas").count() == 3
     office.clean()

@@ -132,7 +132,7 @@ def test_a_stored_pack_altered_in_the_database_is_refused_for_replay(screened: t
         files["parameters.yaml"] = files["parameters.yaml"].replace('"3200.00"', '"3300.00"')
         session.execute(sa.update(PackRecord).where(PackRecord.hash == record.hash).values(content={"files": files}))
 
-    with session_scope(database_url) as session, pytest.raises(ReplayError, match="altered"):
+    with session_scope(database_url) as session, pytest.raises(ReplayError, match="已被改动"):
         replay_run(session, result.run["run_id"])
 
 
@@ -187,7 +187,7 @@ def test_two_processes_screening_the_same_drop_at_once_pay_each_household_once(
     for (stdout, stderr), process in zip(outputs, processes, strict=True):
         assert "Traceback" not in stderr, stderr
         if process.returncode != 0:  # the loser of the race: told so, nothing of it stored
-            assert "run it again" in stderr or "locked" in stderr, stderr
+            assert "请重新运行" in stderr or "locked" in stderr, stderr
         else:
             assert "decisions.csv" in stdout or "already screened" in stdout
     with get_engine(database_url).connect() as connection:

@@ -111,7 +111,7 @@ def test_replay_of_an_unknown_run_is_a_clear_error(env: dict[str, str]) -> None:
     result = runner.invoke(app, ["replay", "--run", "no-such-run"], env=env)
 
     assert result.exit_code == 2
-    assert "no run 'no-such-run'" in result.stderr
+    assert "没有运行 no-such-run" in result.stderr
 
 
 def test_db_upgrade_migrates_an_empty_database(env: dict[str, str]) -> None:
@@ -161,7 +161,7 @@ def test_at_80_columns_piped_run_ids_and_household_ids_are_printed_whole(env: di
     assert run_id in listed.stdout.splitlines() and "5,000.00" in listed.stdout
     assert other.exit_code == 1, other.output
     assert LONG_IDS[1] in other.stdout.splitlines()  # H2: above the 2019 ceiling, below the 2020 one
-    assert "7,000.00" in other.stdout and "不一致 differs" in other.stdout
+    assert "7,000.00" in other.stdout and "结果改变 changed" in other.stdout
 
 
 def test_replay_says_how_many_difference_rows_it_shows_of_how_many(env: dict[str, str], tmp_path: Path) -> None:

@@ -95,7 +95,7 @@ def test_the_database_stopped_mid_load_gives_503_or_an_answer_never_500(tmp_path
                 assert content_type.startswith("text/html") and "数据库不可用" in body, body
             else:
                 assert content_type == "application/problem+json", body
-                assert '"title": "Database unavailable"' in body and "cannot be reached" in body, body
+                assert '"title": "Database unavailable"' in body and "数据库暂时无法连接" in body, body
         health = [body for kind, status, _, body in answers if kind == "health" and status == 200]
         assert '"database":"ok"' in health[-1]
 

@@ -177,7 +177,7 @@ def test_a_worker_killed_mid_run_leaves_a_failed_job_no_run_and_no_files(databas
     assert f"marked failed 1 job(s) left running by a worker that stopped: {job['id']}" in stderr.replace("\n", "")
     failed = jobs.get(database_url, job["id"])
     assert failed is not None and failed["state"] == "failed" and failed["finished_at"] is not None
-    assert "stopped before it finished: nothing of this run was stored" in failed["error"]
+    assert "在完成前停止:本次运行没有保存任何内容" in failed["error"]
     assert not drop.exists() and not staging.exists()
     assert _runs(database_url) == 0 and not [path for path in runs_dir.iterdir()]
 

@@ -238,7 +238,7 @@ def test_the_cli_writes_the_report_and_assumes_a_fiscal_input(demo_run: tuple[st
     assert [line["top_up"] for line in fund] == [0, 1106648]  # 211,066.48 owed against 200,000.00
     assert [line["carry_over"] for line in fund] == [2344992, 0]
     missing = runner.invoke(app, ["simulate", "--run", "nope", "--pack", str(PACK_2020)], env=env)
-    assert missing.exit_code == 2 and "no run 'nope'" in missing.output
+    assert missing.exit_code == 2 and "没有运行 nope" in missing.output
     broken = runner.invoke(app, ["simulate", "--run", run_id, "--pack", str(tmp_path)], env=env)
     assert broken.exit_code == 3
 

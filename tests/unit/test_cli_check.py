@@ -141,7 +141,7 @@ def test_a_misspelled_key_is_reported_as_unknown_with_the_field_meant(tmp_path: 
     result = runner.invoke(app, ["check", str(bad)])
 
     assert result.exit_code == 2
-    assert "membrs: unknown field; did you mean members?" in result.stderr
+    assert "membrs:不是可填写的项目;是否想写 members(家庭人口)?" in result.stderr
     assert "Field required" not in result.stderr and "more" not in result.stderr
 
 
@@ -156,3 +156,11 @@ def test_a_yaml_syntax_error_names_the_file_and_the_line(tmp_path: Path) -> None
     assert f"{bad}: line " in result.stderr and "<unicode string>" not in result.stderr
     reported = int(result.stderr.split(f"{bad}: line ")[1].split(",")[0])
     assert line <= reported <= line + 1  # the flow sequence opened here runs into the next key
+
+
+def test_check_names_the_rules_that_fired_by_the_pack_s_labels_not_their_descriptions() -> None:
+    result = runner.invoke(app, ["check", str(DEMO_HOUSEHOLD)], env={"COLUMNS": "140"})
+
+    assert result.exit_code == 0, result.output
+    assert "因病·非贫低收入户(边缘户)" in result.stdout and "非贫低收入户(边缘户)" in result.stdout
+    assert "Illness burden" not in result.stdout and "never registered" not in result.stdout

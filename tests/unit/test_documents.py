@@ -42,20 +42,20 @@ def test_json_numbers_are_read_exactly() -> None:
 @pytest.mark.parametrize(
     ("change", "field", "message"),
     [
-        (("status: never_registered", "status: poor"), "status", "not a status the pack knows"),
-        (("members: 4", "members: 0"), "members", "greater than or equal to 1"),
-        (("members: 4", "members: four"), "members", "valid integer"),
-        (("income: 17600.10", "income: -1"), "income", "negative"),
-        (("income: 17600.10", "income: 17600.105"), "income", "more than two decimals"),
-        (("income: 17600.10", "income: lots"), "income", "not an amount"),
+        (("status: never_registered", "status: poor"), "status", "不是规则包认识的户类型(可选:脱贫户"),
+        (("members: 4", "members: 0"), "members", "members(家庭人口):不能小于 1"),
+        (("members: 4", "members: four"), "members", "应为整数"),
+        (("income: 17600.10", "income: -1"), "income", "是负数"),
+        (("income: 17600.10", "income: 17600.105"), "income", "超过两位小数"),
+        (("income: 17600.10", "income: lots"), "income", "“lots”不是金额"),
         (("income: 17600.10\n", ""), "income", "income_per_capita"),
-        (("burden: 45000.05", "burden: N/A"), "illness[0].burden", "not an amount"),
-        (("date: 2019-03-02", "date: 2018-12-31"), "illness[0].date", "outside policy year 2019"),
+        (("burden: 45000.05", "burden: N/A"), "illness[0].burden", "“N/A”不是金额"),
+        (("date: 2019-03-02", "date: 2018-12-31"), "illness[0].date", "不在 2019 政策年度内"),
         (("date: 2019-03-02", "date: 2019-02-30"), "illness[0].date", ""),
-        (("county: \"130434\"", "county: \"13043\""), "county", "pattern"),
-        (("labour_capacity: true", "labour_capacity: maybe"), "labour_capacity", "boolean"),
+        (("county: \"130434\"", "county: \"13043\""), "county", "格式不对"),
+        (("labour_capacity: true", "labour_capacity: maybe"), "labour_capacity", "应为 是 或 否"),
         (("housing_secure: true", "housing_secure: true\nhosing: true"), "hosing",
-         "unknown field; did you mean housing_secure?"),
+         "不是可填写的项目;是否想写 housing_secure(住房安全有保障)?"),
     ],
 )
 def test_a_malformed_document_names_the_field(change: tuple[str, str], field: str, message: str, pack: Pack) -> None:
@@ -115,7 +115,7 @@ def test_an_event_list_of_a_cause_the_pack_lacks_is_refused_naming_it(pack: Pack
         decide(parse_document(text), pack)
 
     assert caught.value.field == "accident"
-    assert "no cause 'accident'" in str(caught.value)
+    assert "没有救助项目 accident" in str(caught.value)
 
 
 def test_a_field_an_event_of_the_cause_does_not_have_is_refused_naming_it(pack: Pack) -> None:

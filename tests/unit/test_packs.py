@@ -98,7 +98,7 @@ def test_the_shipped_pack_in_force_is_found_for_its_year() -> None:
 
 
 def test_a_year_with_no_pack_in_force_is_a_clear_error() -> None:
-    with pytest.raises(NoPackForYear, match="policy year 1999"):
+    with pytest.raises(NoPackForYear, match="1999 政策年度"):
         pack_for_year(1999)
 
 

@@ -16,12 +16,12 @@ def test_the_auditor_replays_a_run_under_its_own_pack_and_under_another(console:
     same = auditor.get("/console/audit/replay", params={"run": run_id})
     assert same.status_code == 200
     text = text_of(same.text)
-    assert "一致" in text and "有差异" not in text and f"run {run_id}" in text
+    assert "一致" in text and "不一致" not in text and "结果改变" not in text and f"运行 {run_id}" in text
 
     other = auditor.get("/console/audit/replay", params={"run": run_id, "pack": "handan-2020"})
     assert other.status_code == 200
     text = text_of(other.text)
-    assert "有差异" in text and "poverty_line" in text and "3200.00 4000.00" in text
+    assert "结果改变" in text and "贫困线 3,200.00 4,000.00" in text and "poverty_line" not in text
     assert 'id="replay-diff"' in other.text and "赔付合计" in text
     page_two = auditor.get("/console/audit/replay", params={"run": run_id, "pack": "handan-2020", "page": 2})
     assert page_two.status_code == 200

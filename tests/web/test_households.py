@@ -50,3 +50,12 @@ def test_another_countys_household_is_not_found(console: Console) -> None:
     other = console.login("other_office")
     assert other.get("/console/households/130434-0001").status_code == 404
     assert "130434-0001" not in other.get("/console/households", params={"q": "赵大山"}).text
+
+
+def test_the_household_page_names_the_rules_that_fired_by_the_pack_s_labels(console: Console) -> None:
+    console.open_claim()
+
+    text = text_of(console.login("office").get("/console/households/130434-0001").text)
+
+    assert "因病·非贫低收入户(边缘户)" in text and "非贫低收入户(边缘户)" in text
+    assert "Illness burden" not in text and "illness_edge" not in text and "(edge)" not in text

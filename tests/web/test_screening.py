@@ -175,7 +175,7 @@ def test_a_job_waits_its_turn_and_the_stream_of_a_job_whose_worker_died_ends_fai
         assert stream.status_code == 200
         body = "".join(stream.iter_text())
     events = [json.loads(line.removeprefix("data: ")) for line in body.splitlines() if line.startswith("data: ")]
-    assert events[-1]["state"] == "failed" and "stopped before it finished" in events[-1]["error"]
+    assert events[-1]["state"] == "failed" and "在完成前停止" in events[-1]["error"]
     page = office.get(f"/console/screening/jobs/{'a' * 32}")
     assert "筛查失败" in text_of(page.text)
 

@@ -63,7 +63,7 @@ def test_the_office_simulates_its_run_under_the_2020_line_and_reads_the_charts(c
     assert page.status_code == 200, page.text
     text = text_of(page.text)
     assert "赔付合计变化(元) 34,516.40" in text
-    assert "poverty_line 3200.00 4000.00 二(一)" in text
+    assert "贫困线 3,200.00 4,000.00 二(一)" in text and "poverty_line" not in text
     assert 'data-chart="simTownships"' in page.text and 'data-chart="simFlows"' in page.text
     assert 'http-equiv="refresh"' not in page.text  # done: the page no longer reloads itself
     chart = office.get(f"/console/api/simulate/jobs/{job_id}/chart").json()
@@ -150,7 +150,7 @@ def test_a_draft_uploaded_in_the_console_is_validated_stored_and_simulated(conso
     assert "已校验并保存" in text_of(office.get(stored.headers["location"]).text)
     page = _simulated(console, office, run_id, draft_hash)
     text = text_of(page.text)
-    assert "draft-edge" in text and "(草案)" in text and "illness_deductible_edge 20000.00 15000.00" in text
+    assert "draft-edge" in text and "(草案)" in text and "因病起付线(非贫低收入户) 20,000.00 15,000.00" in text
 
     broken = office.post("/console/simulate/drafts", data={"csrf": console.csrf(office)},
                          files={"pack": ("draft.zip", draft_zip("12.345"), "application/zip")})
@@ -178,8 +178,8 @@ def test_a_draft_made_in_the_form_changes_only_the_parameters_filled_in(console:
     page = _simulated(console, office, run_id, draft_hash).text
     assert "赔付合计变化(元) 34,516.40" in text_of(page)  # the same figures as the shipped handan-2020
     attribution = text_of(page.split('id="simulate-attribution"')[1].split("</table>")[0])
-    assert "poverty_line 3200.00 4000.00" in attribution and "income_ceiling" in attribution
-    assert "illness_cap" not in attribution
+    assert "贫困线 3,200.00 4,000.00" in attribution and "人均可支配收入上限" in attribution
+    assert "因病年度封顶" not in attribution
     nothing = office.post("/console/simulate/drafts/form", data={"csrf": console.csrf(office), "base": "handan-2019",
                                                                  "param:handan-2019:poverty_line": "3200.00"})
     assert nothing.status_code == 422

@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from fangpin import labels as words
 from fangpin.claims import ROLES
 
 err = Console(stderr=True)
@@ -137,11 +138,12 @@ def users_list() -> None:
     with session_scope(get_settings().database_url) as session:
         found = list_users(session)
     if not found:
-        err.print("no users yet (fangpin users add NAME --role R --county C)")
+        err.print("还没有用户 no users yet (fangpin users add NAME --role R --county C)")
         return
-    rows = [("name", "role", "county", "created (UTC)", "expires (UTC)", "state")]
-    rows += [(user.name, user.role, user.county, _when(user.created_at), _when(user.expires_at),
-              user.state if user.state != "disabled" else f"disabled {_when(user.disabled_at)}") for user in found]
+    rows = [("用户名 name", "角色 role", "县(区) county", "创建 created (UTC)", "到期 expires (UTC)", "状态 state")]
+    rows += [(user.name, words.both(words.ROLES, user.role), user.county, _when(user.created_at),
+              _when(user.expires_at), words.both(words.USER_STATES, user.state)
+              + (f" {_when(user.disabled_at)}" if user.state == "disabled" else "")) for user in found]
     _print_rows(rows)
 
 

@@ -22,6 +22,7 @@ from fangpin.documents import household_from
 from fangpin.errors import DocumentError
 from fangpin.exactyaml import load_json
 from fangpin.facts import Household
+from fangpin.labels import field_label
 from fangpin.services import access_log, request_log, users
 
 
@@ -122,11 +123,11 @@ async def json_body(request: Request) -> Any:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise MalformedBody("the body is not UTF-8 text") from None
+        raise MalformedBody("请求内容不是 UTF-8 文本") from None
     try:
         data = load_json(text)
     except (ValueError, RecursionError) as exc:
-        raise MalformedBody(f"the body is not valid JSON: {exc}") from None
+        raise MalformedBody(f"请求内容不是有效的 JSON 文档:{exc}") from None
     if _SUSPECT.search(text):  # only then walk the document to name the field
         _check_text(data)
     return data
@@ -154,18 +155,19 @@ def _check_text(data: Any) -> None:
         elif isinstance(node, str):
             _storable(node, path)
         elif isinstance(node, float):  # NaN, Infinity
-            raise Invalid(f"{path or 'body'}: {node} is not a number JSON allows", field=path or None)
+            raise Invalid(f"{field_label(path or None)}:{node} 不是 JSON 允许的数", field=path or None)
         elif isinstance(node, Decimal) and not node.is_finite():
-            raise Invalid(f"{path or 'body'}: {node} is not a finite number", field=path or None)
+            raise Invalid(f"{field_label(path or None)}:{node} 不是有限的数", field=path or None)
 
 
 def _storable(text: str, path: str) -> None:
     if "\x00" in text:
-        raise Invalid(f"{path or 'body'}: text may not contain NUL characters", field=path or None)
+        raise Invalid(f"{field_label(path or None)}:文字中不能有空字符(NUL)", field=path or None)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise Invalid(f"{path or 'body'}: text is not valid Unicode (a lone surrogate)", field=path or None) from None
+        raise Invalid(f"{field_label(path or None)}:文字不是有效的 Unicode(孤立代理字符)",
+                      field=path or None) from None
 
 
 def answer(data: Any, status: int = 200) -> Response:
@@ -186,8 +188,8 @@ def household_of(data: Any) -> Household:
         return household_from(data, source="body")
     except (TypeError, ArithmeticError):
         field = _non_amount(data)
-        raise DocumentError(f"body: {field or 'document'}: not an amount (a string or number below 10^15 "
-                            "yuan, with at most two decimals)", field=field, source="body") from None
+        raise DocumentError(f"{field_label(field or 'document')}:不是金额(应为文本或数字,小于 10^15 元,最多两位小数)",
+                            field=field, source="body") from None
 
 
 def _non_amount(data: Any) -> str | None:

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from fangpin.claims import Conflict, InvalidRequest, NotAllowed, NotFound, TooManyAttempts, Unauthenticated
 from fangpin.db.session import unavailable
 from fangpin.errors import DocumentError, EngineError, FangpinError, NoPackForYear, PackError, ReplayError, StorageError
+from fangpin.labels import field_label, validation_message
 from fangpin.services import access_log, request_log
 
 PROBLEM = "application/problem+json"
@@ -62,21 +63,23 @@ def field_path(loc: Sequence[int | str]) -> str:
 
 
 def from_validation(errors: Sequence[Any], *, skip: int = 0, tags: frozenset[str] = frozenset()) -> Invalid:
-    """The first error of a pydantic validation as an ``Invalid`` naming its field. ``skip`` drops leading
-    location parts (FastAPI's ``query``/``path``); ``tags`` are a discriminated union's tags, not fields."""
+    """The first error of a pydantic validation as an ``Invalid`` naming its field: ``field`` the path
+    (``verified.per_capita_income``), the message in Chinese with the field's label (fangpin.labels).
+    ``skip`` drops leading location parts (FastAPI's ``query``/``path``); ``tags`` are a discriminated union's
+    tags, not fields."""
     first = errors[0]
     loc = list(first.get("loc", ()))[skip:]
     if loc and loc[0] in tags:
         loc = loc[1:]
     field = field_path(loc)
-    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    message = validation_message(first)
     if first.get("type") in ("union_tag_not_found", "union_tag_invalid"):
         field = field or "to"
     if ": " in message and (not field or message.startswith("[")):  # a check that names its own field
         named, message = message.split(": ", 1)
         field = f"{field}{named}" if named.startswith("[") else named
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return Invalid(f"{field or 'body'}: {message}{more}", field=field or None)
+    more = f"(另有 {len(errors) - 1} 处有误)" if len(errors) > 1 else ""
+    return Invalid(f"{field_label(field or None)}:{message}{more}", field=field or None)
 
 
 def _status(exc: Exception) -> tuple[int, str]:
@@ -105,9 +108,14 @@ def _status(exc: Exception) -> tuple[int, str]:
     return 500, "Internal error"
 
 
-UNAVAILABLE = ("the database cannot be reached (it is down or restarting): nothing was stored; try again in a "
-               "minute, and tell the administrator if it lasts")
-BUSY = "the database is busy: nothing was stored; try again"
+UNAVAILABLE = "数据库暂时无法连接(已停止或正在重启):没有写入任何记录。请稍后重试;如持续出现,请联系系统管理员。"
+BUSY = "数据库正忙:没有写入任何记录,请稍后重试。"
+REFUSED_WRITE = "数据库拒绝了这次写入(有人同时修改):没有写入任何记录,请重试。"
+UNEXPECTED = "发生了意外错误,已记入日志:请稍后重试;如持续出现,请联系系统管理员。"
+NOT_FOUND = "没有这个页面或资源:请检查地址,或从首页重新进入。"
+# what a refusal of the web framework itself says (its detail is English), by status
+HTTP_DETAILS = {404: NOT_FOUND, 405: "此地址不支持这种操作:请从页面上的按钮或链接进入。",
+                401: "尚未登录或登录已过期:请先登录。", 403: "无权进行此操作。"}
 
 
 def _record_failure(request: Request, status: int) -> None:
@@ -144,19 +152,17 @@ def handle(request: Request, exc: Exception) -> Response:
     if down:
         detail = UNAVAILABLE
     elif isinstance(exc, IntegrityError):
-        detail = "the database refused the write (a concurrent change): nothing was stored; try again"
+        detail = REFUSED_WRITE
     elif isinstance(exc, OperationalError):
         detail = BUSY
     elif status == 500:
-        detail = str(exc) if isinstance(exc, FangpinError) else "an unexpected error; it was logged"
+        detail = str(exc) if isinstance(exc, FangpinError) else UNEXPECTED
     else:
         detail = str(exc)
     field = getattr(exc, "field", None) if status == 422 else None
     if isinstance(exc, NoPackForYear):
         field = "year"
-    html = getattr(request.app.state, "html_errors", None)  # the console's pages answer with a page
-    answer: Response | None = html(request, status, title, detail) if (
-        html is not None and request.url.path.startswith(html.prefix)) else None
+    answer = _console_page(request, status, title, detail)  # the console's pages answer with a page
     if answer is not None:
         if headers:
             answer.headers.update(headers)
@@ -167,9 +173,12 @@ def handle(request: Request, exc: Exception) -> Response:
 def handle_request_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
-    located = from_validation(errors, skip=1) if errors else Invalid("invalid request")
+    located = from_validation(errors, skip=1) if errors else Invalid("请求内容有误")
     where = str(errors[0]["loc"][0]) if errors and errors[0].get("loc") else None
     _record_failure(request, 422)
+    page = _console_page(request, 422, "Invalid request", str(located))
+    if page is not None:
+        return page
     return problem(422, "Invalid request", str(located), field=located.field, location=where)
 
 
@@ -182,8 +191,26 @@ def handle_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     _record_failure(request, exc.status_code)
     titles = {404: "Not found", 405: "Method not allowed", 401: "Not authenticated", 403: "Not allowed"}
-    return problem(exc.status_code, titles.get(exc.status_code, "HTTP error"), str(exc.detail),
-                   headers=dict(exc.headers) if exc.headers else None)
+    title = titles.get(exc.status_code, "HTTP error")
+    given = str(exc.detail)
+    # the framework's own words ("Not Found") are replaced; a detail fangpin wrote is kept
+    detail = HTTP_DETAILS.get(exc.status_code, given) if given.isascii() else given
+    headers = dict(exc.headers) if exc.headers else None
+    page = _console_page(request, exc.status_code, title, detail)
+    if page is not None:
+        if headers:
+            page.headers.update(headers)
+        return page
+    return problem(exc.status_code, title, detail, headers=headers)
+
+
+def _console_page(request: Request, status: int, title: str, detail: str) -> Response | None:
+    """The console's error page for a path under the console (its JSON calls excepted): never raw JSON."""
+    html = getattr(request.app.state, "html_errors", None)
+    if html is None or not request.url.path.startswith(html.prefix):
+        return None
+    answer: Response | None = html(request, status, title, detail)
+    return answer
 
 
 def install(app: FastAPI) -> None:

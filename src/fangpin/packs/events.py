@@ -37,8 +37,8 @@ def status_code(household: Household, pack: Pack) -> str:
     terms = pack.structure.vocabularies[STATUS_VOCABULARY]
     code = terms.code_of(household.status)
     if code is None:
-        known = "、".join(terms.codes)
-        raise DocumentError(f"status: {household.status!r} is not a status the pack knows ({known})", field="status")
+        known = "、".join(terms.labels.get(code, code) for code in terms.codes)
+        raise DocumentError(f"status: “{household.status}”不是规则包认识的户类型(可选:{known})", field="status")
     return code
 
 
@@ -48,12 +48,12 @@ def checked_events(household: Household, pack: Pack) -> dict[str, tuple[CheckedE
     known = pack.cause_ids
     for cause in household.events:
         if cause not in known:
-            raise DocumentError(f"{cause}: the pack {pack.id} has no cause {cause!r} (its causes: {', '.join(known)})",
+            raise DocumentError(f"{cause}: 规则包 {pack.id} 没有救助项目 {cause}(它的项目:{'、'.join(known)})",
                                 field=cause)
     for cause in household.paid_this_year:
         if cause not in known:
             raise DocumentError(
-                f"paid_this_year.{cause}: the pack {pack.id} has no cause {cause!r} (its causes: {', '.join(known)})",
+                f"paid_this_year.{cause}: 规则包 {pack.id} 没有救助项目 {cause}(它的项目:{'、'.join(known)})",
                 field=f"paid_this_year.{cause}",
             )
     return {cause.id: tuple(_check(cause, index, event.id, event.date, event.person_id, event.fields, pack)
@@ -73,8 +73,8 @@ def _check(cause: Cause, index: int, event_id: str, date: dt.date, person_id: st
     declared = {field.name: field for field in cause.fields}
     for name in given:
         if name not in declared:
-            allowed = ", ".join(["id", "date", "person_id", *declared])
-            raise DocumentError(f"{where}.{name}: not a field of a {cause.id} event ({allowed})",
+            allowed = "、".join(["id", "date", "person_id", *declared])
+            raise DocumentError(f"{where}.{name}: 不是“{cause.label}”记录可填写的项目(可填:{allowed})",
                                 field=f"{where}.{name}")
     values = {field.name: _value(field, given.get(field.name), f"{where}.{field.name}", pack)
               for field in cause.fields}
@@ -100,7 +100,7 @@ def _decimal(value: object) -> Decimal:
 def _value(field: EventField, raw: object, where: str, pack: Pack) -> Decimal | str | bool:
     if raw is None:
         if field.default is None:
-            raise DocumentError(f"{where}: required", field=where)
+            raise DocumentError(f"{where}: 必须填写", field=where)
         raw = field.default
     if field.type == "money":
         try:
@@ -111,18 +111,18 @@ def _value(field: EventField, raw: object, where: str, pack: Pack) -> Decimal | 
         return amount
     if field.type == "bool":
         if not isinstance(raw, bool):
-            raise DocumentError(f"{where}: true or false, not {raw!r}", field=where)
+            raise DocumentError(f"{where}: 应为 true 或 false,不是 {raw!r}", field=where)
         return raw
     if not isinstance(raw, str) or not raw.strip():
-        raise DocumentError(f"{where}: text, not {raw!r}", field=where)
+        raise DocumentError(f"{where}: 应为文字,不是 {raw!r}", field=where)
     if field.type == "text":
         return raw.strip()
     assert field.vocabulary is not None
     terms = pack.structure.vocabularies[field.vocabulary]
     code = terms.code_of(raw)
     if code is None:
-        raise DocumentError(f"{where}: {raw!r} is not a {terms.label or field.vocabulary} the pack knows "
-                            f"({'、'.join(terms.codes)})", field=where)
+        raise DocumentError(f"{where}: “{raw}”不是规则包认识的{terms.label or field.vocabulary}"
+                            f"(可选:{'、'.join(terms.codes)})", field=where)
     return code
 
 

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from fangpin.errors import NoPackForYear, PackError
+from fangpin.labels import OUTCOMES, label
 from fangpin.money import FEN, to_fen
 from fangpin.packs.conditions import (
     ConditionParser,
@@ -28,7 +29,7 @@ from fangpin.packs.conditions import (
     collect_thresholds,
     guarded,
 )
-from fangpin.packs.resolve import RawPack, resolved_raw
+from fangpin.packs.resolve import RawPack, read_yaml, resolved_raw
 from fangpin.packs.schema import (
     Benefit,
     Cause,
@@ -48,6 +49,7 @@ from fangpin.packs.schema import (
 from fangpin.packs.structure import Structure, build_structure, from_format1
 
 M = TypeVar("M", bound=BaseModel)
+LABELS_FILE = "labels.yaml"
 _PARAMETERS = TypeAdapter(dict[str, Parameter])
 
 
@@ -64,12 +66,19 @@ class CompiledRule:
 @dataclass(frozen=True)
 class PackLabels:
     """A pack's labels for people: ``groups`` and ``causes`` by id, ``terms`` by vocabulary then code,
-    ``derived`` facts by id."""
+    ``derived`` facts by id, and ``rules`` and ``parameters`` by id, named as docs/packs.md ("Labels: what
+    people read") says."""
 
     groups: dict[str, str]
     causes: dict[str, str]
     terms: dict[str, dict[str, str]]
     derived: dict[str, str]
+    rules: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)
+
+    def named_parameters(self) -> dict[str, str]:
+        """The parameters that have a label (not only their id): what may override another pack's labels."""
+        return {name: label for name, label in self.parameters.items() if label != name}
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,8 @@ class Pack:
     ruleset: dict[str, dict[str, Any]] = field(repr=False)
     structure: Structure = field(repr=False)
     files: dict[str, str] = field(repr=False)  # what is stored with its decisions (resolved, if a delta)
+    # labels.yaml: what people read of the parameters, beside the pack and outside its identity (not hashed)
+    sidecar: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def id(self) -> str:
@@ -139,7 +150,29 @@ class Pack:
             causes={cause.id: cause.label for cause in self.structure.causes},
             terms={name: dict(terms.labels) for name, terms in self.structure.vocabularies.items()},
             derived={fact.id: fact.label for fact in self.structure.derived},
+            rules=self.rule_names(),
+            parameters={name: parameter.label or self.sidecar.get(name) or name
+                        for name, parameter in self.parameters.items()},
         )
+
+    def rule_names(self) -> dict[str, str]:
+        """Each rule's name for people, made of the pack's own Chinese (a rule's ``description`` is for
+        engineers): a group rule by its group's label, a benefit by its cause and group (因病·非贫低收入户(边缘户)),
+        an outcome rule by the outcome and the clause it cites, a note rule by its note."""
+        causes = {cause.id: cause.label for cause in self.structure.causes}
+        groups = {group.id: group.label for group in self.rules_file.groups}
+        named: dict[str, str] = {}
+        for rule in self.compiled:
+            source = rule.source
+            if isinstance(source, Group):
+                named[rule.id] = source.label
+            elif isinstance(source, Benefit):
+                named[rule.id] = f"{causes.get(source.cause, source.cause)}·{groups.get(source.group, source.group)}"
+            elif source.then.outcome is not None:
+                named[rule.id] = f"{label(OUTCOMES, source.then.outcome)}(依据 {source.cites.clause})"
+            else:
+                named[rule.id] = source.then.note or source.cites.clause
+        return named
 
     def group(self, group_id: str) -> Group:
         for group in self.rules_file.groups:
@@ -169,6 +202,14 @@ class Pack:
 
     def in_force(self, year: int) -> bool:
         return year in self.meta.years
+
+
+def no_pack_message(year: int, covered: tuple[int, ...]) -> str:
+    """"没有在 2025 政策年度生效的规则包…": what a person reads, naming the years that can be chosen."""
+    if not covered:
+        return f"没有在 {year} 政策年度生效的规则包,也没有任何可用的规则包:请联系系统管理员"
+    years = "、".join(str(y) for y in covered)
+    return f"没有在 {year} 政策年度生效的规则包:现有规则包适用于 {years} 年度,请选择其中一个年度"
 
 
 def load_pack(directory: Path | str) -> Pack:
@@ -208,7 +249,35 @@ def _build(directory: Path, raw: RawPack) -> Pack:
         ruleset=ruleset,
         structure=structure,
         files=raw.files,
+        sidecar=_sidecar(directory, meta.id),
     )
+
+
+def _extended(directory: Path) -> str | None:
+    """The pack id a folder's own pack.yaml extends (resolution drops the key from the merged meta)."""
+    own = read_yaml(directory / "pack.yaml")
+    extends = own.get("extends") if isinstance(own, dict) else None
+    return Path(extends).name if isinstance(extends, str) and extends else None
+
+
+def _sidecar(directory: Path, pack_id: str) -> dict[str, str]:
+    """The parameters' labels of ``labels.yaml`` (docs/packs.md, "Labels"): the pack folder's own, else (a
+    pack rebuilt from the files stored with its decisions) the shipped pack's of the same id, else (a draft)
+    the shipped pack's it extends; {} if none."""
+    shipped = shipped_rules_dir()
+    folders = [directory, shipped / pack_id]
+    if not any((folder / LABELS_FILE).is_file() for folder in folders):
+        extends = _extended(directory)
+        folders += [shipped / extends] if extends else []
+    for folder in folders:
+        path = folder / LABELS_FILE
+        if path.is_file():
+            data = read_yaml(path)
+            labels = data.get("parameters") if isinstance(data, dict) else None
+            if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+                raise PackError("parameters: a mapping of parameter id to its label for people", file=str(path))
+            return {str(key): value for key, value in labels.items()}
+    return {}
 
 
 def shipped_rules_dir() -> Path:
@@ -251,15 +320,16 @@ def pack_for_year(year: int, rules_dir: Path | None = None) -> Pack:
     root = rules_dir or shipped_rules_dir()
     if not root.is_dir():
         raise PackError("the rules folder does not exist", file=str(root))
-    candidates = [pack for pack in (load_pack(path) for path in sorted(root.iterdir())
-                                    if (path / "pack.yaml").is_file() and _may_be_in_force(path, year))
+    folders = [path for path in sorted(root.iterdir()) if (path / "pack.yaml").is_file()]
+    candidates = [pack for pack in (load_pack(path) for path in folders if _may_be_in_force(path, year))
                   if pack.in_force(year)]
-    if not candidates:
-        root = rules_dir or shipped_rules_dir()
-        raise NoPackForYear(f"no rule pack in {root} is in force for policy year {year}; name one with --pack")
+    if not candidates:  # the years the packs cover, for the message: only now is every pack loaded
+        covered = tuple(sorted({y for pack in map(load_pack, folders) for y in pack.meta.years}))
+        raise NoPackForYear(no_pack_message(year, covered), year=year, covered=covered,
+                            hint=f"或用 --pack 指定一个规则包(规则包目录 {root})")
     if len(candidates) > 1:
-        names = ", ".join(pack.id for pack in candidates)
-        raise PackError(f"several packs are in force for policy year {year} ({names}); name one with --pack")
+        names = "、".join(pack.id for pack in candidates)
+        raise PackError(f"{year} 政策年度有多个规则包生效({names}):请用 --pack 指定其中一个")
     return candidates[0]
 
 

@@ -42,7 +42,8 @@ class PackMeta(_Model):
 
 
 class _Parameter(_Model):
-    description: str
+    description: str  # for engineers, in any language
+    label: str | None = None  # what people read (Chinese); absent (None) leaves the pack's hash as it was
     unit: str
     source: Citation
 

@@ -20,10 +20,15 @@ from fangpin.termout import yuan as grouped
 
 def replay_summary(scope: str, identical: bool, before: dict[str, str], after: dict[str, str],
                    totals: dict[str, Any], digests: tuple[str, str],
-                   parameters: dict[str, tuple[str | None, str | None]]) -> dict[str, Any]:
+                   parameters: dict[str, tuple[str | None, str | None]], verdict: str | None = None,
+                   parameter_labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """``identical``: same sha256; ``verdict``: identical, unchanged (same results under another pack) or
+    changed (``ReplayResult.verdict``); ``parameter_labels``: the packs' labels of the parameters."""
+    named = parameter_labels or {}
     return {
         "scope": scope,
         "identical": identical,
+        "verdict": verdict or ("identical" if identical else "changed"),
         "pack_before": before,
         "pack_after": after,
         "stored_sha256": digests[0],
@@ -33,7 +38,8 @@ def replay_summary(scope: str, identical: bool, before: dict[str, str], after: d
         "causes": [key.removesuffix("_before") for key in totals
                    if key.endswith("_before") and key not in ("payout_before", "fee_before")],
         **{key: fen_text(value) for key, value in totals.items() if key.endswith(("_before", "_after"))},
-        "parameters_changed": {name: {"before": old, "after": new} for name, (old, new) in parameters.items()},
+        "parameters_changed": {name: {"before": old, "after": new, "label": named.get(name, name)}
+                               for name, (old, new) in parameters.items()},
     }
 
 
@@ -44,7 +50,7 @@ def write_replay(out: Path, summary: dict[str, Any], diff: pl.DataFrame) -> None
     neutralised(table).write_csv(out / "diff.csv")
     with xlsxwriter.Workbook(out / "diff.xlsx", SAFE_WORKBOOK) as workbook:
         totals = pl.DataFrame({
-            "项目": ["范围", "原规则包", "新规则包", "结果一致", "户数", "变化户数", "赔付(前)", "赔付(后)",
+            "项目": ["范围", "原规则包", "新规则包", "逐字节一致", "户数", "变化户数", "赔付(前)", "赔付(后)",
                    "服务费(前)", "服务费(后)"],
             "内容": [summary["scope"], f"{summary['pack_before']['id']} {summary['pack_before']['hash'][:12]}",
                    f"{summary['pack_after']['id']} {summary['pack_after']['hash'][:12]}",
@@ -64,23 +70,28 @@ def write_replay(out: Path, summary: dict[str, Any], diff: pl.DataFrame) -> None
         shown.write_excel(workbook=workbook, worksheet="差异明细", autofit=shown.height < 20_000,
                           column_formats={"前": "#,##0.00", "后": "#,##0.00", "差额": "#,##0.00"})
         parameters = pl.DataFrame(
-            [{"参数": name, "原值": change["before"], "新值": change["after"]}
+            [{"参数": change.get("label") or name, "参数代码": name, "原值": change["before"], "新值": change["after"]}
              for name, change in summary["parameters_changed"].items()],
-            schema={"参数": pl.String, "原值": pl.String, "新值": pl.String},
+            schema={"参数": pl.String, "参数代码": pl.String, "原值": pl.String, "新值": pl.String},
         )
         parameters.write_excel(workbook=workbook, worksheet="参数变化", autofit=True)
 
 
 SAMPLE_ROWS = 20
+VERDICTS = {"identical": "一致 identical",
+            "unchanged": "不一致:各户结果未变,但规则包不同,sha256 不同 unchanged under another pack",
+            "changed": "结果改变 changed"}
 
 
 def print_replay(summary: dict[str, Any], diff: pl.DataFrame, console: Console,
-                 cause_labels: dict[str, str] | None = None) -> None:
+                 cause_labels: dict[str, str] | None = None, parameter_labels: dict[str, str] | None = None) -> None:
     """The verdict, digests and totals, the parameters that differ, and the first rows of the diff;
-    ``cause_labels`` are the packs' labels of the causes (id → 因病 …)."""
+    ``cause_labels`` and ``parameter_labels`` are the packs' labels (id → 因病, 贫困线 …), shown first with
+    the id beside them."""
+    parameter_names = {name: f"{label} {name}" for name, label in (parameter_labels or {}).items() if label != name}
     names = {"payout": term("payout"), "fee": term("fee"),
              **{cause: f"{label} {cause}" for cause, label in (cause_labels or {}).items()}}
-    verdict = "一致 identical" if summary["identical"] else "不一致 differs"
+    verdict = VERDICTS[summary.get("verdict") or ("identical" if summary["identical"] else "changed")]
     console.print(f"重算 replay of {summary['scope']}: [bold]{verdict}[/bold]", soft_wrap=True, highlight=False)
     print_lines(console, [
         f"规则包 pack {summary['pack_before']['id']} {summary['pack_before']['hash'][:12]} → "
@@ -96,7 +107,8 @@ def print_replay(summary: dict[str, Any], diff: pl.DataFrame, console: Console,
     if summary["parameters_changed"]:
         print_records(console, "两个规则包不同的参数 parameters that differ between the packs",
                       [(term("parameter"), "left"), (term("before"), "left"), (term("after"), "left")],
-                      [[name, amount_or_text(change["before"]), amount_or_text(change["after"])]
+                      [[parameter_names.get(name, name), amount_or_text(change["before"]),
+                        amount_or_text(change["after"])]
                        for name, change in summary["parameters_changed"].items()])
     if diff.height:
         shown = min(diff.height, SAMPLE_ROWS)

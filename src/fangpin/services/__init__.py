@@ -19,12 +19,13 @@ def resolve_pack(year: int, pack_dir: Path | None = None) -> Pack:
     if pack_dir is None:
         return pack_for_year(year)
     if (Path(pack_dir) / "DRAFT.json").is_file():  # services.drafts.DRAFT_MARKER
-        raise PackError(f"{pack_dir} is a draft pack: it can be simulated (fangpin simulate), never used to decide "
-                        "or pay", file="DRAFT.json")
+        raise PackError(f"{pack_dir} 是规则包草案 (a draft pack):只能用于模拟测算(fangpin simulate),不能用于判定或赔付",
+                        file="DRAFT.json")
     pack = load_pack(pack_dir)
     if not pack.in_force(year):
-        years = ", ".join(str(y) for y in pack.meta.years)
-        raise NoPackForYear(f"pack {pack.id} is in force for {years}, not for policy year {year}")
+        years = "、".join(str(y) for y in pack.meta.years)
+        raise NoPackForYear(f"规则包 {pack.id} 适用于 {years} 年度,不适用于 {year} 政策年度:请选择其中一个年度",
+                            year=year, covered=pack.meta.years)
     return pack
 
 

@@ -31,6 +31,8 @@ from fangpin.decisions import Decision
 from fangpin.errors import DocumentError, NoPackForYear
 from fangpin.facts import Household
 from fangpin.fund import yuan
+from fangpin.labels import ROLES as ROLE_NAMES
+from fangpin.labels import field_label, label
 from fangpin.money import ZERO, to_decimal, to_fen
 from fangpin.packs import Pack
 from fangpin.packs.cache import PackCache
@@ -86,15 +88,15 @@ def validate_household(household: Household) -> None:
                         ("head_id", 64)):
         value = getattr(household, name)
         if value is not None and len(value) > limit:
-            raise DocumentError(f"{name}: longer than {limit} characters", field=name)
+            raise DocumentError(f"{field_label(name)}:超过 {limit} 个字符", field=name)
     if household.members > MAX_MEMBERS:
-        raise DocumentError(f"members: more than {MAX_MEMBERS} members in one household", field="members")
+        raise DocumentError(f"{field_label('members')}:一户超过 {MAX_MEMBERS} 人,请核对", field="members")
     amounts: list[tuple[str, Decimal | None]] = [("income", household.income),
                                                  ("income_per_capita", household.income_per_capita)]
     amounts += [(f"paid_this_year.{cause}", amount) for cause, amount in household.paid_this_year.items()]
     for cause, events in household.events.items():
         if len(events) > MAX_EVENTS:
-            raise DocumentError(f"{cause}: more than {MAX_EVENTS} events", field=cause)
+            raise DocumentError(f"{field_label(cause)}:超过 {MAX_EVENTS} 条记录", field=cause)
         for index, item in enumerate(events):
             for name, value in item.fields.items():
                 if isinstance(value, Decimal | int) and not isinstance(value, bool):
@@ -106,7 +108,7 @@ def validate_household(household: Household) -> None:
                         continue  # not an amount: the pack checks it
     for field, amount in amounts:
         if amount is not None and amount > MAX_AMOUNT:
-            raise DocumentError(f"{field}: {amount} is more than {MAX_AMOUNT} yuan", field=field)
+            raise DocumentError(f"{field_label(field)}:{amount} 元超过上限 {MAX_AMOUNT} 元,请核对", field=field)
 
 
 def decision_row(decision: Decision, paid_before: dict[str, Decimal], *, document: dict[str, Any] | None = None,
@@ -170,11 +172,11 @@ def check(session: Session, actor: Actor, household: Household, *, pack_dir: Pat
 
 def _decide(session: Session, actor: Actor, household: Household, pack_dir: Path | None) -> Decision:
     if actor.role not in CHECKERS:
-        raise NotAllowed(f"a user with role {actor.role} may not check households")
+        raise NotAllowed(f"{label(ROLE_NAMES, actor.role)}不能核查农户(只读)")
     if household.county != actor.county:
-        raise NotAllowed(f"the household is in county {household.county}; {actor.name} works in {actor.county}")
+        raise NotAllowed(f"此户属于县(区) {household.county},{actor.name} 在 {actor.county} 工作,无权核查")
     if not privacy.in_scope(actor.scope, household.township, household.village):
-        raise NotAllowed(f"the household lies outside {actor.name}'s scope ({actor.scope})")
+        raise NotAllowed(f"此户不在 {actor.name} 负责的范围({actor.scope})内,无权核查")
     validate_household(household)
     pack = pack_for(household.year, pack_dir)
     decision = decide(household, pack)
@@ -230,13 +232,13 @@ def pack_for(year: int, pack_dir: Path | None) -> Pack:
     try:
         return PACKS.for_year(year, pack_dir)
     except NoPackForYear as exc:
-        raise DocumentError(f"year: {exc}", field="year") from None
+        raise DocumentError(f"{field_label('year')}:{exc}", field="year") from None
 
 
 # --- reading and replaying stored decisions ----------------------------------------------------------
 
 def _record(session: Session, actor: Actor, decision_id: int) -> DecisionRecord:
-    return in_county(session.get(DecisionRecord, decision_id), actor, f"decision {decision_id}")
+    return in_county(session.get(DecisionRecord, decision_id), actor, f"判定 #{decision_id} ")
 
 
 def decision_view(session: Session, actor: Actor, decision_id: int) -> dict[str, Any]:
@@ -274,7 +276,7 @@ def replay(session: Session, actor: Actor, decision_id: int) -> dict[str, Any]:
     from fangpin.services.replay import replay_decision
 
     if actor.role not in REPLAYERS:
-        raise NotAllowed(f"a user with role {actor.role} may not replay decisions (auditors do)")
+        raise NotAllowed(f"{label(ROLE_NAMES, actor.role)}不能重放判定(由审计重放)")
     record = _record(session, actor, decision_id)
     access_log.note(session, "decision", record.id, record.household_id)
     result = replay_decision(session, decision_id)

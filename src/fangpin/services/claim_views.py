@@ -57,7 +57,7 @@ def history(session: Session, claim_id: int) -> list[ClaimEvent]:
 
 def claim_of(session: Session, actor: Actor, claim_id: int) -> Claim:
     """The claim, if it is in the actor's county (404 otherwise, as for a claim that does not exist)."""
-    return in_county(session.get(Claim, claim_id), actor, f"claim {claim_id}")
+    return in_county(session.get(Claim, claim_id), actor, f"理赔 #{claim_id} ")
 
 
 def get_claim(session: Session, actor: Actor, claim_id: int) -> dict[str, Any]:
@@ -101,7 +101,7 @@ def list_claims(
     """The claims of the user's county, filtered, oldest first, one page at a time."""
     county = county or actor.county
     if county != actor.county:
-        raise NotAllowed(f"{actor.name} works in county {actor.county}, not {county}")
+        raise NotAllowed(f"{actor.name} 在县(区) {actor.county} 工作,无权查看县(区) {county} 的理赔")
     conditions = [Claim.county == county, *scoped(actor, Claim.township, Claim.village)]
     for column, value in ((Claim.township, township), (Claim.village, village), (Claim.state, state),
                           (Claim.year, year)):

@@ -56,7 +56,8 @@ from fangpin.deciding import decide_facts, engine_facts, subject_of
 from fangpin.decisions import Decision
 from fangpin.facts import Household
 from fangpin.fund import yuan
-from fangpin.money import ZERO, from_fen, to_fen
+from fangpin.labels import OPENED_BY, OUTCOMES, ROLES, STATES, STEPS, field_label, label, roles_text
+from fangpin.money import ZERO, fen_grouped, from_fen, to_fen
 from fangpin.services import payments, replay
 from fangpin.services.checks import (
     PACKS,
@@ -75,10 +76,10 @@ CHAIN = "claim_events"
 
 def _may_open(actor: Actor, opened_by: str, county: str) -> None:
     if actor.role not in OPENERS[opened_by]:  # type: ignore[index]
-        roles = " or ".join(sorted(OPENERS[opened_by]))  # type: ignore[index]
-        raise NotAllowed(f"a user with role {actor.role} may not open a claim by {opened_by} (the {roles} does)")
+        roles = roles_text(OPENERS[opened_by])  # type: ignore[index]
+        raise NotAllowed(f"{label(ROLES, actor.role)}不能以“{label(OPENED_BY, opened_by)}”方式立案(由{roles}立案)")
     if county != actor.county:
-        raise NotAllowed(f"county {county} is not {actor.name}'s county ({actor.county})")
+        raise NotAllowed(f"县(区) {county} 不是 {actor.name} 所在的县(区)({actor.county}),无权立案")
 
 
 def _open_households(session: Session, county: str, year: int) -> set[str]:
@@ -109,20 +110,21 @@ def open_application(session: Session, actor: Actor, household: Household, *, no
     undercuts what the fund counted. The decision is made and stored with that figure, so it replays."""
     _may_open(actor, "application", household.county)
     if not privacy.in_scope(actor.scope, household.township, household.village):
-        raise NotAllowed(f"the household lies outside {actor.name}'s scope ({actor.scope})")
+        raise NotAllowed(f"此户不在 {actor.name} 负责的范围({actor.scope})内,无权为其立案")
     validate_household(household)
     pack = pack_for(household.year, pack_dir)
     counted = payments.paid_so_far(session, household.county, household.year, household.household_id)
     paid_before = {cause: max(household.paid_of(cause), from_fen(counted.get(cause, 0))) for cause in pack.cause_ids}
     decision = decide_facts(subject_of(household), engine_facts(household, pack), paid_before, pack)
     if decision.outcome != "pay":
-        raise Conflict(f"the household is owed nothing (outcome {decision.outcome}, payout "
-                       f"{yuan(to_fen(decision.payout))}){payments.counted_already(session, household, counted)}: no "
-                       "claim opened; POST /v1/checks to keep the decision")
+        already = payments.counted_already(session, household, counted, pack.people_labels.causes)
+        raise Conflict(f"此户不应赔付(判定结果:{label(OUTCOMES, decision.outcome)},赔付 "
+                       f"{fen_grouped(to_fen(decision.payout))} 元){already},未立案;如需保留判定,请用单户核查")
     PACKS.ensure_stored(session, pack)
     lock_chain(session, CHAIN, household.county)
     if household.household_id in _open_households(session, household.county, household.year):
-        raise Conflict(f"household {household.household_id} has an open claim for {household.year} already")
+        raise Conflict(f"户 {household.household_id} 在 {household.year} 年度已有一件未办结的理赔:"
+                       "请在理赔看板中办理那一件")
     decision_id = store_decision(session, decision, paid_before,
                                  document=household.model_dump(mode="json", exclude_none=True), at=now)
     claim = _new_claim(household.county, household.township, household.village, household.household_id,
@@ -151,10 +153,10 @@ def open_from_screening(session: Session, actor: Actor, run_id: str, *, now: dt.
     with an open claim for the year are skipped and listed."""
     run = session.get(Run, run_id)
     if run is None:
-        raise NotFound(f"no screening run {run_id!r}")
+        raise NotFound(f"没有筛查运行 {run_id}:请检查运行编号")
     _may_open(actor, "screening", run.county)
     if actor.scope:
-        raise NotAllowed(f"{actor.name} works in {actor.scope} only: a screening run covers the whole county")
+        raise NotAllowed(f"{actor.name} 只负责 {actor.scope}:一次筛查运行覆盖全县,须由全县范围的用户立案")
     lock_chain(session, CHAIN, run.county)
     decisions = list(session.scalars(select(DecisionRecord).where(
         DecisionRecord.run_id == run_id, DecisionRecord.outcome == "pay").order_by(DecisionRecord.household_id)))
@@ -166,10 +168,10 @@ def open_from_screening(session: Session, actor: Actor, run_id: str, *, now: dt.
     for record in decisions:
         if record.id in already:
             skipped.append({"household_id": record.household_id, "decision_id": record.id,
-                            "reason": "a claim was opened on this decision already"})
+                            "reason": "已按此判定立案"})
         elif record.household_id in busy:
             skipped.append({"household_id": record.household_id, "decision_id": record.id,
-                            "reason": f"the household has an open claim for {run.year}"})
+                            "reason": f"此户在 {run.year} 年度已有未办结的理赔"})
         else:
             claims.append((_new_claim(record.county, record.township, record.village, record.household_id,
                                       record.year, "screening", record.id, now), record))
@@ -189,49 +191,53 @@ def transition(session: Session, actor: Actor, claim_id: int, step: Step, *, now
     unless everything holds."""
     claim = claim_of(session, actor, claim_id)
     if actor.role not in step_role(step.to):
-        raise NotAllowed(f"a user with role {actor.role} never moves a claim to {step.to}")
+        raise NotAllowed(f"{label(ROLES, actor.role)}不办理“{label(STEPS, step.to)}”这一步:"
+                         f"由{roles_text(step_role(step.to))}办理")
     lock_chain(session, CHAIN, claim.county)
     session.refresh(claim)  # read again under the lock
     if step.version != claim.version:
-        raise Conflict(f"claim {claim.id} is at version {claim.version}, not {step.version}: someone moved it "
-                       "meanwhile; read it again")
+        raise Conflict(f"理赔 #{claim.id} 已被他人办理(版本 {claim.version},您看到的是版本 {step.version}):"
+                       "请刷新页面后再办理")
     if claim.state in FINAL:
-        raise Conflict(f"claim {claim.id} is {claim.state}: nothing follows")
+        raise Conflict(f"理赔 #{claim.id} {label(STATES, claim.state)},已办结:不能再办理")
     allowed = roles_for(claim.state, step.to)
     if not allowed:
         expected = NEXT[claim.state]  # type: ignore[index]
-        raise Conflict(f"claim {claim.id} is {claim.state}: the next step is {expected}, not {step.to}")
+        raise Conflict(f"理赔 #{claim.id} {label(STATES, claim.state)}:下一步是“{label(STEPS, expected)}”,"
+                       f"不是“{label(STEPS, step.to)}”")
     if actor.role not in allowed:
-        raise NotAllowed(f"a user with role {actor.role} may not move a claim that is {claim.state} to {step.to} "
-                         f"({' or '.join(sorted(allowed))} may)")
+        raise NotAllowed(f"理赔 #{claim.id} {label(STATES, claim.state)}:“{label(STEPS, step.to)}”由"
+                         f"{roles_text(allowed)}办理,{label(ROLES, actor.role)}不能办理")
     events = history(session, claim.id)
     today = local_day(now)
     values: dict[str, Any] = {}
     record = step.record()
     if isinstance(step, Survey):
         _not_after(step.visit_date, today, "visit_date")
-        _not_before(step.visit_date, local_day(_aware(claim.created_at)), "visit_date", "the claim was opened")
-        _verified_causes(step.verified.bases(), list(decision_causes.of(_opening(session, claim).bases)))
+        _not_before(step.visit_date, local_day(_aware(claim.created_at)), "visit_date", "立案日期")
+        opening = _opening(session, claim)
+        names = PACKS.by_hash(session, opening.pack_hash).people_labels.causes
+        _verified_causes(step.verified.bases(names), list(decision_causes.of(opening.bases)), names)
     elif isinstance(step, Publicity):
         _not_after(step.publicity_start, today, "publicity_start")
         visit = dt.date.fromisoformat(_last(events, "surveyed")["visit_date"])
-        _not_before(step.publicity_start, visit, "publicity_start", "the survey visit")
+        _not_before(step.publicity_start, visit, "publicity_start", "入户查勘日期")
     elif isinstance(step, CrossCheck):
         publicity = _last(events, "publicised")
         if any(objection["upheld"] for objection in publicity.get("objections", [])):
-            raise Conflict("an objection was upheld during publicity: the claim cannot be cross-checked")
+            raise Conflict("公示期间有异议成立:此理赔不能进入部门信息比对,请驳回并写明理由")
         start = dt.date.fromisoformat(publicity["publicity_start"])
         days = PACKS.by_hash(session, _opening(session, claim).pack_hash).integer("$publicity_days")
         first = publicity_over(start, days, today)
         if first is not None:
-            raise Conflict(f"publicity began on {start} and lasts {days} days: cross-check may start on {first}, "
-                           f"not on {today}")
+            raise Conflict(f"公示自 {start} 开始,为期 {days} 天:{first} 起才能进行部门信息比对(今天是 {today}),"
+                           "请到期后再办理")
     elif isinstance(step, Filing):
         decision, paid_before = _redecide(session, claim, _last(events, "surveyed")["verified"])
         if decision.outcome != "pay":
-            raise Conflict(f"re-decided on the verified figures, the household is owed nothing (outcome "
-                           f"{decision.outcome}, payout {yuan(to_fen(decision.payout))}): reject the claim with "
-                           "this reason")
+            raise Conflict(f"按核实金额重新判定,此户不应赔付(判定结果:{label(OUTCOMES, decision.outcome)},"
+                           f"赔付 {fen_grouped(to_fen(decision.payout))} 元):"
+                           "请驳回此理赔并写明这一理由")
         decision_id = store_decision(session, decision, paid_before, at=now)
         values = {"filing_decision_id": decision_id, "amount_decided": to_fen(decision.payout)}
         record.update({"decision_id": decision_id, "outcome": decision.outcome,
@@ -242,7 +248,7 @@ def transition(session: Session, actor: Actor, claim_id: int, step: Step, *, now
         payments.within_decided(claim, step.amount)
         _not_after(step.paid_on, today, "paid_on")
         filed_at = next(event.at for event in reversed(events) if event.step == "filed")
-        _not_before(step.paid_on, local_day(_aware(filed_at)), "paid_on", "the claim was filed")
+        _not_before(step.paid_on, local_day(_aware(filed_at)), "paid_on", "备案日期")
         values, extra, filing, shares = payments.shares(session, claim, step.amount)
         record.update(extra)
         payments.to_ledger(session, claim, filing, shares, now)
@@ -254,7 +260,7 @@ def transition(session: Session, actor: Actor, claim_id: int, step: Step, *, now
         .execution_options(synchronize_session=False)
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(f"claim {claim.id} was moved meanwhile: read it again")
+        raise Conflict(f"理赔 #{claim.id} 刚被他人办理:请刷新页面后再办理")
     _append(session, claim.county, [_event(claim, step.to, claim.state, actor, now, record)])
     session.refresh(claim)
     return claim_view(claim, history(session, claim.id))
@@ -266,19 +272,19 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 
 def _not_after(day: dt.date, today: dt.date, field: str) -> None:
     if day > today:
-        raise InvalidRequest(f"{field}: {day} is in the future (today is {today})", field=field)
+        raise InvalidRequest(f"{field_label(field)}:{day} 晚于今天({today}),请填写已发生的日期", field=field)
 
 
 def _not_before(day: dt.date, earliest: dt.date, field: str, what: str) -> None:
     if day < earliest:
-        raise InvalidRequest(f"{field}: {day} is before {what} ({earliest})", field=field)
+        raise InvalidRequest(f"{field_label(field)}:{day} 早于{what}({earliest}),请核对后重填", field=field)
 
 
 def _last(history: list[ClaimEvent], step: str) -> dict[str, Any]:
     for event in reversed(history):
         if event.step == step:
             return event.payload
-    raise Conflict(f"the claim's history has no {step} step")  # unreachable along the path
+    raise Conflict(f"理赔记录中没有“{label(STEPS, step)}”这一步")  # unreachable along the path
 
 
 def _opening(session: Session, claim: Claim) -> DecisionRecord:
@@ -287,16 +293,18 @@ def _opening(session: Session, claim: Claim) -> DecisionRecord:
     return record
 
 
-def _verified_causes(verified: dict[str, Decimal], causes: list[str]) -> None:
-    """The surveyor verifies a base for every cause of the pack that opened the claim, and for no other."""
+def _verified_causes(verified: dict[str, Decimal], causes: list[str], names: dict[str, str]) -> None:
+    """The surveyor verifies a base for every cause of the pack that opened the claim, and for no other;
+    ``names`` are that pack's labels of its causes."""
+    listed = "、".join(names.get(cause, cause) for cause in causes)
     for cause in causes:
         if cause not in verified:
-            raise InvalidRequest(f"verified.{cause}: Field required (the pack's causes: {', '.join(causes)})",
+            raise InvalidRequest(f"{field_label(f'verified.{cause}', names)}:必须填写(此理赔的救助项目:{listed})",
                                  field=f"verified.{cause}")
     for cause in verified:
         if cause not in causes:
-            raise InvalidRequest(f"verified.{cause}: not a cause of the pack that decided the claim "
-                                 f"({', '.join(causes)})", field=f"verified.{cause}")
+            raise InvalidRequest(f"{field_label(f'verified.{cause}', names)}:不是作出此判定的规则包的救助项目"
+                                 f"(应为:{listed})", field=f"verified.{cause}")
 
 
 def _redecide(session: Session, claim: Claim, verified: dict[str, Any]) -> tuple[Decision, dict[str, Decimal]]:

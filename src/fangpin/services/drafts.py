@@ -207,12 +207,12 @@ def draft_from_changes(base: str, changes: dict[str, str], root: Path, uploaded_
     if pack is None:
         raise _bad(f"no shipped pack {base!r}")
     if not changes:
-        raise InvalidRequest("parameters: change at least one parameter of the pack", field="parameters")
+        raise InvalidRequest("参数:请至少修改规则包的一个参数", field="parameters")
     entries: dict[str, Any] = {}
     for name, text in changes.items():
         parameter = pack.parameters.get(name)
         if parameter is None or parameter.type not in ("money", "ratio"):
-            raise InvalidRequest(f"parameters.{name}: not a money or ratio parameter of {base}",
+            raise InvalidRequest(f"参数 {name}:不是规则包 {base} 中的金额或倍数参数",
                                  field=f"parameters.{name}")
         try:
             value = to_decimal(text)
@@ -226,7 +226,7 @@ def draft_from_changes(base: str, changes: dict[str, str], root: Path, uploaded_
                            "note": f"draft: changed from {getattr(parameter, 'value', '')}"}
         entries[name] = entry
     if not entries:
-        raise InvalidRequest("parameters: every value given is the pack's own: nothing changes", field="parameters")
+        raise InvalidRequest("参数:填写的每个值都与规则包相同,没有任何改变:请修改至少一个参数", field="parameters")
     meta = {"id": f"{pack.id}-draft", "title": title or f"{pack.meta.title}(草案)",
             "version": f"{pack.meta.version}-draft", "years": list(pack.meta.years),
             "source": f"a draft of {pack.id} made in the console by {uploaded_by}: "

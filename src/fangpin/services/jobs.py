@@ -55,8 +55,7 @@ PID_REUSED_AFTER = dt.timedelta(hours=6)  # no heartbeat for this long: the live
 PARTIAL_MARK = ".partial-job"  # staging folders of a job's run: <runs dir>/.<run id>.partial-job<job id>
 KINDS = ("screen", "simulate")
 ABANDONED = {  # what a job's page says when its worker died
-    "screen": "the worker running this job ({owner}) stopped before it finished: nothing of this run was stored; "
-              "upload the drop again to screen it",
+    "screen": "处理此任务的后台进程({owner})在完成前停止:本次运行没有保存任何内容,请重新上传这批文件进行筛查",
     "simulate": "运行这次模拟的工作进程({owner})在完成前停止了:模拟不保存任何判定,请重新提交模拟",
 }
 

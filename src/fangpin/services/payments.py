@@ -20,7 +20,8 @@ from fangpin.db.locks import lock_chain
 from fangpin.db.models import DecisionRecord, Payment
 from fangpin.facts import Household
 from fangpin.fund import yuan
-from fangpin.money import ZERO, from_fen, to_fen
+from fangpin.labels import field_label
+from fangpin.money import ZERO, fen_grouped, from_fen, to_fen
 from fangpin.payouts import fee_on
 from fangpin.services.checks import PACKS
 
@@ -32,15 +33,17 @@ def paid_so_far(session: Session, county: str, year: int, household_id: str) -> 
     return queries.household_paid(session, county, year, household_id, ())
 
 
-def counted_already(session: Session, household: Household, counted: dict[str, int]) -> str:
-    """What the ledger counted for the household this year, and who paid it: '' when nothing."""
+def counted_already(session: Session, household: Household, counted: dict[str, int],
+                    names: dict[str, str] | None = None) -> str:
+    """What the ledger counted for the household this year, and who paid it: '' when nothing. ``names``: the
+    deciding pack's labels of its causes."""
     if not any(counted.values()):
         return ""
     entries = queries.household_payments(session, household.county, household.year, household.household_id)
     sources = payers(session, entries)
-    parts = [f"{yuan(amount)} for {cause} ({' / '.join(sources.get(cause, []))})" for cause, amount in counted.items()
-             if amount]
-    return f"; the fund counted {', '.join(parts)} this year already"
+    parts = [f"{(names or {}).get(cause, cause)} {fen_grouped(amount)} 元({'、'.join(sources.get(cause, []))})"
+             for cause, amount in counted.items() if amount]
+    return f";本年度已赔付:{','.join(parts)}"
 
 
 def payers(session: Session, entries: list[Payment]) -> dict[str, list[str]]:
@@ -50,9 +53,9 @@ def payers(session: Session, entries: list[Payment]) -> dict[str, list[str]]:
         Claim.filing_decision_id.in_(decision_ids))).tuples().all()) if decision_ids else {}
     sources: dict[str, list[str]] = {}
     for entry in entries:
-        name = (f"screening run {entry.run_id}" if entry.run_id is not None
-                else f"claim {claims[entry.decision_id]}" if entry.decision_id in claims
-                else f"decision {entry.decision_id}")
+        name = (f"筛查运行 {entry.run_id}" if entry.run_id is not None
+                else f"理赔 #{claims[entry.decision_id]}" if entry.decision_id in claims
+                else f"判定 #{entry.decision_id}")
         if name not in sources.setdefault(entry.cause, []):
             sources[entry.cause].append(name)
     return sources
@@ -86,11 +89,11 @@ def to_ledger(session: Session, claim: Claim, filing: DecisionRecord, shares: di
             continue
         filed_on = filed_paid.get(cause, 0)
         if opening is None and counted[cause] > filed_on:  # an application: its decision is not in the ledger
-            sources = " / ".join(payers(session, entries)[cause])
-            raise Conflict(f"claim {claim.id}: the fund now counts {yuan(counted[cause])} for {cause} for household "
-                           f"{claim.household_id} in {claim.year} ({sources}), more than the {yuan(filed_on)} "
-                           "the claim was filed on: paid meanwhile, and paying this claim would pay it twice; "
-                           "reject the claim: the claim of what counted it pays what is still owed")
+            sources = "、".join(payers(session, entries)[cause])
+            named = PACKS.by_hash(session, filing.pack_hash).people_labels.causes.get(cause, cause)
+            raise Conflict(f"理赔 #{claim.id}:户 {claim.household_id} {claim.year} 年度的{named}项目现已赔付 "
+                           f"{fen_grouped(counted[cause])} 元({sources}),多于备案时的 {fen_grouped(filed_on)} 元:"
+                           "备案后已由别处赔付,再支付此理赔会重复赔付。请驳回此理赔,仍欠的部分由已赔付的那一处补足")
         rows.append({"county": claim.county, "year": claim.year, "household_id": claim.household_id,
                      "cause": cause, "paid_before": counted[cause], "amount": amount, "decision_id": filing.id,
                      "run_id": None, "recorded_at": now.astimezone(dt.UTC)})
@@ -98,9 +101,8 @@ def to_ledger(session: Session, claim: Claim, filing: DecisionRecord, shares: di
         for row in rows:
             append_one(session, Payment, claim.county, row)
     except IntegrityError:
-        raise Conflict(f"claim {claim.id}: a payment for household {claim.household_id} from the same prior total "
-                       "was recorded meanwhile (a screening run paid meanwhile); nothing was stored: read the "
-                       "claim again") from None
+        raise Conflict(f"理赔 #{claim.id}:户 {claim.household_id} 刚有一笔赔付入账(同时进行的筛查运行已赔付),"
+                       "本次没有保存任何内容:请刷新页面后再办理") from None
 
 
 
@@ -123,16 +125,16 @@ def not_the_surveyor(claim: Claim, events: list[ClaimEvent], actor: Actor) -> No
     the insurer must (403)."""
     surveyors = {event.who for event in events if event.step == "surveyed"}
     if actor.name in surveyors:
-        raise NotAllowed(f"{actor.name} surveyed claim {claim.id} and so may not also mark it paid: another "
-                         "user of the insurer must record the payment")
+        raise NotAllowed(f"{actor.name} 办理了理赔 #{claim.id} 的入户查勘,不能再登记它的支付:"
+                         "请由保险公司的另一位用户登记支付")
 
 
 def within_decided(claim: Claim, amount: Decimal) -> None:
     """A payment never exceeds the amount decided at filing."""
     assert claim.amount_decided is not None
     if to_fen(amount) > claim.amount_decided:
-        raise InvalidRequest(f"amount: {yuan(to_fen(amount))} exceeds the {yuan(claim.amount_decided)} decided at "
-                             "filing", field="amount")
+        raise InvalidRequest(f"{field_label('amount')}:{fen_grouped(to_fen(amount))} 元超过备案金额 "
+                             f"{fen_grouped(claim.amount_decided)} 元,请按备案金额以内支付", field="amount")
 
 
 def shares(session: Session, claim: Claim, amount: Decimal

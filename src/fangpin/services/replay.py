@@ -52,8 +52,26 @@ class ReplayResult:
 
     @property
     def identical(self) -> bool:
-        return self.diff.is_empty() and (self.pack_before.hash != self.pack_after.hash
-                                         or self.stored_digest == self.replayed_digest)
+        """Byte for byte: the replayed decisions.csv has the stored one's sha256 (only ever under the same pack:
+        the file names the pack's hash)."""
+        return self.stored_digest == self.replayed_digest
+
+    @property
+    def unchanged(self) -> bool:
+        """Every household's group, outcome and amounts are as stored (under another pack, the sha256 still
+        differs: the pack's hash is part of every row)."""
+        return self.diff.is_empty()
+
+    @property
+    def verdict(self) -> str:
+        """``identical`` (same sha256), ``unchanged`` (same results under another pack), ``changed``."""
+        return "identical" if self.identical else "unchanged" if self.unchanged else "changed"
+
+    @property
+    def holds(self) -> bool:
+        """What replay expects: identical under the deciding pack; under another, no household changed."""
+        same_pack = self.pack_before.hash == self.pack_after.hash
+        return self.identical if same_pack else self.unchanged
 
     @property
     def causes(self) -> tuple[str, ...]:
@@ -85,10 +103,10 @@ def stored_pack(session: Session, pack_hash: str) -> Pack:
     """The pack a decision was made under, rebuilt from the files stored with it, and its hash checked."""
     with tempfile.TemporaryDirectory(prefix="fangpin-pack-") as folder:
         if not queries.write_pack_files(session, pack_hash, Path(folder)):
-            raise ReplayError(f"pack {pack_hash} is not stored in this database")
+            raise ReplayError(f"本数据库中没有存档的规则包 {pack_hash}:无法重放")
         pack = load_pack(folder)
     if pack.hash != pack_hash:
-        raise ReplayError(f"the stored pack {pack_hash[:12]} now hashes to {pack.hash[:12]}: it was altered")
+        raise ReplayError(f"存档的规则包 {pack_hash[:12]} 现在的哈希是 {pack.hash[:12]}:已被改动,请联系系统管理员")
     return pack
 
 
@@ -102,14 +120,14 @@ def _stored_frame(session: Session, *conditions: Any) -> pl.DataFrame:
 def replay_run(session: Session, run_id: str, pack_dir: Path | None = None) -> ReplayResult:
     run = session.get(Run, run_id)
     if run is None:
-        raise ReplayError(f"no run {run_id!r} in this database")
-    return _replay(session, f"run {run_id}", _stored_frame(session, DecisionRecord.run_id == run_id), pack_dir)
+        raise ReplayError(f"本数据库中没有运行 {run_id}:请检查运行编号")
+    return _replay(session, f"运行 {run_id}", _stored_frame(session, DecisionRecord.run_id == run_id), pack_dir)
 
 
 def replay_decision(session: Session, decision_id: int, pack_dir: Path | None = None) -> ReplayResult:
     if session.get(DecisionRecord, decision_id) is None:
-        raise ReplayError(f"no decision {decision_id} in this database")
-    return _replay(session, f"decision {decision_id}", _stored_frame(session, DecisionRecord.id == decision_id),
+        raise ReplayError(f"本数据库中没有判定 #{decision_id}:请检查判定编号")
+    return _replay(session, f"判定 #{decision_id}", _stored_frame(session, DecisionRecord.id == decision_id),
                    pack_dir)
 
 
@@ -120,9 +138,9 @@ def _digest(frame: pl.DataFrame, pack: Pack) -> str:
 def _replay(session: Session, scope: str, stored: pl.DataFrame, pack_dir: Path | None) -> ReplayResult:
     hashes = stored["pack_hash"].unique().to_list()
     if not hashes:
-        raise ReplayError(f"{scope} has no decisions to replay")
+        raise ReplayError(f"{scope}没有可重放的判定")
     if len(hashes) > 1:
-        raise ReplayError(f"{scope} was decided under several packs: {', '.join(h[:12] for h in hashes)}")
+        raise ReplayError(f"{scope}由多个规则包判定({'、'.join(h[:12] for h in hashes)}):请逐个判定重放")
     before = stored_pack(session, hashes[0])
     after = before if pack_dir is None else load_pack(pack_dir)
     stored = decision_causes.expanded(stored, before.cause_ids)

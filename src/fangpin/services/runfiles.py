@@ -3,6 +3,7 @@ sliced on the server, so a table of 100,000 rejected rows reaches the browser on
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -13,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from fangpin import privacy
+from fangpin.labels import field_label
 from fangpin.reports import masks
 from fangpin.reports.labels import REASONS
 from fangpin.reports.results import neutralised, restored
@@ -103,8 +105,49 @@ def rejection_facets(folder: Path) -> dict[str, list[tuple[str, int]]]:
     return facets
 
 
-def labelled_rejections(page: Page) -> list[dict[str, Any]]:
-    return [{**row, "reason_label": REASONS.get(row.get("reason") or "", row.get("reason"))} for row in page.items]
+def labelled_rejections(page: Page, inputs: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The page's rows with their reason and field as people read them (the field by the column header of
+    its file's department, ``inputs`` being the run's)."""
+    names = field_labels(inputs or [])
+    return [{**row, "reason_label": REASONS.get(row.get("reason") or "", row.get("reason")),
+             "field_label": (names.get((row.get("file") or "", row.get("field") or ""))
+                             or field_label(row.get("field"))) if row.get("field") else "—"}
+            for row in page.items]
+
+
+@functools.cache
+def _profiles() -> Any:
+    from fangpin.intake.profiles import load_profiles
+
+    return load_profiles()
+
+
+def field_labels(inputs: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """(file, field) → the column a person knows it by: the first header of that field in the profile of the
+    file's department (医保结算's ``date`` is 结算日期), for the run's ``inputs``."""
+    labels: dict[tuple[str, str], str] = {}
+    profiles = _profiles()
+    for item in inputs:
+        department = item.get("department")
+        if not department:
+            continue
+        try:
+            profile = profiles[department]
+        except KeyError:
+            continue
+        for spec in profile.fields:
+            labels[(str(item["file"]), spec.name)] = spec.headers[0]
+    return labels
+
+
+def field_facets(facets: list[tuple[str, int]], inputs: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
+    """The field filter's choices: (code, label, rows); a code two departments name differently shows both."""
+    names = field_labels(inputs)
+    shown = []
+    for code, count in facets:
+        known = sorted({label for (_, field), label in names.items() if field == code})
+        shown.append((code, "/".join(known) if known else field_label(code), count))
+    return shown
 
 
 def csv_bytes(frame: pl.LazyFrame) -> bytes:

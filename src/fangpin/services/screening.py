@@ -428,26 +428,9 @@ def _run_summary(
 
 
 def rule_labels(pack: Pack) -> list[dict[str, str]]:
-    """Each rule's name for people, made of the pack's own Chinese (a rule's ``description`` is for engineers):
-    a group rule by its group's label, a benefit by its cause and group (因病·非贫低收入户(边缘户)), an
-    outcome rule by the outcome and the clause it cites, a note rule by its note."""
-    from fangpin.packs.schema import Benefit, Group
-    from fangpin.reports.labels import OUTCOMES
-
-    labels = pack.people_labels
-    named = []
-    for rule in pack.compiled:
-        source = rule.source
-        if isinstance(source, Group):
-            label = source.label
-        elif isinstance(source, Benefit):
-            label = f"{labels.causes.get(source.cause, source.cause)}·{labels.groups.get(source.group, source.group)}"
-        elif source.then.outcome is not None:
-            label = f"{OUTCOMES.get(source.then.outcome, source.then.outcome)}(依据 {source.cites.clause})"
-        else:
-            label = source.then.note or source.cites.clause
-        named.append({"id": rule.id, "label": label})
-    return named
+    """Each rule's name for people (``Pack.rule_names``: made of the pack's own Chinese, never a rule's
+    ``description``), in the pack's order, as run.json keeps them."""
+    return [{"id": rule_id, "label": label} for rule_id, label in pack.rule_names().items()]
 
 
 def _already(run: Run) -> dict[str, Any]:
@@ -497,16 +480,13 @@ def _store(
             session.add(RunResults(run_id=run["run_id"], summary=run, **results()))
     except IntegrityError as exc:
         raise StorageError(
-            "another run or a paid claim paid some of these households meanwhile (a payment from the same prior "
-            "total exists); "
-            "nothing of this run was stored — run it again to pay only what is still owed"
+            "同时进行的另一次运行或已支付的理赔刚为其中一些农户赔付(同一已付基数的赔付已存在):"
+            "本次运行没有保存任何内容,请重新运行,只赔付仍欠的部分"
         ) from exc
     except OperationalError as exc:
         if "locked" not in str(exc):
             raise
-        raise StorageError(
-            "the database is busy with another run of this county; nothing of this run was stored — run it again"
-        ) from exc
+        raise StorageError("数据库正忙于本县的另一次运行:本次运行没有保存任何内容,请重新运行") from exc
 
 
 def _parquet(frame: pl.DataFrame) -> bytes:

@@ -24,6 +24,8 @@ from fangpin.claims import Actor, InvalidRequest, NotAllowed, NotFound
 from fangpin.db.models import JobRecord, Run
 from fangpin.db.session import session_scope
 from fangpin.errors import PackError, ReplayError
+from fangpin.labels import ROLES as ROLE_NAMES
+from fangpin.labels import label
 from fangpin.packs import Pack
 from fangpin.reports.impact import compute_impact
 from fangpin.services.drafts import is_draft, pack_to_simulate
@@ -49,19 +51,19 @@ class Simulation:
 
 def _runs(session: Session, run_ids: list[str]) -> list[Run]:
     if not run_ids:
-        raise ReplayError("give at least one run to simulate (--run ID)")
+        raise ReplayError("请至少选择一次运行来模拟测算")
     if len(run_ids) > MAX_RUNS:
-        raise ReplayError(f"at most {MAX_RUNS} runs are simulated together, not {len(run_ids)}")
+        raise ReplayError(f"一次最多模拟 {MAX_RUNS} 次运行,现选了 {len(run_ids)} 次:请少选几次")
     runs: list[Run] = []
     for run_id in dict.fromkeys(run_ids):
         run = session.get(Run, run_id)
         if run is None:
-            raise NotFound(f"no run {run_id!r} in this database")
+            raise NotFound(f"没有运行 {run_id}:请检查运行编号")
         runs.append(run)
     places = {(run.county, run.year) for run in runs}
     if len(places) > 1:
-        raise ReplayError("the runs simulated together must be of one county and year, not "
-                          + ", ".join(f"{county} {year}" for county, year in sorted(places)))
+        raise ReplayError("一起模拟的运行须属于同一县(区)和年度,现为:"
+                          + "、".join(f"{county} {year} 年度" for county, year in sorted(places)))
     return runs
 
 
@@ -108,7 +110,7 @@ def simulate(session: Session, run_ids: list[str], pack_dir: Path, *, draft: boo
     progress("impact", 0, 1)
     befores = {result.pack_before.hash for _, result in results}
     if len(befores) > 1:
-        raise ReplayError("the runs simulated together were decided under different packs: simulate them one by one")
+        raise ReplayError("一起模拟的运行由不同的规则包判定:请逐次模拟")
     first = results[0][1]
     before, after = first.pack_before, first.pack_after
     causes = first.causes
@@ -167,11 +169,11 @@ def check_request(session: Session, actor: Actor, run_ids: list[str], pack: str,
     stored draft's sha256. Refused now: the user's role, runs not of the user's county (or of several counties
     or years), a pack neither shipped nor a stored draft, a fiscal input that is no amount."""
     if actor.role not in SIMULATORS:
-        raise NotAllowed(f"a user with role {actor.role} may not simulate packs (the office and auditors do)")
+        raise NotAllowed(f"{label(ROLE_NAMES, actor.role)}不能模拟测算规则包(由防贫办或审计测算)")
     runs = _runs(session, run_ids)
     for run in runs:
         if run.county != actor.county:
-            raise NotAllowed(f"run {run.id} is of county {run.county}, not {actor.name}'s county ({actor.county})")
+            raise NotAllowed(f"运行 {run.id} 属于县(区) {run.county},不是 {actor.name} 所在的县(区)({actor.county})")
     folder, draft = pack_to_simulate(pack, drafts)
     assumed = None if fiscal_input in (None, "") else input_amount(fiscal_input)
     return Asked(runs=[run.id for run in runs], county=runs[0].county, year=runs[0].year,
@@ -191,7 +193,7 @@ def simulate_job(job: JobRecord, database_url: str, progress: Progress) -> dict[
         with session_scope(database_url) as session:
             for run in _runs(session, [str(run_id) for run_id in params.get("runs", [])]):
                 if run.county != job.county:
-                    raise NotAllowed(f"run {run.id} is of county {run.county}, not {job.county}")
+                    raise NotAllowed(f"运行 {run.id} 属于县(区) {run.county},不是 {job.county}")
             result = simulate(session, list(params.get("runs", [])), folder, draft=draft,
                               fiscal_input=None if fiscal in (None, "") else input_amount(fiscal), progress=progress)
     except PackError as exc:

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Request
@@ -16,8 +16,10 @@ from fastapi.templating import Jinja2Templates
 from fangpin import counties
 from fangpin.claims import LOCAL
 from fangpin.config import get_settings
+from fangpin.labels import PROBLEMS, STATUS_TITLES
 from fangpin.services import access_log
 from fangpin.services.console import aware
+from fangpin.termout import amount_or_text
 from fangpin.web import labels
 from fangpin.web.auth import LoginRequired, Viewer, now
 
@@ -95,6 +97,8 @@ TEMPLATES.env.filters.update(yuan=yuan, money=money_text, local=local_time, numb
                              tojson_attr=lambda value: json.dumps(value, ensure_ascii=False))
 TEMPLATES.env.filters["record"] = labels.record_lines
 TEMPLATES.env.filters["county"] = counties.label
+TEMPLATES.env.filters["amount_or_text"] = amount_or_text  # "4800.00" → "4,800.00"; other text as it is
+TEMPLATES.env.filters["encoding"] = labels.encoding_label
 TEMPLATES.env.filters["step_label"] = lambda step: labels.STEPS_OF_STAGES.get(step, step)
 TEMPLATES.env.globals.update(labels=labels, url_with=url_with)
 
@@ -131,22 +135,23 @@ def error_page(request: Request, status: int, title: str, detail: str, viewer: V
 
 class ConsoleErrors:
     """How the API's error handlers (``api.errors``) answer a console page: the error page, in the console's
-    words. None for the console's own JSON calls (/console/api/, Accept: application/json): they get the
-    API's problem+json."""
+    words (``fangpin.labels``). None for the console's own JSON calls (/console/api/, Accept:
+    application/json): they get the API's problem+json."""
 
     prefix = "/console"
-    TITLES: ClassVar[dict[int, str]] = {
-        503: "数据库不可用", 500: "内部错误", 409: "冲突", 422: "请求无效", 404: "未找到", 403: "无权操作"}
 
     def __call__(self, request: Request, status: int, title: str, detail: str) -> Response | None:
         if wants_json(request):
             return None
-        if title == "Database unavailable":
-            return error_page(request, 503, "数据库不可用", "数据库暂时无法连接(已停止或正在重启):没有写入任何记录。"
-                              "请稍后重试;如持续出现,请联系系统管理员。")
-        if title == "Database busy":
-            return error_page(request, 503, "数据库繁忙", "数据库正忙:没有写入任何记录,请稍后重试。")
-        return error_page(request, status, self.TITLES.get(status, title), detail)
+        named = PROBLEMS.get(title) or STATUS_TITLES.get(status, "出错了")
+        return error_page(request, 503 if title.startswith("Database") else status, named, detail,
+                          _viewer(request))
+
+
+def _viewer(request: Request) -> Viewer | None:
+    """The signed-in user of a request that failed, if its route got as far as knowing them (for the menu)."""
+    viewer = getattr(request.state, "viewer", None)
+    return viewer if isinstance(viewer, Viewer) else None
 
 
 def login_redirect(request: Request, exc: Exception) -> Response:

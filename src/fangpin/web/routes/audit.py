@@ -99,9 +99,9 @@ def replay_page(request: Request, session: DB, viewer: Annotated[Viewer, Depends
     if decision is not None:
         record = households.get_decision(session, decision)
         if record is None:
-            return render(request, "audit.html", {**context, "error": f"没有判定 {decision}"}, viewer=viewer,
-                          status=404)
-        auth.same_county(viewer, record.county, f"判定 {decision} ")
+            return render(request, "audit.html", {**context, "error": f"没有判定 #{decision}:请检查判定编号"},
+                          viewer=viewer, status=404)
+        auth.same_county(viewer, record.county, f"判定 #{decision} ")
         access_log.note(session, "decision", decision, record.household_id)
         key = (str(session.get_bind().engine.url), f"decision:{decision}", pack or "")
     elif run:
@@ -122,6 +122,7 @@ def replay_page(request: Request, session: DB, viewer: Annotated[Viewer, Depends
         except FangpinError as exc:
             return render(request, "audit.html", {**context, "error": str(exc)}, viewer=viewer, status=409)
         RESULTS.put(key, result)
+    before, after = result.pack_before.people_labels, result.pack_after.people_labels
     diff = runfiles.page_of(result.diff.lazy().sort("household_id", "cause"), page, 50)
     changed = {name: {"before": old, "after": new} for name, (old, new) in result.parameters.items()}
     totals = result.totals()
@@ -129,6 +130,8 @@ def replay_page(request: Request, session: DB, viewer: Annotated[Viewer, Depends
         **context, "result": result, "totals": _totals(result), "households": totals["households"],
         "households_changed": totals["households_changed"], "pager": diff, "parameters": changed,
         "item_names": {"payout": "赔付合计", "fee": "服务费", **result.cause_labels},
+        "parameter_names": {**before.parameters, **after.named_parameters()},
+        "rule_names": {**before.rules, **after.rules},
         "outcome_changes": _outcome_changes(result.diff)}, viewer=viewer)
 
 

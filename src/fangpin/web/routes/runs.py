@@ -118,9 +118,11 @@ def rejections_page(request: Request, run_id: str, session: DB,
     table = runfiles.page_of(runfiles.rejections(folder, reason=reason, file=file, field=field,
                                                      role=viewer.actor.role), page, size)
     download = f"/console/runs/{quote(run.id)}/rejections.csv" + (f"?{request.url.query}" if request.url.query else "")
+    facets = runfiles.rejection_facets(folder)
     return render(request, "rejections.html", {
-        "run": run, "pager": table, "rows": runfiles.labelled_rejections(table),
-        "facets": runfiles.rejection_facets(folder), "reason": reason, "file": file, "field": field,
+        "run": run, "pager": table, "rows": runfiles.labelled_rejections(table, run.inputs),
+        "facets": facets, "fields": runfiles.field_facets(facets["field"], run.inputs or []),
+        "reason": reason, "file": file, "field": field,
         "download": download, "sizes": runfiles.PAGE_SIZES}, viewer=viewer)
 
 

@@ -10,6 +10,7 @@ time; a job whose worker died is failed."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from fangpin.claims import FUND_KEEPERS
 from fangpin.errors import FangpinError
-from fangpin.packs import Pack, available_packs
+from fangpin.packs import Pack, available_packs, load_pack
 from fangpin.services import access_log, drafts, jobs, runs
 from fangpin.services.simulate import check_request
 from fangpin.web import auth
@@ -50,15 +51,16 @@ def _context(request: Request, session: Session, viewer: Viewer, **extra: Any) -
             "drafts": drafts.list_drafts(drafts.drafts_root(runs_dir(request))),
             "may_upload": viewer.actor.role in FUND_KEEPERS, "money_parameters": _money_parameters(shipped),
             "run_id": None, "pack_ref": None, "fiscal_input": "", "result": None, "error": None, "job": None,
-            "stages": SIMULATE_STAGES, "refresh": None, "uploaded": request.query_params.get("uploaded"), **extra}
+            "stages": SIMULATE_STAGES, "refresh": None, "parameter_names": {}, "uploaded": request.query_params.get("uploaded"), **extra}
 
 
 def _money_parameters(packs: list[Pack]) -> dict[str, list[dict[str, str]]]:
     """Per shipped pack, the parameters a form may change: money and ratios, with their values."""
     found: dict[str, list[dict[str, str]]] = {}
     for pack in packs:
+        named = pack.people_labels.parameters
         found[pack.id] = [{"name": name, "value": str(getattr(parameter, "value", "")),
-                           "description": parameter.description}
+                           "label": named.get(name, name), "description": parameter.description}
                           for name, parameter in pack.parameters.items() if parameter.type in ("money", "ratio")]
     return found
 
@@ -105,6 +107,16 @@ def _chinese(exc: BaseException) -> str:
     return f"{lead}:{exc}"
 
 
+def _parameter_names(pack: str, root: Path) -> dict[str, str]:
+    """The simulated pack's parameters by their labels (a draft takes those of the pack it extends); ids
+    where the pack can no longer be read (a draft removed since)."""
+    try:
+        folder, _draft = drafts.pack_to_simulate(pack, root)
+        return dict(load_pack(folder).people_labels.parameters)
+    except FangpinError:
+        return {}
+
+
 def _job_for(request: Request, viewer: Viewer, job_id: str) -> dict[str, Any] | None:
     job = jobs.get(database_url(request), job_id)
     if job is None or job.get("kind") != "simulate":
@@ -135,6 +147,7 @@ def simulation_job_page(request: Request, job_id: str, session: DB,
         access_log.note(session, "run", run_id)
     return render(request, "simulate.html", {
         **context, "result": impact, "labels_of": {"groups": impact["group_labels"], "outcomes": OUTCOMES},
+        "parameter_names": _parameter_names(str(job["pack"] or ""), drafts.drafts_root(runs_dir(request))),
         "chart_src": f"/console/api/simulate/jobs/{job['id']}/chart"}, viewer=viewer)
 
 
