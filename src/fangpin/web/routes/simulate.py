@@ -51,7 +51,8 @@ def _context(request: Request, session: Session, viewer: Viewer, **extra: Any) -
             "drafts": drafts.list_drafts(drafts.drafts_root(runs_dir(request))),
             "may_upload": viewer.actor.role in FUND_KEEPERS, "money_parameters": _money_parameters(shipped),
             "run_id": None, "pack_ref": None, "fiscal_input": "", "result": None, "error": None, "job": None,
-            "stages": SIMULATE_STAGES, "refresh": None, "parameter_names": {}, "uploaded": request.query_params.get("uploaded"), **extra}
+            "stages": SIMULATE_STAGES, "refresh": None, "parameter_names": {},
+            "uploaded": request.query_params.get("uploaded"), **extra}
 
 
 def _money_parameters(packs: list[Pack]) -> dict[str, list[dict[str, str]]]:
