@@ -87,13 +87,15 @@ USER_STATES = {"active": "启用", "disabled": "已停用", "expired": "已过�
 # What an access-log row read (``services.access_log``: a route's kind, or a search).
 READ_KINDS = {"file": "文件下载", "decision": "判定", "household": "农户", "claim": "理赔", "audit": "审计",
               "run": "运行", "fund": "基金", "screening": "筛查", "page": "页面", "search": "查询"}
+# What a search was by, as the access log keeps it (``privacy.query_trace``: ``household:1304``, ``id:…``).
+SEARCHED_BY = {"household": "按户编号", "id": "按身份证号", "name": "按姓名"}
 # How a department's export was read (run.json ``inputs[].encoding``).
 ENCODINGS = {
     "utf-8": "通用编码文本(UTF-8)",
-    "utf-8-sig": "通用编码文本(UTF-8,带 BOM)",
+    "utf-8-sig": "通用编码文本(UTF-8,带签名)",
     "gb18030": "国标中文编码文本(GB18030)",
     "gbk": "国标中文编码文本(GBK)",
-    "xlsx": "Excel 工作簿",
+    "xlsx": "电子表格工作簿(.xlsx)",
 }
 # The household's own facts, as the console shows them.
 FACTS = {
@@ -251,5 +253,5 @@ def validation_message(error: Mapping[str, Any]) -> str:
 
 
 __all__ = ["ACCESS", "BASIS", "DEPARTMENTS", "ENCODINGS", "FACTS", "FIELDS", "OPENED_BY", "OUTCOMES", "PROBLEMS",
-           "READ_KINDS", "REASONS", "RECORD_KEYS", "ROLES", "STAGES", "STATES", "STATUS_TITLES", "STEPS",
+           "READ_KINDS", "REASONS", "RECORD_KEYS", "ROLES", "SEARCHED_BY", "STAGES", "STATES", "STATUS_TITLES", "STEPS",
            "USER_STATES", "both", "encoding_label", "field_label", "label", "roles_text", "validation_message"]

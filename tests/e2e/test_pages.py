@@ -9,7 +9,8 @@ list, placeholders and tooltips) may not contain an ASCII word of two letters or
 
 - codes a person copies or compares, removed before the scan: hexadecimal digests and their prefixes
   (6 to 64 hex digits, as in run ids and pack hashes), ``sha256``, pack ids (``handan-2019``), file names
-  and extensions (``report.xlsx``, ``decisions.csv``, ``.csv``); the names of the test's users (``office1``:
+  and extensions (``report.xlsx``, ``decisions.csv``, ``.csv``), national standards by number (the encoding
+  ``GB18030``, as Chinese software names it in its menus); the names of the test's users (``office1``:
   a person's name is data, and a county's users have Chinese names);
 - the abbreviations in ``ALLOWED_WORDS`` (ID, CSV, XLSX, PDF, API, GBK, UTF, ZIP, KB, MB);
 - text inside ``<code>``, ``<kbd>``, ``<samp>`` or an element marked ``translate="no"``: a command or a
@@ -42,6 +43,7 @@ CODES = [
     re.compile(r"\bsha256\b"),
     re.compile(r"[\w.\-]*\.(?:csv|xlsx|json|zip|yaml)\b", re.IGNORECASE),  # file names, extensions
     re.compile(r"\b[a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*-\d{4}\b"),  # pack ids
+    re.compile(r"\bGB ?\d{4,5}\b"),  # national standards by number: the encoding GB18030
     re.compile(r"\b[0-9a-f]{6,64}\b"),  # digests, their prefixes, the end of a run id
     re.compile(r"\b(?:other_office|office|surveyor|village|department|auditor|payer)1\b"),  # the users' names
 ]
@@ -79,6 +81,7 @@ def test_the_scanner_finds_english_and_passes_codes() -> None:
                          "存档 sha256 " + "ab" * 32 + " · 下载 report.xlsx、城乡居民医保.csv · 身份证号(ID) · "
                          "只收 .csv 和 .xlsx") == []
     assert english_words("编码 gb18030") == ["gb"]
+    assert english_words("国标中文编码文本(GB18030)、电子表格工作簿(.xlsx)") == []
 
 
 @dataclass(frozen=True)

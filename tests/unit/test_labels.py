@@ -67,7 +67,7 @@ def test_both_puts_the_chinese_first_and_the_code_beside_it() -> None:
 
 def test_encodings_are_described_in_words() -> None:
     assert labels.encoding_label("gb18030") == "国标中文编码文本(GB18030)"
-    assert labels.encoding_label("xlsx") == "Excel 工作簿"
+    assert labels.encoding_label("xlsx") == "电子表格工作簿(.xlsx)"
     assert labels.encoding_label(None) == "—"
 
 

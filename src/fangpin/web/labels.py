@@ -15,6 +15,7 @@ from fangpin.labels import (
     REASONS,
     RECORD_KEYS,
     ROLES,
+    SEARCHED_BY,
     STAGES,
     STATES,
     STEPS,
@@ -48,5 +49,5 @@ def record_lines(record: dict[str, object], names: dict[str, str] | None = None)
 
 
 __all__ = ["BASIS", "DEPARTMENTS", "ENCODINGS", "FACTS", "FIELDS", "OPENED_BY", "OUTCOMES", "READ_KINDS", "REASONS",
-           "RECORD_KEYS", "ROLES", "STAGES", "STATES", "STEPS", "STEPS_OF_STAGES", "encoding_label", "field_label",
-           "record_lines"]
+           "RECORD_KEYS", "ROLES", "SEARCHED_BY", "STAGES", "STATES", "STEPS", "STEPS_OF_STAGES", "encoding_label",
+           "field_label", "record_lines"]
