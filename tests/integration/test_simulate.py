@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from fangpin.cli import app
 from fangpin.db.session import get_engine, session_scope
+from fangpin.packs import load_pack
 from fangpin.reports.impact import write_impact
 from fangpin.services import jobs
 from fangpin.services.drafts import store_draft
@@ -271,6 +272,17 @@ def test_a_stored_draft_is_refused_for_checking_a_household(tmp_path: Path) -> N
 
     assert result.exit_code == 3 and "draft pack" in result.output
     assert runner.invoke(app, ["check", str(household)]).exit_code == 0
+
+
+def test_a_stored_draft_keeps_the_labels_of_the_pack_it_extends(tmp_path: Path) -> None:
+    """The stored draft is the resolved pack (no ``extends`` left): the parameters' labels it took from the
+    shipped pack at upload are kept beside it, so the job page names them in Chinese."""
+    draft = store_draft(draft_zip(), tmp_path / "drafts", "office")
+
+    named = load_pack(draft.directory).people_labels.parameters
+
+    assert named["illness_deductible_edge"] == "因病起付线(非贫低收入户)"
+    assert load_pack(draft.directory).hash == draft.hash  # labels.yaml is not hashed
 
 
 def test_a_simulation_queued_as_a_job_gives_the_same_report_as_simulating_at_once(demo_run: tuple[str, str],

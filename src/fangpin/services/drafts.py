@@ -28,6 +28,7 @@ from fangpin.errors import PackError
 from fangpin.exactyaml import load_yaml
 from fangpin.money import to_decimal
 from fangpin.packs import available_packs, load_pack
+from fangpin.packs.loader import LABELS_FILE
 
 DRAFT_MARKER = "DRAFT.json"
 MAX_ZIP_BYTES = 1_000_000
@@ -154,6 +155,11 @@ def store_draft(data: bytes, root: Path, uploaded_by: str, now: dt.datetime | No
         partial.mkdir(parents=True)
         for name, text in pack.files.items():
             (partial / name).write_text(text, encoding="utf-8")
+        if pack.sidecar and LABELS_FILE not in pack.files:  # the stored files are resolved: no ``extends`` left
+            # to find the labels of the pack it extends by, so the labels read at upload are kept beside them
+            # (labels.yaml is not hashed)
+            (partial / LABELS_FILE).write_text(yaml.safe_dump({"parameters": pack.sidecar}, allow_unicode=True,
+                                                               sort_keys=True), encoding="utf-8")
         (partial / DRAFT_MARKER).write_text(json.dumps({
             "id": pack.id, "version": pack.meta.version, "hash": pack.hash, "uploaded_by": uploaded_by,
             "uploaded_at": (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(timespec="seconds"),
