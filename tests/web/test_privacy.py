@@ -161,6 +161,6 @@ def test_the_reads_page_shows_who_read_a_household_to_the_office_and_auditors_on
     assert page.status_code == 200
     text = text_of(page.text)
     assert "农户 130434-0001 130434-0001 GET /console/households/{household_id}" in text
-    assert "查询 name:赵** 130434-0001 GET /console/households" in text
+    assert "查询 按姓名 赵** 130434-0001 GET /console/households" in text  # masked, by what it searched
     for role in ("village", "department", "surveyor"):
         assert console.login(role).get("/console/audit/reads").status_code == 403
