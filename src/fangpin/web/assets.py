@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -98,8 +99,8 @@ class Assets:
         if request.method not in ("GET", "HEAD"):
             return Response(status_code=405, headers={"Allow": "GET, HEAD"})
         if asset is None:
-            return Response("未找到该文件。", status_code=404, media_type="text/plain; charset=utf-8",
-                            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+            # the console's error page, in Chinese (api/errors.py answers it under the console's prefix)
+            raise HTTPException(404, headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
         versioned = request.query_params.get("v") == asset.digest
         gzip_ok = asset.gzipped is not None and _accepts_gzip(request.headers)
         headers = {
