@@ -223,3 +223,14 @@ def random_household(rng: random.Random, household_id: str) -> Household:
                      for i in range(rng.randint(0, 1))],
         "paid_this_year": {"illness": fen(3_000)},
     })
+
+
+def wait_for_job(client: Any, state_url: str) -> dict[str, Any]:
+    """A console job's last state (``state_url`` answers its JSON), once it is neither queued nor running."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job: dict[str, Any] = client.get(state_url).json()
+        if job["state"] not in ("queued", "running"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"the job at {state_url} did not finish in two minutes")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from fangpin.services import claims as claims_service
 from fangpin.services.jobs import Worker
 from fangpin.services.users import add_user
 from fangpin.web import mount_console
-from tests.support import COUNTY, DEMO, OTHER_COUNTY, START, Clock, document
+from tests.support import COUNTY, DEMO, OTHER_COUNTY, START, Clock, document, wait_for_job
 
 
 def csrf_of(page: str) -> str:
@@ -83,14 +82,8 @@ class Console:
         return job
 
     def wait(self, client: TestClient, job_id: str) -> dict[str, Any]:
-        """The job's last state, once it is done or failed."""
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            job: dict[str, Any] = client.get(f"/console/api/jobs/{job_id}").json()
-            if job["state"] not in ("queued", "running"):
-                return job
-            time.sleep(0.1)
-        raise AssertionError(f"screening job {job_id} did not finish in two minutes")
+        """The screening job's last state, once it is done or failed."""
+        return wait_for_job(client, f"/console/api/jobs/{job_id}")
 
     def open_claim(self, who: str = "office", household_id: str = "130434-0001", **overrides: Any) -> int:
         """A claim opened on an application through the API's own service."""

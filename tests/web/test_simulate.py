@@ -15,7 +15,7 @@ from fangpin.db.models import JobRecord
 from fangpin.db.session import session_scope
 from fangpin.services import jobs
 from tests.api.test_simulations import draft_zip, zipped
-from tests.support import COUNTY
+from tests.support import COUNTY, wait_for_job
 from tests.web.conftest import Console, text_of
 
 
@@ -30,13 +30,7 @@ def _submit(console: Console, client: TestClient, run_id: str, pack: str, fiscal
 
 
 def _wait(client: TestClient, job_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = client.get(f"/console/api/simulate/jobs/{job_id}").json()
-        if job["state"] not in ("queued", "running"):
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"simulation job {job_id} did not finish in two minutes")
+    return wait_for_job(client, f"/console/api/simulate/jobs/{job_id}")
 
 
 def _simulated(console: Console, client: TestClient, run_id: str, pack: str, fiscal: str = "") -> Response:
