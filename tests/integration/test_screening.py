@@ -217,5 +217,5 @@ def test_an_empty_or_missing_drop_folder_is_a_clear_error(tmp_path: Path) -> Non
 
     with pytest.raises(FangpinError, match=r"no \.csv or \.xlsx"):
         _screen(tmp_path / "empty", f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
-    with pytest.raises(FangpinError, match="no such folder"):
+    with pytest.raises(FangpinError, match="没有这个文件夹"):
         _screen(tmp_path / "nowhere", f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
