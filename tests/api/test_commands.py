@@ -151,7 +151,7 @@ def test_changing_an_unknown_user_is_one_clear_line(
     result = CliRunner().invoke(app, ["users", action, "nobody"])
 
     assert result.exit_code == 2
-    assert result.output.strip() == "error: no user named 'nobody' (fangpin users list shows them)"
+    assert result.output.strip() == "error: 没有名为 'nobody' 的用户(fangpin users list 列出全部用户)"
     assert result.stdout == ""
 
 
