@@ -57,7 +57,7 @@ def test_a_second_user_of_the_same_name_is_refused(database_url: str, monkeypatc
 
     result = CliRunner().invoke(app, ["users", "add", "li", "--role", "office", "--county", "130434"])
 
-    assert result.exit_code == 2 and "exists" in result.output
+    assert result.exit_code == 2 and "已有名为 'li' 的用户:请换一个用户名" in result.output
 
 
 def _add(name: str, role: str = "office") -> str:

@@ -74,7 +74,7 @@ def test_a_failed_workbook_keeps_the_runs_other_files(database_url: str, tmp_pat
     assert result.out_dir is not None and not result.already
     written = sorted(path.name for path in result.out_dir.iterdir())
     assert written == ["decisions.csv", "households.csv", "rejections.csv", "run.json", "visits.csv"]
-    assert len(result.warnings) == 1 and "writing report.xlsx failed: MemoryError: the workbook failed" in \
+    assert len(result.warnings) == 1 and "写出 report.xlsx 失败: MemoryError: the workbook failed" in \
         result.warnings[0] and f"fangpin report --run {result.out_dir.name}" in result.warnings[0]
     summary = json.loads((result.out_dir / "run.json").read_text(encoding="utf-8"))
     assert summary["warnings"] == result.warnings

@@ -96,7 +96,7 @@ def check_year(run: dict[str, Any], year: int, rejections: pl.DataFrame, profile
     if elsewhere and not used:
         years = Counter(found for value in outside["value"].drop_nulls().head(10_000).to_list()
                         if (found := _first_year(str(value))))
-        where = ", ".join(file for file, _, count in per_file if count)
+        where = "、".join(file for file, _, count in per_file if count)
         hint = f";它们在 {'、'.join(y for y, _ in years.most_common(3))} 年" if years else ""
         raise DropError(f"{where},字段 {label(FIELDS, 'date')}: 数据包的全部 {elsewhere} 条事件都不在政策年度 "
                         f"{year} 内{hint}:请检查政策年度(--year)")
