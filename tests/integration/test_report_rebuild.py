@@ -54,7 +54,7 @@ def test_report_rebuilds_every_result_file_of_a_stored_run(database_url: str, tm
     again = CliRunner().invoke(app, ["report", "--run", run_id, "--out", str(target)])
     assert again.exit_code == 2 and "输出文件夹已存在且不是空的" in again.output
     unknown = CliRunner().invoke(app, ["report", "--run", "no-such-run", "--out", str(tmp_path / "x")])
-    assert unknown.exit_code == 2 and "no run 'no-such-run'" in unknown.output
+    assert unknown.exit_code == 2 and "数据库中没有运行 'no-such-run'" in unknown.output
     assert not (tmp_path / "x").exists()
 
 

@@ -62,7 +62,7 @@ def rebuild_run(database_url: str, run_id: str, out_dir: Path) -> Rebuilt:
     with session_scope(database_url) as session:
         run = session.get(Run, run_id)
         if run is None:
-            raise RebuildError(f"no run {run_id!r} in this database (`fangpin runs` lists them)")
+            raise RebuildError(f"数据库中没有运行 {run_id!r}:请用 `fangpin runs` 查看已有的运行编号")
         stored = session.get(RunResults, run_id)
         columns = [DecisionRecord.__table__.c[name] for name in _COLUMNS]
         rows = session.execute(select(*columns).where(DecisionRecord.run_id == run_id)
