@@ -21,9 +21,9 @@ def read_document(path: Path | str) -> Household:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise DocumentError(f"{path}: cannot be read: {exc.strerror}", source=str(path)) from None
+        raise DocumentError(f"{path}: 无法读取: {exc.strerror}:请检查文件路径和权限", source=str(path)) from None
     except UnicodeDecodeError:
-        raise DocumentError(f"{path}: is not UTF-8 text", source=str(path)) from None
+        raise DocumentError(f"{path}: 不是 UTF-8 编码的文本:请另存为 UTF-8 编码后再试", source=str(path)) from None
     return parse_document(text, source=str(path), json_text=path.suffix.lower() == ".json")
 
 
@@ -31,17 +31,17 @@ def parse_document(text: str, *, source: str = "<document>", json_text: bool = F
     try:
         data = load_json(text) if json_text else load_yaml(text)
     except Exception as exc:  # json and yaml raise many kinds; all mean the same to the user
-        raise DocumentError(f"{source}: {_where(exc)}not valid {'JSON' if json_text else 'YAML'}: {_what(exc)}",
-                            source=source) from None
+        raise DocumentError(f"{source}: {_where(exc)}不是有效的 {'JSON' if json_text else 'YAML'}: {_what(exc)}:"
+                            "请检查这一处的缩进、冒号和引号", source=source) from None
     return household_from(data, source=source)
 
 
 def _where(exc: Exception) -> str:
     """``line L, column C: `` of a parse error (yaml marks count from 0, json's from 1), or nothing."""
     if isinstance(exc, json.JSONDecodeError):
-        return f"line {exc.lineno}, column {exc.colno}: "
+        return f"第 {exc.lineno} 行第 {exc.colno} 列: "
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    return f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"第 {mark.line + 1} 行第 {mark.column + 1} 列: " if mark is not None else ""
 
 
 def _what(exc: Exception) -> str:
@@ -54,7 +54,8 @@ def _what(exc: Exception) -> str:
 
 def household_from(data: Any, *, source: str = "<document>") -> Household:
     if not isinstance(data, dict):
-        raise DocumentError(f"{source}: a household document is a mapping of fields", source=source)
+        raise DocumentError(f"{source}: 农户资料应是由字段组成的映射(每行 字段: 值):"
+                            "请对照 docs/policy.md 第 9 节的示例", source=source)
     try:
         return Household.model_validate(data)
     except ValidationError as exc:

@@ -57,7 +57,7 @@ def test_a_second_user_of_the_same_name_is_refused(database_url: str, monkeypatc
 
     result = CliRunner().invoke(app, ["users", "add", "li", "--role", "office", "--county", "130434"])
 
-    assert result.exit_code == 2 and "exists" in result.output
+    assert result.exit_code == 2 and "已有名为 'li' 的用户:请换一个用户名" in result.output
 
 
 def _add(name: str, role: str = "office") -> str:
@@ -151,7 +151,7 @@ def test_changing_an_unknown_user_is_one_clear_line(
     result = CliRunner().invoke(app, ["users", action, "nobody"])
 
     assert result.exit_code == 2
-    assert result.output.strip() == "error: no user named 'nobody' (fangpin users list shows them)"
+    assert result.output.strip() == "error: 没有名为 'nobody' 的用户(fangpin users list 列出全部用户)"
     assert result.stdout == ""
 
 

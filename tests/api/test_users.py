@@ -99,7 +99,7 @@ def test_a_token_is_valid_for_the_configured_days_and_refused_from_its_expiry(da
         last_moment = users.authenticate(session, token, at=START + dt.timedelta(days=30, seconds=-1))
 
     assert last_moment == OFFICE
-    assert "expired" in _refused(database_url, token, START + dt.timedelta(days=30))
+    assert "令牌已过期" in _refused(database_url, token, START + dt.timedelta(days=30))
 
 
 def test_the_token_lifetime_defaults_to_ninety_days_from_the_setting(
@@ -135,7 +135,7 @@ def test_a_user_written_without_an_expiry_counts_it_from_their_creation(database
         [view] = users.list_users(session, at=START)
 
     assert view.expires_at == START + dt.timedelta(days=90)
-    assert "expired" in _refused(database_url, token, START + dt.timedelta(days=90))
+    assert "令牌已过期" in _refused(database_url, token, START + dt.timedelta(days=90))
 
 
 def test_a_disabled_user_is_refused_and_listed_as_disabled_until_enabled(database_url: str) -> None:
@@ -152,7 +152,7 @@ def test_a_disabled_user_is_refused_and_listed_as_disabled_until_enabled(databas
     with session_scope(database_url) as session:
         accepted_again = users.authenticate(session, token, at=START + dt.timedelta(hours=3))
 
-    assert "disabled" in refusal
+    assert "已被停用" in refusal
     assert listed.state == "disabled" and listed.disabled_at == START + dt.timedelta(hours=1)
     assert accepted_again == OFFICE
 
@@ -170,13 +170,13 @@ def test_rotating_refuses_the_old_token_accepts_the_new_one_and_renews_the_expir
         accepted = users.authenticate(session, new, at=later)
         [view] = users.list_users(session, at=later)
 
-    assert new != old and "no user" in refusal and accepted == OFFICE
+    assert new != old and "不属于任何用户" in refusal and accepted == OFFICE
     assert (view.state, view.rotated_at, view.expires_at) == ("active", later, later + dt.timedelta(days=10))
 
 
 @pytest.mark.parametrize("change", [users.disable_user, users.enable_user, users.rotate_token, users.describe_user])
 def test_changing_an_unknown_user_names_them(database_url: str, change: object) -> None:
-    with session_scope(database_url) as session, pytest.raises(NotFound, match="no user named 'nobody'"):
+    with session_scope(database_url) as session, pytest.raises(NotFound, match="没有名为 'nobody' 的用户"):
         change(session, "nobody")  # type: ignore[operator]
 
 
@@ -213,7 +213,7 @@ def test_a_disabled_user_s_token_is_recorded_under_their_name(api: Api) -> None:
 
     response = api.get("/v1/claims", who="village")
 
-    assert response.status_code == 401 and "disabled" in response.json()["detail"]
+    assert response.status_code == 401 and "已被停用" in response.json()["detail"]
     assert [(a.name, a.reason) for a in _attempts(api.database_url)] == [("village", "disabled")]
 
 

@@ -3,6 +3,7 @@ traceback, and nothing is stored (issue 13, docs/limits.md); a drop that is stil
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,14 @@ from fangpin.db.session import get_engine
 from tests.integration.drops import MEDICAL_HEADER, REGISTER_HEADER, base_drop, person, settlement, write
 
 runner = CliRunner()
+ENGLISH = re.compile(r"[A-Za-z]{2,}(?: [A-Za-z]{2,}){2,}")  # three English words in a row: a sentence, not a code
+
+
+def english(message: str, *paths: Path) -> list[str]:
+    """The English sentences left in a message once its paths are taken out."""
+    for path in paths:
+        message = message.replace(str(path), "")
+    return ENGLISH.findall(message.removeprefix("error: ").removeprefix("warning: "))
 
 
 @pytest.fixture
@@ -67,17 +76,22 @@ def _register_xlsx_without_income(folder: Path) -> Path:
 
 Case = tuple[Callable[[Path], Path], list[str], list[str]]  # build the drop, extra arguments, expected texts
 CASES: dict[str, Case] = {
-    "no household register": (_no_register, [], ["no household register", "防贫对象底册"]),
+    "no household register": (_no_register, [], ["数据包的文件中没有防贫对象底册", "请上传包含防贫对象底册的文件夹"]),
     "register without 户编号": (_register_without_its_id_column, [],
-                               ["register.csv, field household_id", "lacks the column(s) household_id"]),
-    "missing required column": (_medical_without_date, [], ["medical.csv", "field date", "结算日期"]),
-    "stray quote in a CSV": (_stray_quote, [], ["medical.csv, row 3", "quote"]),
+                               ["register.csv,字段 户编号: 看起来是防贫对象底册", "缺少列 户编号(household_id",
+                                "「户编号」"]),
+    "missing required column": (_medical_without_date, [],
+                                ["medical.csv,字段 日期: 医保结算导出文件缺少必需的列 「结算日期」(date)", "请导出"]),
+    "stray quote in a CSV": (_stray_quote, [],
+                             ["medical.csv,第 3 行: 无法读取为 CSV", "引号", "请在 Excel 中打开此文件"]),
     "xlsx missing a required column": (_register_xlsx_without_income, [],
-                                       ["register.xlsx", "field income", "家庭年可支配收入"]),
+                                       ["register.xlsx,字段 家庭年收入: ", "「家庭年可支配收入」(income)"]),
     "a county no household carries": (_drop, ["--county", "999999"],
-                                      ["register.csv, field household_id", "999999", "start with 130434"]),
+                                      ["register.csv,字段 户编号: 没有任何农户属于县(区)代码 999999",
+                                       "以 130434 开头", "请检查县(区)代码(--county)"]),
     "a year in which no event falls": (_drop, ["--year", "2020"],
-                                       ["medical.csv, field date", "policy year 2020", "fall in 2019"]),
+                                       ["medical.csv,字段 日期: ", "不在政策年度 2020 内", "它们在 2019 年",
+                                        "请检查政策年度(--year)"]),
 }
 
 
@@ -96,6 +110,7 @@ def test_a_broken_drop_gets_one_line_naming_file_and_field(kind: str, env: dict[
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     for text in expected:
         assert text in message, (text, message)
+    assert english(message, tmp_path) == [], message
     with get_engine(env["FANGPIN_DATABASE_URL"]).connect() as connection:
         assert connection.execute(sa.text("SELECT count(*) FROM runs")).scalar_one() == 0
 
@@ -107,7 +122,7 @@ def test_a_file_where_the_folder_is_expected_names_the_folder(env: dict[str, str
                            env=env)
 
     assert result.exit_code == 1
-    assert "a file, where the drop's folder is expected" in result.stderr
+    assert "这是一个文件,这里需要的是数据包的文件夹" in result.stderr
     assert str(drop) in result.stderr
 
 
@@ -119,4 +134,4 @@ def test_an_export_whose_events_all_fall_in_another_year_is_a_warning(env: dict[
     result = runner.invoke(app, ["screen", str(drop), "--year", "2019", "--county", "130434"], env=env)
 
     assert result.exit_code == 0, result.output
-    assert "warning: fire.csv, field date: all 1 events are dated outside the policy year 2019" in result.stderr
+    assert "warning: fire.csv,字段 日期: 全部 1 条事件都不在政策年度 2019 内" in result.stderr

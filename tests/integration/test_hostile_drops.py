@@ -87,7 +87,7 @@ def test_a_file_over_the_size_limit_is_refused(database_url: str, tmp_path: Path
         _screen(drop, database_url, tmp_path, limits=FileLimits(max_file_bytes=100))
 
     assert caught.value.file in {"register.csv", "members.csv", "medical.csv"}
-    assert "over the limit of 100 bytes" in str(caught.value)
+    assert "超过单个文件的上限 100 字节" in str(caught.value) and "max_drop_file_mb" in str(caught.value)
 
 
 def test_a_reader_over_its_time_limit_is_stopped(database_url: str, tmp_path: Path) -> None:

@@ -223,7 +223,7 @@ def test_a_screening_job_checks_each_file_against_the_limit_its_upload_was_check
 
     failed = jobs.get(database_url, job["id"])
     assert failed is not None and failed["state"] == "failed", failed
-    assert largest.name in failed["error"] and f"{limit} bytes" in failed["error"]
+    assert largest.name in failed["error"] and f"上限 {limit} 字节" in failed["error"]
     assert _runs(database_url) == 0 and not drop.exists()
 
 

@@ -52,9 +52,9 @@ def test_report_rebuilds_every_result_file_of_a_stored_run(database_url: str, tm
     assert "入户核查名单" in sheets and "拒绝明细" in sheets
 
     again = CliRunner().invoke(app, ["report", "--run", run_id, "--out", str(target)])
-    assert again.exit_code == 2 and "exists and is not empty" in again.output
+    assert again.exit_code == 2 and "输出文件夹已存在且不是空的" in again.output
     unknown = CliRunner().invoke(app, ["report", "--run", "no-such-run", "--out", str(tmp_path / "x")])
-    assert unknown.exit_code == 2 and "no run 'no-such-run'" in unknown.output
+    assert unknown.exit_code == 2 and "数据库中没有运行 'no-such-run'" in unknown.output
     assert not (tmp_path / "x").exists()
 
 
@@ -74,7 +74,7 @@ def test_a_failed_workbook_keeps_the_runs_other_files(database_url: str, tmp_pat
     assert result.out_dir is not None and not result.already
     written = sorted(path.name for path in result.out_dir.iterdir())
     assert written == ["decisions.csv", "households.csv", "rejections.csv", "run.json", "visits.csv"]
-    assert len(result.warnings) == 1 and "writing report.xlsx failed: MemoryError: the workbook failed" in \
+    assert len(result.warnings) == 1 and "写出 report.xlsx 失败: MemoryError: the workbook failed" in \
         result.warnings[0] and f"fangpin report --run {result.out_dir.name}" in result.warnings[0]
     summary = json.loads((result.out_dir / "run.json").read_text(encoding="utf-8"))
     assert summary["warnings"] == result.warnings

@@ -215,7 +215,7 @@ def test_a_run_that_fails_while_storing_leaves_nothing_and_runs_again(
 def test_an_empty_or_missing_drop_folder_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
 
-    with pytest.raises(FangpinError, match=r"no \.csv or \.xlsx"):
+    with pytest.raises(FangpinError, match=r"没有 \.csv 或 \.xlsx 文件"):
         _screen(tmp_path / "empty", f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
-    with pytest.raises(FangpinError, match="no such folder"):
+    with pytest.raises(FangpinError, match="没有这个文件夹"):
         _screen(tmp_path / "nowhere", f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path)

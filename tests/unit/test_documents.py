@@ -86,17 +86,17 @@ def test_a_stage_the_pack_does_not_know_names_the_field(pack: Pack) -> None:
 
 
 def test_not_yaml_at_all_is_a_document_error() -> None:
-    with pytest.raises(DocumentError, match="not valid YAML"):
+    with pytest.raises(DocumentError, match=r"<document>: 第 1 行第 \d+ 列: 不是有效的 YAML: .*请检查"):
         parse_document("household_id: [unclosed")
 
 
 def test_a_document_that_is_not_a_mapping_is_refused() -> None:
-    with pytest.raises(DocumentError, match="mapping"):
+    with pytest.raises(DocumentError, match="农户资料应是由字段组成的映射"):
         parse_document("- just\n- a list\n")
 
 
 def test_a_missing_file_is_a_document_error(tmp_path: Path) -> None:
-    with pytest.raises(DocumentError, match="cannot be read"):
+    with pytest.raises(DocumentError, match=r"nope\.yaml: 无法读取: .*请检查文件路径"):
         read_document(tmp_path / "nope.yaml")
 
 

@@ -46,18 +46,19 @@ class BodyLimit:
         upload = (scope["path"].rstrip("/") in UPLOAD_PATHS
                   and headers.get("content-type", "").lower().startswith("multipart/form-data"))
         limit = self.max_upload if upload else self.max_body
-        what = (f"an upload is limited to {_mib(limit)} in all (setting max_upload_request_mb)" if upload
-                else f"a request body is limited to {_mib(limit)} (setting max_body_kb)")
+        what = (f"一次上传的全部文件合计不能超过 {_mib(limit)}(设置项 max_upload_request_mb):请分批上传或"
+                "请管理员调高上限" if upload
+                else f"请求内容不能超过 {_mib(limit)}(设置项 max_body_kb):请减少内容后重试")
         length = headers.get("content-length")
         if length is not None:
             if not length.strip().isdigit():
-                await _answer(send, 400, "Content-Length is not a number")
+                await _answer(send, 400, "请求头 Content-Length 不是数字")
                 return
             if int(length) > limit:
-                await _answer(send, 413, f"the request body of {_mib(int(length))} is too large: {what}")
+                await _answer(send, 413, f"请求内容 {_mib(int(length))},过大: {what}")
                 return
         if upload and f"{SESSION_COOKIE}=" not in headers.get("cookie", ""):
-            await _answer(send, 401, "未登录或会话已过期: sign in before uploading")
+            await _answer(send, 401, "未登录或会话已过期:请先登录再上传")
             return
         if scope["method"] in ("GET", "HEAD", "OPTIONS") and length is None:
             await self.app(scope, receive, send)
@@ -93,7 +94,7 @@ class BodyLimit:
             if not exceeded:
                 raise
         if exceeded and not started:
-            await _answer(send, 413, f"the request body is too large: {what}")
+            await _answer(send, 413, f"请求内容过大: {what}")
 
 
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 413: "Content Too Large"}

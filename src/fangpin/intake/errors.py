@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fangpin.errors import FangpinError
+from fangpin.labels import DEPARTMENTS, FIELDS, label
 
 
 class ExportError(FangpinError):
@@ -13,9 +14,9 @@ class ExportError(FangpinError):
         self.row = row
         self.field = field
         self.reason = message
-        where = file if row is None else f"{file}, row {row}"
+        where = file if row is None else f"{file},第 {row} 行"
         if field:
-            where += f", field {field}"
+            where += f",字段 {label(FIELDS, field)}"
         super().__init__(f"{where}: {message}")
 
 
@@ -25,9 +26,10 @@ class MissingColumnError(ExportError):
     def __init__(self, *, file: str, department: str, missing: Sequence[tuple[str, str]]) -> None:
         self.department = department
         self.missing = tuple(missing)
-        names = ", ".join(f"{field} (header {header})" for field, header in self.missing)
-        super().__init__(f"the {department} export lacks the required column(s) {names}", file=file,
-                         field=self.missing[0][0] if self.missing else None)
+        names = "、".join(f"「{header}」({field})" for field, header in self.missing)
+        super().__init__(f"{label(DEPARTMENTS, department)}导出文件缺少必需的列 {names}:"
+                         "请导出包含这些列的文件后重新上传",
+                         file=file, field=self.missing[0][0] if self.missing else None)
 
 
 class UnreadableFileError(ExportError):
@@ -39,4 +41,4 @@ class UnrecognisedFileError(ExportError):
 
     def __init__(self, *, file: str, first_rows: Sequence[Sequence[str]] = ()) -> None:
         self.first_rows = tuple(tuple(row) for row in first_rows)
-        super().__init__("no department's header row found", file=file)
+        super().__init__("文件开头几行中没有任何部门导出文件的表头行,已忽略此文件", file=file)

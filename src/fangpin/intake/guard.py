@@ -50,10 +50,11 @@ def check_export(path: Path, limits: FileLimits) -> None:
     try:
         size = path.stat().st_size
     except OSError as error:
-        raise UnreadableFileError(f"cannot be read: {error.strerror or error}", file=path.name) from error
+        raise UnreadableFileError(f"无法读取: {error.strerror or error}", file=path.name) from error
     if size > limits.max_file_bytes:
-        raise FileLimitError(f"{_mib(size)} is over the limit of {_mib(limits.max_file_bytes)} for one file "
-                             "(setting max_drop_file_mb / max_upload_file_mb)", file=path.name)
+        raise FileLimitError(f"文件大小 {_mib(size)},超过单个文件的上限 {_mib(limits.max_file_bytes)}"
+                             "(设置项 max_drop_file_mb / max_upload_file_mb):请拆分文件或请管理员调高上限",
+                             file=path.name)
     if is_xlsx(path):
         _check_xlsx(path, limits)
 
@@ -63,29 +64,31 @@ def _check_xlsx(path: Path, limits: FileLimits) -> None:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
             if len(entries) > limits.xlsx_max_entries:
-                raise FileLimitError(f"{len(entries)} entries in the xlsx archive, over the limit of "
-                                     f"{limits.xlsx_max_entries} (setting xlsx_max_entries)", file=path.name)
+                raise FileLimitError(f"xlsx 压缩包内有 {len(entries)} 个条目,超过上限 {limits.xlsx_max_entries}"
+                                     "(设置项 xlsx_max_entries):请用 Excel 另存为新的工作簿后重新上传",
+                                     file=path.name)
             total = sum(entry.file_size for entry in entries)
             if total > limits.xlsx_max_uncompressed_bytes:
-                raise FileLimitError(f"unpacks to {_mib(total)}, over the limit of "
-                                     f"{_mib(limits.xlsx_max_uncompressed_bytes)} "
-                                     "(setting xlsx_max_uncompressed_mb)", file=path.name)
+                raise FileLimitError(f"解压后共 {_mib(total)},超过上限 {_mib(limits.xlsx_max_uncompressed_bytes)}"
+                                     "(设置项 xlsx_max_uncompressed_mb):请拆分文件或另存为 CSV 后重新上传",
+                                     file=path.name)
             for entry in entries:
                 ratio = entry.file_size / max(entry.compress_size, 1)
                 if entry.file_size >= _RATIO_FLOOR and ratio > limits.xlsx_max_ratio:
-                    raise FileLimitError(f"{entry.filename} expands {ratio:.0f} times ({_mib(entry.file_size)}), "
-                                         f"over the limit of {limits.xlsx_max_ratio} (setting xlsx_max_ratio): "
-                                         "a zip bomb?", file=path.name)
+                    raise FileLimitError(f"{entry.filename} 解压后膨胀 {ratio:.0f} 倍({_mib(entry.file_size)}),"
+                                         f"超过上限 {limits.xlsx_max_ratio} 倍(设置项 xlsx_max_ratio):可能是"
+                                         "压缩炸弹,请确认文件来源", file=path.name)
             for entry in entries:
                 if _SHEET.match(entry.filename):
                     with archive.open(entry) as stream:
                         _check_dimension(path.name, entry.filename, stream.read(_HEAD), limits)
     except zipfile.BadZipFile as error:
-        raise UnreadableFileError(f"cannot be read as an xlsx workbook (not a zip archive: {error})",
-                                  file=path.name) from error
+        raise UnreadableFileError(f"无法作为 xlsx 工作簿读取(不是 zip 压缩包: {error}):请用 Excel 另存为"
+                                  ".xlsx 或 .csv 后重新上传", file=path.name) from error
     except (OSError, RuntimeError, NotImplementedError, EOFError) as error:
         # an encrypted entry, an unsupported compression, a truncated archive
-        raise UnreadableFileError(f"cannot be read as an xlsx workbook: {error}", file=path.name) from error
+        raise UnreadableFileError(f"无法作为 xlsx 工作簿读取: {error}:请用 Excel 另存为 .xlsx 或 .csv 后重新上传",
+                                  file=path.name) from error
 
 
 def _check_dimension(file: str, sheet: str, head: bytes, limits: FileLimits) -> None:
@@ -98,11 +101,12 @@ def _check_dimension(file: str, sheet: str, head: bytes, limits: FileLimits) -> 
     rows = int(last_row)
     ref = f"{last_col.decode()}{rows}"
     if columns > limits.xlsx_max_columns:
-        raise FileLimitError(f"{sheet} reaches cell {ref}: {columns} columns, over the limit of "
-                             f"{limits.xlsx_max_columns} (setting xlsx_max_columns)", file=file)
+        raise FileLimitError(f"{sheet} 用到了单元格 {ref}: 共 {columns} 列,超过上限 {limits.xlsx_max_columns} 列"
+                             f"(设置项 xlsx_max_columns):请删除 {ref} 等远处单元格的内容和格式后另存", file=file)
     if rows * columns > limits.xlsx_max_cells:
-        raise FileLimitError(f"{sheet} reaches cell {ref}: {rows * columns} cells, over the limit of "
-                             f"{limits.xlsx_max_cells} (setting xlsx_max_cells)", file=file)
+        raise FileLimitError(f"{sheet} 用到了单元格 {ref}: 共 {rows * columns} 个单元格,超过上限 "
+                             f"{limits.xlsx_max_cells} 个(设置项 xlsx_max_cells):请删除 {ref} 等远处单元格的内容"
+                             "和格式后另存", file=file)
 
 
 def _column_number(letters: str) -> int:
@@ -113,4 +117,4 @@ def _column_number(letters: str) -> int:
 
 
 def _mib(size: int) -> str:
-    return f"{size / MIB:.1f} MiB" if size >= MIB else f"{size} bytes"
+    return f"{size / MIB:.1f} MiB" if size >= MIB else f"{size} 字节"

@@ -92,8 +92,8 @@ def parse_all(
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.communicate()
-                    raise FileLimitError(f"reading took longer than the limit of {limits.parse_seconds:g} s "
-                                         "(setting parse_seconds)", file=path.name) from None
+                    raise FileLimitError(f"读取用时超过上限 {limits.parse_seconds:g} 秒(设置项 parse_seconds):"
+                                         "请拆分文件或另存为 CSV 后重新上传", file=path.name) from None
                 try:
                     parsed[path] = _collect(path, out, process.returncode, stderr, limits)
                 except UnrecognisedFileError as error:
@@ -123,13 +123,13 @@ def _collect(path: Path, out: Path, returncode: int, stderr: bytes, limits: File
     if returncode != 0:
         text = stderr.decode(errors="replace")
         if returncode < 0 or "memory allocation" in text or "MemoryError" in text:
-            how = (f"killed by signal {signal.Signals(-returncode).name}" if returncode < 0
-                   else f"exit status {returncode}")
-            raise FileLimitError(f"the reader stopped ({how}): the file needs more than the limit of "
-                                 f"{limits.parse_memory_bytes >> 20} MiB of memory (setting parse_memory_mb) "
-                                 "or is malformed", file=path.name)
-        detail = text.strip().splitlines()[-1:] or ["no message"]
-        raise ExportError(f"parsing failed in a worker process: {detail[0]}", file=path.name)
+            how = (f"被信号 {signal.Signals(-returncode).name} 终止" if returncode < 0
+                   else f"退出状态 {returncode}")
+            raise FileLimitError(f"读取进程中止({how}): 此文件需要的内存超过上限 "
+                                 f"{limits.parse_memory_bytes >> 20} MiB(设置项 parse_memory_mb),或文件已损坏:"
+                                 "请拆分文件或另存为 CSV 后重新上传", file=path.name)
+        detail = text.strip().splitlines()[-1:] or ["无详细信息"]
+        raise ExportError(f"读取进程出错: {detail[0]}", file=path.name)
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     return ParsedExport(
         file=meta["file"], department=meta["department"], label=meta["label"], encoding=meta["encoding"],

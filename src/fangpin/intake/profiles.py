@@ -251,7 +251,7 @@ def load_profiles(extra_dir: Path | None = None, *, base_dir: Path | None = None
         try:
             profiles.append(Profile.model_validate(data))
         except ValidationError as error:
-            raise ProfileError(f"source profile {department}: {error}") from error
+            raise ProfileError(f"来源配置(source profile){department} 有误: {error}") from error
     return Profiles(profiles)
 
 
@@ -262,15 +262,15 @@ def _rank(department: str) -> tuple[int, str]:
 
 def _read_dir(directory: Path) -> list[dict[str, Any]]:
     if not directory.is_dir():
-        raise ProfileError(f"{directory}: no such directory of source profiles")
+        raise ProfileError(f"{directory}: 没有这个来源配置文件夹:请检查路径")
     found = []
     for path in sorted(directory.glob("*.yaml")):
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as error:
-            raise ProfileError(f"{path}: not readable YAML: {error}") from error
+            raise ProfileError(f"{path}: 不是可读取的 YAML: {error}") from error
         if not isinstance(data, dict) or not isinstance(data.get("department"), str):
-            raise ProfileError(f"{path}: a source profile needs a department")
+            raise ProfileError(f"{path}: 来源配置须写明 department(部门)")
         found.append(data)
     return found
 
@@ -281,7 +281,8 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     for addition in extra.get("fields") or []:
         spec = by_name.get(addition.get("name"))
         if spec is None:
-            raise ProfileError(f"source profile {base['department']}: no field {addition.get('name')!r} to extend")
+            raise ProfileError(f"来源配置(source profile){base['department']}: 没有可扩展的字段 "
+                              f"{addition.get('name')!r}:请对照内置配置检查字段名")
         spec["headers"] = [*spec["headers"], *(h for h in addition.get("headers") or [] if h not in spec["headers"])]
         if addition.get("values"):
             spec["values"] = {**(spec.get("values") or {}), **addition["values"]}

@@ -147,7 +147,7 @@ def _read_bytes(path: Path, limit: int = -1) -> bytes:
         with path.open("rb") as stream:
             return stream.read(limit)
     except OSError as error:
-        raise UnreadableFileError(f"cannot be read: {error.strerror or error}", file=path.name) from error
+        raise UnreadableFileError(f"无法读取: {error.strerror or error}", file=path.name) from error
 
 
 def _sniff(file: str, data: bytes) -> tuple[str, int]:
@@ -199,7 +199,8 @@ def _csv_head(file: str, data: bytes, start: int, encoding: str, is_header: Head
             if len(records) >= max_header_rows:
                 break
     except (UnicodeDecodeError, csv.Error) as error:
-        raise UnreadableFileError(f"cannot be read as {encoding} CSV: {error}", file=file) from error
+        raise UnreadableFileError(f"无法按 {encoding} 编码读取为 CSV: {error}:请另存为 UTF-8 或 GB18030 编码的"
+                                  "CSV 后重新上传", file=file) from error
     raise UnrecognisedFileError(file=file, first_rows=[values for _, values in records])
 
 
@@ -218,16 +219,29 @@ def _parse_body(file: str, data: bytes, skip_lines: int, offset: int, width: int
         found = _locate_csv_error(data, offset, first_line)
         if found is not None:
             line, reason = found
-            raise UnreadableFileError(f"cannot be read as CSV: a quote (\") that does not open or close a cell "
-                                      f"properly, in the record starting on this line ({reason})",
-                                      file=file, row=line) from error
-        detail = (str(error).strip().splitlines() or ["no detail"])[0]
-        raise UnreadableFileError(f"cannot be read as CSV: {detail}", file=file) from error
+            raise UnreadableFileError(f"无法读取为 CSV: 从这一行开始的记录中有一个引号(\")没有正确地开始或结束"
+                                      f"一个单元格({_csv_reason(reason)}):请在 Excel 中打开此文件、检查这一行后"
+                                      "另存为 CSV", file=file, row=line) from error
+        detail = (str(error).strip().splitlines() or ["无详细信息"])[0]
+        raise UnreadableFileError(f"无法读取为 CSV: {detail}:请在 Excel 中打开此文件检查后另存为 CSV",
+                                  file=file) from error
     rows, dropped = _physical_rows(file, data, offset, frame.height, first_line)
     frame = frame.with_columns(row=rows).select("row", *names)
     if dropped.len():  # a reader that skips empty lines: they are rows all the same (blank ones)
         frame = pl.concat([frame, dropped.to_frame("row")], how="diagonal").sort("row")
     return frame
+
+
+_CSV_REASONS = {
+    "',' expected after '\"'": "引号后应紧跟逗号",
+    "unexpected end of data": "文件在引号内结束",
+    "new-line character seen in unquoted field": "未加引号的单元格中有换行",
+}
+
+
+def _csv_reason(reason: str) -> str:
+    """What Python's csv module says is wrong, in Chinese where it is one of its usual sentences."""
+    return _CSV_REASONS.get(reason.split(" - ")[0], reason)
 
 
 def _locate_csv_error(data: bytes, offset: int, first_line: int) -> tuple[int, str] | None:
@@ -266,14 +280,16 @@ def _physical_rows(file: str, data: bytes, offset: int, height: int,
         return number.filter(starts), none
     if int((starts & ~empty).sum()) == height:
         return number.filter(starts & ~empty), number.filter(empty)
-    raise UnreadableFileError(f"{height} records on {lines} lines cannot be told apart", file=file)
+    raise UnreadableFileError(f"{lines} 行中的 {height} 条记录无法区分开(引号或换行有误):请在 Excel 中打开"
+                              "此文件检查后另存为 CSV", file=file)
 
 
 def _gb18030_to_utf8(file: str, body: memoryview) -> bytes:
     try:
         return str(body, "gb18030").encode("utf-8")
     except UnicodeDecodeError as error:
-        raise UnreadableFileError(f"neither UTF-8 nor GBK/GB18030 text (byte {error.start})", file=file) from error
+        raise UnreadableFileError(f"既不是 UTF-8 也不是 GBK/GB18030 编码的文本(第 {error.start} 字节):请另存为"
+                                  "UTF-8 或 GB18030 编码的 CSV 后重新上传", file=file) from error
 
 
 # --- xlsx --------------------------------------------------------------------------------------------------
@@ -306,9 +322,10 @@ def _load_sheet(path: Path, sheet: str | None, n_rows: int | None = None) -> pl.
             drop_empty_cols=False, raise_if_empty=False, **where,  # type: ignore[call-overload]
         )
     except Exception as error:  # calamine raises its own exception types, and ValueError for a missing sheet
-        raise UnreadableFileError(f"cannot be read as an xlsx workbook: {error}", file=path.name) from error
+        raise UnreadableFileError(f"无法作为 xlsx 工作簿读取: {error}:请用 Excel 另存为 .xlsx 或 .csv 后重新上传",
+                                  file=path.name) from error
     if not isinstance(table, pl.DataFrame):
-        raise UnreadableFileError("sheet not found", file=path.name)
+        raise UnreadableFileError("找不到工作表:请确认工作簿中有数据所在的工作表", file=path.name)
     return table.select(pl.all().cast(pl.String))
 
 

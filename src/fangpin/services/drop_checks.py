@@ -20,6 +20,7 @@ from fangpin.errors import FangpinError
 from fangpin.intake.errors import UnrecognisedFileError
 from fangpin.intake.parse import ParsedExport
 from fangpin.intake.profiles import Profiles
+from fangpin.labels import FIELDS, label
 
 REGISTER = "register"
 
@@ -44,14 +45,15 @@ def require_register(drop: Path, parsed: list[ParsedExport], unrecognised: list[
                 best = (len(match.columns), error.file, list(dict.fromkeys(lacking)))
     if best is not None:
         _, file, lacking = best
-        fields = ", ".join(f"{name} (header {' or '.join(profile.field(name).headers)})" for name in lacking)
-        raise DropError(f"{file}, field {lacking[0] if lacking else 'household_id'}: looks like the household "
-                        f"register ({profile.label}) but lacks the column(s) {fields}; without the register "
-                        "no household can be screened")
+        field = lacking[0] if lacking else "household_id"
+        fields = "、".join(f"{label(FIELDS, name)}({name},表头写作「{'」或「'.join(profile.field(name).headers)}」)"
+                          for name in lacking)
+        raise DropError(f"{file},字段 {label(FIELDS, field)}: 看起来是{profile.label},但缺少列 {fields};"
+                        "没有防贫对象底册就无法筛查任何农户:请导出包含这些列的底册后重新上传")
     headers = "、".join(profile.field(name).canonical_header for name in ("household_id", "head_id", "members"))
-    others = f" (not recognised: {', '.join(e.file for e in unrecognised)})" if unrecognised else ""
-    raise DropError(f"{drop}: no household register ({profile.label}, with the columns {headers}) among the "
-                    f"drop's files{others}; without it no household can be screened")
+    others = f"(无法识别的文件:{'、'.join(e.file for e in unrecognised)})" if unrecognised else ""
+    raise DropError(f"{drop}: 数据包的文件中没有{profile.label}(含 {headers} 等列){others};没有底册就无法筛查"
+                    f"任何农户:请上传包含{profile.label}的文件夹")
 
 
 def check_county(parsed: list[ParsedExport], county: str) -> None:
@@ -72,10 +74,9 @@ def check_county(parsed: list[ParsedExport], county: str) -> None:
             for value in item.rows[name].cast(pl.String).drop_nulls().head(10_000).to_list()
             if value[:len(county)].isdigit() and len(value) >= len(county)
         )
-        hint = f"; they start with {prefixes.most_common(1)[0][0]}" if prefixes else ""
-        raise DropError(f"{item.file}, field household_id: no household carries the county code {county} "
-                        f"(no household number or head's ID number of its {item.rows.height} rows starts "
-                        f"with it{hint}): check --county")
+        hint = f";这些号码以 {prefixes.most_common(1)[0][0]} 开头" if prefixes else ""
+        raise DropError(f"{item.file},字段 {label(FIELDS, 'household_id')}: 没有任何农户属于县(区)代码 {county}"
+                        f"(共 {item.rows.height} 行,户编号和户主身份证号都不以它开头{hint}):请检查县(区)代码(--county)")
 
 
 _YEAR = re.compile(r"(?:19|20)\d\d")
@@ -95,11 +96,11 @@ def check_year(run: dict[str, Any], year: int, rejections: pl.DataFrame, profile
     if elsewhere and not used:
         years = Counter(found for value in outside["value"].drop_nulls().head(10_000).to_list()
                         if (found := _first_year(str(value))))
-        where = ", ".join(file for file, _, count in per_file if count)
-        hint = f"; they fall in {', '.join(y for y, _ in years.most_common(3))}" if years else ""
-        raise DropError(f"{where}, field date: every one of the drop's {elsewhere} events is dated outside the "
-                        f"policy year {year}{hint}: check --year")
-    return [f"{file}, field date: all {count} events are dated outside the policy year {year}"
+        where = "、".join(file for file, _, count in per_file if count)
+        hint = f";它们在 {'、'.join(y for y, _ in years.most_common(3))} 年" if years else ""
+        raise DropError(f"{where},字段 {label(FIELDS, 'date')}: 数据包的全部 {elsewhere} 条事件都不在政策年度 "
+                        f"{year} 内{hint}:请检查政策年度(--year)")
+    return [f"{file},字段 {label(FIELDS, 'date')}: 全部 {count} 条事件都不在政策年度 {year} 内,此文件的事件均未计入"
             for file, used_here, count in per_file if count and not used_here]
 
 

@@ -58,11 +58,11 @@ def _read_parquet(data: bytes) -> pl.DataFrame:
 def rebuild_run(database_url: str, run_id: str, out_dir: Path) -> Rebuilt:
     """Write the run's result files into ``out_dir`` (new, or empty): all at once, or none."""
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise RebuildError(f"{out_dir}: the output folder exists and is not empty")
+        raise RebuildError(f"{out_dir}: 输出文件夹已存在且不是空的:请换一个输出文件夹,或先清空它")
     with session_scope(database_url) as session:
         run = session.get(Run, run_id)
         if run is None:
-            raise RebuildError(f"no run {run_id!r} in this database (`fangpin runs` lists them)")
+            raise RebuildError(f"数据库中没有运行 {run_id!r}:请用 `fangpin runs` 查看已有的运行编号")
         stored = session.get(RunResults, run_id)
         columns = [DecisionRecord.__table__.c[name] for name in _COLUMNS]
         rows = session.execute(select(*columns).where(DecisionRecord.run_id == run_id)

@@ -129,14 +129,14 @@ def file_limits(settings: Settings | None = None, *, max_file_mb: int | None = N
 
 def drop_files(drop: Path) -> list[Path]:
     if drop.is_file():
-        raise DropError(f"{drop}: a file, where the drop's folder is expected: give the folder that holds "
-                        f"the department exports (here: {drop.parent})")
+        raise DropError(f"{drop}: 这是一个文件,这里需要的是数据包的文件夹:请给出存放各部门导出文件的文件夹"
+                        f"(此处为 {drop.parent})")
     if not drop.is_dir():
-        raise DropError(f"{drop}: no such folder")
+        raise DropError(f"{drop}: 没有这个文件夹:请检查路径")
     files = sorted(path for path in drop.iterdir()
                    if path.is_file() and path.suffix.lower() in (".csv", ".xlsx") and not path.name.startswith("~$"))
     if not files:
-        raise DropError(f"{drop}: no .csv or .xlsx files directly in this folder")
+        raise DropError(f"{drop}: 文件夹里(不含子文件夹)没有 .csv 或 .xlsx 文件:请把各部门的导出文件直接放在此文件夹中")
     return files
 
 
@@ -265,8 +265,8 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
         # The run is stored: whatever happens to the workbook, the files written so far are kept.
         failure = _finish_workbook(report, staging)
         if failure:
-            warnings.append(f"{failure}; the run is stored and its other files are written: write the workbook "
-                            f"again with `fangpin report --run {run_id}`")
+            warnings.append(f"{failure};本次运行已保存,其他结果文件已写出:请用 `fangpin report --run {run_id}` "
+                            "重新生成工作簿")
         clock.lap("report")
     run["seconds"] = clock.seconds
     run["cpu_seconds"] = clock.cpu_seconds
@@ -355,15 +355,15 @@ def _finish_workbook(process: subprocess.Popen[bytes], staging: Path) -> str | N
     if process.returncode == 0:
         return None
     (staging / "report.xlsx").unlink(missing_ok=True)
-    detail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {process.returncode}"]
-    return f"writing report.xlsx failed: {detail[0]}"
+    detail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"退出状态 {process.returncode}"]
+    return f"写出 report.xlsx 失败: {detail[0]}"
 
 
 @contextmanager
 def staged(out_dir: Path, tag: str | None = None) -> Iterator[Path]:
     """Write into a hidden sibling folder; move it into place only if everything inside succeeded."""
     if out_dir.exists() and any(out_dir.iterdir()):
-        raise DropError(f"{out_dir}: the output folder exists and is not empty")
+        raise DropError(f"{out_dir}: 输出文件夹已存在且不是空的:请换一个输出文件夹,或先清空它")
     staging = out_dir.parent / f".{out_dir.name}{tag or '.partial-' + uuid.uuid4().hex[:6]}"
     private_dir(staging)  # owner-only, and any folder made for it: the files hold names and ID numbers
     try:
@@ -401,7 +401,7 @@ def _run_summary(
     for name in unrecognised:
         inputs.append({"file": name, "sha256": hashes[name], "department": None, "encoding": None,
                        "header_row": None, "rows_read": 0, "used": 0, "rejected": 0, "skipped": 0, "by_reason": {},
-                       "unknown_columns": [], "note": "looks like no department's export: ignored"})
+                       "unknown_columns": [], "note": "不像任何部门的导出文件:已忽略"})
     totals_fen = {cause: int(decisions[cause].sum() or 0) for cause in (*pack.cause_ids, "payout", "fee")}
     outcomes = dict(sorted(decisions.group_by("outcome").len().iter_rows())) if decisions.height else {}
     return {

@@ -39,6 +39,7 @@ from fangpin.config import get_settings
 from fangpin.db.chained import append_one
 from fangpin.db.claims_models import User
 from fangpin.db.models import ConsoleSession
+from fangpin.labels import ROLES as LABELS_ROLES
 from fangpin.privacy import parse_scope
 from fangpin.services import logins
 
@@ -73,16 +74,18 @@ def add_user(session: Session, name: str, role: str, county: str, *, at: dt.date
     try:
         scope = "/".join(part for part in parse_scope(scope) or () if part) or None
     except ValueError as exc:
-        raise InvalidRequest(f"scope: {exc}", field="scope") from None
+        raise InvalidRequest(f"范围(scope): {exc}", field="scope") from None
     name = name.strip()
     if not 1 <= len(name) <= 100:
-        raise InvalidRequest("name: between 1 and 100 characters", field="name")
+        raise InvalidRequest("用户名(name): 应为 1 到 100 个字符", field="name")
     if role not in ROLES:
-        raise InvalidRequest(f"role: {role!r} is not one of {', '.join(ROLES)}", field="role")
+        raise InvalidRequest(f"角色(role): {role!r} 不是可用的角色,请从 "
+                             f"{'、'.join(f'{code}({LABELS_ROLES.get(code, code)})' for code in ROLES)} 中选择",
+                             field="role")
     if not re.fullmatch(r"\d{6}", county):
-        raise InvalidRequest(f"county: {county!r} is not a six-digit county code", field="county")
+        raise InvalidRequest(f"县(区)代码(county): {county!r} 不是六位数字的县(区)代码,如 130434", field="county")
     if session.scalar(select(User.id).where(User.name == name)) is not None:
-        raise Conflict(f"a user named {name!r} exists already")
+        raise Conflict(f"已有名为 {name!r} 的用户:请换一个用户名")
     now = _now(at)
     token = secrets.token_urlsafe(32)
     try:  # chained per county: who the user is, their role and scope (db.chained)
@@ -90,7 +93,7 @@ def add_user(session: Session, name: str, role: str, county: str, *, at: dt.date
                                            "token_hash": token_hash(token), "created_at": now,
                                            "expires_at": now + _lifetime(days)})
     except IntegrityError:
-        raise Conflict(f"a user named {name!r} exists already") from None
+        raise Conflict(f"已有名为 {name!r} 的用户:请换一个用户名") from None
     return token
 
 
@@ -138,7 +141,7 @@ def list_users(session: Session, *, at: dt.datetime | None = None) -> list[UserV
 def _named(session: Session, name: str) -> User:
     user = session.scalars(select(User).where(User.name == name.strip())).first()
     if user is None:
-        raise NotFound(f"no user named {name.strip()!r} (fangpin users list shows them)")
+        raise NotFound(f"没有名为 {name.strip()!r} 的用户(fangpin users list 列出全部用户)")
     return user
 
 
@@ -248,9 +251,9 @@ def remembered(session: Session, token: str | None, at: dt.datetime | None = Non
 
 
 _REFUSED = {
-    "unknown_token": "the bearer token belongs to no user (a rotated token is refused at once)",
-    "disabled": "the bearer token's user is disabled (fangpin users enable)",
-    "expired": "the bearer token has expired (fangpin users rotate issues a new one)",
+    "unknown_token": "令牌不属于任何用户(换发后旧令牌立即失效):请使用最新的令牌",
+    "disabled": "令牌所属的用户已被停用:请管理员用 fangpin users enable 重新启用",
+    "expired": "令牌已过期:请管理员用 fangpin users rotate 换发新令牌",
 }
 
 
@@ -268,7 +271,7 @@ def authenticate(session: Session, token: str | None, *, at: dt.datetime | None 
     transaction of its own), a refused token is recorded as a failed attempt from ``address``, and an address
     with too many recent failures is answered 429 (``TooManyAttempts``) instead."""
     if not token:
-        raise Unauthenticated("send a bearer token: Authorization: Bearer <token> (fangpin users add)")
+        raise Unauthenticated("请求未带令牌:请在请求头中写 Authorization: Bearer <令牌>(令牌由 fangpin users add 发放)")
     now = _now(at)
     key = _key(session, token)
     actor = TOKENS.get(key, now)
@@ -293,8 +296,9 @@ def _refuse_api(session: Session, sessions: Callable[[], Session], user: User | 
     logins.record_apart(sessions, logins.Attempt(at=now, channel="api", name=None if user is None else user.name,
                                                  address=address, outcome=outcome, reason=reason))
     if until is not None:
-        raise TooManyAttempts(f"too many refused tokens from {address}: try again after "
-                              f"{until:%Y-%m-%d %H:%M} UTC", until=until)
+        raise TooManyAttempts(f"来自 {address} 的无效令牌过多:请于 "
+                              f"{until.astimezone(dt.timezone(dt.timedelta(hours=8))):%Y-%m-%d %H:%M}(北京时间)后再试",
+                              until=until)
 
 
 @dataclass(frozen=True)
@@ -309,11 +313,10 @@ class SignIn:
 
 
 _SIGN_IN_REFUSED = {
-    "unknown_user": "用户名或令牌不正确 / Wrong user name or token",
-    "wrong_token": "用户名或令牌不正确 / Wrong user name or token",
-    "disabled": "该用户已被停用,请联系管理员 / This user is disabled; ask the administrator",
-    "expired": "令牌已过期,请管理员用 fangpin users rotate 换发新令牌 / The token has expired; ask the "
-               "administrator for a new one (fangpin users rotate)",
+    "unknown_user": "用户名或令牌不正确:请核对后重新输入",
+    "wrong_token": "用户名或令牌不正确:请核对后重新输入",
+    "disabled": "该用户已被停用:请联系管理员",
+    "expired": "令牌已过期:请管理员用 fangpin users rotate 换发新令牌",
 }
 
 
@@ -329,8 +332,7 @@ def sign_in(session: Session, name: str, token: str, *, address: str | None, at:
         logins.record(session, logins.Attempt(at=now, channel="console", name=name or None, address=address,
                                               outcome="locked"))
         local = until.astimezone(dt.timezone(dt.timedelta(hours=8)))
-        return SignIn(None, f"登录失败次数过多,请于 {local:%H:%M}(北京时间)后再试 / Too many failed sign-ins: "
-                            f"try again after {until:%H:%M} UTC", until)
+        return SignIn(None, f"登录失败次数过多,请于 {local:%H:%M}(北京时间)后再试", until)
     user = session.scalars(select(User).where(User.name == name)).first() if name else None
     if user is None:
         reason: str | None = "unknown_user"

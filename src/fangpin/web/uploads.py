@@ -18,7 +18,8 @@ class UploadTooLarge(Exception):
     def __init__(self, file: str, limit: int) -> None:
         self.file = file
         self.limit = limit
-        super().__init__(f"{file}: over the limit of {limit >> 20} MiB for one file (setting max_upload_file_mb)")
+        super().__init__(f"{file}: 超过单个文件的上限 {limit >> 20} MiB(设置项 max_upload_file_mb):"
+                         "请拆分文件或请管理员调高上限")
 
 
 class _CappedParser(MultiPartParser):
