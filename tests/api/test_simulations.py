@@ -150,13 +150,13 @@ def test_a_draft_uploaded_is_simulated_and_never_decides(api: Api, run_id: str, 
 @pytest.mark.parametrize(("data", "says"), [
     (draft_zip("12.345"), "parameters.yaml"),  # a value not in fen: the file and the key
     (zipped({"pack.yaml": DRAFT_META.replace("handan-2019", "../../etc")}), "extends"),
-    (zipped({"pack.yaml": DRAFT_META, "../evil.yaml": "x: 1"}, folder=""), "outside"),
-    (zipped({"pack.yaml": DRAFT_META, "run.sh": "echo"}), "only"),
+    (zipped({"pack.yaml": DRAFT_META, "../evil.yaml": "x: 1"}, folder=""), "规则包文件夹之外"),
+    (zipped({"pack.yaml": DRAFT_META, "run.sh": "echo"}), "只能有"),
     (zipped({"parameters.yaml": "{}"}), "pack.yaml"),
-    (zipped({"pack.yaml": DRAFT_META, "parameters.yaml": "a: &x [1, 2]\nb: [*x, *x]\n"}), "aliases"),
-    (zipped({"pack.yaml": DRAFT_META, "parameters.yaml": "a: [1, 2\n"}), "not readable YAML"),
-    (b"not a zip", "not a zip"),
-    (b"PK" + b"\0" * 1_000_001, "more than"),
+    (zipped({"pack.yaml": DRAFT_META, "parameters.yaml": "a: &x [1, 2]\nb: [*x, *x]\n"}), "别名"),
+    (zipped({"pack.yaml": DRAFT_META, "parameters.yaml": "a: [1, 2\n"}), "无法按 YAML 读取"),
+    (b"not a zip", "不是 zip 压缩文件"),
+    (b"PK" + b"\0" * 1_000_001, "超过规则包草案上限"),
 ])
 def test_a_bad_draft_is_422_saying_what_is_wrong(api: Api, data: bytes, says: str) -> None:
     response = _upload(api, data)

@@ -63,46 +63,47 @@ def _bad(message: str) -> InvalidRequest:
 def _members(data: bytes) -> dict[str, bytes]:
     """The zip's files by their path inside the pack folder (a single top folder is taken off)."""
     if len(data) > MAX_ZIP_BYTES:
-        raise _bad(f"the zip is {len(data)} bytes, more than the {MAX_ZIP_BYTES} a draft pack may be")
+        raise _bad(f"压缩文件有 {len(data):,} 字节,超过规则包草案上限 {MAX_ZIP_BYTES:,} 字节:请只压缩规则包文件夹")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = [info for info in archive.infolist() if not info.is_dir()]
     except (zipfile.BadZipFile, ValueError) as exc:
-        raise _bad(f"not a zip file ({exc})") from None
+        raise _bad(f"不是 zip 压缩文件({exc}):请把规则包文件夹压缩为 .zip 后上传") from None
     if len(infos) > MAX_FILES:
-        raise _bad(f"{len(infos)} files in the zip, more than {MAX_FILES}")
+        raise _bad(f"压缩文件内有 {len(infos)} 个文件,超过上限 {MAX_FILES} 个:"
+                   "规则包只需 pack.yaml、parameters.yaml 和 rules.yaml")
     files: dict[str, bytes] = {}
     total = 0
     for info in infos:
         name = PurePosixPath(info.filename.replace("\\", "/"))
         if name.is_absolute() or ".." in name.parts or any(part.startswith(".") for part in name.parts):
-            raise _bad(f"{info.filename}: a name outside the pack folder or hidden")
+            raise _bad(f"{info.filename}:文件名指向规则包文件夹之外或为隐藏文件,不允许")
         if (info.external_attr >> 16) & 0o170000 == 0o120000:
-            raise _bad(f"{info.filename}: a symbolic link")
+            raise _bad(f"{info.filename}:是符号链接,不允许")
         if name.parts[0] == "__MACOSX":
             continue
         if info.file_size > MAX_FILE_BYTES:
-            raise _bad(f"{info.filename}: {info.file_size} bytes unpacked, more than {MAX_FILE_BYTES}")
+            raise _bad(f"{info.filename}:解压后 {info.file_size:,} 字节,超过单个文件上限 {MAX_FILE_BYTES:,} 字节")
         with archive.open(info) as handle:
             content = handle.read(MAX_FILE_BYTES + 1)
         total += len(content)
         if len(content) > MAX_FILE_BYTES or total > MAX_TOTAL_BYTES:
-            raise _bad(f"{info.filename}: the pack unpacks to more than {MAX_TOTAL_BYTES} bytes")
+            raise _bad(f"{info.filename}:规则包解压后超过 {MAX_TOTAL_BYTES:,} 字节")
         if name.suffix not in SUFFIXES:
-            raise _bad(f"{info.filename}: only {', '.join(SUFFIXES)} files belong in a pack")
+            raise _bad(f"{info.filename}:规则包中只能有 {'、'.join(SUFFIXES)} 文件")
         if len(name.parts) > MAX_DEPTH or len(str(name)) > MAX_NAME:
-            raise _bad(f"{info.filename[:MAX_NAME]}: a name more than {MAX_DEPTH} folders deep or {MAX_NAME} long")
+            raise _bad(f"{info.filename[:MAX_NAME]}:文件夹层级超过 {MAX_DEPTH} 层或文件名长于 {MAX_NAME} 个字符")
         if name.suffix != ".md":
             _plain_yaml(str(name), content)
         files[str(name)] = content
     if not files:
-        raise _bad("the zip holds no files")
+        raise _bad("压缩文件里没有文件")
     tops = {PurePosixPath(name).parts[0] for name in files}
     if "pack.yaml" not in files and len(tops) == 1 and all(len(PurePosixPath(n).parts) > 1 for n in files):
         top = tops.pop()
         files = {str(PurePosixPath(name).relative_to(top)): content for name, content in files.items()}
     if "pack.yaml" not in files:
-        raise _bad("no pack.yaml at the top of the zip (or of its one folder)")
+        raise _bad("压缩文件顶层(或其唯一的文件夹中)没有 pack.yaml:请压缩规则包文件夹本身")
     return files
 
 
@@ -112,23 +113,23 @@ def _plain_yaml(name: str, content: bytes) -> None:
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
-        raise _bad(f"{name}: not UTF-8 text") from None
+        raise _bad(f"{name}:不是 UTF-8 编码的文本,请以 UTF-8 保存") from None
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent):
-                raise _bad(f"{name}: YAML aliases (*name) are not allowed in a draft pack")
+                raise _bad(f"{name}:规则包草案中不允许使用 YAML 别名(*name)")
     except yaml.YAMLError as exc:
-        raise _bad(f"{name}: not readable YAML ({str(exc).splitlines()[0]})") from None
+        raise _bad(f"{name}:无法按 YAML 读取({str(exc).splitlines()[0]})") from None
 
 
 def _extends(files: dict[str, bytes]) -> None:
     try:
         meta = load_yaml(files["pack.yaml"].decode("utf-8"))
     except Exception as exc:  # the pack's own validation reports it with its key when loaded
-        raise _bad(f"pack.yaml: not readable YAML ({exc})") from None
+        raise _bad(f"pack.yaml:无法按 YAML 读取({exc})") from None
     extends = meta.get("extends") if isinstance(meta, dict) else None
     if isinstance(extends, str) and ("/" in extends or "\\" in extends or extends.startswith(".")):
-        raise _bad(f"pack.yaml: extends {extends!r}: a draft extends a shipped pack by its id, not a folder")
+        raise _bad(f"pack.yaml:extends {extends!r}:草案只能以编号继承已发布的规则包,不能指向文件夹")
 
 
 def store_draft(data: bytes, root: Path, uploaded_by: str, now: dt.datetime | None = None) -> Draft:
@@ -167,7 +168,7 @@ def store_draft(data: bytes, root: Path, uploaded_by: str, now: dt.datetime | No
             encoding="utf-8")
         stored = load_pack(partial)
         if stored.hash != pack.hash:  # pragma: no cover - the resolved files are the pack
-            raise _bad(f"the stored draft hashes to {stored.hash[:12]}, not {pack.hash[:12]}")
+            raise _bad(f"保存的草案哈希为 {stored.hash[:12]},不是 {pack.hash[:12]}:草案已被改动")
         shutil.rmtree(target, ignore_errors=True)
         partial.rename(target)
     return draft_of(target)
@@ -197,12 +198,12 @@ def pack_to_simulate(reference: str, root: Path) -> tuple[Path, bool]:
     if HASH.match(reference):
         folder = root / reference
         if not (folder / DRAFT_MARKER).is_file():
-            raise _bad(f"no draft pack {reference[:12]} is stored")
+            raise _bad(f"没有保存编号为 {reference[:12]} 的规则包草案")
         return folder, True
     for pack in available_packs():
         if pack.id == reference:
             return pack.directory, False
-    raise _bad(f"no shipped pack {reference!r} and no draft of that hash")
+    raise _bad(f"没有名为 {reference!r} 的已发布规则包,也没有此哈希的草案")
 
 
 def draft_from_changes(base: str, changes: dict[str, str], root: Path, uploaded_by: str, *, title: str = "",
@@ -211,7 +212,7 @@ def draft_from_changes(base: str, changes: dict[str, str], root: Path, uploaded_
     (the console's form): written as a pack folder, then stored as any uploaded draft."""
     pack = next((item for item in available_packs() if item.id == base), None)
     if pack is None:
-        raise _bad(f"no shipped pack {base!r}")
+        raise _bad(f"没有名为 {base!r} 的已发布规则包")
     if not changes:
         raise InvalidRequest("参数:请至少修改规则包的一个参数", field="parameters")
     entries: dict[str, Any] = {}

@@ -14,6 +14,8 @@ from fangpin.api.errors import PROBLEM_RESPONSES
 from fangpin.api.schemas import SIMULATION_IN, DraftOut, SimulationJobOut, SimulationOut, body
 from fangpin.claims import FUND_KEEPERS, InvalidRequest, NotAllowed, NotFound
 from fangpin.config import get_settings
+from fangpin.labels import ROLES as ROLE_NAMES
+from fangpin.labels import label
 from fangpin.services import drafts, jobs
 from fangpin.services.simulate import SIMULATORS, check_request, simulate
 
@@ -73,7 +75,7 @@ def get_simulation_job(request: Request, session: SessionDep, actor: ActorDep,
     """A queued simulation (office, auditor of its county): its state and stages; the impact report once it is
     ``done``; why it failed, if it did (the worker's message, in Chinese)."""
     if actor.role not in SIMULATORS:
-        raise NotAllowed(f"a user with role {actor.role} may not simulate packs (the office and auditors do)")
+        raise NotAllowed(f"{label(ROLE_NAMES, actor.role)}不能模拟测算规则包(由防贫办或审计测算)")
     url = _url(session)
     job = jobs.get(url, job_id)
     if job is None or job["kind"] != "simulate" or job["county"] != actor.county:
@@ -90,17 +92,17 @@ def get_simulation_job(request: Request, session: SessionDep, actor: ActorDep,
 async def post_draft(request: Request, actor: ActorDep, now: ClockDep) -> Response:
     """Store a draft pack (the office): validated like any pack, stored by its hash, never used to pay."""
     if actor.role not in FUND_KEEPERS:
-        raise NotAllowed(f"a user with role {actor.role} may not upload draft packs (the office does)")
+        raise NotAllowed(f"{label(ROLE_NAMES, actor.role)}不能上传规则包草案(由防贫办上传)")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > drafts.MAX_ZIP_BYTES:
-        raise InvalidRequest(f"pack: the zip is {declared} bytes, more than the {drafts.MAX_ZIP_BYTES} a draft pack "
-                             "may be", field="pack")
+        raise InvalidRequest(f"pack: 压缩文件有 {int(declared):,} 字节,"
+                             f"超过规则包草案上限 {drafts.MAX_ZIP_BYTES:,} 字节",
+                             field="pack")
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
         if len(data) > drafts.MAX_ZIP_BYTES:
-            raise InvalidRequest(f"pack: the zip is more than the {drafts.MAX_ZIP_BYTES} bytes a draft pack may be",
-                                 field="pack")
+            raise InvalidRequest(f"pack: 压缩文件超过规则包草案上限 {drafts.MAX_ZIP_BYTES:,} 字节", field="pack")
     draft = drafts.store_draft(bytes(data), drafts_dir(request), actor.name, now)
     return answer(_draft_json(draft), 201)
 
