@@ -153,8 +153,8 @@ def test_a_yaml_syntax_error_names_the_file_and_the_line(tmp_path: Path) -> None
     result = runner.invoke(app, ["check", str(bad)])
 
     assert result.exit_code == 2
-    assert f"{bad}: line " in result.stderr and "<unicode string>" not in result.stderr
-    reported = int(result.stderr.split(f"{bad}: line ")[1].split(",")[0])
+    assert f"{bad}: 第 " in result.stderr and "<unicode string>" not in result.stderr
+    reported = int(result.stderr.split(f"{bad}: 第 ")[1].split(" 行")[0])
     assert line <= reported <= line + 1  # the flow sequence opened here runs into the next key
 
 
