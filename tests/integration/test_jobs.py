@@ -192,17 +192,22 @@ def test_a_worker_killed_mid_run_leaves_a_failed_job_no_run_and_no_files(databas
     assert [path.name for path in runs_dir.iterdir()] == [done["run_id"]]
 
 
+def _owned_by_a_dead_process(database_url: str, job_id: str) -> None:
+    """Make the job's owner a process of this host that has exited (a worker killed mid-job)."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    with session_scope(database_url) as session:
+        session.execute(update(JobRecord).where(JobRecord.id == job_id)
+                        .values(owner=f"{socket.gethostname()}:{int(dead.stdout)}"))
+
+
 def test_a_job_whose_worker_is_gone_reads_as_failed(database_url: str, tmp_path: Path) -> None:
     """The console asks about a job whose worker died (no worker restarted yet): the job is failed then and
     there, so its progress stream ends, and its upload is removed."""
     job = _enqueue(database_url, tmp_path)
     claimed = jobs.claim(database_url, "some-host-that-is-not-this-one:1")
     assert claimed is not None
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
-                          check=True)
-    with session_scope(database_url) as session:
-        session.execute(update(JobRecord).where(JobRecord.id == job["id"])
-                        .values(owner=f"{socket.gethostname()}:{int(dead.stdout)}"))
+    _owned_by_a_dead_process(database_url, job["id"])
     seen = jobs.get(database_url, job["id"])
     assert seen is not None and seen["state"] == "failed"
     assert not Path(claimed.drop_dir).exists()
@@ -249,11 +254,7 @@ def test_a_simulation_job_whose_worker_is_gone_reads_as_failed_in_chinese(databa
     claimed = jobs.claim(database_url, "some-host-that-is-not-this-one:1")
     assert claimed is not None and claimed.id == simulation["id"] and claimed.kind == "simulate"
     assert jobs.claim(database_url, "another-worker") is None  # one job of a county at a time, whatever its kind
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
-                          check=True)
-    with session_scope(database_url) as session:
-        session.execute(update(JobRecord).where(JobRecord.id == simulation["id"])
-                        .values(owner=f"{socket.gethostname()}:{int(dead.stdout)}"))
+    _owned_by_a_dead_process(database_url, simulation["id"])
 
     seen = jobs.get(database_url, simulation["id"])
 
