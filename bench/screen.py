@@ -42,17 +42,47 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path("/tmp/fangpin-bench")
 
 CHILD = """
-import json, resource, sys, time
+import json, os, resource, sys, threading, time
 from pathlib import Path
 from fangpin.services.screening import ScreenRequest, screen
 drop, db, out, year, pack = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+PAGE = os.sysconf("SC_PAGE_SIZE")
+def tree_rss(pid):  # resident bytes of a process and all its descendants (parse workers, the workbook's process)
+    total = 0
+    try:
+        total += int(open(f"/proc/{pid}/statm").read().split()[1]) * PAGE
+        for task in os.listdir(f"/proc/{pid}/task"):
+            for child in open(f"/proc/{pid}/task/{task}/children").read().split():
+                total += tree_rss(int(child))
+    except (OSError, ValueError):
+        pass
+    return total
+stage, peaks, done = ["start"], {}, threading.Event()
+def sample():
+    while not done.wait(0.05):
+        rss = tree_rss(os.getpid())
+        peaks[stage[0]] = max(peaks.get(stage[0], 0), rss)
+def progress(name, done_, total):
+    # a stage reports its progress while it runs, and its name once more as it ends: the samples after that
+    # belong to the stage after it
+    stage[0] = name if done_ < total else "after:" + name
+threading.Thread(target=sample, daemon=True).start()
 start = time.perf_counter()
 result = screen(ScreenRequest(drop=drop, year=year, county="130434", database_url=db, out_dir=out,
-                              pack_dir=Path(pack) if pack else None))
+                              pack_dir=Path(pack) if pack else None), progress)
 wall = time.perf_counter() - start
+done.set()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"wall": wall, "peak": peak, "seconds": result.run["seconds"], "cpu": result.run["cpu_seconds"],
-                  "rows": result.run["rows"],
+stages = list(result.run["seconds"])
+after = {}
+for name, rss in peaks.items():
+    if name.startswith("after:"):
+        ended = name[len("after:"):]
+        name = stages[stages.index(ended) + 1] if ended in stages and stages.index(ended) + 1 < len(stages) else "end"
+    after[name] = max(after.get(name, 0), rss)
+after = {name: after[name] for name in ["start", *stages, "end"] if name in after}
+print(json.dumps({"wall": wall, "peak": peak, "peak_tree": max(peaks.values(), default=0), "stage_peaks": after,
+                  "seconds": result.run["seconds"], "cpu": result.run["cpu_seconds"], "rows": result.run["rows"],
                   "households": result.run["totals"]["households"], "payout": result.run["totals"]["payout"]}))
 """
 
@@ -153,11 +183,15 @@ def against_reference(ours: list[dict], references: list[dict]) -> None:
 def report(figures: dict) -> None:
     rows = figures["rows"]["read"]
     print(f"  wall {figures['wall']:.1f} s, {rows:,} rows read ({rows / figures['wall']:,.0f} rows/s), "
-          f"peak memory {figures['peak'] / 2**30:.2f} GiB, {figures['households']:,} households decided, "
+          f"peak memory {figures['peak'] / 2**30:.2f} GiB (with its worker processes "
+          f"{figures.get('peak_tree', 0) / 2**30:.2f} GiB), {figures['households']:,} households decided, "
           f"payout {figures['payout']}")
     print("  stages (wall / cpu s): " + ", ".join(f"{stage} {seconds:.1f}/{figures['cpu'][stage]:.1f}"
                                              for stage, seconds in figures["seconds"].items()))
     print(f"  cpu {sum(figures['cpu'].values()):.1f} s in all (2 cores: wall can approach half of it)")
+    if figures.get("stage_peaks"):
+        print("  peak memory by stage, with workers (GiB): " + ", ".join(
+            f"{stage} {rss / 2**30:.2f}" for stage, rss in figures["stage_peaks"].items()))
 
 
 def compare(
@@ -174,7 +208,8 @@ def compare(
     for name, runs in (("this checkout", ours), (f"against {against}", theirs)):
         print(f"  {name}: wall " + ", ".join(f"{r['wall']:.1f}" for r in runs)
               + " s; cpu " + ", ".join(f"{sum(r['cpu'].values()):.1f}" for r in runs)
-              + f" s; peak {max(r['peak'] for r in runs) / 2**30:.2f} GiB; payout {runs[0]['payout']}")
+              + f" s; peak {max(r['peak'] for r in runs) / 2**30:.2f} GiB (with workers "
+              f"{max(r.get('peak_tree', 0) for r in runs) / 2**30:.2f}); payout {runs[0]['payout']}")
 
     def median(runs: list[dict], key: str) -> float:
         return statistics.median(r["wall"] if key == "wall" else sum(r["cpu"].values()) for r in runs)
