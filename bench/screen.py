@@ -87,6 +87,9 @@ print(json.dumps({"wall": wall, "peak": peak, "peak_tree": max(peaks.values(), d
 """
 
 
+BLOCK_HOUSEHOLDS = 1_000_000  # larger drops are generated in blocks: the generator holds a whole drop in memory
+
+
 def generate(households: int, seed: int, year: int = 2019, accidents: bool = False) -> Path:
     sys.path.insert(0, str(ROOT / "tools"))  # the generator is a dev package, not part of fangpin
     import fangpin_synth as synth
@@ -95,7 +98,19 @@ def generate(households: int, seed: int, year: int = 2019, accidents: bool = Fal
     if not (drop / ".complete").exists():
         shutil.rmtree(drop, ignore_errors=True)
         start = time.perf_counter()
-        synth.generate_drop(drop, households, seed=seed, year=year, accidents=accidents)
+        if households <= BLOCK_HOUSEHOLDS:
+            synth.generate_drop(drop, households, seed=seed, year=year, accidents=accidents)
+        else:  # blocks of one drop (one county's numbering, ID numbers and event ids that never meet), each
+            # block's files beside the others' in one folder: a department's export in several files
+            count = -(-households // BLOCK_HOUSEHOLDS)
+            for index in range(count):
+                part = drop / f".block-{index}"
+                size = min(BLOCK_HOUSEHOLDS, households - index * BLOCK_HOUSEHOLDS)
+                synth.generate_drop(part, size, seed=seed * 1000 + index, year=year, accidents=accidents,
+                                    block=(index, count), manifest_path=drop / f".block-{index}.manifest.json")
+                for path in part.iterdir():
+                    path.rename(drop / f"{path.stem}-{index + 1}{path.suffix}")
+                part.rmdir()
         (drop / ".complete").write_text("")
         print(f"  generated {households:,} households in {time.perf_counter() - start:.1f} s")
     return drop

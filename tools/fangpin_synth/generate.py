@@ -66,6 +66,7 @@ def generate_drop(
     designed: Sequence[HouseholdSpec] = (),
     register_columns: str | None = None,
     accidents: bool = False,
+    block: tuple[int, int] = (0, 1),
 ) -> DropManifest:
     """Write one county's synthetic drop into ``out_dir`` and return (and write) its manifest.
 
@@ -78,6 +79,10 @@ def generate_drop(
     the folder, never inside it. ``register_columns`` fixes the register's income columns
     (``"income"``, ``"per_capita"`` or ``"both"``, some income cells then blank); by default the
     seed chooses. ``designed`` households (``HouseholdSpec``) get fixed facts and no injected defect.
+
+    ``block=(index, count)`` makes this drop one of ``count`` parts of a larger one (generated one after
+    another, as a drop of several million households does not fit in memory at once): household numbers
+    start after the earlier blocks', and ID numbers and event ids never meet those of another block.
 
     ``accidents=True`` also writes the accident export (意外伤害, docs/exports.md section 5; format key
     ``"accident"``), read only by packs with the accident cause (rules/hebei-monitoring-2023). It is drawn
@@ -92,7 +97,7 @@ def generate_drop(
     seeds = ss.spawn(24)  # 0 world, 1 events, 2..14 tables and injection, 15 formats, 16..22 rendering
     world_rng = np.random.default_rng(seeds[0])
     n_outsiders = int(households * 4 * bad_share * 1.5) + 200
-    w = _make_world(world_rng, households, year, county, designed, n_outsiders)
+    w = _make_world(world_rng, households, year, county, designed, n_outsiders, block)
     ev_rng = np.random.default_rng(seeds[1])
     events = {
         "medical": _make_medical(ev_rng, w, designed),

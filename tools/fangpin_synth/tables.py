@@ -248,7 +248,7 @@ def _event_table(erng: np.random.Generator, w: _World, ev: pl.DataFrame, dept: s
     prefix = {
         "medical": f"JS{w.county}", "education": f"JF{year}", "traffic": f"SG{w.county}{year}",
         "fire": f"XF{w.county}{year}", "disaster": f"ZQ{w.county}{year}", "accident": f"YW{w.county}{year}",
-    }[dept]
+    }[dept] + (f"B{w.block[0]}" if w.block[1] > 1 else "")  # blocks of one drop: ids that never meet
     key = KEY_FIELD[dept]
     ev = ev.with_columns(
         (pl.lit(prefix) + seqs).alias(key),

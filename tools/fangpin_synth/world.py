@@ -64,6 +64,7 @@ class _World:
     p_name: pl.Series
     p_rel: pl.Series
     next_outsider: int = 0
+    block: tuple[int, int] = (0, 1)  # (index, count): a part of a larger drop made block by block
 
     def take_outsiders(self, k: int) -> np.ndarray:
         start = self.n_people + self.next_outsider
@@ -96,9 +97,12 @@ def _ymd(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _ids_for(
-    rng: np.random.Generator, year: int, age: np.ndarray, sex: np.ndarray, local: np.ndarray
+    rng: np.random.Generator, year: int, age: np.ndarray, sex: np.ndarray, local: np.ndarray,
+    block: tuple[int, int] = (0, 1),
 ) -> tuple[pl.Series, np.ndarray]:
-    """Unique, valid 18-character ID numbers (GB 11643) and the birth dates they carry."""
+    """Unique, valid 18-character ID numbers (GB 11643) and the birth dates they carry. ``block`` (index,
+    count): block k > 0 of a larger drop has its people's region codes k hundred higher (a neighbouring county
+    of the same prefecture), so that ID numbers of different blocks never meet."""
     m = len(age)
     birth_year = year - age
     start = (birth_year - 1970).astype("datetime64[Y]").astype("datetime64[D]")
@@ -110,7 +114,7 @@ def _ids_for(
     new = np.array(REGIONS_NEW)[_choice_idx(rng, m, _LOCAL_W)]
     other = np.array(REGIONS_OTHER)[rng.integers(0, len(REGIONS_OTHER), m)]
     use_new = (by > 1993) | ((by == 1993) & (rng.random(m) < 0.5))
-    region = np.where(local, np.where(use_new, new, old), other).astype(np.int64)
+    region = np.where(local, np.where(use_new, new, old), other).astype(np.int64) + block[0] * 100
     key = (region * 100_000_000 + ymd) * 2 + sex
     # rank of each person among those sharing region, birth date and sex (in input order)
     rank = pl.DataFrame({"k": key}).select(pl.int_range(pl.len(), dtype=pl.Int64).over("k")).to_series().to_numpy()
@@ -121,10 +125,7 @@ def _ids_for(
     id17 = region * 100_000_000_000 + ymd * 1000 + seq
     # weighted digit sum, piecewise: region (6 digits), birth date (8), sequence (3)
     s = np.zeros(m, dtype=np.int64)
-    uniq = np.array(sorted(set(REGIONS_OLD) | set(REGIONS_NEW) | set(REGIONS_OTHER)), dtype=np.int64)
-    reg_sum = np.array([sum(int(c) * int(wt) for c, wt in zip(str(u), _CHECK_W[:6], strict=True)) for u in uniq])
-    s += reg_sum[np.searchsorted(uniq, region)]
-    for part, weights in ((ymd, _CHECK_W[6:14]), (seq, _CHECK_W[14:17])):
+    for part, weights in ((region, _CHECK_W[:6]), (ymd, _CHECK_W[6:14]), (seq, _CHECK_W[14:17])):
         rest = part.copy()
         for wt in weights[::-1]:
             s += (rest % 10) * int(wt)
@@ -152,15 +153,17 @@ def _names(rng: np.random.Generator, surname_idx: np.ndarray, sex: np.ndarray) -
 
 
 def _make_world(
-    rng: np.random.Generator, n: int, year: int, county: str, specs: Sequence[HouseholdSpec], n_outsiders: int
+    rng: np.random.Generator, n: int, year: int, county: str, specs: Sequence[HouseholdSpec], n_outsiders: int,
+    block: tuple[int, int] = (0, 1),
 ) -> _World:
     if n < 1:
         raise ValueError("households must be >= 1")
     if len(specs) > n:
         raise ValueError("more designed households than households")
-    width = max(6, len(str(n)))
+    width = max(6, len(str(n * block[1])))
+    first_number = 1 + block[0] * n
     hh_id = pl.select(
-        pl.lit(f"{county}-") + pl.Series(np.arange(1, n + 1)).cast(pl.String).str.zfill(width)
+        pl.lit(f"{county}-") + pl.Series(np.arange(first_number, first_number + n)).cast(pl.String).str.zfill(width)
     ).to_series()
 
     members = rng.choice(np.arange(1, 7), size=n, p=[0.08, 0.2, 0.22, 0.25, 0.15, 0.1])
@@ -309,7 +312,7 @@ def _make_world(
     all_age = np.concatenate([age, o_age])
     all_sex = np.concatenate([sex, o_sex])
     local = rng.random(P + n_outsiders) < 0.82
-    ids, _birth = _ids_for(rng, year, all_age, all_sex, local)
+    ids, _birth = _ids_for(rng, year, all_age, all_sex, local, block)
     all_sur = np.concatenate([sur, _choice_idx(rng, n_outsiders, _SURNAME_W)])
     names = _names(rng, all_sur, all_sex)
     rel_all = _pick(_RELATIONS, np.concatenate([rel, np.zeros(n_outsiders, dtype=np.int64)]))
@@ -320,7 +323,7 @@ def _make_world(
         township=township, village=village, designed=designed, designed_slots=slots,
         n_people=P, p_hh=np.concatenate([p_hh, np.full(n_outsiders, -1)]),
         p_pos=np.concatenate([p_pos, np.zeros(n_outsiders, dtype=np.int64)]),
-        p_age=all_age, p_sex=all_sex, p_labour=lab_all, p_id=ids, p_name=names, p_rel=rel_all,
+        p_age=all_age, p_sex=all_sex, p_labour=lab_all, p_id=ids, p_name=names, p_rel=rel_all, block=block,
     )
 
 
