@@ -74,7 +74,7 @@ def read_table(path: Path, is_header: HeaderTest, *, sheet: str | None = None,
 
 def read_tables(path: Path, is_header: HeaderTest, *, sheet: str | None = None,
                 max_header_rows: int = MAX_HEADER_ROWS, chunk_bytes: int | None = None) -> Iterator[RawTable]:
-    """The file as consecutive raw tables: one, or for a GBK/GB18030 CSV one per ~``chunk_bytes`` of text.
+    """The file as consecutive raw tables: one, or for a CSV larger than ``chunk_bytes`` one per ~``chunk_bytes``.
 
     Decoding GBK is Python's codec, which holds the GIL; reading a chunk at a time lets the caller work on
     one chunk (polars releases the GIL) while the next is decoded. Only the first table has the rows above
@@ -92,13 +92,18 @@ def read_tables(path: Path, is_header: HeaderTest, *, sheet: str | None = None,
         file=path.name, encoding=encoding, header_row=head.header_row, header=head.header, cells=pl.DataFrame(),
         skipped=_skipped_frame(head.skipped), columns=tuple(column_names(width)),
     )
-    if encoding != "gb18030":  # polars skips the lines up to the header itself: no copy of a large file
+    size = chunk_bytes or CHUNK_BYTES
+    if encoding != "gb18030" and len(data) - head.end_offset <= size:
+        # polars skips the lines up to the header itself: no copy of the file
         yield replace(table, cells=_parse_body(path.name, data, head.end_line, head.end_offset, width,
                                                head.end_line + 1))
         return
+    # A large file a chunk at a time, so that its cells are held one chunk at a time (the caller hands each
+    # chunk's rows on); GBK is decoded chunk by chunk too.
     first_line = head.end_line + 1
-    for number, (begin, end) in enumerate(_chunks(data, head.end_offset, chunk_bytes or CHUNK_BYTES)):
-        body = _gb18030_to_utf8(path.name, memoryview(data)[begin:end])
+    for number, (begin, end) in enumerate(_chunks(data, head.end_offset, size)):
+        body = (_gb18030_to_utf8(path.name, memoryview(data)[begin:end]) if encoding == "gb18030"
+                else data[begin:end])
         cells = _parse_body(path.name, body, 0, 0, width, first_line)
         yield replace(table, cells=cells, skipped=table.skipped if number == 0 else table.skipped.clear())
         first_line += data.count(b"\n", begin, end)
