@@ -8,7 +8,8 @@ first row near the top that the caller's test accepts; the rows above it are ski
 ``blank``).
 
 Length: over 300 lines because one concern, numbering every row as the file shows it, takes both formats,
-GBK decoding in chunks, quoted line breaks and finding the line of a stray quote; split, the parts would
+decoding and parsing a large file in chunks (mapped, not read whole), quoted line breaks and finding the line
+of a stray quote; split, the parts would
 share every private helper.
 """
 

@@ -1,11 +1,16 @@
 """The rules that span files (docs/exports.md 3.6): households, members, people and events linked into the
 facts of each household, with every row that cannot be used rejected with its reason.
 
-Input: the parsed exports (``intake``) with their source profiles (which cause each export feeds, how an
-event is identified), the events and payments earlier runs of the same county and year stored, the policy
-year and the pack (its causes: how each event adds to its base, which events count). Output: one row of
-facts per household, the events now counted, the rejections, and the rows of exports for causes the pack
-lacks (skipped as ``not_in_pack``). All column-wise (polars).
+Input: the valid rows of the exports as they are read (``Reading``, spilled by partition), their source
+profiles (which cause each export feeds, how an event is identified), the events and payments earlier runs
+of the same county and year stored, the policy year and the pack (its causes: how each event adds to its
+base, which events count). Output (``Linked``): one row of facts per household and the events counted and
+added, as spills by partition, the rejections, and the rows of exports for causes the pack lacks (skipped
+as ``not_in_pack``). All column-wise (polars), one partition at a time (``partitions``).
+
+Length: over 300 lines because linking is one pipeline of passes over the partitions (households, people,
+events, households again) whose every step must reject exactly as an unpartitioned run would; the reading
+into spills beside it is what those passes take.
 """
 
 from __future__ import annotations
