@@ -9,8 +9,7 @@ first row near the top that the caller's test accepts; the rows above it are ski
 
 Length: over 300 lines because one concern, numbering every row as the file shows it, takes both formats,
 decoding and parsing a large file in chunks (mapped, not read whole), quoted line breaks and finding the line
-of a stray quote; split, the parts would
-share every private helper.
+of a stray quote; split, the parts would share every private helper.
 """
 
 from __future__ import annotations
