@@ -145,13 +145,12 @@ class Linked:
 
 @dataclass
 class LinkedFrames:
-    """A ``Linked`` read back whole, its spills as frames: the facts by household id, the events counted by
-    household, department and event id, the events added in the order of an unpartitioned run (for the
-    stages that do not read spills, and for tests and household documents: the spills go with the run)."""
+    """A ``Linked`` read back whole, its spills as frames (for the stages that do not read spills, and for
+    tests and household documents: the spills go with the run)."""
 
-    facts: pl.DataFrame
-    counted: pl.DataFrame
-    new_events: pl.DataFrame
+    facts: pl.DataFrame  # sorted by household id
+    counted: pl.DataFrame  # in any order
+    new_events: pl.DataFrame  # in the order of an unpartitioned run
     rejections: pl.DataFrame
     superseded: dict[str, int] = field(default_factory=dict)
     corrections: int = 0
@@ -159,12 +158,15 @@ class LinkedFrames:
 
     @classmethod
     def of(cls, linked: Linked) -> LinkedFrames:
-        def whole(spill: Spill, order: Sequence[str]) -> pl.DataFrame:
-            return pl.concat(list(spill.parts()), how="vertical_relaxed").sort(list(order))
+        """The facts sorted by household id, the events added in the order of an unpartitioned run, the
+        events counted in any order (no copy more than needed: this is after linking's peak)."""
+        def whole(spill: Spill) -> pl.DataFrame:
+            parts = list(spill.parts())
+            return parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical_relaxed")
 
-        return cls(whole(linked.facts, ["household_id"]),
-                   whole(linked.counted, ["household_id", "department", "event_id"]),
-                   whole(linked.new_events, ORDER_COLUMNS), linked.rejections, linked.superseded,
+        facts = whole(linked.facts)  # each partition is sorted by household id
+        return cls(facts if linked.facts.count == 1 else facts.sort("household_id"), whole(linked.counted),
+                   whole(linked.new_events).sort(list(ORDER_COLUMNS)), linked.rejections, linked.superseded,
                    linked.corrections, linked.skipped)
 
 
