@@ -271,7 +271,8 @@ def link(
         stored.add_split(ledger, "event_id")
     new_events = Spill(root, "new-events", count)
     counted = Spill(root, "counted", count)
-    superseded: dict[str, int] = {}
+    # rows used then replaced, per export that has rows to link (in the sources' order)
+    superseded = {profile.department: 0 for profile in sources if events_by_id[profile.department].height}
     corrections = 0
     for index in range(count):  # by event id
         earlier = stored.read(index)
@@ -288,7 +289,7 @@ def link(
             accepted, rejected, replaced = _link_events(
                 events, profile, pack, year, earlier.filter(pl.col("department") == profile.department))
             rejections.append(rejected)
-            superseded[profile.department] = superseded.get(profile.department, 0) + replaced
+            superseded[profile.department] += replaced
             fresh.append(conform(accepted, {**schema, "is_correction": pl.Boolean()}).with_columns(
                 pl.lit(position, pl.UInt32).alias("_source"), accepted["_again"], accepted["_order"]))
         added = (pl.concat(fresh, how="vertical_relaxed") if fresh else
@@ -299,8 +300,6 @@ def link(
         kept = earlier.join(added.select("department", "event_id"), on=["department", "event_id"], how="anti")
         counted.add_split(pl.concat([conform(kept, schema), added.select(list(schema))], how="vertical_relaxed"),
                           "household_id")
-    for profile in sources:  # an export whose every row was rejected still has its count
-        superseded.setdefault(profile.department, 0)
 
     paid = Spill(root, "paid", count, {"household_id": pl.String(), "cause": pl.String(), "amount": pl.Int64()})
     for frame in paid_before:
