@@ -5,6 +5,7 @@ every row, the same events counted, also when events corrected or repeated from 
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +14,20 @@ import pytest
 
 import fangpin_synth as synth
 from fangpin.config import get_settings
-from fangpin.screening import partitions
+from fangpin.intake import parallel, readers
+from fangpin.screening import partitions, spill
 from fangpin.services.screening import ScreenRequest, ScreenResult, screen
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "fixtures" / "demo"
 
 
-def _screen(drop: Path, database_url: str, out: Path, parts: int, monkeypatch: pytest.MonkeyPatch) -> ScreenResult:
+def _screen(drop: Path, database_url: str, out: Path, parts: int, monkeypatch: pytest.MonkeyPatch,
+            workers: int = 0) -> ScreenResult:
     monkeypatch.setenv("FANGPIN_SCREEN_PARTITIONS", str(parts))
     assert partitions.plan(1) == parts
-    result = screen(ScreenRequest(drop=drop, year=2019, county="130434", database_url=database_url, out_dir=out))
+    result = screen(ScreenRequest(drop=drop, year=2019, county="130434", database_url=database_url, out_dir=out,
+                                  workers=workers))
     monkeypatch.delenv("FANGPIN_SCREEN_PARTITIONS")
     return result
 
@@ -42,6 +46,9 @@ def _same(one: ScreenResult, other: ScreenResult) -> None:
     assert one.linked.facts.equals(other.linked.facts)
     assert one.linked.new_events.equals(other.linked.new_events)
     assert one.linked.superseded == other.linked.superseded
+    order = ["household_id", "department", "event_id"]
+    assert one.linked.counted.sort(order).equals(other.linked.counted.sort(order))
+    assert one.linked.corrections == other.linked.corrections == one.run["corrections"]["of_earlier_runs"]
 
 
 @pytest.fixture(scope="module")
@@ -52,19 +59,53 @@ def crowded_drop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("parts", [2, 7])
+@pytest.mark.parametrize("parts", [2, 3, 7])
 def test_a_partitioned_screening_is_byte_for_byte_an_unpartitioned_one(
     crowded_drop: Path, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts: int
 ) -> None:
     whole = _screen(crowded_drop, f"sqlite:///{tmp_path / 'whole.db'}", tmp_path / "whole", 1, monkeypatch)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the run's spills go
+    written: set[tuple[str, int]] = set()
+    add = spill.Spill.add
+
+    def counted_add(self: spill.Spill, index: int, frame: pl.DataFrame) -> None:
+        written.add((self.folder.name, index))
+        add(self, index, frame)
+
+    monkeypatch.setattr(spill.Spill, "add", counted_add)
     split = _screen(crowded_drop, database_url, tmp_path / "split", parts, monkeypatch)
 
     _same(whole, split)
+    assert {index for name, index in written if name == "register"} == set(range(parts))
+    assert {index for name, index in written if name == "events-medical"} == set(range(parts))
+    assert not list(scratch.iterdir()), "the spills go with the run"
     reasons = whole.rejections["reason"].value_counts()
     found = {reason: count for reason, count in reasons.iter_rows()}
-    for reason in ("duplicate_household", "duplicate_person", "duplicate_event", "unknown_person"):
+    for reason in ("duplicate_household", "unknown_household", "duplicate_person", "duplicate_event",
+                   "unknown_person", "outside_policy_year"):
         assert found.get(reason, 0) > 0, f"the drop has no {reason}: the test would prove nothing"
     assert sum(whole.linked.superseded.values()) > 0  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("parts", [1, 3])
+def test_rows_read_in_chunks_by_worker_processes_in_any_order_link_as_rows_read_whole(
+    crowded_drop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts: int
+) -> None:
+    """Every file in a worker (they finish in any order), or in this process a few hundred bytes at a time:
+    the rows keep their place in the drop (``_order``) and the run is the same."""
+    whole = _screen(crowded_drop, f"sqlite:///{tmp_path / 'whole.db'}", tmp_path / "whole", 1, monkeypatch)
+    monkeypatch.setattr(parallel, "WORKER_THRESHOLD_BYTES", 1)
+    in_workers = _screen(crowded_drop, f"sqlite:///{tmp_path / 'workers.db'}", tmp_path / "workers", parts,
+                         monkeypatch, workers=3)
+    monkeypatch.setattr(parallel, "WORKER_THRESHOLD_BYTES", 1 << 40)
+    monkeypatch.setattr(readers, "CHUNK_BYTES", 4096)
+    in_chunks = _screen(crowded_drop, f"sqlite:///{tmp_path / 'chunks.db'}", tmp_path / "chunks", parts,
+                        monkeypatch)
+
+    _same(whole, in_workers)
+    _same(whole, in_chunks)
 
 
 @pytest.mark.parametrize("parts", [2, 64])  # 64: more partitions than the demo's 40 households, some empty
@@ -98,6 +139,7 @@ def test_events_stored_by_an_earlier_run_are_repeated_and_corrected_alike_across
 
     _same(results[1], results[3])
     assert results[3].run["corrections"]["of_earlier_runs"] > 0
+    assert results[3].run["corrections"]["within_this_drop"] > 0
     assert results[3].rejections.filter(pl.col("reason") == "duplicate_event").height > 0
 
 

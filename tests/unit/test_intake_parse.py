@@ -476,3 +476,31 @@ def test_an_xlsx_export_with_number_and_date_cells_is_read_exactly(tmp_path: Pat
     ]
     assert outcomes(parsed) == [(1, "", "", "title"), (5, "", "", "blank"), (6, "", "", "total")]
     assert balanced(parsed)
+
+
+def test_a_utf8_file_read_in_chunks_and_handed_to_a_sink_gives_what_it_gives_in_one_piece(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = ["标题", "", MEDICAL]
+    for n in range(200):
+        lines.append(f'S{n},{id_number(n)},2019年3月{1 + n % 28}日,"1,{n:03d}.50元",0,0,0,' if n % 7 else
+                     f'S{n},{BAD_ID},2019-03-01,100,0,0,0,"{n}\r\n备注"' if n % 2 else ",,,,,,,")
+    lines.append("合计,,,,,,,")
+    path = tmp_path / "big.csv"
+    path.write_bytes("\r\n".join(lines).encode("utf-8"))
+    whole = parse_export(path, PROFILES)
+    monkeypatch.setattr(readers, "CHUNK_BYTES", 97)
+    handed: list[tuple[str, pl.DataFrame]] = []
+
+    chunked = parse_export(path, PROFILES)
+    sunk = parse_export(path, PROFILES, sink=lambda department, rows: handed.append((department, rows)))
+
+    assert chunked.rows.equals(whole.rows) and chunked.outcomes.equals(whole.outcomes)
+    assert len(handed) > 10  # one hand-over per chunk: the file is never held whole
+    assert {department for department, _ in handed} == {"medical"}
+    assert pl.concat([rows for _, rows in handed]).equals(whole.rows)
+    assert sunk.rows.is_empty() and sunk.rows.schema == whole.rows.schema
+    assert sunk.outcomes.equals(whole.outcomes)
+    assert (sunk.rows_read, sunk.used, sunk.rejected, sunk.skipped) == (
+        whole.rows_read, whole.used, whole.rejected, whole.skipped)
+    assert whole.used == whole.rows.height > 0
+    assert balanced(sunk)

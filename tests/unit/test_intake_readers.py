@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import mmap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import polars as pl
 import pytest
 import xlsxwriter
 
+from fangpin.intake import readers
 from fangpin.intake.errors import UnreadableFileError, UnrecognisedFileError
 from fangpin.intake.readers import RawTable, read_header, read_table
 
@@ -240,3 +242,16 @@ def test_a_file_that_is_no_workbook_is_unreadable(tmp_path: Path) -> None:
 
     with pytest.raises(UnreadableFileError, match=r"fake\.xlsx"):
         read_table(path, is_header)
+
+
+@pytest.mark.parametrize(("tail", "encoding"), [("中文".encode("gbk"), "gb18030"), ("中文".encode(), "utf-8")])
+def test_a_large_file_is_mapped_and_its_encoding_found_a_block_at_a_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tail: bytes, encoding: str) -> None:
+    monkeypatch.setattr(readers, "CHUNK_BYTES", 1000)
+    path = tmp_path / "large.csv"
+    path.write_bytes(b"a" * 69_999 + tail)  # ASCII well past the sniffed prefix; a character across two blocks
+    data = readers._open(path, 1000)
+
+    assert isinstance(data, mmap.mmap)
+    assert readers._sniff("large.csv", data) == (encoding, 0)
+    assert readers._sniff("large.csv", path.read_bytes()) == (encoding, 0)  # as when read whole

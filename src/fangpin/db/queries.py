@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from fangpin.db.locks import lock_chain
 from fangpin.db.models import DecisionRecord, PackRecord, Payment, Run, RunEvents
 from fangpin.errors import StorageError
-from fangpin.event_ledger import CORE_SCHEMA
 from fangpin.packs import Pack
 
 PACK_FILES = ("pack.yaml", "parameters.yaml", "rules.yaml")
@@ -51,41 +50,36 @@ def write_pack_files(session: Session, pack_hash: str, directory: Path) -> bool:
     return True
 
 
-def stored_events(session: Session, county: str, year: int) -> pl.DataFrame:
-    """The events counted so far in the year: for each department and event id, its latest version, with
-    every column its ledgers have (``event_ledger``)."""
-    ledgers = session.execute(
-        select(RunEvents.data).where(RunEvents.county == county, RunEvents.year == year)
+def stored_ledgers(session: Session, county: str, year: int) -> Iterator[pl.DataFrame]:
+    """The event ledgers of the year's runs, oldest first, one at a time (an event's latest version is the
+    one in the latest ledger), for splitting into partitions as they are read (``screening.linking.link``)."""
+    ids = session.execute(
+        select(RunEvents.run_id).where(RunEvents.county == county, RunEvents.year == year)
         .order_by(RunEvents.recorded_at, RunEvents.run_id)
     ).scalars().all()
-    if not ledgers:
-        return pl.DataFrame(schema=CORE_SCHEMA)
-    if not all(ledgers):
-        raise StorageError(f"the event ledger of {county} {year} was purged (`fangpin runs purge`): drops of that "
-                           "policy year can no longer be screened")
-    frames = [pl.read_parquet(io.BytesIO(data)) for data in ledgers]
-    return (
-        pl.concat(frames, how="diagonal_relaxed")
-        .unique(subset=["department", "event_id"], keep="last", maintain_order=True)
-    )
+    for run_id in ids:
+        data = session.execute(select(RunEvents.data).where(RunEvents.run_id == run_id)).scalar_one()
+        if not data:
+            raise StorageError(f"the event ledger of {county} {year} was purged (`fangpin runs purge`): drops of "
+                               "that policy year can no longer be screened")
+        yield pl.read_parquet(io.BytesIO(data))
 
 
-def paid_before(session: Session, county: str, year: int, causes: Sequence[str]) -> pl.DataFrame:
-    """What the fund has paid each household this year, per cause of the pack, in fen."""
-    rows = session.execute(
+PAID_ROWS = 100_000  # rows of ``paid_before_rows`` held at once
+
+
+def paid_before_rows(session: Session, county: str, year: int) -> Iterator[pl.DataFrame]:
+    """What the fund has paid each household this year, as household_id, cause, amount (fen), one row per
+    household and cause, ``PAID_ROWS`` at a time (``paid_before`` per household, not held whole)."""
+    result = session.execute(
         select(Payment.household_id, Payment.cause, func.sum(Payment.amount))
         .where(Payment.county == county, Payment.year == year)
         .group_by(Payment.household_id, Payment.cause)
-    ).all()
-    frame = pl.DataFrame([(h, c, int(a)) for h, c, a in rows],
-                         schema={"household_id": pl.String, "cause": pl.String, "amount": pl.Int64}, orient="row")
-    wide = frame.pivot(on="cause", index="household_id", values="amount") if frame.height else \
-        pl.DataFrame(schema={"household_id": pl.String})
-    return wide.select(
-        "household_id",
-        *(pl.col(c).fill_null(0).cast(pl.Int64).alias(f"{c}_paid_before") if c in wide.columns
-          else pl.lit(0, pl.Int64).alias(f"{c}_paid_before") for c in causes),
+        .execution_options(yield_per=PAID_ROWS)
     )
+    for rows in result.partitions():
+        yield pl.DataFrame([(h, c, int(a)) for h, c, a in rows],
+                           schema={"household_id": pl.String, "cause": pl.String, "amount": pl.Int64}, orient="row")
 
 
 def household_paid(session: Session, county: str, year: int, household_id: str,

@@ -27,10 +27,11 @@ import polars as pl
 
 from fangpin.intake.errors import ExportError, MissingColumnError, UnreadableFileError, UnrecognisedFileError
 from fangpin.intake.guard import FileLimitError, FileLimits, is_xlsx
-from fangpin.intake.parse import ParsedExport, parse_export
+from fangpin.intake.parse import ParsedExport, RowSink, parse_export
 from fangpin.intake.profiles import Profiles, load_profiles
 
 WORKER_THRESHOLD_BYTES = 32 << 20  # a file this large is parsed in a worker process
+DropSink = Callable[[str, str, pl.DataFrame], None]  # file, department, a chunk of its valid rows
 
 
 @dataclass
@@ -48,9 +49,14 @@ def parse_all(
     workers: int,
     done: Callable[[int, int], None] = lambda _done, _total: None,
     limits: FileLimits | None = None,
+    sink: DropSink | None = None,
 ) -> ParsedDrop:
     """Every file parsed, in the order given; the first failing file's error is raised. An xlsx is always
-    read in a worker, so it may turn out unrecognised here (CSVs were identified by the caller)."""
+    read in a worker, so it may turn out unrecognised here (CSVs were identified by the caller).
+
+    ``sink``: the valid rows are handed to it chunk by chunk (file, department, rows), each file's in its
+    order, instead of being kept (``parse_export``); the files may be handed on in any order (a worker's
+    file when it is done). A worker writes each chunk to its own file, read back one at a time."""
     limits = limits or FileLimits()
     xlsx = [path for path in paths if is_xlsx(path)]
     large = [path for path in paths if not is_xlsx(path) and path.stat().st_size >= WORKER_THRESHOLD_BYTES]
@@ -60,7 +66,7 @@ def parse_all(
     if not outside:
         results = []
         for index, path in enumerate(paths):
-            results.append(parse_export(path, profiles))
+            results.append(parse_export(path, profiles, sink=_for_file(sink, path)))
             done(index + 1, len(paths))
         return ParsedDrop(results)
     parsed: dict[Path, ParsedExport | None] = {}
@@ -82,7 +88,7 @@ def parse_all(
                         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)))
                 if small:  # this process parses the small files meanwhile
                     path = small.pop(0)
-                    parsed[path] = parse_export(path, profiles)
+                    parsed[path] = parse_export(path, profiles, sink=_for_file(sink, path))
                     done(len(parsed), len(paths))
                     continue
                 path, out, started, process = running.pop(0)
@@ -95,7 +101,7 @@ def parse_all(
                     raise FileLimitError(f"读取用时超过上限 {limits.parse_seconds:g} 秒(设置项 parse_seconds):"
                                          "请拆分文件或另存为 CSV 后重新上传", file=path.name) from None
                 try:
-                    parsed[path] = _collect(path, out, process.returncode, stderr, limits)
+                    parsed[path] = _collect(path, out, process.returncode, stderr, limits, sink)
                 except UnrecognisedFileError as error:
                     parsed[path] = None
                     unrecognised.append(error)
@@ -109,7 +115,14 @@ def parse_all(
                       sorted(unrecognised, key=lambda error: order[error.file]))
 
 
-def _collect(path: Path, out: Path, returncode: int, stderr: bytes, limits: FileLimits) -> ParsedExport:
+def _for_file(sink: DropSink | None, path: Path) -> RowSink | None:
+    if sink is None:
+        return None
+    return lambda department, rows: sink(path.name, department, rows)
+
+
+def _collect(path: Path, out: Path, returncode: int, stderr: bytes, limits: FileLimits,
+             sink: DropSink | None = None) -> ParsedExport:
     error_file = out / "error.json"
     if error_file.exists():
         error = json.loads(error_file.read_text(encoding="utf-8"))
@@ -131,9 +144,18 @@ def _collect(path: Path, out: Path, returncode: int, stderr: bytes, limits: File
         detail = text.strip().splitlines()[-1:] or ["无详细信息"]
         raise ExportError(f"读取进程出错: {detail[0]}", file=path.name)
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    chunks = [out / f"rows-{index:06d}.arrow" for index in range(meta["chunks"])]
+    empty = pl.read_ipc(out / "rows.arrow")  # the schema
+    if sink is None:
+        rows = pl.concat([empty, *(pl.read_ipc(chunk) for chunk in chunks)])
+    else:
+        rows = empty
+        for chunk in chunks:  # one chunk in memory at a time
+            sink(meta["file"], meta["department"], pl.read_ipc(chunk))
+            chunk.unlink()
     return ParsedExport(
         file=meta["file"], department=meta["department"], label=meta["label"], encoding=meta["encoding"],
-        header_row=meta["header_row"], rows_read=meta["rows_read"], rows=pl.read_ipc(out / "rows.arrow"),
+        header_row=meta["header_row"], rows_read=meta["rows_read"], rows=rows,
         outcomes=pl.read_ipc(out / "outcomes.arrow"), headers=meta["headers"],
         extra_columns=tuple(meta["extra_columns"]),
     )
@@ -145,8 +167,15 @@ def _work(path: Path, out: Path, memory: int, sources_dir: Path | None) -> None:
 
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     out.mkdir(parents=True)
+    chunks = 0
+
+    def spill(_department: str, rows: pl.DataFrame) -> None:  # each chunk's rows to a file of its own
+        nonlocal chunks
+        rows.write_ipc(out / f"rows-{chunks:06d}.arrow")
+        chunks += 1
+
     try:
-        parsed = parse_export(path, load_profiles(sources_dir))
+        parsed = parse_export(path, load_profiles(sources_dir), sink=spill)
     except ExportError as exc:
         error: dict[str, object] = {"message": exc.reason, "file": exc.file, "row": exc.row, "field": exc.field,
                                     "type": type(exc).__name__}
@@ -157,11 +186,11 @@ def _work(path: Path, out: Path, memory: int, sources_dir: Path | None) -> None:
             error["missing"] = [list(pair) for pair in exc.missing]
         (out / "error.json").write_text(json.dumps(error, ensure_ascii=False), encoding="utf-8")
         return
-    parsed.rows.write_ipc(out / "rows.arrow")
+    parsed.rows.write_ipc(out / "rows.arrow")  # empty: its schema
     parsed.outcomes.write_ipc(out / "outcomes.arrow")
     meta = {"file": parsed.file, "department": parsed.department, "label": parsed.label,
             "encoding": parsed.encoding, "header_row": parsed.header_row, "rows_read": parsed.rows_read,
-            "headers": dict(parsed.headers), "extra_columns": list(parsed.extra_columns)}
+            "headers": dict(parsed.headers), "extra_columns": list(parsed.extra_columns), "chunks": chunks}
     (out / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
 

@@ -12,7 +12,7 @@ order of docs/exports.md section 3); the per-kind readers are already in ``intak
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,8 @@ OUTCOME_SCHEMA = pl.Schema({
 })
 SKIP_REASONS = ("title", "blank", "total")
 TOTAL_MARKERS = ("合计", "总计")
+
+RowSink = Callable[[str, pl.DataFrame], None]  # a chunk's valid rows, with their department
 
 _KIND_DTYPES: dict[str, pl.DataType] = {
     "text": pl.String(), "id_number": pl.String(), "amount": pl.Int64(), "date": pl.Date(), "int": pl.Int64(),
@@ -62,7 +64,7 @@ class ParsedExport:
 
     @property
     def used(self) -> int:
-        return self.rows.height
+        return self.rows_read - self.outcomes.height  # the rows may have gone to a sink (``parse_export``)
 
     @property
     def skipped(self) -> int:
@@ -86,23 +88,49 @@ def identify_export(path: Path, profiles: Profiles, *, sheet: str | None = None)
                       _headers(match, header), match.extra)
 
 
-def parse_export(path: Path, profiles: Profiles, *, sheet: str | None = None) -> ParsedExport:
-    """Read, type and check one export. Raises as :func:`identify_export` does."""
+def parse_export(path: Path, profiles: Profiles, *, sheet: str | None = None,
+                 sink: RowSink | None = None) -> ParsedExport:
+    """Read, type and check one export. Raises as :func:`identify_export` does.
+
+    ``sink``: each chunk's valid rows are handed to it (department, rows), in file order, as soon as they are
+    checked, instead of being kept: the export's ``rows`` are then empty (its schema only), and at most two
+    chunks are held at once whatever the file's size."""
     path = Path(path)
     tables = read_tables(path, _header_test(profiles), sheet=sheet)
     first = next(tables)
     match = _checked_match(path.name, profiles, first.header)
+    department = match.profile.department
+    file, encoding, header_row, headers = first.file, first.encoding, first.header_row, _headers(match, first.header)
+    kept: list[pl.DataFrame] = []
+    outcomes: list[pl.DataFrame] = []
+    read = 0
+
+    def take(part: _Part) -> None:
+        nonlocal read
+        read += part.read
+        outcomes.append(part.outcomes)
+        if sink is None:
+            kept.append(part.rows)
+        else:  # an empty chunk too: the rows' schema
+            sink(department, part.rows)
+
     with ThreadPoolExecutor(max_workers=1) as worker:
-        # The next chunk is decoded here while the worker evaluates the previous one.
-        pending = [worker.submit(_evaluate, first, match)]
-        pending += [worker.submit(_evaluate, table, match) for table in tables]
-        parts = [future.result() for future in pending]
-    rows = pl.concat([part.rows for part in parts]) if len(parts) > 1 else parts[0].rows
-    outcomes = pl.concat([part.outcomes for part in parts]) if len(parts) > 1 else parts[0].outcomes
+        # The next chunk is decoded here while the worker evaluates the previous one: one chunk waits at most.
+        pending = worker.submit(_evaluate, first, match)
+        del first
+        for table in tables:
+            following = worker.submit(_evaluate, table, match)
+            del table
+            take(pending.result())
+            pending = following
+        take(pending.result())
+    schema = output_schema(match.profile)
+    rows = (pl.DataFrame(schema=schema) if sink is not None or not kept
+            else pl.concat(kept) if len(kept) > 1 else kept[0])
     return ParsedExport(
-        file=first.file, department=match.profile.department, label=match.profile.label,
-        encoding=first.encoding, header_row=first.header_row, rows_read=sum(part.read for part in parts),
-        rows=rows, outcomes=outcomes, headers=_headers(match, first.header), extra_columns=match.extra,
+        file=file, department=department, label=match.profile.label, encoding=encoding, header_row=header_row,
+        rows_read=read, rows=rows, outcomes=pl.concat(outcomes) if len(outcomes) > 1 else outcomes[0],
+        headers=headers, extra_columns=match.extra,
     )
 
 

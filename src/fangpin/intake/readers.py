@@ -8,8 +8,8 @@ first row near the top that the caller's test accepts; the rows above it are ski
 ``blank``).
 
 Length: over 300 lines because one concern, numbering every row as the file shows it, takes both formats,
-GBK decoding in chunks, quoted line breaks and finding the line of a stray quote; split, the parts would
-share every private helper.
+decoding and parsing a large file in chunks (mapped, not read whole), quoted line breaks and finding the line
+of a stray quote; split, the parts would share every private helper.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import mmap
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,6 +29,7 @@ from fangpin.intake.errors import UnreadableFileError, UnrecognisedFileError
 HeaderTest = Callable[[Sequence[str | None]], bool]
 
 MAX_HEADER_ROWS = 20
+Data = bytes | mmap.mmap  # a file's bytes, read (a small file) or mapped (a large one)
 BOM = b"\xef\xbb\xbf"
 _SNIFF_BYTES = 1 << 16
 CHUNK_BYTES = 8 << 20
@@ -74,7 +76,7 @@ def read_table(path: Path, is_header: HeaderTest, *, sheet: str | None = None,
 
 def read_tables(path: Path, is_header: HeaderTest, *, sheet: str | None = None,
                 max_header_rows: int = MAX_HEADER_ROWS, chunk_bytes: int | None = None) -> Iterator[RawTable]:
-    """The file as consecutive raw tables: one, or for a GBK/GB18030 CSV one per ~``chunk_bytes`` of text.
+    """The file as consecutive raw tables: one, or for a CSV larger than ``chunk_bytes`` one per ~``chunk_bytes``.
 
     Decoding GBK is Python's codec, which holds the GIL; reading a chunk at a time lets the caller work on
     one chunk (polars releases the GIL) while the next is decoded. Only the first table has the rows above
@@ -84,7 +86,8 @@ def read_tables(path: Path, is_header: HeaderTest, *, sheet: str | None = None,
     if path.suffix.lower() == ".xlsx":
         yield _read_xlsx(path, is_header, sheet, max_header_rows)
         return
-    data = _read_bytes(path)
+    size = chunk_bytes or CHUNK_BYTES
+    data = _open(path, size)
     encoding, start = _sniff(path.name, data)
     head = _csv_head(path.name, data, start, encoding, is_header, max_header_rows)
     width = max(len(head.header), 1)
@@ -92,19 +95,26 @@ def read_tables(path: Path, is_header: HeaderTest, *, sheet: str | None = None,
         file=path.name, encoding=encoding, header_row=head.header_row, header=head.header, cells=pl.DataFrame(),
         skipped=_skipped_frame(head.skipped), columns=tuple(column_names(width)),
     )
-    if encoding != "gb18030":  # polars skips the lines up to the header itself: no copy of a large file
+    if isinstance(data, bytes) and encoding != "gb18030":
+        # polars skips the lines up to the header itself: no copy of the file
         yield replace(table, cells=_parse_body(path.name, data, head.end_line, head.end_offset, width,
                                                head.end_line + 1))
         return
+    # A large file a chunk at a time, so that its cells are held one chunk at a time (the caller hands each
+    # chunk's rows on); GBK is decoded chunk by chunk too.
     first_line = head.end_line + 1
-    for number, (begin, end) in enumerate(_chunks(data, head.end_offset, chunk_bytes or CHUNK_BYTES)):
-        body = _gb18030_to_utf8(path.name, memoryview(data)[begin:end])
+    for number, (begin, end) in enumerate(_chunks(data, head.end_offset, size)):
+        raw = data[begin:end]
+        body = _gb18030_to_utf8(path.name, raw) if encoding == "gb18030" else raw
+        _release(data, end)
         cells = _parse_body(path.name, body, 0, 0, width, first_line)
+        del body
         yield replace(table, cells=cells, skipped=table.skipped if number == 0 else table.skipped.clear())
-        first_line += data.count(b"\n", begin, end)
+        first_line += raw.count(b"\n")
+        del raw
 
 
-def _chunks(data: bytes, begin: int, size: int) -> Iterator[tuple[int, int]]:
+def _chunks(data: Data, begin: int, size: int) -> Iterator[tuple[int, int]]:
     """Byte ranges of about ``size`` from ``begin`` to the end, each ending just after a newline with an even
     number of quotes before it in the range (so no quoted cell spans two ranges); at least one range."""
     while True:
@@ -112,10 +122,10 @@ def _chunks(data: bytes, begin: int, size: int) -> Iterator[tuple[int, int]]:
             yield begin, len(data)
             return
         newline = data.find(b"\n", begin + size)
-        quotes = data.count(b'"', begin, newline) if newline >= 0 else 0
+        quotes = data[begin:newline].count(b'"') if newline >= 0 else 0
         while newline >= 0 and quotes % 2:
             following = data.find(b"\n", newline + 1)
-            quotes += data.count(b'"', newline, following) if following >= 0 else 0
+            quotes += data[newline:following].count(b'"') if following >= 0 else 0
             newline = following
         end = len(data) if newline < 0 else newline + 1
         yield begin, end
@@ -150,12 +160,13 @@ def _read_bytes(path: Path, limit: int = -1) -> bytes:
         raise UnreadableFileError(f"无法读取: {error.strerror or error}", file=path.name) from error
 
 
-def _sniff(file: str, data: bytes) -> tuple[str, int]:
+def _sniff(file: str, data: Data) -> tuple[str, int]:
     """The encoding and where the text starts. A start that is valid UTF-8 with non-ASCII text in it is
-    taken as UTF-8 (GBK text is practically never valid UTF-8); polars checks the rest strictly."""
-    if data.startswith(BOM):
+    taken as UTF-8 (GBK text is practically never valid UTF-8); polars checks the rest strictly. A large
+    file is looked at a block at a time."""
+    if data[:len(BOM)] == BOM:
         return "utf-8-sig", len(BOM)
-    if data.isascii():
+    if all(block.isascii() for block in _blocks(data)):
         return "utf-8", 0
     prefix = data[:_SNIFF_BYTES]
     try:
@@ -164,14 +175,52 @@ def _sniff(file: str, data: bytes) -> tuple[str, int]:
         return "gb18030", 0
     if not prefix.isascii():
         return "utf-8", 0
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        data.decode("utf-8")
+        for block in _blocks(data):
+            decoder.decode(block)
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return "gb18030", 0
     return "utf-8", 0
 
 
-def _csv_head(file: str, data: bytes, start: int, encoding: str, is_header: HeaderTest,
+def _blocks(data: Data) -> Iterator[bytes]:
+    """The file's bytes a block at a time (a mapped file's pages let go of once looked at)."""
+    for begin in range(0, len(data), CHUNK_BYTES):
+        block = data[begin:begin + CHUNK_BYTES]
+        _release(data, begin + len(block))
+        yield block
+
+
+def _open(path: Path, size: int) -> Data:
+    """The file's bytes: read if it is at most ``size`` bytes, else mapped (``_mapped``)."""
+    try:
+        large = path.stat().st_size > size
+    except OSError:
+        return _read_bytes(path)  # which says why it cannot be read
+    return _mapped(path) if large else _read_bytes(path)
+
+
+def _mapped(path: Path) -> mmap.mmap:
+    """A large file mapped rather than read: its pages are read as they are used and let go of once a chunk
+    is parsed (``_release``), so reading holds a chunk of it, not the file."""
+    try:
+        with path.open("rb") as stream:
+            return mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError) as error:
+        raise UnreadableFileError(f"无法读取: {getattr(error, 'strerror', None) or error}", file=path.name) from error
+
+
+def _release(data: Data, end: int) -> None:
+    """Let go of a mapped file's pages before ``end`` (read again from the file should they be used again)."""
+    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        end -= end % mmap.PAGESIZE
+        if end > 0:
+            data.madvise(mmap.MADV_DONTNEED, 0, end)
+
+
+def _csv_head(file: str, data: Data, start: int, encoding: str, is_header: HeaderTest,
               max_header_rows: int) -> _Head:
     codec = "utf-8" if encoding.startswith("utf-8") else encoding
     offsets: list[int] = []  # byte offset after each physical line consumed
@@ -284,7 +333,7 @@ def _physical_rows(file: str, data: bytes, offset: int, height: int,
                               "此文件检查后另存为 CSV", file=file)
 
 
-def _gb18030_to_utf8(file: str, body: memoryview) -> bytes:
+def _gb18030_to_utf8(file: str, body: bytes | memoryview) -> bytes:
     try:
         return str(body, "gb18030").encode("utf-8")
     except UnicodeDecodeError as error:

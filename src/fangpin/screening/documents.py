@@ -10,10 +10,10 @@ import polars as pl
 
 from fangpin.money import fen_text
 from fangpin.packs import Pack
-from fangpin.screening.linking import Linked
+from fangpin.screening.linking import LinkedFrames
 
 
-def household_documents(linked: Linked, pack: Pack) -> Iterator[dict[str, Any]]:
+def household_documents(linked: LinkedFrames, pack: Pack) -> Iterator[dict[str, Any]]:
     """Each household's document: an event carries its code and bool fields and its contribution as its
     cause's first added amount (the other amounts 0.00), which gives the same base under the pack."""
     events = linked.counted.sort(["household_id", "department", "event_id"]).partition_by(

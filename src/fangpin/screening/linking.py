@@ -1,24 +1,30 @@
 """The rules that span files (docs/exports.md 3.6): households, members, people and events linked into the
 facts of each household, with every row that cannot be used rejected with its reason.
 
-Input: the parsed exports (``intake``) with their source profiles (which cause each export feeds, how an
-event is identified), the events and payments earlier runs of the same county and year stored, the policy
-year and the pack (its causes: how each event adds to its base, which events count). Output: one row of
-facts per household, the events now counted, the rejections, and the rows of exports for causes the pack
-lacks (skipped as ``not_in_pack``). All column-wise (polars).
+Input: the valid rows of the exports as they are read (``Reading``, spilled by partition), their source
+profiles (which cause each export feeds, how an event is identified), the events and payments earlier runs
+of the same county and year stored, the policy year and the pack (its causes: how each event adds to its
+base, which events count). Output (``Linked``): one row of facts per household and the events counted and
+added, as spills by partition, the rejections, and the rows of exports for causes the pack lacks (skipped
+as ``not_in_pack``). All column-wise (polars), one partition at a time (``partitions``).
+
+Length: over 300 lines because linking is one pipeline of passes over the partitions (households, people,
+events, households again) whose every step must reject exactly as an unpartitioned run would; the reading
+into spills beside it is what those passes take.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 
 from fangpin.event_ledger import CORE_SCHEMA, conform
 from fangpin.packs import Pack
 from fangpin.packs.events import base_expr, counts_expr
-from fangpin.screening.partitions import split
+from fangpin.screening.spill import Spill
 
 REJECTION_SCHEMA = {"file": pl.String, "row": pl.Int64, "field": pl.String, "value": pl.String, "reason": pl.String}
 
@@ -50,23 +56,123 @@ def ledger_schema(pack: Pack) -> dict[str, pl.DataType]:
     return {**CORE_SCHEMA, **attribute_schema(pack)}
 
 
-@dataclass(frozen=True)
-class Table:
-    """The valid rows of one department's files, each row tagged with its file and physical row."""
+@dataclass
+class RegisterSample:
+    """What the check of the county (``services.drop_checks.check_county``) needs of a register file: its valid
+    rows' count, whether any household's number or head's ID number starts with the county code, and its
+    first rows' household_id and head_id (for naming the code they do start with)."""
 
-    department: str
-    frame: pl.DataFrame  # columns: file, row, the department's canonical fields
+    file: str
+    height: int = 0
+    carried: bool = False
+    head: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"household_id": pl.String}))
+
+
+SAMPLE_ROWS = 10_000
+
+
+class Reading:
+    """The drop's valid rows as the parser hands them on (``intake.parallel.parse_all``'s sink), spilled by
+    partition (``spill.Spill``) instead of held: the register and the members by household, each export of
+    events linking counts by ID number (the key its linking needs first, the people), the rows of exports for
+    causes the pack lacks as their ``not_in_pack`` outcome (small), the exports linking does not read not at all.
+
+    Each row carries ``file`` and ``_order``, its place in the drop: the file's place in the drop's order
+    (``files``) times 2**32 plus its row, so that sorting by ``_order`` gives the order of the files' rows one
+    after the other, whatever order the files were read in."""
+
+    def __init__(self, root: Path, count: int, files: Sequence[str], pack: Pack,
+                 profiles: Sequence[EventSource], county: str) -> None:
+        self.root, self.count, self.county = root, count, county
+        self.registers: dict[str, RegisterSample] = {}  # by file, in the order the files were read
+        self._files = {name: index for index, name in enumerate(files)}
+        self.register = Spill(root, "register", count)
+        self.members = Spill(root, "members", count)
+        self.events: dict[str, Spill] = {}
+        self.skipped: list[pl.DataFrame] = []
+        self._sources = {profile.department: profile for profile in profiles
+                         if profile.cause is not None and profile.event_id is not None}
+        self._pack_causes = set(pack.cause_ids)
+
+    def add(self, file: str, department: str, rows: pl.DataFrame) -> None:
+        """One chunk of a file's valid rows, in the file's order (``RowSink``)."""
+        rows = rows.with_columns(pl.lit(file).alias("file"),
+                                 (pl.col("row").cast(pl.Int64) + (self._files[file] << 32)).alias("_order"))
+        if department == "register":
+            self._sample(file, rows)
+        if department in ("register", "members"):
+            (self.register if department == "register" else self.members).add_split(rows, "household_id")
+            return
+        profile = self._sources.get(department)
+        if profile is None or profile.event_id is None or profile.event_id not in rows.columns:
+            return  # linking does not read this export: its rows are used as they are (as ever)
+        if profile.cause not in self._pack_causes:
+            self.skipped.append(rows.select(
+                pl.col("file"), pl.col("row"), pl.lit(profile.event_id).alias("field"),
+                pl.col(profile.event_id).cast(pl.String).fill_null("").alias("value"),
+                pl.lit("not_in_pack").alias("reason")))
+            return
+        if department not in self.events:
+            self.events[department] = Spill(self.root, f"events-{department}", self.count)
+        self.events[department].add_split(rows, "id_number")
+
+    def _sample(self, file: str, rows: pl.DataFrame) -> None:
+        sample = self.registers.setdefault(file, RegisterSample(file))
+        columns = [name for name in ("household_id", "head_id") if name in rows.columns]
+        sample.height += rows.height
+        if columns and not sample.carried:
+            sample.carried = bool(rows.select(pl.any_horizontal(
+                pl.col(name).cast(pl.String).str.starts_with(self.county).fill_null(False) for name in columns
+            ).any()).item())
+        if sample.head.height < SAMPLE_ROWS:
+            head = rows.select(columns).head(SAMPLE_ROWS - sample.head.height)
+            sample.head = head if sample.head.height == 0 else pl.concat([sample.head, head])
 
 
 @dataclass
 class Linked:
-    facts: pl.DataFrame                 # one row per household: identity, engine facts, paid before
-    counted: pl.DataFrame               # events counted after this run (ledger_schema), stored ones included
-    new_events: pl.DataFrame            # events this run adds (new or corrections), ledger_schema + is_correction
+    """What linking gives: the facts and the events as spills of ``count`` partitions, the rest small."""
+
+    facts: Spill                        # by household_id: one row per household, each partition in any order
+    counted: Spill                      # by household_id: events counted after this run (ledger_schema)
+    new_events: Spill                   # by event id: events this run adds, ledger_schema + is_correction +
+    #                                     ORDER_COLUMNS; sorted by ORDER_COLUMNS: the order of an unpartitioned run
     rejections: pl.DataFrame            # REJECTION_SCHEMA
     superseded: dict[str, int] = field(default_factory=dict)  # rows used then replaced by a later correction
-    corrections: pl.DataFrame | None = None  # household_id, department, event_id
+    corrections: int = 0                # events this run adds that replace one an earlier run counted
     skipped: pl.DataFrame | None = None  # REJECTION_SCHEMA: rows of exports for causes the pack lacks
+
+
+@dataclass
+class LinkedFrames:
+    """A ``Linked`` read back whole, its spills as frames (for the stages that do not read spills, and for
+    tests and household documents: the spills go with the run)."""
+
+    facts: pl.DataFrame  # sorted by household id
+    counted: pl.DataFrame  # in any order
+    new_events: pl.DataFrame  # in the order of an unpartitioned run
+    rejections: pl.DataFrame
+    superseded: dict[str, int] = field(default_factory=dict)
+    corrections: int = 0
+    skipped: pl.DataFrame | None = None
+
+    @classmethod
+    def of(cls, linked: Linked) -> LinkedFrames:
+        """The facts sorted by household id, the events added in the order of an unpartitioned run, the
+        events counted in any order (no copy more than needed: this is after linking's peak)."""
+        def whole(spill: Spill) -> pl.DataFrame:
+            parts = list(spill.parts())
+            return parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical_relaxed")
+
+        facts = whole(linked.facts)  # each partition is sorted by household id
+        return cls(facts if linked.facts.count == 1 else facts.sort("household_id"), whole(linked.counted),
+                   whole(linked.new_events).sort(list(ORDER_COLUMNS)), linked.rejections, linked.superseded,
+                   linked.corrections, linked.skipped)
+
+
+# new_events in the order of an unpartitioned run: the sources' order, then the ids seen once before the
+# repeated ones, then the drop's order
+ORDER_COLUMNS = ("_source", "_again", "_order")
 
 
 def _empty_rejections() -> pl.DataFrame:
@@ -83,104 +189,150 @@ def _reject(frame: pl.DataFrame, mask: pl.Expr, field: str, reason: str) -> tupl
     return flagged.filter(~pl.col("_bad")).drop("_bad"), rejected
 
 
-def _ordered(tables: Sequence[Table], department: str, schema: dict[str, pl.DataType] | None = None) -> pl.DataFrame:
-    frames = [table.frame for table in tables if table.department == department]
-    if not frames:
-        return pl.DataFrame(schema=schema or {"file": pl.String, "row": pl.Int64})
-    return pl.concat(frames, how="diagonal_relaxed").with_row_index("_order")
+def _part(spill: Spill, index: int, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Partition ``index`` in the drop's order, with at least ``schema``'s columns (a spill nothing was
+    added to has none)."""
+    frame = spill.read(index)
+    spill.drop(index)  # read once: the disk holds less
+    missing = {name: dtype for name, dtype in schema.items() if name not in frame.columns}
+    if missing:
+        frame = frame.with_columns(pl.lit(None, dtype).alias(name) for name, dtype in missing.items())
+    return frame.sort("_order") if "_order" in frame.columns else frame
+
+
+_ROW = {"file": pl.String(), "row": pl.Int64(), "_order": pl.Int64()}
+_PEOPLE = {"id_number": pl.String(), "household_id": pl.String(), "_order": pl.Int64()}
 
 
 def link(
-    tables: Sequence[Table],
+    reading: Reading,
     *,
     year: int,
     county: str,
     pack: Pack,
     profiles: Sequence[EventSource],
-    stored_events: pl.DataFrame,
-    paid_before: pl.DataFrame,
-    partitions: int = 1,
+    stored_events: Iterable[pl.DataFrame],
+    paid_before: Iterable[pl.DataFrame],
 ) -> Linked:
-    """``partitions``: the events are linked in that many parts by event id, the households' facts built in
-    that many parts by household (``screening.partitions``); the result is the same for any count."""
+    """Link the drop one partition at a time (``reading.count``), with the same result for any count.
+
+    ``stored_events``: the event ledgers of earlier runs of the county and year, oldest first (the latest
+    version of an event counts); ``paid_before``: what the fund paid, as household_id, cause, amount (fen),
+    one row per household and cause, in frames of any size. Both are split into partitions as they are read.
+
+    Four passes, each over one partition at a time: the households (duplicate households, members of unknown
+    households), the people (duplicate people, the people map ID number -> household, each event's household),
+    the events by id (duplicates, corrections, which row is current, the rejection of each row), the
+    households again (their facts)."""
+    count, root = reading.count, reading.root
     rejections: list[pl.DataFrame] = []
-    skipped: list[pl.DataFrame] = []
     schema = ledger_schema(pack)
 
-    register = _ordered(tables, "register")
-    if "household_id" not in register.columns:
-        register = pl.DataFrame(schema={"file": pl.String, "row": pl.Int64, "household_id": pl.String,
-                                        "_order": pl.UInt32})
-    register, bad = _reject(register, ~pl.col("household_id").is_first_distinct(), "household_id",
-                            "duplicate_household")
-    rejections.append(bad)
-    households = register.select("household_id")
-
-    members = _ordered(tables, "members")
-    if "household_id" in members.columns:
-        members, bad = _reject(members, ~pl.col("household_id").is_in(households["household_id"].implode()),
+    kept_register = Spill(root, "register-kept", count)
+    heads = Spill(root, "heads", count, _PEOPLE)
+    members_by_person = Spill(root, "members-by-person", count)
+    for index in range(count):  # by household
+        register = _part(reading.register, index, {**_ROW, "household_id": pl.String()})
+        register, bad = _reject(register, ~pl.col("household_id").is_first_distinct(), "household_id",
+                                "duplicate_household")
+        rejections.append(bad)
+        kept_register.add(index, register)
+        if "head_id" in register.columns:
+            heads.add_split(register.filter(pl.col("head_id").is_not_null()).select(
+                pl.col("head_id").alias("id_number"), "household_id", "_order"), "id_number")
+        members = _part(reading.members, index, {**_ROW, "household_id": pl.String(), "id_number": pl.String(),
+                                                 "labour": pl.Boolean()})
+        members, bad = _reject(members, ~pl.col("household_id").is_in(register["household_id"].implode()),
                                "household_id", "unknown_household")
         rejections.append(bad)
+        members_by_person.add_split(members, "id_number")
+
+    labour = Spill(root, "labour", count, {"household_id": pl.String(), "labour": pl.Boolean()})
+    events_by_id = {department: Spill(root, f"linked-{department}", count) for department in reading.events}
+    sources = [profile for profile in profiles if profile.department in reading.events]
+    for index in range(count):  # by ID number
+        members = _part(members_by_person, index, {**_ROW, "household_id": pl.String(), "id_number": pl.String(),
+                                                    "labour": pl.Boolean()})
         members, bad = _reject(members, ~pl.col("id_number").is_first_distinct(), "id_number", "duplicate_person")
         rejections.append(bad)
-    else:
-        members = pl.DataFrame(schema={"household_id": pl.String, "id_number": pl.String, "labour": pl.Boolean})
+        labour.add_split(members.select("household_id", "labour"), "household_id")
+        people = pl.concat([members.select("id_number", "household_id"),
+                            _part(heads, index, _PEOPLE).select("id_number", "household_id")]
+                           ).unique(subset="id_number", keep="first", maintain_order=True)
+        del members
+        for profile in sources:
+            events = _part(reading.events[profile.department], index, {})
+            assert profile.event_id is not None
+            events_by_id[profile.department].add_split(events.join(people, on="id_number", how="left"),
+                                                       profile.event_id)
 
-    people = pl.concat(
-        [
-            members.select("id_number", "household_id"),
-            register.filter(pl.col("head_id").is_not_null()).select(pl.col("head_id").alias("id_number"),
-                                                                     "household_id")
-            if "head_id" in register.columns else pl.DataFrame(schema={"id_number": pl.String,
-                                                                        "household_id": pl.String}),
-        ]
-    ).unique(subset="id_number", keep="first", maintain_order=True)
+    stored = Spill(root, "stored", count)
+    for ledger in stored_events:
+        stored.add_split(ledger, "event_id")
+    new_events = Spill(root, "new-events", count)
+    counted = Spill(root, "counted", count)
+    # rows used then replaced, per export that has rows to link (in the sources' order)
+    superseded = {profile.department: 0 for profile in sources if events_by_id[profile.department].height}
+    corrections = 0
+    for index in range(count):  # by event id
+        earlier = stored.read(index)
+        stored.drop(index)
+        earlier = (earlier.unique(subset=["department", "event_id"], keep="last", maintain_order=True)
+                   if earlier.height else pl.DataFrame(schema=CORE_SCHEMA))
+        fresh: list[pl.DataFrame] = []
+        for position, profile in enumerate(profiles):
+            if profile.department not in events_by_id or events_by_id[profile.department].height == 0:
+                continue
+            events = _part(events_by_id[profile.department], index, {})
+            if events.height == 0:
+                continue
+            accepted, rejected, replaced = _link_events(
+                events, profile, pack, year, earlier.filter(pl.col("department") == profile.department))
+            rejections.append(rejected)
+            superseded[profile.department] += replaced
+            fresh.append(conform(accepted, {**schema, "is_correction": pl.Boolean()}).with_columns(
+                pl.lit(position, pl.UInt32).alias("_source"), accepted["_again"], accepted["_order"]))
+        added = (pl.concat(fresh, how="vertical_relaxed") if fresh else
+                 pl.DataFrame(schema={**schema, "is_correction": pl.Boolean(), "_source": pl.UInt32(),
+                                      "_again": pl.Boolean(), "_order": pl.Int64()}))
+        new_events.add(index, added)
+        corrections += int(added["is_correction"].sum())
+        kept = earlier.join(added.select("department", "event_id"), on=["department", "event_id"], how="anti")
+        counted.add_split(pl.concat([conform(kept, schema), added.select(list(schema))], how="vertical_relaxed"),
+                          "household_id")
 
-    fresh: list[pl.DataFrame] = []
-    superseded: dict[str, int] = {}
-    for profile in profiles:
-        if profile.cause is None or profile.event_id is None:
-            continue
-        events = _ordered(tables, profile.department)
-        if events.height == 0 or profile.event_id not in events.columns:
-            continue
-        if profile.cause not in pack.cause_ids:
-            skipped.append(events.select(pl.col("file"), pl.col("row"), pl.lit(profile.event_id).alias("field"),
-                                         pl.col(profile.event_id).cast(pl.String).fill_null("").alias("value"),
-                                         pl.lit("not_in_pack").alias("reason")))
-            continue
-        stored = stored_events.filter(pl.col("department") == profile.department)
-        parts = [_link_events(part, profile, pack, year, people, stored_part) for part, stored_part in zip(
-            split(events, profile.event_id, partitions), split(stored, "event_id", partitions), strict=True)]
-        rejections.extend(rejected for _, rejected, _ in parts)
-        superseded[profile.department] = sum(replaced for _, _, replaced in parts)
-        accepted = pl.concat([accepted for accepted, _, _ in parts], how="vertical_relaxed")
-        if partitions > 1:  # in the order of an unpartitioned run: the ids seen once, then the repeated ones
-            accepted = accepted.sort("_again", "_order")
-        fresh.append(conform(accepted, {**schema, "is_correction": pl.Boolean()}))
-
-    new_events = (pl.concat(fresh, how="vertical_relaxed") if fresh
-                  else pl.DataFrame(schema={**schema, "is_correction": pl.Boolean}))
-    replaced_keys = new_events.select("department", "event_id")
-    kept = stored_events.join(replaced_keys, on=["department", "event_id"], how="anti")
-    counted = pl.concat([conform(kept, schema), new_events.select(list(schema))], how="vertical_relaxed")
-    facts = _household_facts(register, members, counted, paid_before, pack, county, year) if partitions <= 1 else (
-        pl.concat([_household_facts(register_part, members_part, counted_part, paid_part, pack, county, year)
-                   for register_part, members_part, counted_part, paid_part in zip(
-                       *(split(frame, "household_id", partitions) for frame in
-                         (register, members, counted, paid_before)), strict=True)],
-                  how="vertical_relaxed").sort("household_id"))
-    corrections = new_events.filter(pl.col("is_correction")).select("household_id", "department", "event_id")
+    paid = Spill(root, "paid", count, {"household_id": pl.String(), "cause": pl.String(), "amount": pl.Int64()})
+    for frame in paid_before:
+        paid.add_split(frame, "household_id")
+    facts = Spill(root, "facts", count)
+    for index in range(count):  # by household
+        register = _part(kept_register, index, {**_ROW, "household_id": pl.String()})
+        facts.add(index, _household_facts(
+            register, _part(labour, index, {}), counted.read(index), _paid_wide(_part(paid, index, {}), pack.cause_ids),
+            pack, county, year))
     all_rejections = pl.concat([frame.select(list(REJECTION_SCHEMA)) for frame in rejections] or
                                [_empty_rejections()], how="vertical_relaxed")
-    all_skipped = pl.concat([frame.select(list(REJECTION_SCHEMA)) for frame in skipped] or [_empty_rejections()],
-                            how="vertical_relaxed")
+    all_skipped = pl.concat([frame.select(list(REJECTION_SCHEMA)) for frame in reading.skipped] or
+                            [_empty_rejections()], how="vertical_relaxed")
     return Linked(facts, counted, new_events, all_rejections, superseded, corrections, all_skipped)
 
 
+def _paid_wide(paid: pl.DataFrame, causes: Sequence[str]) -> pl.DataFrame:
+    """household_id and ``{cause}_paid_before`` for each cause of the pack (0 where nothing was paid)."""
+    wide = (paid.pivot(on="cause", index="household_id", values="amount") if paid.height
+            else pl.DataFrame(schema={"household_id": pl.String}))
+    return wide.select(
+        "household_id",
+        *(pl.col(c).fill_null(0).cast(pl.Int64).alias(f"{c}_paid_before") if c in wide.columns
+          else pl.lit(0, pl.Int64).alias(f"{c}_paid_before") for c in causes),
+    )
+
+
 def _link_events(
-    events: pl.DataFrame, profile: EventSource, pack: Pack, year: int, people: pl.DataFrame, stored: pl.DataFrame
+    events: pl.DataFrame, profile: EventSource, pack: Pack, year: int, stored: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """The rows of one export with the ids of one partition, in the drop's order, each with the household
+    of its person (``household_id``, null for an unknown person)."""
     department = profile.department
     assert profile.event_id is not None and profile.cause is not None
     id_field = profile.event_id
@@ -207,7 +359,7 @@ def _link_events(
             pl.coalesce(pl.col("_in_run"), pl.col("_stored")).alias("_previous")
         )
     # The first defect in column order: the id (a duplicate), the person (unknown), the date (another year).
-    events = events.join(people, on="id_number", how="left").with_columns(
+    events = events.with_columns(
         pl.when(pl.col("_previous") == pl.col("content")).then(pl.lit("duplicate_event"))
         .when(pl.col("household_id").is_null()).then(pl.lit("unknown_person"))
         .when(pl.col("date").dt.year() != year).then(pl.lit("outside_policy_year"))

@@ -3,12 +3,17 @@
 A partition is a set of keys chosen by hash: rows with the same key always land in the same partition, so
 every rule that compares rows with the same key (the corrections and duplicates of one event id, the sums of
 one household) sees all of them in one partition, and a partitioned run decides, rejects and counts exactly
-as an unpartitioned one (tests/integration/test_partitions.py). Linking uses two keys (``linking``):
+as an unpartitioned one (tests/integration/test_partitions.py). Linking uses three keys (``linking``):
 
+* the household, for what happens within a household (a duplicate register row, members of an unknown
+  household, its events summed, its members' labour, its paid before, its decision);
+* the ID number, for what happens between rows of one person (a duplicate person, the people map: ID number
+  -> household) and the household of each event's person;
 * the event id, for what happens between rows of one event (its duplicates, its corrections, which row is
-  current), with the people of the drop (ID number -> household) looked up in every partition;
-* the household, for what happens within a household (its events summed, its members' labour, its paid
-  before, its decision).
+  current, the reason a row is rejected).
+
+The rows are spilled to disk by partition as they are read (``spill``, ``linking.Reading``) and moved from
+one key to the next by spilling them again, so a run holds one partition of one kind of rows at a time.
 
 How many partitions (``plan``): the drop's bytes times the working memory a byte of export takes while it is
 linked and decided, over the budget (setting ``memory_budget_mb``); ``screen_partitions`` forces a count.

@@ -1,9 +1,10 @@
 """Frames a screening holds on disk, by partition, so that memory holds one partition at a time.
 
 A ``Spill`` is one kind of rows (the register, the members, an export's events, the facts, the decisions)
-in ``count`` partitions; each partition is a sequence of chunk files (Arrow IPC, lz4) in the order they were
-added, so a partition read back has its rows in the order they were written. Rows are placed in a partition
-by the hash of a key (``partitions.split``): rows with the same key are always in the same partition.
+in ``count`` partitions; each partition is a sequence of chunk files (Arrow IPC, lz4; held in memory when
+there is one partition) in the order they were added, so a partition read back has its rows in the order
+they were written. Rows are placed in a partition by the hash of a key (``partitions.split``): rows with the
+same key are always in the same partition.
 
 Spills live in one private folder per run (``spill_root``: owner-only, as the rows are personal data),
 removed when the run ends, whatever way it ends.
@@ -24,7 +25,10 @@ from fangpin.screening.partitions import split
 
 
 class Spill:
-    def __init__(self, root: Path, name: str, count: int, schema: Mapping[str, pl.DataType] | None = None) -> None:
+    def __init__(self, root: Path, name: str, count: int, schema: Mapping[str, pl.DataType] | None = None,
+                 *, hold: bool | None = None) -> None:
+        """``hold``: the chunks are kept in memory rather than written; by default when there is one partition
+        (the run's rows fit its memory budget, ``partitions.plan``: writing them would only cost time)."""
         if count < 1:
             raise ValueError("a spill has at least one partition")
         self.folder = root / name
@@ -32,6 +36,8 @@ class Spill:
         self.count = count
         self.schema: dict[str, pl.DataType] | None = dict(schema) if schema is not None else None
         self._chunks: list[list[Path]] = [[] for _ in range(count)]
+        self._held: list[list[pl.DataFrame]] | None = [[] for _ in range(count)] if (
+            count == 1 if hold is None else hold) else None
         self.height = 0
 
     def add(self, index: int, frame: pl.DataFrame) -> None:
@@ -40,10 +46,13 @@ class Spill:
             self.schema = dict(frame.schema)
         if frame.height == 0:
             return
+        self.height += frame.height
+        if self._held is not None:
+            self._held[index].append(frame)
+            return
         path = self.folder / f"{index:05d}-{len(self._chunks[index]):06d}.arrow"
         frame.write_ipc(path, compression="lz4")
         self._chunks[index].append(path)
-        self.height += frame.height
 
     def add_split(self, frame: pl.DataFrame, key: str) -> None:
         """Append ``frame``'s rows, each to the partition of its ``key``, keeping their order."""
@@ -54,10 +63,9 @@ class Spill:
 
     def read(self, index: int) -> pl.DataFrame:
         """Partition ``index``, its rows in the order they were added."""
-        chunks = self._chunks[index]
-        if not chunks:
+        frames = [pl.read_ipc(path) for path in self._chunks[index]] if self._held is None else self._held[index]
+        if not frames:
             return pl.DataFrame(schema=self.schema or {})
-        frames = [pl.read_ipc(path) for path in chunks]
         return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed", rechunk=False)
 
     def parts(self) -> Iterator[pl.DataFrame]:
@@ -69,6 +77,8 @@ class Spill:
         for path in self._chunks[index]:
             path.unlink(missing_ok=True)
         self._chunks[index] = []
+        if self._held is not None:
+            self._held[index] = []
 
     @classmethod
     def of(cls, root: Path, name: str, frame: pl.DataFrame, key: str, count: int) -> Spill:

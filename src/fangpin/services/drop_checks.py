@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from fangpin.intake.errors import UnrecognisedFileError
 from fangpin.intake.parse import ParsedExport
 from fangpin.intake.profiles import Profiles
 from fangpin.labels import FIELDS, label
+from fangpin.screening.linking import RegisterSample
 
 REGISTER = "register"
 
@@ -56,27 +58,26 @@ def require_register(drop: Path, parsed: list[ParsedExport], unrecognised: list[
                     f"任何农户:请上传包含{profile.label}的文件夹")
 
 
-def check_county(parsed: list[ParsedExport], county: str) -> None:
+def check_county(registers: Sequence[RegisterSample], county: str) -> None:
     """The county code given must be the households': at least one household's number or head's ID number
-    starts with it. Else the run would store one county's households under another's code."""
-    for item in parsed:
-        if item.department != REGISTER or item.rows.height == 0:
+    starts with it. Else the run would store one county's households under another's code. ``registers``:
+    the register files in the drop's order, as read (``screening.linking.Reading``)."""
+    for item in registers:
+        if item.height == 0:
             continue
-        columns = [name for name in ("household_id", "head_id") if name in item.rows.columns]
+        columns = list(item.head.columns)
         if not columns:
             continue
-        carried = pl.any_horizontal(pl.col(name).cast(pl.String).str.starts_with(county).fill_null(False)
-                                    for name in columns)
-        if item.rows.select(carried.any()).item():
+        if item.carried:
             return
         prefixes = Counter(
             value[:len(county)] for name in columns
-            for value in item.rows[name].cast(pl.String).drop_nulls().head(10_000).to_list()
+            for value in item.head[name].cast(pl.String).drop_nulls().head(10_000).to_list()
             if value[:len(county)].isdigit() and len(value) >= len(county)
         )
         hint = f";这些号码以 {prefixes.most_common(1)[0][0]} 开头" if prefixes else ""
         raise DropError(f"{item.file},字段 {label(FIELDS, 'household_id')}: 没有任何农户属于县(区)代码 {county}"
-                        f"(共 {item.rows.height} 行,户编号和户主身份证号都不以它开头{hint}):请检查县(区)代码(--county)")
+                        f"(共 {item.height} 行,户编号和户主身份证号都不以它开头{hint}):请检查县(区)代码(--county)")
 
 
 _YEAR = re.compile(r"(?:19|20)\d\d")

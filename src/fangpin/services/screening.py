@@ -12,7 +12,6 @@ report) and accounts for each in run.json; each stage's work lives in its own mo
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -59,7 +58,8 @@ from fangpin.reports.results import (
 from fangpin.reports.workbook import write_visits_csv
 from fangpin.screening import partitions
 from fangpin.screening.bulk import decide_partitioned
-from fangpin.screening.linking import EventSource, Linked, Table, ledger_schema, link
+from fangpin.screening.linking import EventSource, LinkedFrames, Reading, ledger_schema, link
+from fangpin.screening.spill import spill_root
 from fangpin.services import drop_checks as checks
 from fangpin.services import resolve_pack
 from fangpin.services.drop_checks import DropError
@@ -96,7 +96,7 @@ class ScreenResult:
     already: bool = False
     decisions: pl.DataFrame = field(default_factory=pl.DataFrame)
     rejections: pl.DataFrame = field(default_factory=pl.DataFrame)
-    linked: Linked | None = None
+    linked: LinkedFrames | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -166,13 +166,15 @@ class _Stopwatch:
 def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenResult:
     spare: list[subprocess.Popen[bytes]] = []  # the workbook's process, started early; ended if never used
     try:
-        return _screen(request, progress, spare)
+        with spill_root() as root:  # the drop's rows on disk by partition, removed however the run ends
+            return _screen(request, progress, spare, root)
     finally:
         for process in spare:
             _dismiss(process)
 
 
-def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.Popen[bytes]]) -> ScreenResult:
+def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.Popen[bytes]],
+            root: Path) -> ScreenResult:
     started = dt.datetime.now(dt.UTC)
     clock = _Stopwatch(progress)
     pack = resolve_pack(request.year, request.pack_dir)
@@ -210,29 +212,30 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
 
     spare.append(_ready_workbook())  # its interpreter starts and imports while the drop is read
     workers = request.workers or cores()
-    drop = parse_all(recognised, profiles, request.sources_dir, workers,
-                     lambda done, total: progress("reading", done, total), limits)
-    parsed = drop.exports
-    order = {path.name: index for index, path in enumerate(files)}
-    not_recognised = sorted(not_recognised + drop.unrecognised, key=lambda error: order[error.file])
-    del drop  # its rows are ``parsed``'s, let go of after linking
-    unrecognised = [error.file for error in not_recognised]
-    checks.require_register(request.drop, parsed, not_recognised, profiles)
-    checks.check_county(parsed, request.county)
-    clock.lap("reading", len(recognised), len(recognised))
-
-    with session_scope(request.database_url) as session:
-        stored = queries.stored_events(session, request.county, request.year)
-        paid = queries.paid_before(session, request.county, request.year, pack.cause_ids)
-    tables = [Table(p.department, p.rows.with_columns(pl.lit(p.file).alias("file"))) for p in parsed]
-    parsed = [dataclasses.replace(p, rows=p.rows.clear()) for p in parsed]  # the rows live on in ``tables`` only
     sources = [EventSource(p.department, p.cause, p.event_id, tuple(p.content), tuple(p.set.items()))
                for p in profiles]
     parts = partitions.plan(sum(path.stat().st_size for path in recognised))
-    linked = link(tables, year=request.year, county=request.county, pack=pack, profiles=sources,
-                  stored_events=stored, paid_before=paid, partitions=parts)
-    del tables  # the drop's rows: what the run still needs of them is in ``linked``; storing needs the memory
+    # the valid rows go to disk chunk by chunk, by partition, as they are read: only the outcomes stay here
+    reading = Reading(root, parts, [path.name for path in files], pack, sources, request.county)
+    drop = parse_all(recognised, profiles, request.sources_dir, workers,
+                     lambda done, total: progress("reading", done, total), limits, sink=reading.add)
+    parsed = drop.exports
+    order = {path.name: index for index, path in enumerate(files)}
+    not_recognised = sorted(not_recognised + drop.unrecognised, key=lambda error: order[error.file])
+    del drop
+    unrecognised = [error.file for error in not_recognised]
+    checks.require_register(request.drop, parsed, not_recognised, profiles)
+    checks.check_county(sorted(reading.registers.values(), key=lambda sample: order[sample.file]), request.county)
+    clock.lap("reading", len(recognised), len(recognised))
+
+    with session_scope(request.database_url) as session:  # split into partitions as they are read
+        spilled = link(reading, year=request.year, county=request.county, pack=pack, profiles=sources,
+                      stored_events=queries.stored_ledgers(session, request.county, request.year),
+                      paid_before=queries.paid_before_rows(session, request.county, request.year))
+    del reading
     clock.lap("linking")
+    linked = LinkedFrames.of(spilled)  # until deciding, storing and writing read the spills themselves
+    del spilled
     decisions = decide_partitioned(linked.facts, pack, parts)
     clock.lap("deciding")
 
@@ -379,7 +382,7 @@ def staged(out_dir: Path, tag: str | None = None) -> Iterator[Path]:
 
 def _run_summary(
     run_id: str, request: ScreenRequest, pack: Pack, parsed: list[ParsedExport], unrecognised: list[str],
-    hashes: dict[str, str], linked: Linked, decisions: pl.DataFrame, started: dt.datetime,
+    hashes: dict[str, str], linked: LinkedFrames, decisions: pl.DataFrame, started: dt.datetime,
 ) -> dict[str, Any]:
     later = pl.concat([linked.rejections, *([linked.skipped] if linked.skipped is not None else [])],
                       how="vertical_relaxed").group_by("file", "reason").len()
@@ -421,7 +424,7 @@ def _run_summary(
         "totals": {"households": decisions.height, "outcomes": outcomes,
                    **{key: fen_text(value) for key, value in totals_fen.items()}},
         "corrections": {
-            "of_earlier_runs": linked.corrections.height if linked.corrections is not None else 0,
+            "of_earlier_runs": linked.corrections,
             "within_this_drop": sum(linked.superseded.values()),
         },
     }
@@ -440,7 +443,7 @@ def _already(run: Run) -> dict[str, Any]:
 
 def _store(
     request: ScreenRequest, pack: Pack, run: dict[str, Any], drop_hash: str, started: dt.datetime,
-    decisions: pl.DataFrame, linked: Linked, clock: _Stopwatch, results: Callable[[], dict[str, bytes]],
+    decisions: pl.DataFrame, linked: LinkedFrames, clock: _Stopwatch, results: Callable[[], dict[str, bytes]],
 ) -> None:
     """The run, its decisions, events and payments in one transaction; ``results`` gives what the run's files
     are written again from, once they are written, last before the commit."""
