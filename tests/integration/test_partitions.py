@@ -23,7 +23,8 @@ DEMO = REPO / "fixtures" / "demo"
 def _screen(drop: Path, database_url: str, out: Path, parts: int, monkeypatch: pytest.MonkeyPatch) -> ScreenResult:
     monkeypatch.setenv("FANGPIN_SCREEN_PARTITIONS", str(parts))
     assert partitions.plan(1) == parts
-    result = screen(ScreenRequest(drop=drop, year=2019, county="130434", database_url=database_url, out_dir=out))
+    result = screen(ScreenRequest(drop=drop, year=2019, county="130434", database_url=database_url, out_dir=out,
+                                  keep_linked=True))
     monkeypatch.delenv("FANGPIN_SCREEN_PARTITIONS")
     return result
 

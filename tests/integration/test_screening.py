@@ -76,9 +76,9 @@ def test_every_row_of_a_generated_drop_is_accounted_for_as_its_generator_expects
 def test_bulk_screening_and_single_checks_agree_on_every_household(
     synthetic_drop: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
-    result = _screen(synthetic_drop[0], f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
+    result = _screen(synthetic_drop[0], f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, keep_linked=True)
     pack = pack_for_year(2019)
-    bulk = {row["household_id"]: row for row in result.decisions.iter_rows(named=True)}
+    bulk = {row["household_id"]: row for row in result.decisions().iter_rows(named=True)}
     assert result.linked is not None
 
     documents = list(household_documents(result.linked, pack))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from fangpin.db.locks import lock_chain
-from fangpin.db.models import DecisionRecord, PackRecord, Payment, Run, RunEvents
+from fangpin.db.models import DecisionRecord, PackRecord, Payment, Run, RunEventPart, RunEvents
 from fangpin.errors import StorageError
 from fangpin.event_ledger import CORE_SCHEMA
 from fangpin.packs import Pack
@@ -54,10 +54,7 @@ def write_pack_files(session: Session, pack_hash: str, directory: Path) -> bool:
 def stored_events(session: Session, county: str, year: int) -> pl.DataFrame:
     """The events counted so far in the year: for each department and event id, its latest version, with
     every column its ledgers have (``event_ledger``)."""
-    ledgers = session.execute(
-        select(RunEvents.data).where(RunEvents.county == county, RunEvents.year == year)
-        .order_by(RunEvents.recorded_at, RunEvents.run_id)
-    ).scalars().all()
+    ledgers = event_ledgers(session, county, year)
     if not ledgers:
         return pl.DataFrame(schema=CORE_SCHEMA)
     if not all(ledgers):
@@ -68,6 +65,30 @@ def stored_events(session: Session, county: str, year: int) -> pl.DataFrame:
         pl.concat(frames, how="diagonal_relaxed")
         .unique(subset=["department", "event_id"], keep="last", maintain_order=True)
     )
+
+
+def event_ledgers(session: Session, county: str, year: int) -> list[bytes]:
+    """The Parquet file of each run's event ledger of the county and year, in the order they were recorded:
+    ``run_events.data`` for a run stored before migration 0011, its parts joined in order for one stored
+    since. Empty: the ledger was purged."""
+    runs = session.execute(
+        select(RunEvents.run_id, RunEvents.data).where(RunEvents.county == county, RunEvents.year == year)
+        .order_by(RunEvents.recorded_at, RunEvents.run_id)
+    ).all()
+    return [data or ledger_bytes(session, run_id) for run_id, data in runs]
+
+
+def ledger_parts(session: Session, run_id: str) -> Iterator[bytes]:
+    """A run's event ledger as stored since migration 0011: its parts' bytes, in order, one at a time."""
+    numbers = session.execute(select(RunEventPart.part).where(RunEventPart.run_id == run_id)
+                              .order_by(RunEventPart.part)).scalars().all()
+    for number in numbers:
+        yield session.execute(select(RunEventPart.data).where(RunEventPart.run_id == run_id,
+                                                              RunEventPart.part == number)).scalar_one()
+
+
+def ledger_bytes(session: Session, run_id: str) -> bytes:
+    return b"".join(ledger_parts(session, run_id))
 
 
 def paid_before(session: Session, county: str, year: int, causes: Sequence[str]) -> pl.DataFrame:

@@ -8,6 +8,10 @@ arithmetic (``payouts.owed_fen_expr``), held equal to the scalar Decimal arithme
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+
 import polars as pl
 
 from fangpin.deciding import classify
@@ -17,6 +21,7 @@ from fangpin.packs import Pack
 from fangpin.packs.formulas import to_expr
 from fangpin.payouts import fee_fen_expr, owed_fen_expr
 from fangpin.screening.partitions import split
+from fangpin.screening.spill import Spill
 
 
 def stored_fact_columns(pack: Pack) -> list[str]:
@@ -135,3 +140,65 @@ def _amounts(frame: pl.DataFrame, pack: Pack) -> pl.DataFrame:
         .otherwise(pl.lit("already_paid"))
         .alias("outcome"),
     )
+
+
+# --- deciding a spill, and reading the decisions back in household order ------------------------------
+
+SLICE_ROWS = 100_000  # decisions read back at once, for the result files and the chains
+
+
+@dataclass
+class Totals:
+    """What run.json counts of the decisions, added up partition by partition: exact integer sums."""
+
+    households: int = 0
+    sums: dict[str, int] = dataclass_field(default_factory=dict)  # each cause, payout and fee, in fen
+    outcomes: dict[str, int] = dataclass_field(default_factory=dict)
+
+    def add(self, decisions: pl.DataFrame, columns: Sequence[str]) -> None:
+        self.households += decisions.height
+        for column in columns:
+            self.sums[column] = self.sums.get(column, 0) + int(decisions[column].sum() or 0)
+        for outcome, count in decisions.group_by("outcome").len().iter_rows():
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + int(count)
+
+
+def decide_spilled(
+    facts: Spill, pack: Pack, decisions: Spill, each: Callable[[int, pl.DataFrame], None] | None = None,
+) -> Totals:
+    """``decide_frame`` on each partition of ``facts`` (one engine), each partition's decisions sorted by
+    household and written to the same partition of ``decisions`` (sorted runs, merged back by ``merged``);
+    ``each`` is given every partition's decisions too. What is held at once is one partition."""
+    engine = engine_for(pack)
+    totals = Totals()
+    columns = [*pack.cause_ids, "payout", "fee"]
+    for index in range(facts.count):
+        decided = decide_frame(facts.read(index), pack, engine).sort("household_id")
+        decisions.add(index, decided)
+        totals.add(decided, columns)
+        if each is not None:
+            each(index, decided)
+        del decided
+    return totals
+
+
+def merged(spill: Spill, key: Sequence[str], columns: Sequence[str] | None = None) -> pl.LazyFrame:
+    """The rows of a spill whose every partition is sorted by ``key`` (a unique key, without nulls), as one
+    lazy frame sorted by ``key``: a k-way merge of the partitions, read from disk as it goes."""
+    runs = [pl.scan_ipc(spill.files(index)) for index in range(spill.count) if spill.files(index)]
+    if not runs:
+        empty = pl.DataFrame(schema=spill.schema or {}).lazy()
+        return empty.select(columns) if columns is not None else empty
+    if columns is not None:
+        runs = [run.select(columns) for run in runs]
+    while len(runs) > 1:  # pairwise, as a balanced tree: each row passes log2(k) merges
+        runs = [runs[i].merge_sorted(runs[i + 1], list(key)) if i + 1 < len(runs) else runs[i]
+                for i in range(0, len(runs), 2)]
+    return runs[0]
+
+
+def slices(frame: pl.LazyFrame, rows: int = SLICE_ROWS) -> Iterator[pl.DataFrame]:
+    """A lazy frame's rows in order, at most ``rows`` at a time (the streaming engine)."""
+    for batch in frame.collect_batches(chunk_size=rows, maintain_order=True):
+        for start in range(0, batch.height, rows):
+            yield batch.slice(start, rows)

@@ -60,6 +60,15 @@ class Spill:
         frames = [pl.read_ipc(path) for path in chunks]
         return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed", rechunk=False)
 
+    def files(self, index: int) -> list[Path]:
+        """Partition ``index``'s chunk files, in the order they were added (for a lazy scan of it)."""
+        return list(self._chunks[index])
+
+    def chunks(self, index: int) -> Iterator[pl.DataFrame]:
+        """Partition ``index`` one chunk at a time, in the order they were added."""
+        for path in self._chunks[index]:
+            yield pl.read_ipc(path)
+
     def parts(self) -> Iterator[pl.DataFrame]:
         for index in range(self.count):
             yield self.read(index)
