@@ -197,8 +197,9 @@ def merged(spill: Spill, key: Sequence[str], columns: Sequence[str] | None = Non
     return runs[0]
 
 
-def slices(frame: pl.LazyFrame, rows: int = SLICE_ROWS) -> Iterator[pl.DataFrame]:
-    """A lazy frame's rows in order, at most ``rows`` at a time (the streaming engine)."""
+def slices(frame: pl.LazyFrame, rows: int | None = None) -> Iterator[pl.DataFrame]:
+    """A lazy frame's rows in order, at most ``rows`` (default ``SLICE_ROWS``) at a time (the streaming engine)."""
+    rows = rows or SLICE_ROWS
     for batch in frame.collect_batches(chunk_size=rows, maintain_order=True):
         for start in range(0, batch.height, rows):
             yield batch.slice(start, rows)

@@ -67,8 +67,8 @@ from fangpin.reports.results import (
     write_run_json,
 )
 from fangpin.reports.workbook import VISIT_COLUMNS, visit_rows
-from fangpin.screening import partitions
-from fangpin.screening.bulk import SLICE_ROWS, Totals, decide_spilled, merged, slices
+from fangpin.screening import bulk, partitions
+from fangpin.screening.bulk import Totals, decide_spilled, merged, slices
 from fangpin.screening.linking import EventSource, Linked, Table, ledger_schema, link
 from fangpin.screening.spill import Spill, spill_root
 from fangpin.services import drop_checks as checks
@@ -387,7 +387,7 @@ def _write_results(
         listed.close(visit_rows(empty, labels, groups))
     households = root / "households.parquet"
     merged(decisions, ["household_id"], HOUSEHOLD_COLUMNS).sink_parquet(
-        households, compression="zstd", statistics=False, row_group_size=SLICE_ROWS)
+        households, compression="zstd", statistics=False, row_group_size=bulk.SLICE_ROWS)
     return {"rejections": _parquet(rejections.select(REJECTION_HEADER)), "households": households.read_bytes()}
 
 
@@ -619,7 +619,7 @@ def _ledger(events: Spill, departments: list[str], pack: Pack, path: Path) -> No
         ).sort(key))
         events.drop(index)
     merged(runs, key, [*ledger_schema(pack), *key]).select(list(ledger_schema(pack))).sink_parquet(
-        path, compression="lz4", statistics=False, row_group_size=SLICE_ROWS)
+        path, compression="lz4", statistics=False, row_group_size=bulk.SLICE_ROWS)
 
 
 def _store_payments(
