@@ -118,20 +118,22 @@ class ScreenResult:
             return stored_decisions(session, str(self.run["run_id"]))
 
 
-_STORED = ("household_id", "township", "village", "group", "outcome", "per_capita_income", "rules", "amounts",
-           "payout", "fee")
+_STORED = ("household_id", "township", "village", "status", "members", "per_capita_income", "labour_capacity",
+           "housing_secure", "bases", "paid_before", "rules", "group", "outcome", "amounts", "payout", "fee")
+_STORED_TEXT = frozenset({"household_id", "township", "village", "status", "bases", "paid_before", "rules", "group",
+                          "outcome", "amounts"})
 
 
 def stored_decisions(session: Any, run_id: str) -> pl.DataFrame:
-    """A stored run's decisions: ``_STORED`` with each cause of its pack as a column (fen)."""
+    """A stored run's decisions in household order: the stored facts and decision (``_STORED``), with each
+    cause of its pack as columns (``<cause>_base``, ``<cause>_paid_before``, ``<cause>``: fen). Derived facts
+    follow under the pack (``screening.bulk.with_derived_columns``)."""
     rows = session.execute(select(*(DecisionRecord.__table__.c[name] for name in _STORED))
                            .where(DecisionRecord.run_id == run_id).order_by(DecisionRecord.household_id)).all()
-    text = {"household_id", "township", "village", "group", "outcome", "rules", "amounts"}
     frame = pl.DataFrame([tuple(row) for row in rows], orient="row",
-                         schema={name: pl.String if name in text else pl.Int64 for name in _STORED})
+                         schema={name: pl.String if name in _STORED_TEXT else pl.Int64 for name in _STORED})
     causes = list(json.loads(frame["amounts"][0])) if frame.height else []  # the pack's causes, in its order
-    amounts = pl.col("amounts").str.json_decode(pl.Struct({cause: pl.Int64 for cause in causes}))
-    return frame.with_columns(amounts.struct.field(cause).fill_null(0).alias(cause) for cause in causes)
+    return decision_causes.expanded(frame, causes)
 
 
 def _sha256(path: Path) -> str:
