@@ -24,7 +24,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,8 +270,11 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
     del tables  # the drop's rows: what the run still needs of them is in ``linked``; storing needs the memory
     clock.lap("linking")
     departments = [source.department for source in sources]
-    with spill_root() as root:
+    with spill_root() as root, ThreadPoolExecutor(max_workers=1) as ledgering:
         facts, events = _spilled(root, linked, parts)
+        # the event ledger's file is written on the other core while the households are decided (polars
+        # lets go of the interpreter lock); storing waits for it
+        ledger = ledgering.submit(_ledger, events, departments, pack, root / "ledger.parquet")
         if not request.keep_linked:  # on disk now: what is held is one partition at a time
             linked = dataclasses.replace(linked, facts=linked.facts.clear(), counted=linked.counted.clear(),
                                          new_events=linked.new_events.clear())
@@ -304,8 +307,8 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
             with ThreadPoolExecutor(max_workers=1) as beside:
                 written = beside.submit(_write_results, staging, pack, decisions, visits, rejections, root)
                 try:
-                    _store(request, pack, run, drop_hash, started, Stored(decisions, events, departments, totals, root),
-                           clock, written.result)
+                    kept = Stored(decisions, ledger, events.height, totals, root)
+                    _store(request, pack, run, drop_hash, started, kept, clock, written.result)
                     clock.lap("storing: commit")
                 except BaseException:
                     _stop_workbook(report, staging)  # nothing was stored: the run's files are thrown away
@@ -331,8 +334,8 @@ class Stored:
     """What a run stores beyond its summary, as the run holds it: on disk, by partition."""
 
     decisions: Spill  # each partition sorted by household
-    events: Spill  # the events the run counts, with ``_again`` and ``_order`` (``_ledger``)
-    departments: list[str]  # the event exports' departments, in the profiles' order
+    ledger: Future[Path]  # the event ledger's Parquet file (``_ledger``)
+    events: int  # the events the run counts
     totals: Totals
     root: Path  # the run's spill folder, for the files written on the way
 
@@ -553,10 +556,9 @@ def _store(
     are written again from, once they are written, last before the commit. The decisions, the ledger and
     the payments are read from disk and stored a slice (a part) at a time."""
     recorded = queries.now()
-    ledger = stored.root / "ledger.parquet"
-    _ledger(stored.events, stored.departments, pack, ledger)
+    ledger = stored.ledger.result()
     ledger_sha256 = _sha256(ledger)
-    run["events"] = {"counted_now": stored.events.height, "sha256": ledger_sha256}
+    run["events"] = {"counted_now": stored.events, "sha256": ledger_sha256}
     clock.lap("storing: event ledger")
     totals = stored.totals
     try:
@@ -581,7 +583,7 @@ def _store(
             before = append_frames(session, DecisionRecord, request.county, rows, constants)
             clock.lap("storing: decisions")
             session.add(RunEvents(run_id=run["run_id"], county=request.county, year=request.year,
-                                  events=stored.events.height, sha256=ledger_sha256, data=b"", recorded_at=recorded))
+                                  events=stored.events, sha256=ledger_sha256, data=b"", recorded_at=recorded))
             session.flush()
             with ledger.open("rb") as handle:  # in parts: one part in a driver's buffer at a time
                 for part, data in enumerate(iter(lambda: handle.read(LEDGER_PART_BYTES), b"")):
@@ -606,22 +608,23 @@ def _parquet(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def _ledger(events: Spill, departments: list[str], pack: Pack, path: Path) -> None:
+def _ledger(events: Spill, departments: list[str], pack: Pack, path: Path) -> Path:
     """The event ledger as one Parquet file at ``path``, its rows in the order of an unpartitioned run: by
     department in the profiles' order, then by (``_again``, ``_order``). Each partition is sorted on its own
     (a sorted run on disk), the runs merged as they are written: one partition is held at a time. Row groups
     of ``SLICE_ROWS`` rows, whatever the partitions: the same rows give the same bytes (and sha256)."""
     rank = {department: index for index, department in enumerate(dict.fromkeys(departments))}
-    key = ["_department", "_again", "_order"]
+    # one integer key, (department, _again, _order) in that order: a merge on one column is the fastest
+    key = (pl.col("department").replace_strict(rank, default=len(rank), return_dtype=pl.UInt64) * (1 << 33)
+           + pl.col("_again").cast(pl.UInt64) * (1 << 32) + pl.col("_order").cast(pl.UInt64)).alias("_key")
+    columns = list(ledger_schema(pack))
     runs = Spill(path.parent, f"{path.stem}-runs", events.count)
     for index in range(events.count):
-        part = events.read(index)
-        runs.add(index, part.with_columns(
-            pl.col("department").replace_strict(rank, default=len(rank), return_dtype=pl.UInt32).alias("_department"),
-        ).sort(key))
+        runs.add(index, events.read(index).select(*columns, key).sort("_key"))
         events.drop(index)
-    merged(runs, key, [*ledger_schema(pack), *key]).select(list(ledger_schema(pack))).sink_parquet(
+    merged(runs, ["_key"]).select(columns).sink_parquet(
         path, compression="lz4", statistics=False, row_group_size=bulk.SLICE_ROWS)
+    return path
 
 
 def _store_payments(
