@@ -335,16 +335,23 @@ def _insert_parts_sqlite(connection: Any, table: Any, parts: Iterator[pl.DataFra
     count = 0
     columns: list[str] = []
     try:
-        with adbc_sqlite.connect(path, autocommit=True) as staging, staging.cursor() as cursor:
+        # each part is staged by a thread (ADBC lets go of the interpreter lock) while the next is made here
+        with adbc_sqlite.connect(path, autocommit=True) as staging, staging.cursor() as cursor, \
+                ThreadPoolExecutor(max_workers=1) as background:
             cursor.execute("PRAGMA journal_mode=OFF")  # a scratch file: if anything fails, it is thrown away
             cursor.execute("PRAGMA synchronous=OFF")
+            staged_part = None
             for part in itertools.chain(held, parts):
                 if not part.height:
                     continue
                 ready = _for_adbc(_for_sqlite(part))
-                cursor.adbc_ingest("rows", ready, mode="append" if count else "create")
+                if staged_part is not None:
+                    staged_part.result()
+                staged_part = background.submit(cursor.adbc_ingest, "rows", ready, mode="append" if count else "create")
                 columns = columns or list(ready.columns)
                 count += part.height
+            if staged_part is not None:
+                staged_part.result()
         raw = connection.connection.driver_connection
         raw.execute(f"ATTACH DATABASE ? AS {alias}", (path,))
     except BaseException:

@@ -20,7 +20,6 @@ from fangpin.money import to_fen
 from fangpin.packs import Pack
 from fangpin.packs.formulas import to_expr
 from fangpin.payouts import fee_fen_expr, owed_fen_expr
-from fangpin.screening.partitions import split
 from fangpin.screening.spill import Spill
 
 
@@ -110,16 +109,6 @@ def decide_frame(facts: pl.DataFrame, pack: Pack, engine: PolicyEngine | None = 
     keys = [f"_class_{field}" for field in pack.thresholds]
     joined = classed.join(classes, on=keys, how="left", maintain_order="left").drop(keys)
     return _amounts(joined, pack)
-
-
-def decide_partitioned(facts: pl.DataFrame, pack: Pack, partitions: int) -> pl.DataFrame:
-    """``decide_frame`` in ``partitions`` parts by household (``screening.partitions``), in household order:
-    the same decisions, with what is held at once bounded by a part."""
-    if partitions <= 1:
-        return decide_frame(facts, pack)
-    engine = engine_for(pack)
-    return pl.concat([decide_frame(part, pack, engine) for part in split(facts, "household_id", partitions)],
-                     how="vertical_relaxed").sort("household_id")
 
 
 def _amounts(frame: pl.DataFrame, pack: Pack) -> pl.DataFrame:
