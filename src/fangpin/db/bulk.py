@@ -9,6 +9,12 @@ attaches and copies from with one ``INSERT … SELECT`` inside its own transacti
 or roll back with everything else; the file is detached and removed when the connection goes back to the
 pool. Small frames, and columns that need a SQLAlchemy bind processor, go through sqlite3's executemany
 with each column's processor applied, so the stored form is what the ORM itself would have written.
+
+Rows too many to hold at once come a part at a time (``bulk_insert_parts``): one COPY, or one staging file
+every part is appended to.
+
+Length: over 300 lines because each database has its own fast path, for a frame and for a stream of parts,
+and the SQLite paths must store exactly what the ORM would (datetimes, flags, bind processors).
 """
 
 from __future__ import annotations
