@@ -129,3 +129,34 @@ def test_sorted_runs_merge_into_the_visit_lists_order_nulls_last(tmp_path: Path)
     assert visit_list(merged, causes, {}).equals(expected)
     assert merged["household_id"].to_list() == expected["户编号"].to_list()
     assert expected["乡镇"].null_count() > 0 and expected["户编号"].len() > 200
+
+
+def test_the_run_event_parts_table_is_what_migration_0011_makes_it(database_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from fangpin.db.models import Base
+    from fangpin.db.session import get_engine
+
+    with get_engine(database_url).connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert "run_event_parts" in Base.metadata.tables
+    assert [diff for diff in differences if "run_event_parts" in repr(diff)] == []
+
+
+def test_an_altered_part_of_a_stored_ledger_is_found_and_a_later_drop_reads_the_parts(
+    drop: Path, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fangpin.db import queries
+
+    result = _screen(drop, database_url, tmp_path / "run", 2, None, monkeypatch)
+    with session_scope(database_url) as session:
+        events = queries.stored_events(session, "130434", 2019)  # what the next drop of the year builds on
+        assert events.height == result.run["events"]["counted_now"] > 0
+        assert verify_chains(session, ("runs",)) == []
+        session.execute(sa.text("UPDATE run_event_parts SET data = :data WHERE part = 0"),
+                        {"data": b"PAR1" + b"\0" * 64})
+    with session_scope(database_url) as session:
+        problems = verify_chains(session, ("runs",))
+    assert [problem.chain for problem in problems] == ["run_events"]
+    assert "was altered" in problems[0].problem
