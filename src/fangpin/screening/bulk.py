@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
 import polars as pl
+from polars.io.plugins import register_io_source
 
 from fangpin.deciding import classify
 from fangpin.engine import PolicyEngine, engine_for
@@ -163,7 +164,7 @@ def decide_spilled(
     columns = [*pack.cause_ids, "payout", "fee"]
     for index in range(facts.count):
         decided = decide_frame(facts.read(index), pack, engine).sort("household_id")
-        decisions.add(index, decided)
+        add_sorted(decisions, index, decided)
         totals.add(decided, columns)
         if each is not None:
             each(index, decided)
@@ -171,19 +172,82 @@ def decide_spilled(
     return totals
 
 
+def add_sorted(spill: Spill, index: int, frame: pl.DataFrame) -> None:
+    """Write a partition's rows, sorted, as a sorted run: in chunks small enough that a merge of every
+    partition holds about ``SLICE_ROWS`` rows of them at once (``merged``)."""
+    rows = max(1_000, SLICE_ROWS // spill.count)
+    if frame.height == 0:
+        spill.add(index, frame)
+    for start in range(0, frame.height, rows):
+        spill.add(index, frame.slice(start, rows))
+
+
+def merged_slices(spill: Spill, key: Sequence[str], columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+    """The rows of a spill whose every partition is a sorted run by ``key`` (``add_sorted``; the key unique),
+    in ``key`` order: a k-way merge that reads each run a chunk at a time. Each step emits, from every run,
+    the rows up to the smallest last key read of the runs not yet exhausted (no row still unread can come
+    before them), so what is held is about a chunk of each run."""
+    key = list(key)
+    wanted = list(columns) if columns is not None else None
+    runs = [spill.chunks(index, wanted) for index in range(spill.count) if spill.files(index)]
+    pending: list[pl.DataFrame | None] = [None] * len(runs)  # None: the run is exhausted
+    for number, run in enumerate(runs):
+        pending[number] = next(run, None)
+    while any(frame is not None for frame in pending):
+        for number, frame in enumerate(pending):  # a run all of whose rows read were emitted: its next chunk
+            while frame is not None and frame.height == 0:
+                frame = pending[number] = next(runs[number], None)
+        open_runs = [frame for frame in pending if frame is not None]
+        if not open_runs:
+            break
+        lasts = pl.concat([frame.select(key).tail(1) for frame in open_runs]).sort(key).head(1)
+        counts = _up_to(open_runs, key, lasts)
+        emitted = [frame.head(count) for frame, count in zip(open_runs, counts, strict=True) if count]
+        step = 0
+        for number, frame in enumerate(pending):
+            if frame is not None:
+                pending[number] = frame.slice(counts[step])
+                step += 1
+        if emitted:
+            yield pl.concat(emitted).sort(key)
+
+
+def _up_to(frames: list[pl.DataFrame], key: list[str], bound: pl.DataFrame) -> list[int]:
+    """How many of each sorted frame's first rows have a key up to ``bound``'s (one row)."""
+    if len(key) == 1:
+        value = bound[key[0]][0]
+        return [int(frame[key[0]].search_sorted(value, side="right")) for frame in frames]
+    tagged = pl.concat(
+        [frame.select(key).with_columns(pl.lit(number, pl.Int32).alias("_run"), pl.lit(0, pl.Int8).alias("_mark"))
+         for number, frame in enumerate(frames)]
+        + [bound.select(key).with_columns(pl.lit(-1, pl.Int32).alias("_run"), pl.lit(1, pl.Int8).alias("_mark"))],
+        how="vertical_relaxed").sort([*key, "_mark"], maintain_order=True)
+    position = int(tagged["_mark"].arg_max() or 0)
+    found = dict(tagged.head(position).group_by("_run").len().iter_rows())
+    return [int(found.get(number, 0)) for number in range(len(frames))]
+
+
 def merged(spill: Spill, key: Sequence[str], columns: Sequence[str] | None = None) -> pl.LazyFrame:
-    """The rows of a spill whose every partition is sorted by ``key`` (a unique key, without nulls), as one
-    lazy frame sorted by ``key``: a k-way merge of the partitions, read from disk as it goes."""
-    runs = [pl.scan_ipc(spill.files(index)) for index in range(spill.count) if spill.files(index)]
-    if not runs:
-        empty = pl.DataFrame(schema=spill.schema or {}).lazy()
-        return empty.select(columns) if columns is not None else empty
+    """``merged_slices`` as a lazy frame (a source polars pulls from: a sink streams it to a file)."""
+    schema = dict(spill.schema or {})
     if columns is not None:
-        runs = [run.select(columns) for run in runs]
-    while len(runs) > 1:  # pairwise, as a balanced tree: each row passes log2(k) merges
-        runs = [runs[i].merge_sorted(runs[i + 1], list(key)) if i + 1 < len(runs) else runs[i]
-                for i in range(0, len(runs), 2)]
-    return runs[0]
+        schema = {name: schema[name] for name in columns}
+
+    def source(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
+               _batch_size: int | None) -> Iterator[pl.DataFrame]:
+        left = n_rows
+        for frame in merged_slices(spill, key, list(schema)):
+            part = frame if with_columns is None else frame.select(with_columns)
+            if predicate is not None:
+                part = part.filter(predicate)
+            if left is not None:
+                part = part.head(left)
+                left -= part.height
+            yield part
+            if left is not None and left <= 0:
+                return
+
+    return register_io_source(source, schema=schema)
 
 
 def slices(frame: pl.LazyFrame, rows: int | None = None) -> Iterator[pl.DataFrame]:

@@ -64,10 +64,10 @@ class Spill:
         """Partition ``index``'s chunk files, in the order they were added (for a lazy scan of it)."""
         return list(self._chunks[index])
 
-    def chunks(self, index: int) -> Iterator[pl.DataFrame]:
-        """Partition ``index`` one chunk at a time, in the order they were added."""
+    def chunks(self, index: int, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
+        """Partition ``index`` one chunk at a time (``columns`` of it), in the order they were added."""
         for path in self._chunks[index]:
-            yield pl.read_ipc(path)
+            yield pl.read_ipc(path, columns=columns)
 
     def parts(self) -> Iterator[pl.DataFrame]:
         for index in range(self.count):

@@ -68,7 +68,7 @@ from fangpin.reports.results import (
 )
 from fangpin.reports.workbook import VISIT_COLUMNS, visit_rows
 from fangpin.screening import bulk, partitions
-from fangpin.screening.bulk import Totals, decide_spilled, merged, slices
+from fangpin.screening.bulk import Totals, add_sorted, decide_spilled, merged, slices
 from fangpin.screening.linking import EventSource, Linked, Table, ledger_schema, link
 from fangpin.screening.spill import Spill, spill_root
 from fangpin.services import drop_checks as checks
@@ -281,7 +281,7 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
         decisions = Spill(root, "decisions", parts)
         visits = Spill(root, "visits", parts)
         totals = decide_spilled(facts, pack, decisions,
-                                lambda index, decided: visits.add(index, _visit_run(decided, pack.cause_ids)))
+                                lambda index, decided: add_sorted(visits, index, _visit_run(decided, pack.cause_ids)))
         for index in range(facts.count):
             facts.drop(index)
         clock.lap("deciding")
@@ -620,7 +620,7 @@ def _ledger(events: Spill, departments: list[str], pack: Pack, path: Path) -> Pa
     columns = list(ledger_schema(pack))
     runs = Spill(path.parent, f"{path.stem}-runs", events.count)
     for index in range(events.count):
-        runs.add(index, events.read(index).select(*columns, key).sort("_key"))
+        add_sorted(runs, index, events.read(index).select(*columns, key).sort("_key"))
         events.drop(index)
     merged(runs, ["_key"]).select(columns).sink_parquet(
         path, compression="lz4", statistics=False, row_group_size=bulk.SLICE_ROWS)
