@@ -108,10 +108,13 @@ def test_a_run_without_partitions_writes_the_files_the_whole_frame_writers_write
         assert (result.out_dir / name).read_bytes() == (rebuilt.out_dir / name).read_bytes(), name
 
 
-def test_sorted_runs_merge_into_the_visit_lists_order_nulls_last(tmp_path: Path) -> None:
-    households = 400
+def test_sorted_runs_merge_into_the_visit_lists_order_nulls_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "SLICE_ROWS", 2_000)  # runs of 1,000-row chunks: the merge reads several of each
+    households = 12_000
     decided = pl.DataFrame({
-        "household_id": [f"H{n:04d}" for n in range(households)],
+        "household_id": [f"H{n:05d}" for n in range(households)],
         "township": [None if n % 5 == 0 else f"T{n % 3}" for n in range(households)],
         "village": [None if n % 7 == 0 else f"V{n % 4}" for n in range(households)],
         "head_name": ["某"] * households, "group": [None] * households,
@@ -122,13 +125,33 @@ def test_sorted_runs_merge_into_the_visit_lists_order_nulls_last(tmp_path: Path)
     with spill_root(tmp_path) as root:
         visits = Spill(root, "visits", 4)
         for index, part in enumerate(partitions.split(decided, "household_id", 4)):
-            visits.add(index, _visit_run(part, ("illness",)))
-        merged = pl.concat(list(bulk.slices(bulk.merged(visits, VISIT_KEY), 33)))
+            bulk.add_sorted(visits, index, _visit_run(part, ("illness",)))
+        assert all(len(visits.files(index)) > 1 for index in range(4))
+        merged = pl.concat(list(bulk.slices(bulk.merged(visits, VISIT_KEY), 333)))
     causes = [("illness", "因病")]
     expected = visit_list(decided, causes, {})
     assert visit_list(merged, causes, {}).equals(expected)
     assert merged["household_id"].to_list() == expected["户编号"].to_list()
-    assert expected["乡镇"].null_count() > 0 and expected["户编号"].len() > 200
+    assert expected["乡镇"].null_count() > 0 and expected["户编号"].len() > 7_000
+
+
+@pytest.mark.parametrize("count", [1, 3, 8])
+def test_the_merge_of_sorted_runs_read_a_chunk_at_a_time_is_the_whole_sorted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    monkeypatch.setattr(bulk, "SLICE_ROWS", 1_000)
+    rows = pl.DataFrame({"household_id": [f"H{(n * 7919) % 20_011:06d}" for n in range(20_000)],
+                         "n": range(20_000)})
+    with spill_root(tmp_path) as root:
+        runs = Spill(root, "runs", count)
+        for index, part in enumerate(partitions.split(rows, "household_id", count)):
+            bulk.add_sorted(runs, index, part.sort("household_id"))
+        pieces = list(bulk.slices(bulk.merged(runs, ["household_id"])))
+        sunk = root / "merged.parquet"
+        bulk.merged(runs, ["household_id"], ["household_id"]).sink_parquet(sunk)
+        assert pl.read_parquet(sunk)["household_id"].equals(rows.sort("household_id")["household_id"])
+    assert max(piece.height for piece in pieces) <= 1_000
+    assert pl.concat(pieces).equals(rows.sort("household_id"))
 
 
 def test_the_run_event_parts_table_is_what_migration_0011_makes_it(database_url: str) -> None:
