@@ -54,7 +54,9 @@ F = TypeVar("F", pl.DataFrame, pl.LazyFrame)
 
 
 def _height(frame: pl.DataFrame | pl.LazyFrame) -> int:
-    return frame.height if isinstance(frame, pl.DataFrame) else int(frame.select(pl.len()).collect().item())
+    if isinstance(frame, pl.DataFrame):
+        return frame.height
+    return int(frame.select(pl.len()).collect(engine="streaming").item())
 
 
 def _sheet(workbook: xlsxwriter.Workbook, name: str, frame: pl.DataFrame | pl.LazyFrame, money: list[str],
@@ -63,7 +65,7 @@ def _sheet(workbook: xlsxwriter.Workbook, name: str, frame: pl.DataFrame | pl.La
     followed by a head is a top-k: the rows not shown are never held)."""
     shown = frame.head(SHEET_ROW_LIMIT)
     if isinstance(shown, pl.LazyFrame):
-        shown = shown.collect()
+        shown = shown.collect(engine="streaming")  # top-k and sums: what a sheet shows is held
     height = shown.height if shown.height < SHEET_ROW_LIMIT else _height(frame)
     shown = _money(shown, [column for column in money if column in shown.columns])
     shown.write_excel(
