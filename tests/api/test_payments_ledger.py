@@ -40,7 +40,7 @@ def _march_run(api: Api, tmp_path: Path) -> ScreenResult:
 
 
 def _row(result: ScreenResult, household_id: str = "H1") -> dict[str, Any]:
-    return result.decisions.filter(pl.col("household_id") == household_id).row(0, named=True)
+    return result.decisions().filter(pl.col("household_id") == household_id).row(0, named=True)
 
 
 def _ledger(api: Api) -> list[tuple[str, int, int, int, str | None]]:

@@ -186,7 +186,8 @@ def test_purging_old_runs_removes_personal_data_and_files_and_everything_still_v
         assert session.scalar(_documents_of("13043419800101001X")) == 2
     assert "黄林" in (runs / run_id / "households.csv").read_text(encoding="utf-8")
 
-    with session_scope(stored.database_url) as session:
+    with session_scope(stored.database_url) as session:  # the ledger is stored in parts (migration 0011)
+        assert session.scalar(sa.text("SELECT COUNT(*) FROM run_event_parts WHERE LENGTH(data) > 0")) >= 1
         result = purge_runs(session, runs, dt.date(2100, 1, 1))
 
     assert (result.runs, result.folders, result.ledgers, result.documents) == ([run_id], 1, 1, 2)
@@ -196,6 +197,7 @@ def test_purging_old_runs_removes_personal_data_and_files_and_everything_still_v
         assert session.scalar(_documents_of("赵大山")) == 0
         assert session.scalar(sa.text("SELECT COUNT(*) FROM decisions WHERE document_sha256 IS NOT NULL")) == 2
         assert session.scalar(sa.text("SELECT COUNT(*) FROM run_events WHERE LENGTH(data) > 0")) == 0
+        assert session.scalar(sa.text("SELECT COUNT(*) FROM run_event_parts WHERE LENGTH(data) > 0")) == 0
         assert session.scalar(sa.text("SELECT COUNT(*) FROM run_results WHERE LENGTH(households) > 0")) == 0
     assert result.stored_results == 1
     assert _verify(stored) == []

@@ -23,7 +23,7 @@ MANIFEST = json.loads((REPO / "fixtures" / "demo.manifest.json").read_text("utf-
 @pytest.fixture
 def demo_run(database_url: str, tmp_path: Path) -> ScreenResult:
     return screen(ScreenRequest(drop=DEMO, year=2019, county="130434", database_url=database_url,
-                                out_dir=tmp_path / "out"))
+                                out_dir=tmp_path / "out", keep_linked=True))
 
 
 def test_the_demo_run_accounts_for_every_row_as_the_manifest_says(demo_run: ScreenResult) -> None:
@@ -56,7 +56,7 @@ def test_the_demo_decisions_are_the_manifests_to_the_fen(demo_run: ScreenResult)
 def test_fangpin_check_on_each_demo_household_gives_the_bulk_decision(demo_run: ScreenResult,
                                                                      tmp_path: Path) -> None:
     assert demo_run.linked is not None
-    bulk = {row["household_id"]: row for row in demo_run.decisions.iter_rows(named=True)}
+    bulk = {row["household_id"]: row for row in demo_run.decisions().iter_rows(named=True)}
 
     for document in household_documents(demo_run.linked, pack_for_year(2019)):
         path = tmp_path / f"{document['household_id']}.yaml"

@@ -27,7 +27,7 @@ def _screen(drop: Path, database_url: str, out: Path, parts: int, monkeypatch: p
     monkeypatch.setenv("FANGPIN_SCREEN_PARTITIONS", str(parts))
     assert partitions.plan(1) == parts
     result = screen(ScreenRequest(drop=drop, year=2019, county="130434", database_url=database_url, out_dir=out,
-                                  workers=workers))
+                                  workers=workers, keep_linked=True))
     monkeypatch.delenv("FANGPIN_SCREEN_PARTITIONS")
     return result
 

@@ -76,9 +76,9 @@ def test_every_row_of_a_generated_drop_is_accounted_for_as_its_generator_expects
 def test_bulk_screening_and_single_checks_agree_on_every_household(
     synthetic_drop: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
-    result = _screen(synthetic_drop[0], f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
+    result = _screen(synthetic_drop[0], f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, keep_linked=True)
     pack = pack_for_year(2019)
-    bulk = {row["household_id"]: row for row in result.decisions.iter_rows(named=True)}
+    bulk = {row["household_id"]: row for row in result.decisions().iter_rows(named=True)}
     assert result.linked is not None
 
     documents = list(household_documents(result.linked, pack))
@@ -191,16 +191,16 @@ def test_a_run_that_fails_while_storing_leaves_nothing_and_runs_again(
     from fangpin.db import chained
 
     drop = base_drop(tmp_path / "drop", [settlement("S1", 1, "2019-03-15", "30000.00")])
-    real_insert = chained.bulk_insert
+    real_insert = chained.bulk_insert_parts
     calls = {"n": 0}
 
-    def failing_insert(*args: Any, **kwargs: Any) -> None:
+    def failing_insert(*args: Any, **kwargs: Any) -> int:
         calls["n"] += 1
         if calls["n"] == 2:  # decisions are in, the payments are not
             raise RuntimeError("the machine lost power")
-        real_insert(*args, **kwargs)
+        return real_insert(*args, **kwargs)
 
-    monkeypatch.setattr(chained, "bulk_insert", failing_insert)
+    monkeypatch.setattr(chained, "bulk_insert_parts", failing_insert)
     with pytest.raises(RuntimeError):
         _screen(drop, database_url, tmp_path)
     monkeypatch.setattr(chained, "bulk_insert", real_insert)

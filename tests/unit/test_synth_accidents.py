@@ -73,8 +73,7 @@ def test_under_the_monitoring_pack_every_row_is_counted_as_the_manifest_says_and
     assert (rows["read"], rows["used"], rows["rejected"], rows["skipped"]) == (
         manifest.totals["rows_read"], manifest.totals["rows_used"], manifest.totals["rows_rejected"],
         manifest.totals["rows_skipped"])
-    assert result.decisions is not None
-    assert result.decisions.filter(pl.col("accident") > 0).height > 0
+    assert result.decisions().filter(pl.col("accident") > 0).height > 0
     assert result.run["totals"]["accident"] != "0.00"
 
 

@@ -9,6 +9,12 @@ attaches and copies from with one ``INSERT … SELECT`` inside its own transacti
 or roll back with everything else; the file is detached and removed when the connection goes back to the
 pool. Small frames, and columns that need a SQLAlchemy bind processor, go through sqlite3's executemany
 with each column's processor applied, so the stored form is what the ORM itself would have written.
+
+Rows too many to hold at once come a part at a time (``bulk_insert_parts``): one COPY, or one staging file
+every part is appended to.
+
+Length: over 300 lines because each database has its own fast path, for a frame and for a stream of parts,
+and the SQLite paths must store exactly what the ORM would (datetimes, flags, bind processors).
 """
 
 from __future__ import annotations
@@ -260,3 +266,107 @@ def _insert_many(raw: Any, table: Any, frame: pl.DataFrame, processors: list[Any
         cursor.close()
         if collecting:
             gc.enable()
+
+
+def bulk_insert_parts(session: Session, table: Any, parts: Iterable[pl.DataFrame],
+                      constants: Mapping[str, object] | None = None) -> int:
+    """``bulk_insert`` of rows that come a frame at a time (slices of a stream too large to hold at once),
+    all with the same columns: one COPY on PostgreSQL; on SQLite one staging file that every part is
+    appended to, then one ``INSERT … SELECT`` (a few rows: executemany). Only one part is held at a time
+    (and PostgreSQL's writer queue). ``parts`` must not use the session: the connection is busy meanwhile.
+    The number of rows inserted."""
+    connection = session.connection()
+    dbapi = connection.dialect.loaded_dbapi
+    constants = dict(constants or {})
+    stream = iter(parts)
+    try:
+        if connection.dialect.name == "postgresql":
+            return _copy_parts(connection, table, stream, constants)
+        return _insert_parts_sqlite(connection, table, stream, constants)
+    except dbapi.IntegrityError as exc:
+        raise sa_exc.IntegrityError(f"bulk insert into {table.__tablename__}", None, exc) from exc
+    except dbapi.OperationalError as exc:
+        raise sa_exc.OperationalError(f"bulk insert into {table.__tablename__}", None, exc) from exc
+
+
+def _with_constants(frame: pl.DataFrame, constants: Mapping[str, object]) -> pl.DataFrame:
+    return frame.with_columns(pl.lit(value).alias(name) for name, value in constants.items())
+
+
+def _copy_parts(connection: Any, table: Any, parts: Iterator[pl.DataFrame], constants: dict[str, object]) -> int:
+    first = next((part for part in parts if part.height), None)
+    if first is None:
+        return 0
+    raw = connection.connection.driver_connection
+    first = _with_constants(first, constants)
+    names = ", ".join(f'"{name}"' for name in first.columns)
+    count = 0
+    with raw.cursor() as cursor, cursor.copy(
+        f'COPY "{table.__tablename__}" ({names}) FROM STDIN WITH (FORMAT csv)', writer=QueuedLibpqWriter(cursor)
+    ) as copy:
+        for part in itertools.chain([first], (_with_constants(part, constants) for part in parts)):
+            count += part.height
+            for start in range(0, part.height, 200_000):
+                copy.write(part.slice(start, 200_000).write_csv(include_header=False))
+    return count
+
+
+def _insert_parts_sqlite(connection: Any, table: Any, parts: Iterator[pl.DataFrame],
+                         constants: dict[str, object]) -> int:
+    """A few rows (fewer than ``STAGE_MIN_ROWS`` in all, or columns that need a bind processor) by
+    executemany, part by part; more by one staging file, every part ingested into it in turn."""
+    held: list[pl.DataFrame] = []
+    rows = 0
+    for part in parts:  # what the first STAGE_MIN_ROWS rows decide
+        if part.height:
+            held.append(part)
+            rows += part.height
+        if rows >= STAGE_MIN_ROWS:
+            break
+    if not held:
+        return 0
+    staged = (rows >= STAGE_MIN_ROWS and not _processors(connection.dialect, table, held[0])
+              and all(value is None or isinstance(value, str | int | dt.datetime) for value in constants.values()))
+    if not staged:
+        count = 0
+        for part in itertools.chain(held, parts):
+            if part.height:
+                _insert(connection, table, _with_constants(part, constants), None, {})
+                count += part.height
+        return count
+    _detach_on_checkin(connection.engine)
+    handle, path = tempfile.mkstemp(prefix="fangpin-stage-", suffix=".sqlite")
+    os.close(handle)
+    alias = f"stage_{uuid.uuid4().hex[:12]}"
+    count = 0
+    columns: list[str] = []
+    try:
+        # each part is staged by a thread (ADBC lets go of the interpreter lock) while the next is made here
+        with adbc_sqlite.connect(path, autocommit=True) as staging, staging.cursor() as cursor, \
+                ThreadPoolExecutor(max_workers=1) as background:
+            cursor.execute("PRAGMA journal_mode=OFF")  # a scratch file: if anything fails, it is thrown away
+            cursor.execute("PRAGMA synchronous=OFF")
+            staged_part = None
+            for part in itertools.chain(held, parts):
+                if not part.height:
+                    continue
+                ready = _for_adbc(_for_sqlite(part))
+                if staged_part is not None:
+                    staged_part.result()
+                staged_part = background.submit(cursor.adbc_ingest, "rows", ready, mode="append" if count else "create")
+                columns = columns or list(ready.columns)
+                count += part.height
+            if staged_part is not None:
+                staged_part.result()
+        raw = connection.connection.driver_connection
+        raw.execute(f"ATTACH DATABASE ? AS {alias}", (path,))
+    except BaseException:
+        os.unlink(path)
+        raise
+    connection.connection.info.setdefault(_STAGED, []).append((alias, path))
+    names = [f'"{name}"' for name in [*columns, *constants]]
+    chosen = [f'r."{name}"' for name in columns] + ["?"] * len(constants)
+    raw.execute(f'INSERT INTO "{table.__tablename__}" ({", ".join(names)}) '
+                f'SELECT {", ".join(chosen)} FROM {alias}.rows AS r ORDER BY r.rowid',
+                tuple(_sqlite_value(value) for value in constants.values()))
+    return count

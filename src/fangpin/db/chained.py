@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
@@ -42,7 +42,7 @@ from fangpin.audit.chain import GENESIS, canonical, plain
 from fangpin.audit.keys import ChainKey, key_path, load_key
 from fangpin.config import get_settings
 from fangpin.db import decision_causes, queries
-from fangpin.db.bulk import bulk_insert
+from fangpin.db.bulk import bulk_insert, bulk_insert_parts
 from fangpin.db.claims_models import ClaimEvent, FundInput, User
 from fangpin.db.locks import lock_chain, lock_key
 from fangpin.db.models import Base, ChainAnchor, ChainHead, DecisionRecord, Payment, Run
@@ -276,6 +276,45 @@ def append_frame(
     bulk_insert(session, model, frame.select(name for name in unchained if name not in constants), late=hashes,
                 constants={name: value for name, value in constants.items() if name in unchained})
     _record_head(session, model, county, seq + frame.height, head[0])
+    return seq
+
+
+def append_frames(
+    session: Session, model: type[Base], county: str, frames: Iterable[pl.DataFrame], constants: dict[str, object]
+) -> int:
+    """``append_frame`` for rows that come a frame at a time, in order (a stream too large to hold at once):
+    the same payloads, hashes and rows as ``append_frame`` of the frames joined, one chain-head record at
+    the end; one frame (and one slice of payloads as Python strings) is held at a time. ``frames`` must not
+    use the session (the rows are being inserted meanwhile). The chain's seq before the rows."""
+    link = chain_key(session).link
+    lock_chain(session, model.__tablename__, county)
+    seq, previous = chain_end(session, model, county)
+    end: list[int | str] = [seq, previous]
+    unchained = [c.name for c in model.__table__.columns if c.name not in _UNCHAINED]
+    kept = [name for name in unchained if name not in constants]
+
+    def linked() -> Iterator[pl.DataFrame]:
+        for frame in frames:
+            for start in range(0, frame.height, _HASH_SLICE):
+                first, last = int(end[0]) + 1, str(end[1])
+                part = frame.slice(start, _HASH_SLICE)
+                part = part.with_columns(pl.int_range(first, first + part.height, dtype=pl.Int64).alias("seq"))
+                links: list[str] = []
+                digests: list[str] = []
+                for text in part.select(payload_expr(model, constants)).to_series().to_list():
+                    links.append(last)
+                    last = link(last, text)
+                    digests.append(last)
+                end[0], end[1] = first - 1 + part.height, last
+                yield part.select(kept).with_columns(
+                    pl.Series("prev_hash", links, dtype=pl.String),
+                    pl.Series("record_hash", digests, dtype=pl.String),
+                )
+
+    inserted = bulk_insert_parts(session, model, linked(),
+                                 {name: value for name, value in constants.items() if name in unchained})
+    if inserted:
+        _record_head(session, model, county, int(end[0]), str(end[1]))
     return seq
 
 

@@ -157,6 +157,23 @@ class RunEvents(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
+class RunEventPart(Base):
+    """A run's event ledger in pieces (migration 0011): the Parquet file, cut into parts of at most
+    ``LEDGER_PART_BYTES``, in order (``part`` from 0), so that neither storing nor reading it holds more
+    than a part in a buffer of the database driver. The file is the parts' bytes joined in order, and its
+    sha256 (``RunEvents.sha256``) is of those bytes. A run stored before keeps its file in ``RunEvents.data``
+    and has no parts; a run stored since has ``RunEvents.data`` empty."""
+
+    __tablename__ = "run_event_parts"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    part: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+LEDGER_PART_BYTES = 32 << 20
+
+
 class Payment(Chained, Base):
     """The ledger of what the fund paid per household, year and cause. The unique key makes a second
     payment computed from the same prior total impossible, whatever two processes do at once."""

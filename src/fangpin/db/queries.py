@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from fangpin.db.locks import lock_chain
-from fangpin.db.models import DecisionRecord, PackRecord, Payment, Run, RunEvents
+from fangpin.db.models import DecisionRecord, PackRecord, Payment, Run, RunEventPart, RunEvents
 from fangpin.errors import StorageError
 from fangpin.packs import Pack
 
@@ -50,6 +50,19 @@ def write_pack_files(session: Session, pack_hash: str, directory: Path) -> bool:
     return True
 
 
+def ledger_parts(session: Session, run_id: str) -> Iterator[bytes]:
+    """A run's event ledger as stored since migration 0011: its parts' bytes, in order, one at a time."""
+    numbers = session.execute(select(RunEventPart.part).where(RunEventPart.run_id == run_id)
+                              .order_by(RunEventPart.part)).scalars().all()
+    for number in numbers:
+        yield session.execute(select(RunEventPart.data).where(RunEventPart.run_id == run_id,
+                                                              RunEventPart.part == number)).scalar_one()
+
+
+def ledger_bytes(session: Session, run_id: str) -> bytes:
+    return b"".join(ledger_parts(session, run_id))
+
+
 def stored_ledgers(session: Session, county: str, year: int) -> Iterator[pl.DataFrame]:
     """The event ledgers of the year's runs, oldest first, one at a time (an event's latest version is the
     one in the latest ledger), for splitting into partitions as they are read (``screening.linking.link``)."""
@@ -58,7 +71,9 @@ def stored_ledgers(session: Session, county: str, year: int) -> Iterator[pl.Data
         .order_by(RunEvents.recorded_at, RunEvents.run_id)
     ).scalars().all()
     for run_id in ids:
+        # run_events.data for a run stored before migration 0011, its parts joined in order for one since
         data = session.execute(select(RunEvents.data).where(RunEvents.run_id == run_id)).scalar_one()
+        data = data or ledger_bytes(session, run_id)
         if not data:
             raise StorageError(f"the event ledger of {county} {year} was purged (`fangpin runs purge`): drops of "
                                "that policy year can no longer be screened")

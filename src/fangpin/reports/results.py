@@ -84,9 +84,14 @@ def decisions_table(decisions: pl.DataFrame, pack_hash: str, causes: Sequence[st
     )
 
 
-def write_decisions(path: Path, decisions: pl.DataFrame, pack_hash: str, causes: Sequence[str]) -> None:
+def decision_rows(decisions: pl.DataFrame, pack_hash: str, causes: Sequence[str]) -> pl.DataFrame:
+    """decisions.csv's rows of these decisions, as written."""
     # household_id is the only text from the drop; the other columns are fangpin's own (codes, amounts, hash)
-    neutralised(decisions_table(decisions, pack_hash, causes), ["household_id"]).write_csv(path)
+    return neutralised(decisions_table(decisions, pack_hash, causes), ["household_id"])
+
+
+def write_decisions(path: Path, decisions: pl.DataFrame, pack_hash: str, causes: Sequence[str]) -> None:
+    decision_rows(decisions, pack_hash, causes).write_csv(path)
 
 
 def write_rejections(path: Path, rejections: pl.DataFrame) -> None:
@@ -94,10 +99,36 @@ def write_rejections(path: Path, rejections: pl.DataFrame) -> None:
     neutralised(table, ["file", "field", "value"]).write_csv(path)
 
 
+def household_rows(households: pl.DataFrame) -> pl.DataFrame:
+    return neutralised(households, ["household_id", "head_name", "township", "village"])
+
+
 def write_households(path: Path, households: pl.DataFrame) -> None:
     """households.csv: who heads each household (household_id, head_name, head_id, township, village); with a
     BOM, as people open it in Excel (docs/exports.md)."""
-    neutralised(households, ["household_id", "head_name", "township", "village"]).write_csv(path, include_bom=True)
+    household_rows(households).write_csv(path, include_bom=True)
+
+
+class CsvFile:
+    """A result file written a slice of rows at a time, byte for byte the file ``write_csv`` of all the
+    rows at once writes: the BOM (``bom``) and the header once, then each slice's rows. Closing a file no
+    slice was written to writes ``empty`` (the header alone)."""
+
+    def __init__(self, path: Path, *, bom: bool = False) -> None:
+        self._handle = path.open("wb")
+        self._bom = bom
+        self._started = False
+
+    def write(self, rows: pl.DataFrame) -> None:
+        rows.write_csv(self._handle, include_header=not self._started, include_bom=self._bom and not self._started)
+        self._started = True
+
+    def close(self, empty: pl.DataFrame) -> None:
+        try:
+            if not self._started:
+                self.write(empty)
+        finally:
+            self._handle.close()
 
 
 def write_run_json(path: Path, run: dict[str, Any]) -> None:

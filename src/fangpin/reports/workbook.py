@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 import xlsxwriter
@@ -50,8 +50,23 @@ def column_widths(frame: pl.DataFrame) -> list[int]:
             for column in frame.columns]
 
 
-def _sheet(workbook: xlsxwriter.Workbook, name: str, frame: pl.DataFrame, money: list[str], note: str = "") -> None:
+F = TypeVar("F", pl.DataFrame, pl.LazyFrame)
+
+
+def _height(frame: pl.DataFrame | pl.LazyFrame) -> int:
+    if isinstance(frame, pl.DataFrame):
+        return frame.height
+    return int(frame.select(pl.len()).collect(engine="streaming").item())
+
+
+def _sheet(workbook: xlsxwriter.Workbook, name: str, frame: pl.DataFrame | pl.LazyFrame, money: list[str],
+           note: str = "") -> None:
+    """A sheet of the frame's first ``SHEET_ROW_LIMIT`` rows; a lazy frame is read no further (a sort
+    followed by a head is a top-k: the rows not shown are never held)."""
     shown = frame.head(SHEET_ROW_LIMIT)
+    if isinstance(shown, pl.LazyFrame):
+        shown = shown.collect(engine="streaming")  # top-k and sums: what a sheet shows is held
+    height = shown.height if shown.height < SHEET_ROW_LIMIT else _height(frame)
     shown = _money(shown, [column for column in money if column in shown.columns])
     shown.write_excel(
         workbook=workbook, worksheet=name, autofit=False, header_format={"bold": True},
@@ -63,8 +78,8 @@ def _sheet(workbook: xlsxwriter.Workbook, name: str, frame: pl.DataFrame, money:
         return
     for index, width in enumerate(column_widths(shown)):
         sheet.set_column(index, index, width)
-    if note or frame.height > SHEET_ROW_LIMIT:
-        text = note or f"只显示前 {SHEET_ROW_LIMIT} 行(共 {frame.height} 行),完整内容见同目录 CSV 文件"
+    if note or height > SHEET_ROW_LIMIT:
+        text = note or f"只显示前 {SHEET_ROW_LIMIT} 行(共 {height} 行),完整内容见同目录 CSV 文件"
         sheet.write(shown.height + 2, 0, text)
 
 
@@ -105,11 +120,15 @@ def _rule_labels(ids: pl.Expr, labels: dict[str, str]) -> pl.Expr:
     return ids.str.split(",").list.eval(pl.element().replace(labels)).list.join(";")
 
 
-def _labelled(decisions: pl.DataFrame, groups: dict[str, str]) -> pl.DataFrame:
+def _labels(decisions: F, groups: dict[str, str]) -> F:
     return decisions.with_columns(
         pl.col("group").replace(groups).fill_null("").alias("group_label"),
         pl.col("outcome").replace_strict(OUTCOMES, default=None).alias("outcome_label"),
-    ).sort(["township", "village", "household_id"], nulls_last=True)
+    )
+
+
+def _labelled(decisions: F, groups: dict[str, str]) -> F:
+    return _labels(decisions, groups).sort(["township", "village", "household_id"], nulls_last=True)
 
 
 Causes = list[tuple[str, str]]  # the deciding pack's causes in its order: (id, label), e.g. ("illness", "因病")
@@ -127,7 +146,7 @@ def _money_columns(causes: Causes) -> list[str]:
     return [*(f"{label}赔付" for _, label in causes), "赔付合计", "保险服务费"]
 
 
-def visit_list(decisions: pl.DataFrame, causes: Causes, groups: dict[str, str]) -> pl.DataFrame:
+def visit_list(decisions: F, causes: Causes, groups: dict[str, str]) -> F:
     """The households to visit, by township and village, with what each cause pays (fen)."""
     return _labelled(decisions, groups).filter(pl.col("outcome") == "pay").select(
         pl.col("township").alias("乡镇"), pl.col("village").alias("村"), pl.col("household_id").alias("户编号"),
@@ -137,16 +156,30 @@ def visit_list(decisions: pl.DataFrame, causes: Causes, groups: dict[str, str]) 
     )
 
 
-def write_visits_csv(path: Path, decisions: pl.DataFrame, causes: Causes, groups: dict[str, str]) -> None:
-    """The complete visit list as CSV (UTF-8 with BOM, so Excel shows the Chinese headers)."""
+# what the visit list reads of the decisions, beside the causes, payout and fee
+VISIT_COLUMNS = ["township", "village", "household_id", "head_name", "group", "outcome", "per_capita_income"]
+VISIT_ORDER = ["township", "village", "household_id"]  # nulls last
+
+
+def visit_rows(decisions: pl.DataFrame, causes: Causes, groups: dict[str, str]) -> pl.DataFrame:
+    """visits.csv's rows of these decisions, as written: the paying households, by township and village."""
     visits = visit_list(decisions, causes, groups)
     money = ["人均可支配收入", *_money_columns(causes)]
     table = visits.with_columns(*(yuan(column) for column in money))
-    neutralised(table, ["乡镇", "村", "户编号", "户主姓名"]).write_csv(path, include_bom=True)
+    return neutralised(table, ["乡镇", "村", "户编号", "户主姓名"])
 
 
-def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame, rejections: pl.DataFrame) -> None:
+def write_visits_csv(path: Path, decisions: pl.DataFrame, causes: Causes, groups: dict[str, str]) -> None:
+    """The complete visit list as CSV (UTF-8 with BOM, so Excel shows the Chinese headers)."""
+    visit_rows(decisions, causes, groups).write_csv(path, include_bom=True)
+
+
+def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame | pl.LazyFrame,
+                   rejections: pl.DataFrame) -> None:
+    """``decisions`` may be lazy (a scan of the run's decisions on disk): each sheet then reads what it
+    shows, at most ``SHEET_ROW_LIMIT`` rows, and the sums it shows."""
     causes, groups = run_causes(run), run_groups(run)
+    decisions = decisions.lazy()  # each sheet collects what it shows
     labelled = _labelled(decisions, groups)
     visit = visit_list(decisions, causes, groups)
     visit_money = ["人均可支配收入", *_money_columns(causes)]
@@ -155,8 +188,8 @@ def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame, rej
         pl.col("head_name").alias("户主姓名"), pl.col("group_label").alias("类别"),
         pl.col("per_capita_income").alias("人均可支配收入"),
     )
-    by_township = (
-        labelled.filter(pl.col("outcome") == "pay")
+    by_township = (  # sums: of the decisions in any order (a lazy sort before them would hold every row)
+        _labels(decisions, groups).filter(pl.col("outcome") == "pay")
         .group_by("township")
         .agg(pl.len().alias("赔付户数"), *(pl.col(cause).sum().alias(f"{label}赔付") for cause, label in causes),
              pl.col("payout").sum().alias("赔付合计"), pl.col("fee").sum().alias("保险服务费"))
@@ -164,7 +197,8 @@ def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame, rej
         .rename({"township": "乡镇"})
     )
     outcomes = (
-        labelled.group_by("outcome_label").agg(pl.len().alias("户数"), pl.col("payout").sum().alias("赔付合计"))
+        _labels(decisions, groups).group_by("outcome_label")
+        .agg(pl.len().alias("户数"), pl.col("payout").sum().alias("赔付合计"))
         .rename({"outcome_label": "结果"}).sort("户数", descending=True)
     )
     files = pl.DataFrame([
@@ -204,10 +238,11 @@ def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame, rej
         _sheet(workbook, "低保衔接", dibao, ["人均可支配收入"])
         _sheet(workbook, "文件统计", files, [])
         _sheet(workbook, "拒绝明细", rejected, [])
-        if everything.height <= ALL_DECISIONS_LIMIT:
+        households = _height(decisions)
+        if households <= ALL_DECISIONS_LIMIT:
             _sheet(workbook, "全部结果", everything, visit_money)
         else:
-            note = f"共 {everything.height} 户,超过 {ALL_DECISIONS_LIMIT} 户不在工作簿中列出:全部结果见 decisions.csv"
+            note = f"共 {households} 户,超过 {ALL_DECISIONS_LIMIT} 户不在工作簿中列出:全部结果见 decisions.csv"
             _sheet(workbook, "全部结果", pl.DataFrame({"说明": [note]}), [])
 
 
@@ -216,7 +251,17 @@ def write_workbook_from_files(path: str, run_json: str, decisions_parquet: str, 
     import json
 
     run = json.loads(Path(run_json).read_text(encoding="utf-8"))
-    write_workbook(Path(path), run, pl.read_parquet(decisions_parquet), pl.read_parquet(rejections_parquet))
+    write_workbook(Path(path), run, scan_decisions(decisions_parquet), pl.read_parquet(rejections_parquet))
+
+
+def scan_decisions(source: str) -> pl.LazyFrame:
+    """The decisions a workbook is written from, lazily: a Parquet file, or a JSON list of Arrow IPC files
+    (a screening's decisions as it holds them on disk, ``screening.spill``)."""
+    if source.startswith("["):
+        import json
+
+        return pl.scan_ipc(json.loads(source))
+    return pl.scan_parquet(source)
 
 
 def die_with_parent(parent: int, signum: int = 9) -> None:

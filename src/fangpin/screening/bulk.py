@@ -8,7 +8,12 @@ arithmetic (``payouts.owed_fen_expr``), held equal to the scalar Decimal arithme
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+
 import polars as pl
+from polars.io.plugins import register_io_source
 
 from fangpin.deciding import classify
 from fangpin.engine import PolicyEngine, engine_for
@@ -16,7 +21,7 @@ from fangpin.money import to_fen
 from fangpin.packs import Pack
 from fangpin.packs.formulas import to_expr
 from fangpin.payouts import fee_fen_expr, owed_fen_expr
-from fangpin.screening.partitions import split
+from fangpin.screening.spill import Spill
 
 
 def stored_fact_columns(pack: Pack) -> list[str]:
@@ -107,16 +112,6 @@ def decide_frame(facts: pl.DataFrame, pack: Pack, engine: PolicyEngine | None = 
     return _amounts(joined, pack)
 
 
-def decide_partitioned(facts: pl.DataFrame, pack: Pack, partitions: int) -> pl.DataFrame:
-    """``decide_frame`` in ``partitions`` parts by household (``screening.partitions``), in household order:
-    the same decisions, with what is held at once bounded by a part."""
-    if partitions <= 1:
-        return decide_frame(facts, pack)
-    engine = engine_for(pack)
-    return pl.concat([decide_frame(part, pack, engine) for part in split(facts, "household_id", partitions)],
-                     how="vertical_relaxed").sort("household_id")
-
-
 def _amounts(frame: pl.DataFrame, pack: Pack) -> pl.DataFrame:
     fee_rate = pack.rate(pack.rules_file.fee.rate)
     causes = pack.cause_ids
@@ -135,3 +130,129 @@ def _amounts(frame: pl.DataFrame, pack: Pack) -> pl.DataFrame:
         .otherwise(pl.lit("already_paid"))
         .alias("outcome"),
     )
+
+
+# --- deciding a spill, and reading the decisions back in household order ------------------------------
+
+SLICE_ROWS = 100_000  # decisions read back at once, for the result files and the chains
+
+
+@dataclass
+class Totals:
+    """What run.json counts of the decisions, added up partition by partition: exact integer sums."""
+
+    households: int = 0
+    sums: dict[str, int] = dataclass_field(default_factory=dict)  # each cause, payout and fee, in fen
+    outcomes: dict[str, int] = dataclass_field(default_factory=dict)
+
+    def add(self, decisions: pl.DataFrame, columns: Sequence[str]) -> None:
+        self.households += decisions.height
+        for column in columns:
+            self.sums[column] = self.sums.get(column, 0) + int(decisions[column].sum() or 0)
+        for outcome, count in decisions.group_by("outcome").len().iter_rows():
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + int(count)
+
+
+def decide_spilled(
+    facts: Spill, pack: Pack, decisions: Spill, each: Callable[[int, pl.DataFrame], None] | None = None,
+) -> Totals:
+    """``decide_frame`` on each partition of ``facts`` (one engine), each partition's decisions sorted by
+    household and written to the same partition of ``decisions`` (sorted runs, merged back by ``merged``);
+    ``each`` is given every partition's decisions too. What is held at once is one partition."""
+    engine = engine_for(pack)
+    totals = Totals()
+    columns = [*pack.cause_ids, "payout", "fee"]
+    for index in range(facts.count):
+        decided = decide_frame(facts.read(index), pack, engine).sort("household_id")
+        add_sorted(decisions, index, decided)
+        totals.add(decided, columns)
+        if each is not None:
+            each(index, decided)
+        del decided
+    return totals
+
+
+def add_sorted(spill: Spill, index: int, frame: pl.DataFrame) -> None:
+    """Write a partition's rows, sorted, as a sorted run: in chunks small enough that a merge of every
+    partition holds about ``SLICE_ROWS`` rows of them at once (``merged``)."""
+    rows = max(1_000, SLICE_ROWS // spill.count)
+    if frame.height == 0:
+        spill.add(index, frame)
+    for start in range(0, frame.height, rows):
+        spill.add(index, frame.slice(start, rows))
+
+
+def merged_slices(spill: Spill, key: Sequence[str], columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+    """The rows of a spill whose every partition is a sorted run by ``key`` (``add_sorted``; the key unique),
+    in ``key`` order: a k-way merge that reads each run a chunk at a time. Each step emits, from every run,
+    the rows up to the smallest last key read of the runs not yet exhausted (no row still unread can come
+    before them), so what is held is about a chunk of each run."""
+    key = list(key)
+    wanted = list(columns) if columns is not None else None
+    runs = [spill.chunks(index, wanted) for index in range(spill.count) if not spill.empty(index)]
+    pending: list[pl.DataFrame | None] = [None] * len(runs)  # None: the run is exhausted
+    for number, run in enumerate(runs):
+        pending[number] = next(run, None)
+    while any(frame is not None for frame in pending):
+        for number, frame in enumerate(pending):  # a run all of whose rows read were emitted: its next chunk
+            while frame is not None and frame.height == 0:
+                frame = pending[number] = next(runs[number], None)
+        open_runs = [frame for frame in pending if frame is not None]
+        if not open_runs:
+            break
+        lasts = pl.concat([frame.select(key).tail(1) for frame in open_runs]).sort(key).head(1)
+        counts = _up_to(open_runs, key, lasts)
+        emitted = [frame.head(count) for frame, count in zip(open_runs, counts, strict=True) if count]
+        step = 0
+        for number, frame in enumerate(pending):
+            if frame is not None:
+                pending[number] = frame.slice(counts[step])
+                step += 1
+        if emitted:
+            yield pl.concat(emitted).sort(key)
+
+
+def _up_to(frames: list[pl.DataFrame], key: list[str], bound: pl.DataFrame) -> list[int]:
+    """How many of each sorted frame's first rows have a key up to ``bound``'s (one row)."""
+    if len(key) == 1:
+        value = bound[key[0]][0]
+        return [int(frame[key[0]].search_sorted(value, side="right")) for frame in frames]
+    tagged = pl.concat(
+        [frame.select(key).with_columns(pl.lit(number, pl.Int32).alias("_run"), pl.lit(0, pl.Int8).alias("_mark"))
+         for number, frame in enumerate(frames)]
+        + [bound.select(key).with_columns(pl.lit(-1, pl.Int32).alias("_run"), pl.lit(1, pl.Int8).alias("_mark"))],
+        how="vertical_relaxed").sort([*key, "_mark"], maintain_order=True)
+    position = int(tagged["_mark"].arg_max() or 0)
+    found = dict(tagged.head(position).group_by("_run").len().iter_rows())
+    return [int(found.get(number, 0)) for number in range(len(frames))]
+
+
+def merged(spill: Spill, key: Sequence[str], columns: Sequence[str] | None = None) -> pl.LazyFrame:
+    """``merged_slices`` as a lazy frame (a source polars pulls from: a sink streams it to a file)."""
+    schema = dict(spill.schema or {})
+    if columns is not None:
+        schema = {name: schema[name] for name in columns}
+
+    def source(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
+               _batch_size: int | None) -> Iterator[pl.DataFrame]:
+        left = n_rows
+        for frame in merged_slices(spill, key, list(schema)):
+            part = frame if with_columns is None else frame.select(with_columns)
+            if predicate is not None:
+                part = part.filter(predicate)
+            if left is not None:
+                part = part.head(left)
+                left -= part.height
+            yield part
+            if left is not None and left <= 0:
+                return
+
+    return register_io_source(source, schema=schema)
+
+
+def slices(frame: pl.LazyFrame, rows: int | None = None) -> Iterator[pl.DataFrame]:
+    """A lazy frame's rows in order, at most ``rows`` (default ``SLICE_ROWS``) at a time (the streaming engine)."""
+    rows = rows or SLICE_ROWS
+    for batch in frame.collect_batches(chunk_size=rows, maintain_order=True):
+        for start in range(0, batch.height, rows):
+            yield batch.slice(start, rows)

@@ -68,6 +68,25 @@ class Spill:
             return pl.DataFrame(schema=self.schema or {})
         return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed", rechunk=False)
 
+    def files(self, index: int) -> list[Path]:
+        """Partition ``index``'s chunk files, in the order they were added (for a lazy scan of it, or another
+        process): a spill made with ``hold=False``."""
+        if self._held is not None:
+            raise ValueError(f"the spill {self.folder.name} holds its rows in memory: it has no files")
+        return list(self._chunks[index])
+
+    def empty(self, index: int) -> bool:
+        return not (self._chunks[index] if self._held is None else self._held[index])
+
+    def chunks(self, index: int, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
+        """Partition ``index`` one chunk at a time (``columns`` of it), in the order they were added."""
+        if self._held is not None:
+            for frame in self._held[index]:
+                yield frame if columns is None else frame.select(columns)
+            return
+        for path in self._chunks[index]:
+            yield pl.read_ipc(path, columns=columns)
+
     def parts(self) -> Iterator[pl.DataFrame]:
         for index in range(self.count):
             yield self.read(index)

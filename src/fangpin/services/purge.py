@@ -25,7 +25,7 @@ from fangpin.claims import FINAL
 from fangpin.db import queries
 from fangpin.db.chained import digest
 from fangpin.db.claims_models import Claim
-from fangpin.db.models import ChainAnchor, DecisionRecord, Run, RunEvents, RunResults
+from fangpin.db.models import ChainAnchor, DecisionRecord, Run, RunEventPart, RunEvents, RunResults
 from fangpin.services.runfiles import run_folder
 
 
@@ -64,6 +64,8 @@ def purge_runs(session: Session, runs_dir: Path, before: dt.date, now: dt.dateti
         if run.year < before.year and run.purged_at is None:
             cleared = session.execute(update(RunEvents).where(RunEvents.run_id == run.id).values(data=b"")
                                       .execution_options(synchronize_session=False))
+            session.execute(update(RunEventPart).where(RunEventPart.run_id == run.id).values(data=b"")
+                            .execution_options(synchronize_session=False))  # a ledger stored in parts (0011)
             result.ledgers += cleared.rowcount  # type: ignore[attr-defined]
             run.purged_at = now
         if folder is not None or run.purged_at == now or emptied.rowcount:  # type: ignore[attr-defined]

@@ -23,21 +23,30 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from fangpin.config import Settings, get_settings
 from fangpin.db import decision_causes, queries
-from fangpin.db.chained import append_frame, append_one, chained_columns
+from fangpin.db.chained import append_frames, append_one, chained_columns
 from fangpin.db.locks import lock_chain
-from fangpin.db.models import DECISION_LAYOUT, DecisionRecord, Payment, Run, RunEvents, RunResults
+from fangpin.db.models import (
+    DECISION_LAYOUT,
+    LEDGER_PART_BYTES,
+    DecisionRecord,
+    Payment,
+    Run,
+    RunEventPart,
+    RunEvents,
+    RunResults,
+)
 from fangpin.db.session import session_scope
 from fangpin.errors import StorageError
 from fangpin.intake.errors import UnrecognisedFileError
@@ -50,16 +59,17 @@ from fangpin.packs import Pack
 from fangpin.private import private_dir, private_tree
 from fangpin.reports.results import (
     REJECTION_HEADER,
-    write_decisions,
-    write_households,
+    CsvFile,
+    decision_rows,
+    household_rows,
     write_rejections,
     write_run_json,
 )
-from fangpin.reports.workbook import write_visits_csv
-from fangpin.screening import partitions
-from fangpin.screening.bulk import decide_partitioned
-from fangpin.screening.linking import EventSource, LinkedFrames, Reading, ledger_schema, link
-from fangpin.screening.spill import spill_root
+from fangpin.reports.workbook import VISIT_COLUMNS, visit_rows
+from fangpin.screening import bulk, partitions
+from fangpin.screening.bulk import Totals, add_sorted, decide_spilled, merged, slices
+from fangpin.screening.linking import ORDER_COLUMNS, EventSource, Linked, LinkedFrames, Reading, ledger_schema, link
+from fangpin.screening.spill import Spill, spill_root
 from fangpin.services import drop_checks as checks
 from fangpin.services import resolve_pack
 from fangpin.services.drop_checks import DropError
@@ -87,6 +97,7 @@ class ScreenRequest:
     workers: int = 0  # processes for reading large files; 0: one per core
     staging_tag: str | None = None  # names the run's half-written result folder (a job's, to clean up after it)
     limits: FileLimits | None = None  # on each file of the drop; None: from the settings (docs/limits.md)
+    keep_linked: bool = False  # keep the linked facts and events in the result (tests); else they are let go of
 
 
 @dataclass
@@ -94,10 +105,34 @@ class ScreenResult:
     run: dict[str, Any]
     out_dir: Path | None
     already: bool = False
-    decisions: pl.DataFrame = field(default_factory=pl.DataFrame)
     rejections: pl.DataFrame = field(default_factory=pl.DataFrame)
-    linked: LinkedFrames | None = None
+    linked: LinkedFrames | None = None  # only if the request asked to keep it (``keep_linked``)
     warnings: list[str] = field(default_factory=list)
+    database_url: str = ""
+
+    def decisions(self) -> pl.DataFrame:
+        """The run's decisions as stored, read back from the database (a screening holds them only on disk
+        while it runs): one row per household in household order, money in fen, each cause a column."""
+        with session_scope(self.database_url) as session:
+            return stored_decisions(session, str(self.run["run_id"]))
+
+
+_STORED = ("household_id", "township", "village", "status", "members", "per_capita_income", "labour_capacity",
+           "housing_secure", "bases", "paid_before", "rules", "group", "outcome", "amounts", "payout", "fee")
+_STORED_TEXT = frozenset({"household_id", "township", "village", "status", "bases", "paid_before", "rules", "group",
+                          "outcome", "amounts"})
+
+
+def stored_decisions(session: Any, run_id: str) -> pl.DataFrame:
+    """A stored run's decisions in household order: the stored facts and decision (``_STORED``), with each
+    cause of its pack as columns (``<cause>_base``, ``<cause>_paid_before``, ``<cause>``: fen). Derived facts
+    follow under the pack (``screening.bulk.with_derived_columns``)."""
+    rows = session.execute(select(*(DecisionRecord.__table__.c[name] for name in _STORED))
+                           .where(DecisionRecord.run_id == run_id).order_by(DecisionRecord.household_id)).all()
+    frame = pl.DataFrame([tuple(row) for row in rows], orient="row",
+                         schema={name: pl.String if name in _STORED_TEXT else pl.Int64 for name in _STORED})
+    causes = list(json.loads(frame["amounts"][0])) if frame.height else []  # the pack's causes, in its order
+    return decision_causes.expanded(frame, causes)
 
 
 def _sha256(path: Path) -> str:
@@ -208,7 +243,7 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
     with session_scope(request.database_url) as session:
         earlier = queries.run_for_drop(session, request.county, request.year, drop_hash, pack.hash)
         if earlier is not None:
-            return ScreenResult(run=_already(earlier), out_dir=None, already=True)
+            return ScreenResult(run=_already(earlier), out_dir=None, already=True, database_url=request.database_url)
 
     spare.append(_ready_workbook())  # its interpreter starts and imports while the drop is read
     workers = request.workers or cores()
@@ -229,68 +264,121 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
     clock.lap("reading", len(recognised), len(recognised))
 
     with session_scope(request.database_url) as session:  # split into partitions as they are read
-        spilled = link(reading, year=request.year, county=request.county, pack=pack, profiles=sources,
+        linked = link(reading, year=request.year, county=request.county, pack=pack, profiles=sources,
                       stored_events=queries.stored_ledgers(session, request.county, request.year),
                       paid_before=queries.paid_before_rows(session, request.county, request.year))
     del reading
     clock.lap("linking")
-    linked = LinkedFrames.of(spilled)  # until deciding, storing and writing read the spills themselves
-    del spilled
-    decisions = decide_partitioned(linked.facts, pack, parts)
-    clock.lap("deciding")
+    frames = LinkedFrames.of(linked) if request.keep_linked else None  # tests: the linked frames whole
+    with ThreadPoolExecutor(max_workers=1) as ledgering:
+        facts, events = linked.facts, linked.new_events
+        # the event ledger's file is written on the other core while the households are decided (polars
+        # lets go of the interpreter lock); storing waits for it
+        ledger = ledgering.submit(_ledger, events, pack, root / "ledger.parquet")
+        decisions = Spill(root, "decisions", parts, hold=False)  # the workbook's process reads its files
+        visits = Spill(root, "visits", parts)
+        totals = decide_spilled(facts, pack, decisions,
+                                lambda index, decided: add_sorted(visits, index, _visit_run(decided, pack.cause_ids)))
+        for index in range(facts.count):
+            facts.drop(index)
+        clock.lap("deciding")
 
-    rejections = pl.concat(
-        [p.outcomes.filter(~pl.col("reason").is_in(["title", "blank", "total"])) for p in parsed]
-        + [linked.rejections], how="vertical_relaxed",
-    ).sort(["file", "row"])
-    run_id = f"{request.county}-{request.year}-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    run = _run_summary(run_id, request, pack, parsed, unrecognised, hashes, linked, decisions, started)
-    warnings = checks.check_year(run, request.year, linked.rejections, profiles)  # the run is still valid
-    if warnings:
-        run["warnings"] = warnings
+        rejections = pl.concat(
+            [p.outcomes.filter(~pl.col("reason").is_in(["title", "blank", "total"])) for p in parsed]
+            + [linked.rejections], how="vertical_relaxed",
+        ).sort(["file", "row"])
+        run_id = f"{request.county}-{request.year}-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        run = _run_summary(run_id, request, pack, parsed, unrecognised, hashes, linked, totals, started)
+        warnings = checks.check_year(run, request.year, linked.rejections, profiles)  # the run is still valid
+        if warnings:
+            run["warnings"] = warnings
 
-    out_dir = request.out_dir or request.runs_dir / run_id
-    with staged(out_dir, request.staging_tag) as staging:
-        write_run_json(staging / "run.json", run)  # before storing adds to ``run``
-        report = _start_workbook(staging, run, decisions, rejections, spare)
-        clock.lap("writing")
-        # The other result files are written while the run is stored: polars writes them outside the
-        # interpreter lock, on the other core. The storing transaction commits only once they are written
-        # (``results``), so a run is still stored with all its files or not at all.
-        with ThreadPoolExecutor(max_workers=1) as beside:
-            written = beside.submit(_write_results, staging, pack, decisions, rejections)
-            try:
-                _store(request, pack, run, drop_hash, started, decisions, linked, clock, written.result)
-                clock.lap("storing: commit")
-            except BaseException:
-                _stop_workbook(report, staging)  # nothing was stored: the run's files are thrown away
-                raise
-        # The run is stored: whatever happens to the workbook, the files written so far are kept.
-        failure = _finish_workbook(report, staging)
-        if failure:
-            warnings.append(f"{failure};本次运行已保存,其他结果文件已写出:请用 `fangpin report --run {run_id}` "
-                            "重新生成工作簿")
-        clock.lap("report")
+        out_dir = request.out_dir or request.runs_dir / run_id
+        with staged(out_dir, request.staging_tag) as staging:
+            write_run_json(staging / "run.json", run)  # before storing adds to ``run``
+            report = _start_workbook(staging, run, decisions, rejections, spare)
+            clock.lap("writing")
+            # The other result files are written while the run is stored: polars writes them outside the
+            # interpreter lock, on the other core. The storing transaction commits only once they are written
+            # (``results``), so a run is still stored with all its files or not at all.
+            with ThreadPoolExecutor(max_workers=1) as beside:
+                written = beside.submit(_write_results, staging, pack, decisions, visits, rejections, root)
+                try:
+                    kept = Stored(decisions, ledger, events.height, totals, root)
+                    _store(request, pack, run, drop_hash, started, kept, clock, written.result)
+                    clock.lap("storing: commit")
+                except BaseException:
+                    _stop_workbook(report, staging)  # nothing was stored: the run's files are thrown away
+                    raise
+            # The run is stored: whatever happens to the workbook, the files written so far are kept.
+            failure = _finish_workbook(report, staging)
+            if failure:
+                warnings.append(f"{failure};本次运行已保存,其他结果文件已写出:请用 `fangpin report --run {run_id}` "
+                                "重新生成工作簿")
+            clock.lap("report")
     run["seconds"] = clock.seconds
     run["cpu_seconds"] = clock.cpu_seconds
     if warnings:
         run["warnings"] = list(warnings)
     (out_dir / "run.json").write_text(json.dumps(run, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return ScreenResult(run=run, out_dir=out_dir, decisions=decisions, rejections=rejections, linked=linked,
-                        warnings=warnings)
+    return ScreenResult(run=run, out_dir=out_dir, rejections=rejections,
+                        linked=frames, warnings=warnings,
+                        database_url=request.database_url)
 
 
-def _write_results(staging: Path, pack: Pack, decisions: pl.DataFrame, rejections: pl.DataFrame) -> dict[str, bytes]:
-    """The result files beside run.json and the workbook; what the run stores to write them again (``fangpin
-    report --run ID``) beyond its decisions."""
-    write_decisions(staging / "decisions.csv", decisions, pack.hash, pack.cause_ids)
+@dataclass
+class Stored:
+    """What a run stores beyond its summary, as the run holds it: on disk, by partition."""
+
+    decisions: Spill  # each partition sorted by household
+    ledger: Future[Path]  # the event ledger's Parquet file (``_ledger``)
+    events: int  # the events the run counts
+    totals: Totals
+    root: Path  # the run's spill folder, for the files written on the way
+
+
+VISIT_KEY = ["_township_null", "township", "_village_null", "village", "household_id"]  # VISIT_ORDER, nulls last
+
+
+def _visit_run(decided: pl.DataFrame, causes: tuple[str, ...]) -> pl.DataFrame:
+    """A partition's paying households as visits.csv lists them (``VISIT_ORDER``, nulls last), with the
+    columns it reads: a sorted run, merged with the other partitions' by ``VISIT_KEY``."""
+    return (decided.filter(pl.col("outcome") == "pay")
+            .select(*VISIT_COLUMNS, *causes, "payout", "fee")
+            .with_columns(pl.col("township").is_null().alias("_township_null"),
+                          pl.col("village").is_null().alias("_village_null"))
+            .sort(VISIT_KEY))
+
+
+def _write_results(
+    staging: Path, pack: Pack, decisions: Spill, visits: Spill, rejections: pl.DataFrame, root: Path,
+) -> dict[str, bytes]:
+    """The result files beside run.json and the workbook, from the decisions in household order a slice at
+    a time; what the run stores to write them again (``fangpin report --run ID``) beyond its decisions."""
+    causes = pack.cause_ids
     write_rejections(staging / "rejections.csv", rejections)
-    write_visits_csv(staging / "visits.csv", decisions, [(cause.id, cause.label) for cause in pack.causes],
-                     pack.people_labels.groups)
-    # who heads each household, for finding a household by name or ID number (the console's search)
-    households = decisions.select(HOUSEHOLD_COLUMNS)
-    write_households(staging / "households.csv", households)
-    return {"rejections": _parquet(rejections.select(REJECTION_HEADER)), "households": _parquet(households)}
+    empty = pl.DataFrame(schema=decisions.schema or {})
+    decided, heads = CsvFile(staging / "decisions.csv"), CsvFile(staging / "households.csv", bom=True)
+    try:
+        for part in slices(merged(decisions, ["household_id"])):
+            decided.write(decision_rows(part, pack.hash, causes))
+            # who heads each household, for finding a household by name or ID number (the console's search)
+            heads.write(household_rows(part.select(HOUSEHOLD_COLUMNS)))
+    finally:
+        decided.close(decision_rows(empty, pack.hash, causes))
+        heads.close(household_rows(empty.select(HOUSEHOLD_COLUMNS)))
+    labels = [(cause.id, cause.label) for cause in pack.causes]
+    groups = pack.people_labels.groups
+    listed = CsvFile(staging / "visits.csv", bom=True)
+    try:
+        for part in slices(merged(visits, VISIT_KEY)):
+            listed.write(visit_rows(part, labels, groups))
+    finally:
+        listed.close(visit_rows(empty, labels, groups))
+    households = root / "households.parquet"
+    merged(decisions, ["household_id"], HOUSEHOLD_COLUMNS).sink_parquet(
+        households, compression="zstd", statistics=False, row_group_size=bulk.SLICE_ROWS)
+    return {"rejections": _parquet(rejections.select(REJECTION_HEADER)), "households": households.read_bytes()}
 
 
 def _ready_workbook() -> subprocess.Popen[bytes]:
@@ -312,22 +400,26 @@ def _dismiss(process: subprocess.Popen[bytes]) -> None:
 
 
 def _start_workbook(
-    staging: Path, run: dict[str, Any], decisions: pl.DataFrame, rejections: pl.DataFrame,
+    staging: Path, run: dict[str, Any], decisions: Spill, rejections: pl.DataFrame,
     spare: list[subprocess.Popen[bytes]] | None = None,
 ) -> subprocess.Popen[bytes]:
     """The workbook is the slowest file to write (xlsxwriter is pure Python): write it in another process,
     on the other core, while this one stores the run; in the process waiting in ``spare``
-    (``_ready_workbook``), taken from it, if there is one."""
+    (``_ready_workbook``), taken from it, if there is one. It reads the decisions where the run holds them
+    (the spill's files, which outlive it), lazily: what each sheet shows, not every decision."""
     ready = spare.pop() if spare else None
     inputs = staging / ".report-inputs"
     inputs.mkdir()
-    causes = [cause["id"] for cause in run["pack"]["causes"]]
-    decisions.select(*WORKBOOK_COLUMNS, *causes, "payout", "fee", "rules").write_parquet(
-        inputs / "decisions.parquet", compression="lz4", statistics=False)
+    files = [str(path) for index in range(decisions.count) for path in decisions.files(index)]
+    source = json.dumps(files)
+    if not files:  # no household: an empty table, with the columns
+        causes = [cause["id"] for cause in run["pack"]["causes"]]
+        pl.DataFrame(schema=decisions.schema or {}).select(*WORKBOOK_COLUMNS, *causes, "payout", "fee", "rules") \
+            .write_parquet(inputs / "decisions.parquet")
+        source = str(inputs / "decisions.parquet")
     rejections.write_parquet(inputs / "rejections.parquet")
     (inputs / "run.json").write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
-    arguments = [str(staging / "report.xlsx"), str(inputs / "run.json"), str(inputs / "decisions.parquet"),
-                 str(inputs / "rejections.parquet")]
+    arguments = [str(staging / "report.xlsx"), str(inputs / "run.json"), source, str(inputs / "rejections.parquet")]
     if ready is not None and ready.stdin is not None and ready.poll() is None:
         try:
             ready.stdin.write(json.dumps(arguments).encode() + b"\n")
@@ -382,7 +474,7 @@ def staged(out_dir: Path, tag: str | None = None) -> Iterator[Path]:
 
 def _run_summary(
     run_id: str, request: ScreenRequest, pack: Pack, parsed: list[ParsedExport], unrecognised: list[str],
-    hashes: dict[str, str], linked: LinkedFrames, decisions: pl.DataFrame, started: dt.datetime,
+    hashes: dict[str, str], linked: Linked, totals: Totals, started: dt.datetime,
 ) -> dict[str, Any]:
     later = pl.concat([linked.rejections, *([linked.skipped] if linked.skipped is not None else [])],
                       how="vertical_relaxed").group_by("file", "reason").len()
@@ -405,8 +497,8 @@ def _run_summary(
         inputs.append({"file": name, "sha256": hashes[name], "department": None, "encoding": None,
                        "header_row": None, "rows_read": 0, "used": 0, "rejected": 0, "skipped": 0, "by_reason": {},
                        "unknown_columns": [], "note": "不像任何部门的导出文件:已忽略"})
-    totals_fen = {cause: int(decisions[cause].sum() or 0) for cause in (*pack.cause_ids, "payout", "fee")}
-    outcomes = dict(sorted(decisions.group_by("outcome").len().iter_rows())) if decisions.height else {}
+    totals_fen = {cause: totals.sums.get(cause, 0) for cause in (*pack.cause_ids, "payout", "fee")}
+    outcomes = dict(sorted(totals.outcomes.items())) if totals.households else {}
     return {
         "run_id": run_id,
         "county": request.county,
@@ -421,7 +513,7 @@ def _run_summary(
         "unrecognised": unrecognised,
         "rows": {key: sum(item[k] for item in inputs) for key, k in
                  (("read", "rows_read"), ("used", "used"), ("rejected", "rejected"), ("skipped", "skipped"))},
-        "totals": {"households": decisions.height, "outcomes": outcomes,
+        "totals": {"households": totals.households, "outcomes": outcomes,
                    **{key: fen_text(value) for key, value in totals_fen.items()}},
         "corrections": {
             "of_earlier_runs": linked.corrections,
@@ -443,17 +535,17 @@ def _already(run: Run) -> dict[str, Any]:
 
 def _store(
     request: ScreenRequest, pack: Pack, run: dict[str, Any], drop_hash: str, started: dt.datetime,
-    decisions: pl.DataFrame, linked: LinkedFrames, clock: _Stopwatch, results: Callable[[], dict[str, bytes]],
+    stored: Stored, clock: _Stopwatch, results: Callable[[], dict[str, bytes]],
 ) -> None:
     """The run, its decisions, events and payments in one transaction; ``results`` gives what the run's files
-    are written again from, once they are written, last before the commit."""
+    are written again from, once they are written, last before the commit. The decisions, the ledger and
+    the payments are read from disk and stored a slice (a part) at a time."""
     recorded = queries.now()
-    ledger = io.BytesIO()
-    linked.new_events.select(list(ledger_schema(pack))).write_parquet(ledger, compression="lz4", statistics=False)
-    ledger_bytes = ledger.getvalue()
-    ledger_sha256 = hashlib.sha256(ledger_bytes).hexdigest()
-    run["events"] = {"counted_now": linked.new_events.height, "sha256": ledger_sha256}
+    ledger = stored.ledger.result()
+    ledger_sha256 = _sha256(ledger)
+    run["events"] = {"counted_now": stored.events, "sha256": ledger_sha256}
     clock.lap("storing: event ledger")
+    totals = stored.totals
     try:
         with session_scope(request.database_url) as session:
             # the chains' locks, in their order, before anything is written: API checks and claims storing
@@ -465,20 +557,23 @@ def _store(
                 id=run["run_id"], county=request.county, year=request.year, pack_hash=pack.hash, started_at=started,
                 finished_at=recorded, drop_hash=drop_hash, inputs=run["inputs"],
                 counts={"rows": run["rows"], "totals": run["totals"], "events": run["events"]},
-                households=decisions.height, payout=int(decisions["payout"].sum() or 0),
-                fee=int(decisions["fee"].sum() or 0),
+                households=totals.households, payout=totals.sums.get("payout", 0), fee=totals.sums.get("fee", 0),
             ))
             constants: dict[str, object] = {"run_id": run["run_id"], "pack_hash": pack.hash, "recorded_at": recorded,
                                             "document": None, "layout": DECISION_LAYOUT}
             columns = [c for c in chained_columns(DecisionRecord) if c not in ("seq", *constants)]
-            rows = decisions.with_columns(decision_causes.text_columns(pack.cause_ids)).select(columns)
-            before = append_frame(session, DecisionRecord, request.county, rows, constants)
+            texts = decision_causes.text_columns(pack.cause_ids)
+            rows = (part.with_columns(texts).select(columns)
+                    for part in slices(merged(stored.decisions, ["household_id"])))
+            before = append_frames(session, DecisionRecord, request.county, rows, constants)
             clock.lap("storing: decisions")
             session.add(RunEvents(run_id=run["run_id"], county=request.county, year=request.year,
-                                  events=linked.new_events.height, sha256=ledger_sha256, data=ledger_bytes,
-                                  recorded_at=recorded))
+                                  events=stored.events, sha256=ledger_sha256, data=b"", recorded_at=recorded))
             session.flush()
-            _store_payments(session, request, run["run_id"], decisions, recorded, pack.cause_ids, before)
+            with ledger.open("rb") as handle:  # in parts: one part in a driver's buffer at a time
+                for part, data in enumerate(iter(lambda: handle.read(LEDGER_PART_BYTES), b"")):
+                    session.execute(insert(RunEventPart), {"run_id": run["run_id"], "part": part, "data": data})
+            _store_payments(session, request, run["run_id"], stored, recorded, pack.cause_ids, before)
             clock.lap("storing: payments")
             session.add(RunResults(run_id=run["run_id"], summary=run, **results()))
     except IntegrityError as exc:
@@ -498,37 +593,61 @@ def _parquet(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def _ledger(events: Spill, pack: Pack, path: Path) -> Path:
+    """The event ledger as one Parquet file at ``path``, its rows in the order of an unpartitioned run
+    (``linking.ORDER_COLUMNS``: the sources' order, the ids seen once before the repeated ones, the drop's
+    order). Each partition is sorted on its own (a sorted run on disk), the runs merged as they are written:
+    one partition is held at a time. Row groups of ``SLICE_ROWS`` rows, whatever the partitions: the same
+    rows give the same bytes (and sha256)."""
+    columns = list(ledger_schema(pack))
+    order = list(ORDER_COLUMNS)
+    runs = Spill(path.parent, f"{path.stem}-runs", events.count)
+    for index in range(events.count):
+        add_sorted(runs, index, events.read(index).select(*columns, *order).sort(order))
+        events.drop(index)
+    merged(runs, order).select(columns).sink_parquet(
+        path, compression="lz4", statistics=False, row_group_size=bulk.SLICE_ROWS)
+    return path
+
+
 def _store_payments(
-    session: Any, request: ScreenRequest, run_id: str, decisions: pl.DataFrame, recorded: dt.datetime,
+    session: Any, request: ScreenRequest, run_id: str, stored: Stored, recorded: dt.datetime,
     causes: tuple[str, ...], before: int,
 ) -> None:
-    """``before``: the decisions chain's seq before this run's decisions (read by the chain's unique index,
-    not by a scan of every run's decisions)."""
-    paying = decisions.filter(pl.col("payout") > 0)
-    if paying.is_empty():
-        return
-    ids = pl.DataFrame(
-        [tuple(row) for row in session.execute(
-            select(DecisionRecord.household_id, DecisionRecord.id)
-            .where(DecisionRecord.county == request.county, DecisionRecord.seq > before,
-                   DecisionRecord.run_id == run_id, DecisionRecord.payout > 0)
-        )],
-        schema={"household_id": pl.String, "decision_id": pl.Int64}, orient="row",
-    )
-    payments = (
-        paying.join(ids, on="household_id")
-        .unpivot(index=["household_id", "decision_id"], on=list(causes), variable_name="cause",
-                 value_name="amount")
-        .filter(pl.col("amount") > 0)
-        .join(
-            paying.unpivot(index="household_id", on=[f"{cause}_paid_before" for cause in causes],
-                           variable_name="cause", value_name="paid_before")
-            .with_columns(pl.col("cause").str.replace("_paid_before", "", literal=True)),
-            on=["household_id", "cause"],
-        )
-        .sort("household_id", "cause")
-        .with_columns(pl.lit(request.county).alias("county"), pl.lit(request.year).alias("year"))
-    )
+    """``before``: the decisions chain's seq before this run's decisions. The decisions are read again in
+    household order, a slice at a time: a slice's are seq before + 1 … (read by the chain's unique index,
+    not by a scan of every run's decisions); their payments, in household and cause order, go to disk, and
+    are chained and stored from there once all are made (the connection is then busy inserting)."""
+    paid = [f"{cause}_paid_before" for cause in causes]
     constants: dict[str, object] = {"run_id": run_id, "recorded_at": recorded}
     columns = [c for c in chained_columns(Payment) if c not in ("seq", *constants)]
-    append_frame(session, Payment, request.county, payments.select(columns), constants)
+    made = Spill(stored.root, "payments", 1, hold=False)  # on disk: as many as the paying households
+    seq = before
+    for part in slices(merged(stored.decisions, ["household_id"], ["household_id", "payout", *causes, *paid])):
+        first, seq = seq + 1, seq + part.height
+        paying = part.filter(pl.col("payout") > 0)
+        if paying.is_empty():
+            continue
+        ids = pl.DataFrame(
+            [tuple(row) for row in session.execute(
+                select(DecisionRecord.household_id, DecisionRecord.id)
+                .where(DecisionRecord.county == request.county, DecisionRecord.seq.between(first, seq),
+                       DecisionRecord.run_id == run_id, DecisionRecord.payout > 0)
+            )],
+            schema={"household_id": pl.String, "decision_id": pl.Int64}, orient="row",
+        )
+        payments = (
+            paying.join(ids, on="household_id")
+            .unpivot(index=["household_id", "decision_id"], on=list(causes), variable_name="cause",
+                     value_name="amount")
+            .filter(pl.col("amount") > 0)
+            .join(
+                paying.unpivot(index="household_id", on=paid, variable_name="cause", value_name="paid_before")
+                .with_columns(pl.col("cause").str.replace("_paid_before", "", literal=True)),
+                on=["household_id", "cause"],
+            )
+            .sort("household_id", "cause")
+            .with_columns(pl.lit(request.county).alias("county"), pl.lit(request.year).alias("year"))
+        )
+        made.add(0, payments.select(columns))
+    append_frames(session, Payment, request.county, made.chunks(0), constants)
