@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     # the budget).
     memory_budget_mb: int = Field(default=3072, ge=64)
     screen_partitions: int = Field(default=0, ge=0)
+    # where a screening puts the partitions it does not hold (a private folder per run, removed after it):
+    # a disk with room for about the drop's size again; None: the system's temporary folder (if that is a
+    # tmpfs, the spills take memory after all)
+    spill_dir: Path | None = None
     api_threads: int = 2  # requests one API process works on at once (the rest wait in the event loop)
     # PostgreSQL: single checks of one county arriving together are committed together (db.grouped)
     api_group_commit: bool = True

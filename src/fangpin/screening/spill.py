@@ -12,8 +12,10 @@ removed when the run ends, whatever way it ends.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -107,13 +109,61 @@ class Spill:
         return spill
 
 
+PREFIX = "fangpin-spill-"
+OWNER = "owner.pid"  # in each run's spill folder: the process it belongs to
+
+
 @contextmanager
 def spill_root(parent: Path | None = None) -> Iterator[Path]:
     """A private folder for one run's spills (in ``parent``, else the system's temporary folder), removed
-    at the end."""
-    root = Path(tempfile.mkdtemp(prefix="fangpin-spill-", dir=parent))
+    at the end. The folders of runs whose process is gone (killed mid-run: nothing could remove them) are
+    removed first: they hold names and ID numbers."""
+    if parent is not None:
+        private_dir(parent)
+    sweep(Path(parent or tempfile.gettempdir()))
+    root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
     private_dir(root)
+    (root / OWNER).write_text(f"{os.getpid()} {_started(os.getpid())}", encoding="ascii")
     try:
         yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def sweep(parent: Path) -> list[Path]:
+    """Remove the spill folders in ``parent`` left by runs whose process has ended; the folders removed."""
+    removed = []
+    for folder in parent.glob(f"{PREFIX}*"):
+        try:
+            if folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
+                continue
+            pid_text, _, started = (folder / OWNER).read_text(encoding="ascii").partition(" ")
+            alive = _started(int(pid_text)) == started
+        except (OSError, ValueError):  # no owner written (an older fangpin's, or killed before): by its age
+            alive = _recent(folder)
+        if not alive:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _started(pid: int) -> str:
+    """When process ``pid`` started (clock ticks since boot; Linux), "" if there is no such process: with the
+    pid, it tells a process from a later one given the same pid."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return ""
+        except PermissionError:
+            pass
+        return "alive"
+
+
+def _recent(folder: Path, hours: float = 24.0) -> bool:
+    try:
+        return time.time() - folder.stat().st_mtime < hours * 3600
+    except OSError:
+        return False

@@ -201,7 +201,8 @@ class _Stopwatch:
 def screen(request: ScreenRequest, progress: Progress = _no_progress) -> ScreenResult:
     spare: list[subprocess.Popen[bytes]] = []  # the workbook's process, started early; ended if never used
     try:
-        with spill_root() as root:  # the drop's rows on disk by partition, removed however the run ends
+        # the drop's rows on disk by partition, removed however the run ends
+        with spill_root(get_settings().spill_dir) as root:
             return _screen(request, progress, spare, root)
     finally:
         for process in spare:
