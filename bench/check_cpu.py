@@ -180,13 +180,13 @@ def measure(db: str, args: argparse.Namespace) -> dict[str, float]:
             stats = pstats.Stats(profiles[0], stream=io.StringIO())
             for profile in profiles[1:]:
                 stats.add(profile)
+            if args.dump:
+                stats.dump_stats(args.dump)
             for order in ("cumulative", "tottime"):
                 text = io.StringIO()
                 stats.stream = text  # type: ignore[attr-defined]
                 stats.sort_stats(order).print_stats(args.top)
                 print(text.getvalue())
-            if args.dump:
-                stats.dump_stats(args.dump)
         return figures
     finally:
         dispose_all()
