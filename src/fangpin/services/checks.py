@@ -37,7 +37,7 @@ from fangpin.money import ZERO, to_decimal, to_fen
 from fangpin.packs import Pack
 from fangpin.packs.cache import PackCache
 from fangpin.packs.conditions import HOUSEHOLD_FIELDS
-from fangpin.services import access_log, request_log, resolve_pack
+from fangpin.services import access_log, request_log, resolve_pack, users
 
 MAX_AMOUNT = Decimal("10000000000.00")  # ten billion yuan: far above any household, far below int64 fen
 MAX_EVENTS = 1000
@@ -81,7 +81,7 @@ class Packs:
 
 def _database(session: Session) -> str:
     """The session's database, as the pack cache names it."""
-    return str(session.get_bind().engine.url)
+    return users.database_name(session)
 
 
 PACKS = Packs()
