@@ -171,7 +171,12 @@ def measure(db: str, args: argparse.Namespace) -> dict[str, float]:
                 if grouped is not None:
                     figures["per_commit"] = grouped.group.appended / max(grouped.group.batches, 1)
 
-        asyncio.run(main())
+        if args.loop == "uvloop":  # the event loop uvicorn runs (uvicorn[standard])
+            import uvloop
+
+            uvloop.run(main())
+        else:
+            asyncio.run(main())
         print(f"{db}: {args.checks} checks, concurrency {args.concurrency}: {figures['cpu_us']:,.0f} us CPU per "
               f"check, {figures['per_second']:,.0f} checks/s wall"
               + (f", {figures['per_commit']:.1f} checks per commit" if "per_commit" in figures else "")
@@ -200,6 +205,8 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=3000)
     parser.add_argument("--warm", type=int, default=300, help="checks sent first, not measured")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
+                        help="the event loop: uvloop (default: what `fangpin serve` runs under uvicorn) or asyncio's")
     parser.add_argument("--rounds", type=int, default=1, help="measure each database this many times")
     parser.add_argument("--profile", choices=("none", "cprofile"), default="none")
     parser.add_argument("--top", type=int, default=40)
