@@ -146,19 +146,17 @@ def cpu_seconds(pid: int) -> float:
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds of the server's worker processes by kind of thread (its name: the event loop is the
-    process's own name, the group commit's lanes fangpin-group-c…, the thread pool AnyIO worker…)."""
-    totals: dict[str, float] = defaultdict(float)
+    """CPU seconds of the server's worker processes: their main threads (the event loop) and all their other
+    threads together (the thread pool, the group commit's lanes; Python does not name OS threads)."""
+    totals = {"event loop": 0.0, "other threads": 0.0}
     children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
     for child in map(int, children):
         for task in Path(f"/proc/{child}/task").glob("*"):
             try:
-                name = (task / "comm").read_text().strip()
                 fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
             except (FileNotFoundError, ProcessLookupError):
                 continue
-            kind = ("event loop" if task.name == str(child) else "group commit" if name.startswith("fangpin-group")
-                    else "thread pool" if name.startswith("AnyIO") else name)
+            kind = "event loop" if task.name == str(child) else "other threads"
             totals[kind] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return totals
 
