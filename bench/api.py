@@ -145,6 +145,22 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of the server's worker processes: their main threads (the event loop) and all their other
+    threads together (the thread pool, the group commit's lanes; Python does not name OS threads)."""
+    totals = {"event loop": 0.0, "other threads": 0.0}
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    for child in map(int, children):
+        for task in Path(f"/proc/{child}/task").glob("*"):
+            try:
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            kind = "event loop" if task.name == str(child) else "other threads"
+            totals[kind] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return totals
+
+
 def _percentiles(ordered: list[float]) -> str:
     if not ordered:
         return "no requests"
@@ -365,14 +381,18 @@ def run_variant(name: str, args: argparse.Namespace) -> dict[str, dict[str, floa
                 print(f"  CPU per request: server {figures[phase]['server_cpu']:.2f} ms")
                 figures[phase]["per_commit"] = per_commit(url, heads_before)
                 continue
+            threads_before = thread_cpu(server.pid)
             recorder = asyncio.run(run())
             elapsed = time.perf_counter() - started
             server_cpu = cpu_seconds(server.pid) - server_cpu
+            threads_after = thread_cpu(server.pid)
             recorder.report(phase if phase == "checks" else "claims (open + 5 transitions each)", elapsed,
                             args.concurrency)
             count = sum(len(values) for values in recorder.latencies.values())
             print(f"  CPU per request: server {server_cpu / count * 1000:.2f} ms, "
-                  f"load client {(time.process_time() - client_cpu) / count * 1000:.2f} ms")
+                  f"load client {(time.process_time() - client_cpu) / count * 1000:.2f} ms; server by thread: "
+                  + ", ".join(f"{kind} {(threads_after[kind] - threads_before.get(kind, 0.0)) / count * 1000:.2f}"
+                              for kind in sorted(threads_after)) + " ms")
             figures[phase] = summary(recorder, elapsed, server_cpu)
             if phase == "checks":
                 figures[phase]["per_commit"] = per_commit(url, heads_before)

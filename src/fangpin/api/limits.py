@@ -42,22 +42,17 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
-        upload = (scope["path"].rstrip("/") in UPLOAD_PATHS
-                  and headers.get("content-type", "").lower().startswith("multipart/form-data"))
+        length, content_type, cookie = _headers(scope["headers"])
+        upload = scope["path"].rstrip("/") in UPLOAD_PATHS and content_type.lower().startswith("multipart/form-data")
         limit = self.max_upload if upload else self.max_body
-        what = (f"一次上传的全部文件合计不能超过 {_mib(limit)}(设置项 max_upload_request_mb):请分批上传或"
-                "请管理员调高上限" if upload
-                else f"请求内容不能超过 {_mib(limit)}(设置项 max_body_kb):请减少内容后重试")
-        length = headers.get("content-length")
         if length is not None:
             if not length.strip().isdigit():
                 await _answer(send, 400, "请求头 Content-Length 不是数字")
                 return
             if int(length) > limit:
-                await _answer(send, 413, f"请求内容 {_mib(int(length))},过大: {what}")
+                await _answer(send, 413, f"请求内容 {_mib(int(length))},过大: {_what(upload, limit)}")
                 return
-        if upload and f"{SESSION_COOKIE}=" not in headers.get("cookie", ""):
+        if upload and f"{SESSION_COOKIE}=" not in cookie:
             await _answer(send, 401, "未登录或会话已过期:请先登录再上传")
             return
         if scope["method"] in ("GET", "HEAD", "OPTIONS") and length is None:
@@ -75,7 +70,7 @@ class BodyLimit:
                 received += len(message.get("body", b""))
                 if received > limit:
                     exceeded = True
-                    raise BodyTooLarge(what)
+                    raise BodyTooLarge(_what(upload, limit))
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -94,7 +89,31 @@ class BodyLimit:
             if not exceeded:
                 raise
         if exceeded and not started:
-            await _answer(send, 413, f"请求内容过大: {what}")
+            await _answer(send, 413, f"请求内容过大: {_what(upload, limit)}")
+
+
+def _headers(raw: list[tuple[bytes, bytes]]) -> tuple[str | None, str, str]:
+    """Content-Length (None if absent), Content-Type and Cookie, as the last of each sent (as a dict of all
+    the headers would have them), decoded only these three."""
+    length: bytes | None = None
+    content_type = cookie = b""
+    for key, value in raw:
+        name = key.lower()
+        if name == b"content-length":
+            length = value
+        elif name == b"content-type":
+            content_type = value
+        elif name == b"cookie":
+            cookie = value
+    return (None if length is None else length.decode("latin-1"), content_type.decode("latin-1"),
+            cookie.decode("latin-1"))
+
+
+def _what(upload: bool, limit: int) -> str:
+    """What the limit is and what to do, for the refusal (built only for one)."""
+    return (f"一次上传的全部文件合计不能超过 {_mib(limit)}(设置项 max_upload_request_mb):请分批上传或"
+            "请管理员调高上限" if upload
+            else f"请求内容不能超过 {_mib(limit)}(设置项 max_body_kb):请减少内容后重试")
 
 
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 413: "Content Too Large"}

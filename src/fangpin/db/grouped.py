@@ -191,7 +191,10 @@ class GroupCommit:
             for table, values in append.others:
                 others.setdefault(table, []).append(values)
         dialect = connection.dialect
-        with raw.cursor() as appending, raw.cursor() as recording:
+        # Raw cursors: the statements are written with PostgreSQL's own $n placeholders, so psycopg sends
+        # them as they are. With %s it would parse every statement of more than 50 parameters again on
+        # each execution (it caches only smaller ones), and a batch of records has 25 per record.
+        with psycopg.RawCursor(raw) as appending, psycopg.RawCursor(raw) as recording:
             with raw.pipeline():
                 appending.execute(*self._insert(dialect, self.table, self._columns, rows, returning="id, seq"))
                 recording.execute(*self._insert(dialect, cast(Table, ChainHead.__table__),
@@ -209,10 +212,12 @@ class GroupCommit:
         """One multi-row INSERT, its values bound as SQLAlchemy binds them (a JSON column as JSON)."""
         built = self._statements.get((table.name, tuple(columns), len(rows)))
         if built is None:  # one text per batch size: psycopg prepares each once it is used often
-            one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+            width = len(columns)
+            placeholders = ", ".join("(" + ", ".join(f"${row * width + n}" for n in range(1, width + 1)) + ")"
+                                     for row in range(len(rows)))
             built = self._statements[(table.name, tuple(columns), len(rows))] = (
                 f"INSERT INTO {self._quote(table.name)} ({', '.join(self._quote(name) for name in columns)}) "
-                f"VALUES {', '.join([one] * len(rows))}{f' RETURNING {returning}' if returning else ''}",
+                f"VALUES {placeholders}{f' RETURNING {returning}' if returning else ''}",
                 [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns],
             )
         sql, processors = built

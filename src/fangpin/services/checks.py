@@ -37,7 +37,7 @@ from fangpin.money import ZERO, to_decimal, to_fen
 from fangpin.packs import Pack
 from fangpin.packs.cache import PackCache
 from fangpin.packs.conditions import HOUSEHOLD_FIELDS
-from fangpin.services import access_log, request_log, resolve_pack
+from fangpin.services import access_log, request_log, resolve_pack, users
 
 MAX_AMOUNT = Decimal("10000000000.00")  # ten billion yuan: far above any household, far below int64 fen
 MAX_EVENTS = 1000
@@ -69,11 +69,19 @@ class Packs:
 
     def ensure_stored(self, session: Session, pack: Pack) -> None:
         """``queries.ensure_pack``, skipped once this process has seen the pack stored in this database."""
-        database = str(session.get_bind().engine.url)
-        if self.cache.known_stored(database, pack.hash):
+        if self.known_stored(session, pack):
             return
         if queries.ensure_pack(session, pack):
-            self.cache.remember_stored(database, pack.hash)
+            self.cache.remember_stored(_database(session), pack.hash)
+
+    def known_stored(self, session: Session, pack: Pack) -> bool:
+        """This process has seen the pack stored in the session's database."""
+        return self.cache.known_stored(_database(session), pack.hash)
+
+
+def _database(session: Session) -> str:
+    """The session's database, as the pack cache names it."""
+    return users.database_name(session)
 
 
 PACKS = Packs()
@@ -171,6 +179,13 @@ def check(session: Session, actor: Actor, household: Household, *, pack_dir: Pat
 
 
 def _decide(session: Session, actor: Actor, household: Household, pack_dir: Path | None) -> Decision:
+    decision, pack = _decide_only(actor, household, pack_dir)
+    PACKS.ensure_stored(session, pack)
+    return decision
+
+
+def _decide_only(actor: Actor, household: Household, pack_dir: Path | None) -> tuple[Decision, Pack]:
+    """The decision, and the pack that made it, touching no database (the pack may be loaded from its files)."""
     if actor.role not in CHECKERS:
         raise NotAllowed(f"{label(ROLE_NAMES, actor.role)}不能核查农户(只读)")
     if household.county != actor.county:
@@ -179,9 +194,7 @@ def _decide(session: Session, actor: Actor, household: Household, pack_dir: Path
         raise NotAllowed(f"此户不在 {actor.name} 负责的范围({actor.scope})内,无权核查")
     validate_household(household)
     pack = pack_for(household.year, pack_dir)
-    decision = decide(household, pack)
-    PACKS.ensure_stored(session, pack)
-    return decision
+    return decide(household, pack), pack
 
 
 @dataclass(frozen=True)
@@ -190,13 +203,18 @@ class PreparedCheck:
 
     decision: Decision
     row: dict[str, Any]
+    pack: Pack | None = None
 
 
 class GroupedChecks:
     """Single checks stored by group commit (PostgreSQL, ``db.grouped``): ``prepare`` decides in the
     request's session and ends its transaction; ``submit`` queues the record, with the request's log line,
     for the county's chain, and the future it returns is set to the record's id once the transaction
-    holding both has committed. Checks of one county arriving together are committed together."""
+    holding both has committed. Checks of one county arriving together are committed together.
+
+    ``prepare`` is ``decide`` (CPU only: the API calls it in the event loop, sparing a trip to the thread
+    pool) followed by ``settle`` (what needs the database: storing the pack the first time, committing what
+    the session did), which the API calls in the thread pool, and only when ``settled`` says it is needed."""
 
     def __init__(self, engine: Engine) -> None:
         self.group = GroupCommit(engine, DecisionRecord)
@@ -206,13 +224,34 @@ class GroupedChecks:
                 at: dt.datetime | None = None) -> PreparedCheck:
         """Decide as ``check`` does; what the session did (the user looked up, the pack stored the first
         time) is committed here, so that a request waiting for its group holds no connection."""
-        decision = _decide(session, actor, household, pack_dir)
+        prepared = GroupedChecks.decide(actor, household, pack_dir=pack_dir, at=at)
+        GroupedChecks.settle(session, prepared)
+        return prepared
+
+    @staticmethod
+    def decide(actor: Actor, household: Household, *, pack_dir: Path | None = None,
+               at: dt.datetime | None = None) -> PreparedCheck:
+        """The decision and its record, as ``check`` makes them, without any database."""
+        decision, pack = _decide_only(actor, household, pack_dir)
+        return PreparedCheck(decision, decision_row(decision, {c.cause: c.paid_before for c in decision.causes},
+                                                    document=household.to_document(), at=at), pack)
+
+    @staticmethod
+    def settled(session: Session, prepared: PreparedCheck) -> bool:
+        """Nothing is left for ``settle`` to do: the session has begun no transaction and the pack is known
+        to be stored in its database."""
+        return (not session.in_transaction() and not access_log.noted(session) and prepared.pack is not None
+                and PACKS.known_stored(session, prepared.pack))
+
+    @staticmethod
+    def settle(session: Session, prepared: PreparedCheck) -> None:
+        """Store the decision's pack if this database may not have it, and commit what the session did."""
+        if prepared.pack is not None:
+            PACKS.ensure_stored(session, prepared.pack)
         if access_log.noted(session):
             raise RuntimeError("a grouped check reads nothing that the access log keeps")
         if session.in_transaction():
             session.commit()
-        return PreparedCheck(decision, decision_row(decision, {c.cause: c.paid_before for c in decision.causes},
-                                                    document=household.to_document(), at=at))
 
     def submit(self, prepared: PreparedCheck, entry: request_log.Entry | None) -> Future[int]:
         return self.group.submit(prepared.decision.county, prepared.row,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, insert
@@ -29,9 +29,8 @@ class Entry:
     status: int
 
     def values(self) -> dict[str, Any]:
-        values = asdict(self)
-        values.update(at=self.at.astimezone(dt.UTC), path=self.path[:500])
-        return values
+        return {"who": self.who, "role": self.role, "at": self.at.astimezone(dt.UTC), "method": self.method,
+                "path": self.path[:500], "status": self.status}
 
 
 _LOG = insert(RequestLog.__table__)  # type: ignore[arg-type]

@@ -29,8 +29,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -240,8 +241,21 @@ class TokenCache:
 TOKENS = TokenCache()
 
 
+_DATABASES: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
+
+
+def database_name(session: Session) -> str:
+    """The session's database as the process's caches name it: ``str`` of its URL (password hidden), worked
+    out once per engine (rendering a URL costs more than the lookups it names)."""
+    engine = session.get_bind().engine
+    name = _DATABASES.get(engine)
+    if name is None:
+        name = _DATABASES[engine] = str(engine.url)
+    return name
+
+
 def _key(session: Session, token: str) -> tuple[str, str]:
-    return str(session.get_bind().engine.url), token_hash(token)
+    return database_name(session), token_hash(token)
 
 
 def remembered(session: Session, token: str | None, at: dt.datetime | None = None) -> Actor | None:

@@ -1,9 +1,11 @@
 """POST /v1/checks: one household document in, its decision out, stored.
 
-On PostgreSQL (``app.state.grouped_checks``) the route decides in the thread pool, then waits in the event
-loop, holding no thread, for the group commit that stores the decision with its request-log line
-(``services.checks.GroupedChecks``); the answer is sent once that has committed. Elsewhere it decides and
-stores in one go, in the thread pool, and commits before answering."""
+On PostgreSQL (``app.state.grouped_checks``) the route decides in the event loop (CPU only: a trip to the
+thread pool and back costs more than deciding, and the GIL lets only one of them run anyway), goes to the
+thread pool only when the database is needed first (the user was looked up, the pack is not yet known to be
+stored), then waits in the event loop, holding no thread, for the group commit that stores the decision
+with its request-log line (``services.checks.GroupedChecks``); the answer is sent once that has committed.
+Elsewhere it decides and stores in one go, in the thread pool, and commits before answering."""
 
 from __future__ import annotations
 
@@ -32,7 +34,10 @@ async def post_check(request: Request, session: SessionDep, actor: ActorDep, now
     grouped: checks.GroupedChecks | None = getattr(request.app.state, "grouped_checks", None)
     if grouped is None:
         return await run_in_threadpool(_check, request, session, actor, now, data)
-    prepared, decision = await run_in_threadpool(_prepare, grouped, request, session, actor, now, data)
+    prepared = grouped.decide(actor, household_of(data), pack_dir=request.app.state.pack_dir, at=now)
+    if not grouped.settled(session, prepared):
+        await run_in_threadpool(grouped.settle, session, prepared)
+    decision = prepared.decision.to_json_dict()
     stored = await asyncio.wrap_future(grouped.submit(prepared, log_entry(request)))
     return answer({"id": stored, "decision": decision}, 201)
 
@@ -42,8 +47,3 @@ def _check(request: Request, session: Session, actor: Actor, now: Any, data: Any
     commit(request, session)
     return answer({"id": stored.id, "decision": stored.decision.to_json_dict()}, 201)
 
-
-def _prepare(grouped: checks.GroupedChecks, request: Request, session: Session, actor: Actor, now: Any,
-             data: Any) -> tuple[checks.PreparedCheck, dict[str, Any]]:
-    prepared = grouped.prepare(session, actor, household_of(data), pack_dir=request.app.state.pack_dir, at=now)
-    return prepared, prepared.decision.to_json_dict()
