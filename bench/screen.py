@@ -277,7 +277,7 @@ def main() -> None:
                      if references else "") + f", payout {on_postgres[0]['payout']}")
             print("  stages (wall s): " + ", ".join(f"{stage} {seconds:.1f}"
                                                     for stage, seconds in on_postgres[0]["seconds"].items()))
-        elif folder is not None:
+        if folder is not None and not references:
             print("  no polars-only reference: the drop has xlsx files (drops of up to 20,000 households)")
         if args.against is not None:
             compare(args.against, drop, households, args.repeat, args.year, args.pack)

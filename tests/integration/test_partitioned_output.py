@@ -184,3 +184,30 @@ def test_an_altered_part_of_a_stored_ledger_is_found_and_a_later_drop_reads_the_
         problems = verify_chains(session, ("runs",))
     assert [problem.chain for problem in problems] == ["run_events"]
     assert "was altered" in problems[0].problem
+
+
+def test_the_ledger_is_the_same_file_merged_on_the_packed_key_or_on_the_three_order_columns(tmp_path: Path) -> None:
+    from fangpin.screening.linking import ledger_schema
+    from fangpin.services import resolve_pack
+    from fangpin.services.screening import _ledger
+
+    pack = resolve_pack(2019, None)
+    schema = ledger_schema(pack)
+    rows = 5_000
+    events = pl.DataFrame({
+        **{name: pl.Series(name, [None] * rows, dtype=dtype) for name, dtype in schema.items()},
+    }).with_columns(
+        pl.format("E{}", pl.int_range(rows)).alias("event_id"), pl.lit("medical").alias("department"),
+        (pl.int_range(rows) % 3).cast(pl.UInt32).alias("_source"), (pl.int_range(rows) % 5 == 0).alias("_again"),
+        ((pl.int_range(rows) % 7) * (1 << 32) + pl.int_range(rows).reverse()).cast(pl.Int64).alias("_order"),
+    )
+    files = []
+    for packed in (True, False):
+        with spill_root(tmp_path) as root:
+            spill = Spill.of(root, "events", events, "event_id", 3)
+            path = _ledger(spill, pack, root / "ledger.parquet", packed)
+            files.append(path.read_bytes())
+            order = pl.read_parquet(path)["event_id"]
+    assert files[0] == files[1]
+    expected = events.sort("_source", "_again", "_order")["event_id"]
+    assert order.equals(expected)

@@ -275,7 +275,7 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
         facts, events = linked.facts, linked.new_events
         # the event ledger's file is written on the other core while the households are decided (polars
         # lets go of the interpreter lock); storing waits for it
-        ledger = ledgering.submit(_ledger, events, pack, root / "ledger.parquet")
+        ledger = ledgering.submit(_ledger, events, pack, root / "ledger.parquet", _packs(len(sources), len(files)))
         decisions = Spill(root, "decisions", parts, hold=False)  # the workbook's process reads its files
         visits = Spill(root, "visits", parts)
         totals = decide_spilled(facts, pack, decisions,
@@ -594,7 +594,7 @@ def _parquet(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def _ledger(events: Spill, pack: Pack, path: Path) -> Path:
+def _ledger(events: Spill, pack: Pack, path: Path, packed: bool) -> Path:
     """The event ledger as one Parquet file at ``path``, its rows in the order of an unpartitioned run
     (``linking.ORDER_COLUMNS``: the sources' order, the ids seen once before the repeated ones, the drop's
     order). Each partition is sorted on its own (a sorted run on disk), the runs merged as they are written:
@@ -602,13 +602,27 @@ def _ledger(events: Spill, pack: Pack, path: Path) -> Path:
     rows give the same bytes (and sha256)."""
     columns = list(ledger_schema(pack))
     order = list(ORDER_COLUMNS)
+    # ``packed``: the three order columns packed into one integer, as they fit (``_packs``): a merge on one
+    # column finds its bounds by binary search, on several it sorts them
+    key = ([(pl.col("_source").cast(pl.UInt64) * (_ORDERS * 2) + pl.col("_again").cast(pl.UInt64) * _ORDERS
+             + pl.col("_order").cast(pl.UInt64)).alias("_key")] if packed else [pl.col(name) for name in order])
+    names = ["_key"] if packed else order
     runs = Spill(path.parent, f"{path.stem}-runs", events.count)
     for index in range(events.count):
-        add_sorted(runs, index, events.read(index).select(*columns, *order).sort(order))
+        add_sorted(runs, index, events.read(index).select(*columns, *key).sort(names))
         events.drop(index)
-    merged(runs, order).select(columns).sink_parquet(
+    merged(runs, names).select(columns).sink_parquet(
         path, compression="lz4", statistics=False, row_group_size=bulk.SLICE_ROWS)
     return path
+
+
+_SOURCES, _ORDERS = 1 << 9, 1 << 54  # bounds of ``_source`` and ``_order`` for the packed key of ``_ledger``
+
+
+def _packs(sources: int, files: int) -> bool:
+    """Whether the order columns of a drop's events fit one integer: ``_source`` is below the sources'
+    count, ``_order`` below the files' count times 2**32 (``linking.Reading``)."""
+    return sources < _SOURCES and files << 32 <= _ORDERS
 
 
 def _store_payments(
