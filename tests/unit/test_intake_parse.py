@@ -312,15 +312,22 @@ def test_a_header_only_export_has_no_rows(tmp_path: Path) -> None:
     assert parsed.rows.schema == pl.Schema(output_schema(PROFILES["medical"]))
 
 
-def test_a_gbk_file_read_in_chunks_gives_what_it_gives_in_one_piece(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def _messy_medical(tmp_path: Path, encoding: str) -> Path:
+    """A medical export of 200 rows in ``encoding``: a title, a blank line, amounts and dates in several
+    forms, rejected rows with a line break inside a quoted field, blank rows, a total."""
     lines = ["标题", "", MEDICAL]
     for n in range(200):
         lines.append(f'S{n},{id_number(n)},2019年3月{1 + n % 28}日,"1,{n:03d}.50元",0,0,0,' if n % 7 else
                      f'S{n},{BAD_ID},2019-03-01,100,0,0,0,"{n}\r\n备注"' if n % 2 else ",,,,,,,")
     lines.append("合计,,,,,,,")
     path = tmp_path / "big.csv"
-    path.write_bytes("\r\n".join(lines).encode("gbk"))
+    path.write_bytes("\r\n".join(lines).encode(encoding))
+    return path
+
+
+def test_a_gbk_file_read_in_chunks_gives_what_it_gives_in_one_piece(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _messy_medical(tmp_path, "gbk")
     whole = parse_export(path, PROFILES)
     monkeypatch.setattr(readers, "CHUNK_BYTES", 97)
 
@@ -480,13 +487,7 @@ def test_an_xlsx_export_with_number_and_date_cells_is_read_exactly(tmp_path: Pat
 
 def test_a_utf8_file_read_in_chunks_and_handed_to_a_sink_gives_what_it_gives_in_one_piece(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    lines = ["标题", "", MEDICAL]
-    for n in range(200):
-        lines.append(f'S{n},{id_number(n)},2019年3月{1 + n % 28}日,"1,{n:03d}.50元",0,0,0,' if n % 7 else
-                     f'S{n},{BAD_ID},2019-03-01,100,0,0,0,"{n}\r\n备注"' if n % 2 else ",,,,,,,")
-    lines.append("合计,,,,,,,")
-    path = tmp_path / "big.csv"
-    path.write_bytes("\r\n".join(lines).encode("utf-8"))
+    path = _messy_medical(tmp_path, "utf-8")
     whole = parse_export(path, PROFILES)
     monkeypatch.setattr(readers, "CHUNK_BYTES", 97)
     handed: list[tuple[str, pl.DataFrame]] = []

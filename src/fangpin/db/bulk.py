@@ -174,47 +174,56 @@ def _insert_staged(connection: Any, table: Any, frame: pl.DataFrame, late: Late 
     """The frame into a staging file by ADBC, then into the table by ``INSERT … SELECT`` in this transaction.
     The late columns are computed in this thread meanwhile (ADBC lets go of the GIL), staged beside the
     rows with the row's position as key, and joined in; the constants are bound parameters of the SELECT."""
-    _detach_on_checkin(connection.engine)
     frame = _for_adbc(frame)
+    names = [f'"{name}"' for name in frame.columns]
+    chosen = [f"r.{name}" for name in names]
+    with _staging(connection) as (alias, cursor):
+        source = f"{alias}.rows AS r"
+        if late is None:
+            cursor.adbc_ingest("rows", frame, mode="create")
+        else:
+            with ThreadPoolExecutor(max_workers=1) as background:
+                staged = background.submit(cursor.adbc_ingest, "rows", frame.with_row_index("_n"), mode="create")
+                try:
+                    extra = _for_adbc(_for_sqlite(_late_whole(late)))
+                finally:
+                    staged.result()
+            if extra.height != frame.height:
+                raise ValueError(f"{extra.height} late rows for {frame.height} rows")
+            types = ", ".join(f'"{name}" {"TEXT" if dtype == pl.String else "INTEGER"}'
+                              for name, dtype in extra.schema.items())
+            cursor.execute(f"CREATE TABLE late (_n INTEGER PRIMARY KEY, {types})")
+            cursor.adbc_ingest("late", extra.with_row_index("_n"), mode="append")
+            names += [f'"{name}"' for name in extra.columns]
+            chosen += [f'l."{name}"' for name in extra.columns]
+            source += f" JOIN {alias}.late AS l ON l._n = r._n"
+    names += [f'"{name}"' for name in constants]
+    chosen += ["?"] * len(constants)
+    connection.connection.driver_connection.execute(
+        f'INSERT INTO "{table.__tablename__}" ({", ".join(names)}) '
+        f'SELECT {", ".join(chosen)} FROM {source} ORDER BY r.rowid',
+        tuple(_sqlite_value(value) for value in constants.values()))
+
+
+@contextlib.contextmanager
+def _staging(connection: Any) -> Iterator[tuple[str, Any]]:
+    """A scratch SQLite file to stage rows in (its alias and an ADBC cursor on it), attached to
+    ``connection`` under that alias once the block has filled it; deleted if anything fails, else when the
+    connection is checked in (``_detach_on_checkin``)."""
+    _detach_on_checkin(connection.engine)
     handle, path = tempfile.mkstemp(prefix="fangpin-stage-", suffix=".sqlite")
     os.close(handle)
     alias = f"stage_{uuid.uuid4().hex[:12]}"
-    names = [f'"{name}"' for name in frame.columns]
-    chosen = [f"r.{name}" for name in names]
-    source = f"{alias}.rows AS r"
     try:
         with adbc_sqlite.connect(path, autocommit=True) as staging, staging.cursor() as cursor:
             cursor.execute("PRAGMA journal_mode=OFF")  # a scratch file: if anything fails, it is thrown away
             cursor.execute("PRAGMA synchronous=OFF")
-            if late is None:
-                cursor.adbc_ingest("rows", frame, mode="create")
-            else:
-                with ThreadPoolExecutor(max_workers=1) as background:
-                    staged = background.submit(cursor.adbc_ingest, "rows", frame.with_row_index("_n"), mode="create")
-                    try:
-                        extra = _for_adbc(_for_sqlite(_late_whole(late)))
-                    finally:
-                        staged.result()
-                if extra.height != frame.height:
-                    raise ValueError(f"{extra.height} late rows for {frame.height} rows")
-                types = ", ".join(f'"{name}" {"TEXT" if dtype == pl.String else "INTEGER"}'
-                                  for name, dtype in extra.schema.items())
-                cursor.execute(f"CREATE TABLE late (_n INTEGER PRIMARY KEY, {types})")
-                cursor.adbc_ingest("late", extra.with_row_index("_n"), mode="append")
-                names += [f'"{name}"' for name in extra.columns]
-                chosen += [f'l."{name}"' for name in extra.columns]
-                source += f" JOIN {alias}.late AS l ON l._n = r._n"
-        raw = connection.connection.driver_connection
-        raw.execute(f"ATTACH DATABASE ? AS {alias}", (path,))
+            yield alias, cursor
+        connection.connection.driver_connection.execute(f"ATTACH DATABASE ? AS {alias}", (path,))
     except BaseException:
         os.unlink(path)
         raise
     connection.connection.info.setdefault(_STAGED, []).append((alias, path))
-    names += [f'"{name}"' for name in constants]
-    chosen += ["?"] * len(constants)
-    raw.execute(f'INSERT INTO "{table.__tablename__}" ({", ".join(names)}) '
-                f'SELECT {", ".join(chosen)} FROM {source} ORDER BY r.rowid',
-                tuple(_sqlite_value(value) for value in constants.values()))
 
 
 _WATCHED: set[int] = set()
@@ -334,39 +343,26 @@ def _insert_parts_sqlite(connection: Any, table: Any, parts: Iterator[pl.DataFra
                 _insert(connection, table, _with_constants(part, constants), None, {})
                 count += part.height
         return count
-    _detach_on_checkin(connection.engine)
-    handle, path = tempfile.mkstemp(prefix="fangpin-stage-", suffix=".sqlite")
-    os.close(handle)
-    alias = f"stage_{uuid.uuid4().hex[:12]}"
     count = 0
     columns: list[str] = []
-    try:
-        # each part is staged by a thread (ADBC lets go of the interpreter lock) while the next is made here
-        with adbc_sqlite.connect(path, autocommit=True) as staging, staging.cursor() as cursor, \
-                ThreadPoolExecutor(max_workers=1) as background:
-            cursor.execute("PRAGMA journal_mode=OFF")  # a scratch file: if anything fails, it is thrown away
-            cursor.execute("PRAGMA synchronous=OFF")
-            staged_part = None
-            for part in itertools.chain(held, parts):
-                if not part.height:
-                    continue
-                ready = _for_adbc(_for_sqlite(part))
-                if staged_part is not None:
-                    staged_part.result()
-                staged_part = background.submit(cursor.adbc_ingest, "rows", ready, mode="append" if count else "create")
-                columns = columns or list(ready.columns)
-                count += part.height
+    # each part is staged by a thread (ADBC lets go of the interpreter lock) while the next is made here
+    with _staging(connection) as (alias, cursor), ThreadPoolExecutor(max_workers=1) as background:
+        staged_part = None
+        for part in itertools.chain(held, parts):
+            if not part.height:
+                continue
+            ready = _for_adbc(_for_sqlite(part))
             if staged_part is not None:
                 staged_part.result()
-        raw = connection.connection.driver_connection
-        raw.execute(f"ATTACH DATABASE ? AS {alias}", (path,))
-    except BaseException:
-        os.unlink(path)
-        raise
-    connection.connection.info.setdefault(_STAGED, []).append((alias, path))
+            staged_part = background.submit(cursor.adbc_ingest, "rows", ready, mode="append" if count else "create")
+            columns = columns or list(ready.columns)
+            count += part.height
+        if staged_part is not None:
+            staged_part.result()
     names = [f'"{name}"' for name in [*columns, *constants]]
     chosen = [f'r."{name}"' for name in columns] + ["?"] * len(constants)
-    raw.execute(f'INSERT INTO "{table.__tablename__}" ({", ".join(names)}) '
-                f'SELECT {", ".join(chosen)} FROM {alias}.rows AS r ORDER BY r.rowid',
-                tuple(_sqlite_value(value) for value in constants.values()))
+    connection.connection.driver_connection.execute(
+        f'INSERT INTO "{table.__tablename__}" ({", ".join(names)}) '
+        f'SELECT {", ".join(chosen)} FROM {alias}.rows AS r ORDER BY r.rowid',
+        tuple(_sqlite_value(value) for value in constants.values()))
     return count
