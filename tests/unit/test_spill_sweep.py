@@ -53,3 +53,17 @@ def test_a_folder_without_owner_is_removed_only_once_a_day_old(tmp_path: Path) -
     os.utime(old, (0, 0))
     assert sweep(tmp_path) == [old]
     assert fresh.exists()
+
+
+def test_the_spill_folder_setting_is_made_owner_only_when_missing_and_a_shared_one_left_as_it_is(
+        tmp_path: Path) -> None:
+    made = tmp_path / "spills" / "fangpin"
+    with spill_root(made) as root:
+        assert root.parent == made
+        assert stat.S_IMODE(made.stat().st_mode) == 0o700
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # like /var/tmp
+    with spill_root(shared) as root:
+        assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777

@@ -118,7 +118,7 @@ def spill_root(parent: Path | None = None) -> Iterator[Path]:
     """A private folder for one run's spills (in ``parent``, else the system's temporary folder), removed
     at the end. The folders of runs whose process is gone (killed mid-run: nothing could remove them) are
     removed first: they hold names and ID numbers."""
-    if parent is not None:
+    if parent is not None and not parent.exists():  # made owner-only; an existing folder is left as it is
         private_dir(parent)
     sweep(Path(parent or tempfile.gettempdir()))
     root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
