@@ -5,6 +5,10 @@ The decision is appended to its county's chain by ``db.chained.append_one``, und
 same lock a screening run storing into the county takes: the two wait for each other. The API on PostgreSQL
 stores them by group commit instead (``GroupedChecks``, ``db.grouped``): the checks of a county that arrive
 together are linked and committed in one transaction under one taking of that lock.
+
+Length: over 300 lines because a check is stored two ways that must give the same record and answer (one
+by one, and by group commit in steps the API's event loop and thread pool share: ``decide``, ``settle``,
+``prepare``), beside reading and replaying a stored decision, which use the same record.
 """
 
 from __future__ import annotations
