@@ -146,9 +146,12 @@ def test_events_stored_by_an_earlier_run_are_repeated_and_corrected_alike_across
 def test_the_partition_count_follows_the_memory_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FANGPIN_MEMORY_BUDGET_MB", "1024")
     assert get_settings().memory_budget_mb == 1024
+    whole = int((1 << 30) // partitions.UNPARTITIONED_BYTES_PER_DROP_BYTE)  # the most that runs held whole
+    assert partitions.plan(whole) == 1
+    assert partitions.plan(whole + 1) == 2  # a partitioned run has at least two
     per_gib = (1 << 30) // partitions.WORKING_BYTES_PER_DROP_BYTE
-    assert partitions.plan(per_gib) == 1
-    assert partitions.plan(per_gib + 1) == 2
+    assert partitions.plan(3 * per_gib) == 3
+    assert partitions.plan(3 * per_gib + 1) == 4
     assert partitions.plan(10 * per_gib) == 10
 
 

@@ -15,8 +15,9 @@ as an unpartitioned one (tests/integration/test_partitions.py). Linking uses thr
 The rows are spilled to disk by partition as they are read (``spill``, ``linking.Reading``) and moved from
 one key to the next by spilling them again, so a run holds one partition of one kind of rows at a time.
 
-How many partitions (``plan``): the drop's bytes times the working memory a byte of export takes while it is
-linked and decided, over the budget (setting ``memory_budget_mb``); ``screen_partitions`` forces a count.
+How many partitions (``plan``): one if the whole run fits the budget (setting ``memory_budget_mb``) held in
+memory; else the drop's bytes times the working memory a byte takes in a partitioned run, over the budget.
+``screen_partitions`` forces a count.
 """
 
 from __future__ import annotations
@@ -29,8 +30,12 @@ import polars as pl
 from fangpin.config import Settings, get_settings
 
 SEED = 0x66616E67  # fixed: a key's partition is the same for every frame of one run
-# Memory a byte of the drop's files takes at a run's peak: 1.60 GiB for the 198 MB of a 300,000-household drop
-# (docs/scaling.md). Partitions bound the linking and deciding part of it, not yet the reading.
+# Memory a byte of the drop's files takes at a run's peak (process and workers; docs/scaling.md, "Latest
+# figures"): held whole, 2.74 GiB for the 695 MB of a 1M-household drop (4.23; 4.5 with a margin), so drops up
+# to ~715 MB run unpartitioned within the default budget, with nothing spilled; partitioned, each partition is
+# sized at 8 (1M in 2 partitions peaked at 2.24 GiB: 3.5 a byte, and the spills' readers and merges, and the
+# growth of a run's memory with the drop, take the rest).
+UNPARTITIONED_BYTES_PER_DROP_BYTE = 4.5
 WORKING_BYTES_PER_DROP_BYTE = 8
 
 
@@ -40,7 +45,9 @@ def plan(drop_bytes: int, settings: Settings | None = None) -> int:
     if settings.screen_partitions:
         return settings.screen_partitions
     budget = settings.memory_budget_mb << 20
-    return max(1, math.ceil(drop_bytes * WORKING_BYTES_PER_DROP_BYTE / budget))
+    if drop_bytes * UNPARTITIONED_BYTES_PER_DROP_BYTE <= budget:
+        return 1
+    return max(2, math.ceil(drop_bytes * WORKING_BYTES_PER_DROP_BYTE / budget))
 
 
 def split(frame: pl.DataFrame, key: str, partitions: int) -> Iterator[pl.DataFrame]:

@@ -271,6 +271,8 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
     del reading
     clock.lap("linking")
     frames = LinkedFrames.of(linked) if request.keep_linked else None  # tests: the linked frames whole
+    for index in range(linked.counted.count):  # the events counted made the facts: nothing reads them again
+        linked.counted.drop(index)
     with ThreadPoolExecutor(max_workers=1) as ledgering:
         facts, events = linked.facts, linked.new_events
         # the event ledger's file is written on the other core while the households are decided (polars
