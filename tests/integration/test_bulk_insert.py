@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -102,29 +101,6 @@ def test_a_key_collision_in_a_staged_insert_is_an_integrity_error(
 
     assert len(_stored(database_url, "twice")) == 5
     assert list(scratch.iterdir()) == []
-
-
-@pytest.mark.parametrize("sliced", [False, True])  # one frame, or slices of the rows one after another
-@pytest.mark.parametrize("staged", [True, False])
-def test_late_columns_are_joined_to_their_rows_in_order(
-    database_url: str, scratch: Path, monkeypatch: pytest.MonkeyPatch, staged: bool, sliced: bool
-) -> None:
-    monkeypatch.setattr(bulk, "STAGE_MIN_ROWS", 1 if staged else 10**9)
-    frame = _frame("late", 500)
-    calls = []
-
-    def hashes() -> pl.DataFrame | Iterator[pl.DataFrame]:
-        calls.append(1)
-        if sliced:
-            return (frame.select("record_hash").slice(start, 70) for start in range(0, 500, 70))
-        return frame.select("record_hash")
-
-    with session_scope(database_url) as session:
-        session.execute(sa.insert(ChainHead), _frame("orm", 500).to_dicts())
-        bulk.bulk_insert(session, ChainHead, frame.drop("record_hash"), late=hashes)
-
-    assert calls == [1]
-    assert _stored(database_url, "late") == _stored(database_url, "orm")
 
 
 @pytest.mark.parametrize("staged", [True, False])

@@ -10,11 +10,8 @@ or roll back with everything else; the file is detached and removed when the con
 pool. Small frames, and columns that need a SQLAlchemy bind processor, go through sqlite3's executemany
 with each column's processor applied, so the stored form is what the ORM itself would have written.
 
-Rows too many to hold at once come a part at a time (``bulk_insert_parts``): one COPY, or one staging file
-every part is appended to.
-
-Length: over 300 lines because each database has its own fast path, for a frame and for a stream of parts,
-and the SQLite paths must store exactly what the ORM would (datetimes, flags, bind processors).
+Rows come a part at a time (``bulk_insert_parts``; ``bulk_insert`` is one part): one COPY, or one staging
+file every part is appended to, so rows too many to hold at once are stored as one frame would be.
 """
 
 from __future__ import annotations
@@ -26,7 +23,7 @@ import itertools
 import os
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -42,91 +39,19 @@ STAGE_MIN_ROWS = 2_000  # below this, executemany is as quick and needs no stagi
 _STAGED = "fangpin_staged"  # connection-record info key: (alias, path) of files attached by this connection
 
 
-# More columns for the rows, computed late: one frame, or frames one after another (slices of the rows, in order)
-Late = Callable[[], pl.DataFrame | Iterable[pl.DataFrame]]
-
-
-def _late_parts(late: Late) -> Iterator[pl.DataFrame]:
-    made = late()
-    if isinstance(made, pl.DataFrame):
-        yield made
-    else:
-        yield from made
-
-
-def _late_whole(late: Late) -> pl.DataFrame:
-    parts = list(_late_parts(late))
-    return parts[0] if len(parts) == 1 else pl.concat(parts)
-
-
-def bulk_insert(session: Session, table: Any, frame: pl.DataFrame, late: Late | None = None,
+def bulk_insert(session: Session, table: Any, frame: pl.DataFrame,
                 constants: Mapping[str, object] | None = None) -> None:
     """Insert the frame's rows; driver errors come out as SQLAlchemy's, as from any other statement.
-
-    ``late`` gives more columns, one row per row of ``frame`` and in its order, that take time to compute
-    (a hash chain): on SQLite they are computed while the frame is being staged; on PostgreSQL slice by
-    slice, each slice sent to COPY (by a writer thread) while the next is computed. ``constants``: columns
-    with one value for every row (a run's id, the time of recording); a staged SQLite insert binds them
-    once instead of staging a million copies."""
-    if frame.is_empty():
-        return
-    connection = session.connection()
-    dbapi = connection.dialect.loaded_dbapi
-    constants = dict(constants or {})
-    if not (connection.dialect.name == "sqlite" and frame.height >= STAGE_MIN_ROWS
-            and all(value is None or isinstance(value, str | int | dt.datetime) for value in constants.values())):
-        frame = frame.with_columns(pl.lit(value).alias(name) for name, value in constants.items())
-        constants = {}
-    try:
-        _insert(connection, table, frame, late, constants)
-    except dbapi.IntegrityError as exc:
-        raise sa_exc.IntegrityError(f"bulk insert into {table.__tablename__}", None, exc) from exc
-    except dbapi.OperationalError as exc:
-        raise sa_exc.OperationalError(f"bulk insert into {table.__tablename__}", None, exc) from exc
+    ``constants``: columns with one value for every row (a run's id, the time of recording); a staged SQLite
+    insert binds them once instead of staging a million copies. ``bulk_insert_parts`` of one part."""
+    bulk_insert_parts(session, table, [frame], constants)
 
 
-def _insert(connection: Any, table: Any, frame: pl.DataFrame, late: Late | None,
-            constants: dict[str, object]) -> None:
-    dialect = connection.dialect
-    raw = connection.connection.driver_connection
-    processors = _processors(dialect, table, frame) if dialect.name == "sqlite" else {}
-    if dialect.name == "sqlite" and frame.height >= STAGE_MIN_ROWS and not processors:
-        _insert_staged(connection, table, _for_sqlite(frame), late, constants)
-        return
-    if constants:
-        frame = frame.with_columns(pl.lit(value).alias(name) for name, value in constants.items())
-    if dialect.name == "postgresql":
-        _copy(raw, table, frame, late)
-        return
-    if late is not None:
-        frame = frame.hstack(_late_whole(late))
-    columns = list(frame.columns)
-    _insert_many(raw, table, _for_sqlite(frame), [processors.get(name) for name in columns])
-
-
-def _copy(raw: Any, table: Any, frame: pl.DataFrame, late: Late | None) -> None:
-    """COPY, as CSV; the late columns slice by slice, each slice sent by psycopg's writer thread while the
-    next one is computed (the server parses one while this process hashes the next)."""
-    parts = (iter([frame]) if late is None else
-             _with_late(frame, _late_parts(late)))
-    first = next(parts)
-    names = ", ".join(f'"{name}"' for name in first.columns)
-    with raw.cursor() as cursor, cursor.copy(
-        f'COPY "{table.__tablename__}" ({names}) FROM STDIN WITH (FORMAT csv)', writer=QueuedLibpqWriter(cursor)
-    ) as copy:
-        for part in itertools.chain([first], parts):
-            for start in range(0, part.height, 200_000):
-                copy.write(part.slice(start, 200_000).write_csv(include_header=False))
-
-
-def _with_late(frame: pl.DataFrame, late: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
-    """The frame's rows with the late columns beside them, a slice of late rows at a time."""
-    done = 0
-    for part in late:
-        yield frame.slice(done, part.height).hstack(part)
-        done += part.height
-    if done != frame.height:
-        raise ValueError(f"{done} late rows for {frame.height} rows")
+def _insert(connection: Any, table: Any, frame: pl.DataFrame) -> None:
+    """A few rows by executemany, each column through its bind processor (what the ORM would store)."""
+    processors = _processors(connection.dialect, table, frame)
+    _insert_many(connection.connection.driver_connection, table, _for_sqlite(frame),
+                 [processors.get(name) for name in frame.columns])
 
 
 _PLAIN = (pl.Datetime, pl.String, pl.Int64, pl.Int32, pl.UInt32, pl.Boolean, pl.Null)
@@ -167,42 +92,6 @@ def _sqlite_value(value: object) -> object:
         plain = value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
         return plain.strftime("%Y-%m-%d %H:%M:%S.%f")
     return value
-
-
-def _insert_staged(connection: Any, table: Any, frame: pl.DataFrame, late: Late | None,
-                   constants: dict[str, object]) -> None:
-    """The frame into a staging file by ADBC, then into the table by ``INSERT … SELECT`` in this transaction.
-    The late columns are computed in this thread meanwhile (ADBC lets go of the GIL), staged beside the
-    rows with the row's position as key, and joined in; the constants are bound parameters of the SELECT."""
-    frame = _for_adbc(frame)
-    names = [f'"{name}"' for name in frame.columns]
-    chosen = [f"r.{name}" for name in names]
-    with _staging(connection) as (alias, cursor):
-        source = f"{alias}.rows AS r"
-        if late is None:
-            cursor.adbc_ingest("rows", frame, mode="create")
-        else:
-            with ThreadPoolExecutor(max_workers=1) as background:
-                staged = background.submit(cursor.adbc_ingest, "rows", frame.with_row_index("_n"), mode="create")
-                try:
-                    extra = _for_adbc(_for_sqlite(_late_whole(late)))
-                finally:
-                    staged.result()
-            if extra.height != frame.height:
-                raise ValueError(f"{extra.height} late rows for {frame.height} rows")
-            types = ", ".join(f'"{name}" {"TEXT" if dtype == pl.String else "INTEGER"}'
-                              for name, dtype in extra.schema.items())
-            cursor.execute(f"CREATE TABLE late (_n INTEGER PRIMARY KEY, {types})")
-            cursor.adbc_ingest("late", extra.with_row_index("_n"), mode="append")
-            names += [f'"{name}"' for name in extra.columns]
-            chosen += [f'l."{name}"' for name in extra.columns]
-            source += f" JOIN {alias}.late AS l ON l._n = r._n"
-    names += [f'"{name}"' for name in constants]
-    chosen += ["?"] * len(constants)
-    connection.connection.driver_connection.execute(
-        f'INSERT INTO "{table.__tablename__}" ({", ".join(names)}) '
-        f'SELECT {", ".join(chosen)} FROM {source} ORDER BY r.rowid',
-        tuple(_sqlite_value(value) for value in constants.values()))
 
 
 @contextlib.contextmanager
@@ -279,7 +168,7 @@ def _insert_many(raw: Any, table: Any, frame: pl.DataFrame, processors: list[Any
 
 def bulk_insert_parts(session: Session, table: Any, parts: Iterable[pl.DataFrame],
                       constants: Mapping[str, object] | None = None) -> int:
-    """``bulk_insert`` of rows that come a frame at a time (slices of a stream too large to hold at once),
+    """Insert rows that come a frame at a time (slices of a stream too large to hold at once),
     all with the same columns: one COPY on PostgreSQL; on SQLite one staging file that every part is
     appended to, then one ``INSERT … SELECT`` (a few rows: executemany). Only one part is held at a time
     (and PostgreSQL's writer queue). ``parts`` must not use the session: the connection is busy meanwhile.
@@ -340,7 +229,7 @@ def _insert_parts_sqlite(connection: Any, table: Any, parts: Iterator[pl.DataFra
         count = 0
         for part in itertools.chain(held, parts):
             if part.height:
-                _insert(connection, table, _with_constants(part, constants), None, {})
+                _insert(connection, table, _with_constants(part, constants))
                 count += part.height
         return count
     count = 0

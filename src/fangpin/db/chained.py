@@ -42,7 +42,7 @@ from fangpin.audit.chain import GENESIS, canonical, plain
 from fangpin.audit.keys import ChainKey, key_path, load_key
 from fangpin.config import get_settings
 from fangpin.db import decision_causes, queries
-from fangpin.db.bulk import bulk_insert, bulk_insert_parts
+from fangpin.db.bulk import bulk_insert_parts
 from fangpin.db.claims_models import ClaimEvent, FundInput, User
 from fangpin.db.locks import lock_chain, lock_key
 from fangpin.db.models import Base, ChainAnchor, ChainHead, DecisionRecord, Payment, Run
@@ -50,7 +50,7 @@ from fangpin.db.models import Base, ChainAnchor, ChainHead, DecisionRecord, Paym
 CHAINS: dict[str, type[Base]] = {"decisions": DecisionRecord, "payments": Payment, "claim_events": ClaimEvent,
                                  "runs": Run, "fund_inputs": FundInput, "users": User}
 _UNCHAINED = frozenset({"id", "prev_hash", "record_hash", "document_sha256"})
-_HASH_SLICE = 100_000  # rows whose payloads are turned into Python strings at once (``append_frame``)
+_HASH_SLICE = 100_000  # rows whose payloads are turned into Python strings at once (``append_frames``)
 
 
 def chained_columns(model: type[Base]) -> list[str]:
@@ -242,49 +242,14 @@ def append_rows(session: Session, model: type[Base], county: str, rows: list[dic
     _record_head(session, model, county, seq, previous)
 
 
-def append_frame(
-    session: Session, model: type[Base], county: str, frame: pl.DataFrame, constants: dict[str, object]
-) -> int:
-    """``append_rows`` for a whole frame: payloads column-wise, one keyed hash per row, a bulk insert (COPY on
-    PostgreSQL; on SQLite a staging file, staged while the hashes are being computed). ``constants`` are the
-    values the same for every row, in the form ``payload`` writes them. The chain's seq before the frame's
-    rows: they are seq + 1 … seq + len(frame)."""
-    if frame.is_empty():
-        return 0
-    link = chain_key(session).link
-    lock_chain(session, model.__tablename__, county)
-    seq, previous = chain_end(session, model, county)
-    frame = frame.with_columns(pl.int_range(seq + 1, seq + 1 + frame.height, dtype=pl.Int64).alias("seq"))
-    head: list[str] = [previous]
-
-    def hashes() -> Iterator[pl.DataFrame]:
-        # a slice at a time: a million payloads and hashes as Python strings would hold ~0.5 GiB at once
-        last = previous
-        for start in range(0, frame.height, _HASH_SLICE):
-            links: list[str] = []
-            digests: list[str] = []
-            texts = frame.slice(start, _HASH_SLICE).select(payload_expr(model, constants)).to_series().to_list()
-            for text in texts:
-                links.append(last)
-                last = link(last, text)
-                digests.append(last)
-            yield pl.DataFrame({"prev_hash": links, "record_hash": digests},
-                               schema={"prev_hash": pl.String, "record_hash": pl.String})
-        head[0] = last  # the inserts read every slice: this runs before bulk_insert returns
-
-    unchained = [c.name for c in model.__table__.columns if c.name not in _UNCHAINED]
-    bulk_insert(session, model, frame.select(name for name in unchained if name not in constants), late=hashes,
-                constants={name: value for name, value in constants.items() if name in unchained})
-    _record_head(session, model, county, seq + frame.height, head[0])
-    return seq
-
-
 def append_frames(
     session: Session, model: type[Base], county: str, frames: Iterable[pl.DataFrame], constants: dict[str, object]
 ) -> int:
-    """``append_frame`` for rows that come a frame at a time, in order (a stream too large to hold at once):
-    the same payloads, hashes and rows as ``append_frame`` of the frames joined, one chain-head record at
-    the end; one frame (and one slice of payloads as Python strings) is held at a time. ``frames`` must not
+    """``append_rows`` for rows that come a frame at a time, in order (a stream too large to hold at once):
+    payloads column-wise, one keyed hash per row, a bulk insert (``bulk_insert_parts``: COPY on PostgreSQL,
+    one staging file on SQLite, each slice sent while the next is hashed), one chain-head record at the end;
+    one frame (and one slice of payloads as Python strings) is held at a time. ``constants`` are the values
+    the same for every row, in the form ``payload`` writes them. ``frames`` must not
     use the session (the rows are being inserted meanwhile). The chain's seq before the rows."""
     link = chain_key(session).link
     lock_chain(session, model.__tablename__, county)
