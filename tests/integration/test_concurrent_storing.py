@@ -100,23 +100,23 @@ def test_a_screening_run_and_checks_storing_into_the_same_county_both_succeed(
 ) -> None:
     drop = _drop(tmp_path)
     get_engine(database_url)
-    real_insert = chained.bulk_insert
+    real_insert = chained.bulk_insert_parts
     checkers = Checkers(database_url)
 
-    def insert_while_checks_come_in(*args: Any, **kwargs: Any) -> None:
+    def insert_while_checks_come_in(*args: Any, **kwargs: Any) -> int:
         # The run has read the end of the county's chain. Checks come in now: were they not to wait for the
         # run, they would extend the chain under it. Go on once one was stored meanwhile (then the run's
         # rows collide with it), or once every checker is in the middle of a check (waiting for the run).
         stored = len(checkers.stored)
         checkers.wait_for(lambda: len(checkers.stored) > stored or checkers.busy == CHECKERS)
         threading.Event().wait(0.2)  # time for more of them to reach the lock (no assert rests on this)
-        real_insert(*args, **kwargs)
+        return real_insert(*args, **kwargs)
 
     with checkers.running():
         checkers.wait_for(lambda: len(checkers.stored) >= 5)
-        monkeypatch.setattr(chained, "bulk_insert", insert_while_checks_come_in)
+        monkeypatch.setattr(chained, "bulk_insert_parts", insert_while_checks_come_in)
         run = _screen(drop, database_url, tmp_path)
-        monkeypatch.setattr(chained, "bulk_insert", real_insert)
+        monkeypatch.setattr(chained, "bulk_insert_parts", real_insert)
         after = len(checkers.stored)
         checkers.wait_for(lambda: len(checkers.stored) >= after + 5)
 

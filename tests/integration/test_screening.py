@@ -203,7 +203,7 @@ def test_a_run_that_fails_while_storing_leaves_nothing_and_runs_again(
     monkeypatch.setattr(chained, "bulk_insert_parts", failing_insert)
     with pytest.raises(RuntimeError):
         _screen(drop, database_url, tmp_path)
-    monkeypatch.setattr(chained, "bulk_insert", real_insert)
+    monkeypatch.setattr(chained, "bulk_insert_parts", real_insert)
 
     assert calls["n"] == 2
     assert [_count(database_url, t) for t in ("runs", "decisions", "run_events", "payments")] == [0, 0, 0, 0]
