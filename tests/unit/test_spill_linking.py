@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from fangpin.screening import partitions
 from fangpin.screening.spill import Spill
 
 
@@ -26,3 +30,43 @@ def test_a_spill_gives_back_each_partition_in_the_order_added_on_disk_or_held(
     assert any((tmp_path / "rows").iterdir()) is files
     spill.drop(0)
     assert spill.read(0).is_empty() and spill.read(0).schema == frame.schema
+
+
+@settings(max_examples=60, deadline=None)
+@given(keys=st.lists(st.text(alphabet="0123456789AB", min_size=0, max_size=4), max_size=300),
+       count=st.integers(1, 7), sample=st.integers(0, 6))
+def test_a_spill_by_ranges_read_one_partition_after_the_other_is_in_key_order(
+        keys: list[str], count: int, sample: int) -> None:
+    """Whatever the cuts (from any sample of the keys, even none), every row lands in exactly one partition,
+    in the order added, and each partition's keys all come before the next one's: partitions sorted one by
+    one and read one after the other are the rows sorted (what deciding's output and the event ledger rely
+    on instead of a merge)."""
+    frame = pl.DataFrame({"key": keys, "n": range(len(keys))}, schema={"key": pl.String, "n": pl.Int64})
+    cuts = partitions.bounds(frame["key"].gather_every(sample + 1) if sample < 6 else frame["key"].clear(), count)
+    assert cuts.len() <= count - 1 and cuts.is_sorted()
+    with tempfile.TemporaryDirectory() as folder:
+        spill = Spill(Path(folder), "rows", count, ranged=True)
+        for start in range(0, max(frame.height, 1), 40):
+            spill.add_ranges(frame.slice(start, 40), "key", cuts)
+        parts = [spill.read(index) for index in range(count)]
+    assert sum(part.height for part in parts) == frame.height
+    assert all(part["n"].is_sorted() for part in parts)
+    in_order = pl.concat([part.sort("key", "n") for part in parts], how="vertical_relaxed")
+    assert in_order.equals(frame.sort("key", "n"))
+
+
+def test_bounds_cut_a_sample_into_ranges_of_about_equal_size(tmp_path: Path) -> None:
+    frame = pl.DataFrame({"key": [f"{n:07d}" for n in range(100_000)]}).sample(fraction=1.0, shuffle=True, seed=3)
+    cuts = partitions.bounds(frame["key"].head(10_000), 8)
+    spill = Spill(tmp_path, "rows", 8, ranged=True)
+    spill.add_ranges(frame, "key", cuts)
+    sizes = [spill.read(index).height for index in range(8)]
+    assert sum(sizes) == 100_000 and min(sizes) > 0.9 * 100_000 / 8 and max(sizes) < 1.1 * 100_000 / 8
+
+
+def test_a_spill_is_by_hash_or_by_ranges_not_both(tmp_path: Path) -> None:
+    frame = pl.DataFrame({"key": ["a", "b"]})
+    with pytest.raises(ValueError, match="by ranges"):
+        Spill(tmp_path, "ranged", 2, ranged=True).add_split(frame, "key")
+    with pytest.raises(ValueError, match="by hash"):
+        Spill(tmp_path, "hashed", 2).add_ranges(frame, "key", pl.Series(["b"]))

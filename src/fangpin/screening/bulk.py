@@ -157,11 +157,13 @@ def decide_spilled(
     facts: Spill, pack: Pack, decisions: Spill, each: Callable[[int, pl.DataFrame], None] | None = None,
 ) -> Totals:
     """``decide_frame`` on each partition of ``facts`` (one engine), each partition's decisions sorted by
-    household and written to the same partition of ``decisions`` (sorted runs, merged back by ``merged``);
+    household and written to the same partition of ``decisions`` (sorted runs, read back in household order
+    by ``merged``: one after the other when the facts are by ranges of household, ``Spill.ranged``);
     ``each`` is given every partition's decisions too. What is held at once is one partition."""
     engine = engine_for(pack)
     totals = Totals()
     columns = [*pack.cause_ids, "payout", "fee"]
+    decisions.ranged = facts.ranged
     for index in range(facts.count):
         decided = decide_frame(facts.read(index), pack, engine).sort("household_id")
         add_sorted(decisions, index, decided)
@@ -174,8 +176,9 @@ def decide_spilled(
 
 def add_sorted(spill: Spill, index: int, frame: pl.DataFrame) -> None:
     """Write a partition's rows, sorted, as a sorted run: in chunks small enough that a merge of every
-    partition holds about ``SLICE_ROWS`` rows of them at once (``merged``)."""
-    rows = max(1_000, SLICE_ROWS // spill.count)
+    partition holds about ``SLICE_ROWS`` rows of them at once (``merged``; of ``SLICE_ROWS`` rows when the
+    partitions are read one after the other, ``Spill.ranged``)."""
+    rows = SLICE_ROWS if spill.ranged else max(1_000, SLICE_ROWS // spill.count)
     if frame.height == 0:
         spill.add(index, frame)
     for start in range(0, frame.height, rows):
@@ -186,10 +189,15 @@ def merged_slices(spill: Spill, key: Sequence[str], columns: Sequence[str] | Non
     """The rows of a spill whose every partition is a sorted run by ``key`` (``add_sorted``; the key unique),
     in ``key`` order: a k-way merge that reads each run a chunk at a time. Each step emits, from every run,
     the rows up to the smallest last key read of the runs not yet exhausted (no row still unread can come
-    before them), so what is held is about a chunk of each run."""
+    before them), so what is held is about a chunk of each run. A spill by ranges (``Spill.ranged``), or of
+    one run, is read as it is: its runs one after the other are in ``key`` order."""
     key = list(key)
     wanted = list(columns) if columns is not None else None
     runs = [spill.chunks(index, wanted) for index in range(spill.count) if not spill.empty(index)]
+    if spill.ranged or len(runs) <= 1:
+        for run in runs:
+            yield from (frame for frame in run if frame.height)
+        return
     pending: list[pl.DataFrame | None] = [None] * len(runs)  # None: the run is exhausted
     for number, run in enumerate(runs):
         pending[number] = next(run, None)
@@ -232,12 +240,29 @@ def merged(spill: Spill, key: Sequence[str], columns: Sequence[str] | None = Non
     schema = dict(spill.schema or {})
     if columns is not None:
         schema = {name: schema[name] for name in columns}
+    return streamed(schema, lambda: merged_slices(spill, key, list(schema)))
+
+
+def sorted_ranges(spill: Spill, key: Sequence[str]) -> Iterator[pl.DataFrame]:
+    """The rows of a spill by ranges (``Spill.ranged``) whose partitions are not sorted, in ``key`` order: each
+    partition read whole and sorted, one after the other (what is held is one partition), given
+    ``SLICE_ROWS`` rows at a time."""
+    for index in range(spill.count):
+        if not spill.empty(index):
+            frame = spill.read(index).sort(list(key))
+            yield from (frame.slice(start, SLICE_ROWS) for start in range(0, frame.height, SLICE_ROWS))
+            del frame
+
+
+def streamed(schema: dict[str, pl.DataType], frames: Callable[[], Iterator[pl.DataFrame]]) -> pl.LazyFrame:
+    """A lazy frame of ``schema`` whose rows are the frames ``frames()`` gives, in order (a source polars pulls
+    from, once a query is run: a sink streams it to a file)."""
 
     def source(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
                _batch_size: int | None) -> Iterator[pl.DataFrame]:
         left = n_rows
-        for frame in merged_slices(spill, key, list(schema)):
-            part = frame if with_columns is None else frame.select(with_columns)
+        for frame in frames():
+            part = frame.select(list(schema)) if with_columns is None else frame.select(with_columns)
             if predicate is not None:
                 part = part.filter(predicate)
             if left is not None:

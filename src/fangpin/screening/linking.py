@@ -24,6 +24,7 @@ import polars as pl
 from fangpin.event_ledger import CORE_SCHEMA, conform
 from fangpin.packs import Pack
 from fangpin.packs.events import base_expr, counts_expr
+from fangpin.screening import partitions
 from fangpin.screening.spill import Spill
 
 REJECTION_SCHEMA = {"file": pl.String, "row": pl.Int64, "field": pl.String, "value": pl.String, "reason": pl.String}
@@ -133,7 +134,7 @@ class Reading:
 class Linked:
     """What linking gives: the facts and the events as spills of ``count`` partitions, the rest small."""
 
-    facts: Spill                        # by household_id: one row per household, each partition in any order
+    facts: Spill                        # by ranges of household_id (``ranged``): one row per household
     counted: Spill                      # by household_id: events counted after this run (ledger_schema)
     new_events: Spill                   # by event id: events this run adds, ledger_schema + is_correction +
     #                                     ORDER_COLUMNS; sorted by ORDER_COLUMNS: the order of an unpartitioned run
@@ -304,12 +305,18 @@ def link(
     paid = Spill(root, "paid", count, {"household_id": pl.String(), "cause": pl.String(), "amount": pl.Int64()})
     for frame in paid_before:
         paid.add_split(frame, "household_id")
-    facts = Spill(root, "facts", count)
+    # the facts by ranges of household id, cut where the first partition's households cut them evenly: read one
+    # partition after the other, the households are in order (deciding's output needs no merge)
+    facts = Spill(root, "facts", count, ranged=True)
+    cuts: pl.Series | None = None
     for index in range(count):  # by household
         register = _part(kept_register, index, {**_ROW, "household_id": pl.String()})
-        facts.add(index, _household_facts(
+        made = _household_facts(
             register, _part(labour, index, {}), counted.read(index), _paid_wide(_part(paid, index, {}), pack.cause_ids),
-            pack, county, year))
+            pack, county, year)
+        if cuts is None and made.height:
+            cuts = partitions.bounds(made["household_id"], count)
+        facts.add_ranges(made, "household_id", cuts if cuts is not None else pl.Series(dtype=pl.String))
     all_rejections = pl.concat([frame.select(list(REJECTION_SCHEMA)) for frame in rejections] or
                                [_empty_rejections()], how="vertical_relaxed")
     all_skipped = pl.concat([frame.select(list(REJECTION_SCHEMA)) for frame in reading.skipped] or

@@ -50,6 +50,30 @@ def plan(drop_bytes: int, settings: Settings | None = None) -> int:
     return max(2, math.ceil(drop_bytes * WORKING_BYTES_PER_DROP_BYTE / budget))
 
 
+def bounds(keys: pl.Series, partitions: int) -> pl.Series:
+    """At most ``partitions - 1`` keys that cut the sorted ``keys`` into ``partitions`` ranges of about equal
+    size: the bounds of a spill by ranges (``ranges``). ``keys`` is a sample of the rows to come: one hash
+    partition of them is a fair one (the hash does not follow the key's order)."""
+    values = keys.drop_nulls().sort()
+    if partitions <= 1 or values.is_empty():
+        return values.clear()
+    return values.gather([values.len() * index // partitions for index in range(1, partitions)]).unique(
+        maintain_order=True)
+
+
+def ranges(frame: pl.DataFrame, key: str, cuts: pl.Series, partitions: int) -> Iterator[pl.DataFrame]:
+    """The frame's rows in ``partitions`` parts by ranges of ``key`` (``bounds``): part i holds the keys from
+    ``cuts[i - 1]`` (included) up to ``cuts[i]`` (not included), each part in the frame's order. A null key
+    is below every other (it sorts first, as polars sorts), in the first part."""
+    if partitions <= 1 or cuts.is_empty():
+        yield frame
+        yield from (frame.clear() for _ in range(partitions - 1))
+        return
+    part = cuts.search_sorted(frame[key], side="right")
+    for index in range(partitions):
+        yield frame.filter(part == index)
+
+
 def split(frame: pl.DataFrame, key: str, partitions: int) -> Iterator[pl.DataFrame]:
     """The frame's rows in ``partitions`` parts by the hash of ``key``, each in the frame's order. A null key
     has a partition like any value."""

@@ -4,7 +4,9 @@ A ``Spill`` is one kind of rows (the register, the members, an export's events, 
 in ``count`` partitions; each partition is a sequence of chunk files (Arrow IPC, lz4; held in memory when
 there is one partition) in the order they were added, so a partition read back has its rows in the order
 they were written. Rows are placed in a partition by the hash of a key (``partitions.split``): rows with the
-same key are always in the same partition.
+same key are always in the same partition; or by ranges of a key (``add_ranges``, ``partitions.ranges``):
+partition i's keys all come before partition i+1's, so partitions that are each sorted are, one after the
+other, in the key's order (``ranged``: no merge to read them in order).
 
 Spills live in one private folder per run (``spill_root``: owner-only, as the rows are personal data),
 removed when the run ends, whatever way it ends.
@@ -23,14 +25,15 @@ from pathlib import Path
 import polars as pl
 
 from fangpin.private import private_dir
-from fangpin.screening.partitions import split
+from fangpin.screening.partitions import ranges, split
 
 
 class Spill:
     def __init__(self, root: Path, name: str, count: int, schema: Mapping[str, pl.DataType] | None = None,
-                 *, hold: bool | None = None) -> None:
+                 *, hold: bool | None = None, ranged: bool = False) -> None:
         """``hold``: the chunks are kept in memory rather than written; by default when there is one partition
-        (the run's rows fit its memory budget, ``partitions.plan``: writing them would only cost time)."""
+        (the run's rows fit its memory budget, ``partitions.plan``: writing them would only cost time).
+        ``ranged``: the partitions are ranges of a key in order (``add_ranges``)."""
         if count < 1:
             raise ValueError("a spill has at least one partition")
         self.folder = root / name
@@ -41,6 +44,7 @@ class Spill:
         self._held: list[list[pl.DataFrame]] | None = [[] for _ in range(count)] if (
             count == 1 if hold is None else hold) else None
         self.height = 0
+        self.ranged = ranged
 
     def add(self, index: int, frame: pl.DataFrame) -> None:
         """Append ``frame``'s rows to partition ``index``."""
@@ -57,10 +61,22 @@ class Spill:
         self._chunks[index].append(path)
 
     def add_split(self, frame: pl.DataFrame, key: str) -> None:
-        """Append ``frame``'s rows, each to the partition of its ``key``, keeping their order."""
+        """Append ``frame``'s rows, each to the partition of its ``key``'s hash, keeping their order."""
+        if self.ranged:
+            raise ValueError(f"the spill {self.folder.name} is by ranges, not by hash")
         if self.schema is None:
             self.schema = dict(frame.schema)
         for index, part in enumerate(split(frame, key, self.count)):
+            self.add(index, part)
+
+    def add_ranges(self, frame: pl.DataFrame, key: str, cuts: pl.Series) -> None:
+        """Append ``frame``'s rows, each to the partition of its ``key``'s range (``partitions.ranges``, cut at
+        ``cuts``), keeping their order: a spill made with ``ranged``."""
+        if not self.ranged:
+            raise ValueError(f"the spill {self.folder.name} is by hash, not by ranges")
+        if self.schema is None:
+            self.schema = dict(frame.schema)
+        for index, part in enumerate(ranges(frame, key, cuts, self.count)):
             self.add(index, part)
 
     def read(self, index: int) -> pl.DataFrame:

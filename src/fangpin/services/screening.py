@@ -67,7 +67,7 @@ from fangpin.reports.results import (
 )
 from fangpin.reports.workbook import VISIT_COLUMNS, visit_rows
 from fangpin.screening import bulk, partitions
-from fangpin.screening.bulk import Totals, add_sorted, decide_spilled, merged, slices
+from fangpin.screening.bulk import Totals, add_sorted, decide_spilled, merged, slices, sorted_ranges, streamed
 from fangpin.screening.linking import ORDER_COLUMNS, EventSource, Linked, LinkedFrames, Reading, ledger_schema, link
 from fangpin.screening.spill import Spill, spill_root
 from fangpin.services import drop_checks as checks
@@ -599,8 +599,9 @@ def _parquet(frame: pl.DataFrame) -> bytes:
 def _ledger(events: Spill, pack: Pack, path: Path, packed: bool) -> Path:
     """The event ledger as one Parquet file at ``path``, its rows in the order of an unpartitioned run
     (``linking.ORDER_COLUMNS``: the sources' order, the ids seen once before the repeated ones, the drop's
-    order). Each partition is sorted on its own (a sorted run on disk), the runs merged as they are written:
-    one partition is held at a time. Row groups of ``SLICE_ROWS`` rows, whatever the partitions: the same
+    order). The events are spilled again by ranges of that order and each range sorted and written in turn (or,
+    when the order does not fit one integer key, each partition sorted and the sorted runs merged): one
+    partition is held at a time. Row groups of ``SLICE_ROWS`` rows, whatever the partitions: the same
     rows give the same bytes (and sha256)."""
     columns = list(ledger_schema(pack))
     order = list(ORDER_COLUMNS)
@@ -609,12 +610,25 @@ def _ledger(events: Spill, pack: Pack, path: Path, packed: bool) -> Path:
     key = ([(pl.col("_source").cast(pl.UInt64) * (_ORDERS * 2) + pl.col("_again").cast(pl.UInt64) * _ORDERS
              + pl.col("_order").cast(pl.UInt64)).alias("_key")] if packed else [pl.col(name) for name in order])
     names = ["_key"] if packed else order
-    runs = Spill(path.parent, f"{path.stem}-runs", events.count)
-    for index in range(events.count):
-        add_sorted(runs, index, events.read(index).select(*columns, *key).sort(names))
-        events.drop(index)
-    merged(runs, names).select(columns).sink_parquet(
-        path, compression="lz4", statistics=False, row_group_size=bulk.SLICE_ROWS)
+    if not packed:  # sorted runs, merged
+        runs = Spill(path.parent, f"{path.stem}-runs", events.count)
+        for index in range(events.count):
+            add_sorted(runs, index, events.read(index).select(*columns, *key).sort(names))
+            events.drop(index)
+        rows = merged(runs, names).select(columns)
+    else:  # by ranges of the key, cut where the first partition's events cut it evenly: each range sorted in
+        # turn; a range a quarter of a partition (sorted beside what the run does meanwhile: deciding, writing)
+        runs = Spill(path.parent, f"{path.stem}-ranges", 1 if events.count == 1 else events.count * 4, ranged=True)
+        cuts: pl.Series | None = None
+        for index in range(events.count):
+            frame = events.read(index).select(*columns, *key)
+            events.drop(index)
+            if cuts is None and frame.height:
+                cuts = partitions.bounds(frame["_key"], runs.count)
+            runs.add_ranges(frame, "_key", cuts if cuts is not None else pl.Series(dtype=pl.UInt64))
+        rows = streamed({name: dtype for name, dtype in (runs.schema or {}).items() if name in columns},
+                        lambda: sorted_ranges(runs, names))
+    rows.sink_parquet(path, compression="lz4", statistics=False, row_group_size=bulk.SLICE_ROWS)
     return path
 
 
