@@ -1,4 +1,8 @@
-"""The county office's workbook: who to visit and what they are owed, totals, and every rejected row."""
+"""The county office's workbook: who to visit and what they are owed, totals, and every rejected row.
+
+It is written from what it shows of the decisions (``reports.shown.Shown``: a sheet's rows at most, and
+sums), in a process of its own during a screening (``python -m fangpin.reports.workbook``, below).
+"""
 
 from __future__ import annotations
 
@@ -13,12 +17,7 @@ import xlsxwriter
 from fangpin.money import to_decimal
 from fangpin.reports.labels import DEPARTMENTS, OUTCOMES, REASONS
 from fangpin.reports.results import SAFE_WORKBOOK, neutralised, yuan
-
-# A workbook is for reading: xlsxwriter writes ~100k cells a second, and nobody reads 100,000 rows in
-# Excel. Larger lists are cut with a note; the CSV files beside the workbook always hold every row.
-SHEET_ROW_LIMIT = 30_000
-
-ALL_DECISIONS_LIMIT = 20_000
+from fangpin.reports.shown import ORDER, Shown
 
 
 def _money(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
@@ -53,20 +52,12 @@ def column_widths(frame: pl.DataFrame) -> list[int]:
 F = TypeVar("F", pl.DataFrame, pl.LazyFrame)
 
 
-def _height(frame: pl.DataFrame | pl.LazyFrame) -> int:
-    if isinstance(frame, pl.DataFrame):
-        return frame.height
-    return int(frame.select(pl.len()).collect(engine="streaming").item())
-
-
-def _sheet(workbook: xlsxwriter.Workbook, name: str, frame: pl.DataFrame | pl.LazyFrame, money: list[str],
-           note: str = "") -> None:
-    """A sheet of the frame's first ``SHEET_ROW_LIMIT`` rows; a lazy frame is read no further (a sort
-    followed by a head is a top-k: the rows not shown are never held)."""
-    shown = frame.head(SHEET_ROW_LIMIT)
-    if isinstance(shown, pl.LazyFrame):
-        shown = shown.collect(engine="streaming")  # top-k and sums: what a sheet shows is held
-    height = shown.height if shown.height < SHEET_ROW_LIMIT else _height(frame)
+def _sheet(workbook: xlsxwriter.Workbook, name: str, frame: pl.DataFrame, money: list[str], limit: int,
+           note: str = "", height: int | None = None) -> None:
+    """A sheet of the frame's first ``limit`` rows, with a note if there are more: ``height`` rows (default
+    the frame's; a listing of ``Shown`` holds only the rows shown)."""
+    shown = frame.head(limit)
+    height = frame.height if height is None else height
     shown = _money(shown, [column for column in money if column in shown.columns])
     shown.write_excel(
         workbook=workbook, worksheet=name, autofit=False, header_format={"bold": True},
@@ -78,8 +69,8 @@ def _sheet(workbook: xlsxwriter.Workbook, name: str, frame: pl.DataFrame | pl.La
         return
     for index, width in enumerate(column_widths(shown)):
         sheet.set_column(index, index, width)
-    if note or height > SHEET_ROW_LIMIT:
-        text = note or f"只显示前 {SHEET_ROW_LIMIT} 行(共 {height} 行),完整内容见同目录 CSV 文件"
+    if note or height > limit:
+        text = note or f"只显示前 {limit} 行(共 {height} 行),完整内容见同目录 CSV 文件"
         sheet.write(shown.height + 2, 0, text)
 
 
@@ -120,15 +111,13 @@ def _rule_labels(ids: pl.Expr, labels: dict[str, str]) -> pl.Expr:
     return ids.str.split(",").list.eval(pl.element().replace(labels)).list.join(";")
 
 
+def _group_label(groups: dict[str, str]) -> pl.Expr:
+    return pl.col("group").replace(groups).fill_null("").alias("group_label")
+
+
 def _labels(decisions: F, groups: dict[str, str]) -> F:
     return decisions.with_columns(
-        pl.col("group").replace(groups).fill_null("").alias("group_label"),
-        pl.col("outcome").replace_strict(OUTCOMES, default=None).alias("outcome_label"),
-    )
-
-
-def _labelled(decisions: F, groups: dict[str, str]) -> F:
-    return _labels(decisions, groups).sort(["township", "village", "household_id"], nulls_last=True)
+        _group_label(groups), pl.col("outcome").replace_strict(OUTCOMES, default=None).alias("outcome_label"))
 
 
 Causes = list[tuple[str, str]]  # the deciding pack's causes in its order: (id, label), e.g. ("illness", "因病")
@@ -146,19 +135,26 @@ def _money_columns(causes: Causes) -> list[str]:
     return [*(f"{label}赔付" for _, label in causes), "赔付合计", "保险服务费"]
 
 
+def _listed(*more: pl.Expr) -> list[pl.Expr]:
+    """The columns every listing starts with, from the decisions with ``group_label``; then ``more``."""
+    return [pl.col("township").alias("乡镇"), pl.col("village").alias("村"), pl.col("household_id").alias("户编号"),
+            pl.col("head_name").alias("户主姓名"), pl.col("group_label").alias("类别"), *more]
+
+
+def _visit_columns(causes: Causes) -> list[pl.Expr]:
+    return _listed(pl.col("per_capita_income").alias("人均可支配收入"), *_cause_columns(causes),
+                   pl.col("payout").alias("赔付合计"), pl.col("fee").alias("保险服务费"))
+
+
 def visit_list(decisions: F, causes: Causes, groups: dict[str, str]) -> F:
     """The households to visit, by township and village, with what each cause pays (fen)."""
-    return _labelled(decisions, groups).filter(pl.col("outcome") == "pay").select(
-        pl.col("township").alias("乡镇"), pl.col("village").alias("村"), pl.col("household_id").alias("户编号"),
-        pl.col("head_name").alias("户主姓名"), pl.col("group_label").alias("类别"),
-        pl.col("per_capita_income").alias("人均可支配收入"), *_cause_columns(causes),
-        pl.col("payout").alias("赔付合计"), pl.col("fee").alias("保险服务费"),
-    )
+    return (_labels(decisions, groups).sort(ORDER, nulls_last=True).filter(pl.col("outcome") == "pay")
+            .select(_visit_columns(causes)))
 
 
 # what the visit list reads of the decisions, beside the causes, payout and fee
 VISIT_COLUMNS = ["township", "village", "household_id", "head_name", "group", "outcome", "per_capita_income"]
-VISIT_ORDER = ["township", "village", "household_id"]  # nulls last
+VISIT_ORDER = ORDER  # township, village, household id; nulls last
 
 
 def visit_rows(decisions: pl.DataFrame, causes: Causes, groups: dict[str, str]) -> pl.DataFrame:
@@ -174,32 +170,23 @@ def write_visits_csv(path: Path, decisions: pl.DataFrame, causes: Causes, groups
     visit_rows(decisions, causes, groups).write_csv(path, include_bom=True)
 
 
-def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame | pl.LazyFrame,
-                   rejections: pl.DataFrame) -> None:
-    """``decisions`` may be lazy (a scan of the run's decisions on disk): each sheet then reads what it
-    shows, at most ``SHEET_ROW_LIMIT`` rows, and the sums it shows."""
+def write_workbook(path: Path, run: dict[str, Any], shown: Shown, rejections: pl.DataFrame) -> None:
+    """The workbook of ``run`` from what it shows of the decisions (``Shown.of`` a frame of them, or
+    combined partition by partition), each sheet cut at ``shown.limit`` rows."""
     causes, groups = run_causes(run), run_groups(run)
-    decisions = decisions.lazy()  # each sheet collects what it shows
-    labelled = _labelled(decisions, groups)
-    visit = visit_list(decisions, causes, groups)
     visit_money = ["人均可支配收入", *_money_columns(causes)]
-    dibao = labelled.filter(pl.col("outcome") == "refer_dibao").select(
-        pl.col("township").alias("乡镇"), pl.col("village").alias("村"), pl.col("household_id").alias("户编号"),
-        pl.col("head_name").alias("户主姓名"), pl.col("group_label").alias("类别"),
-        pl.col("per_capita_income").alias("人均可支配收入"),
-    )
-    by_township = (  # sums: of the decisions in any order (a lazy sort before them would hold every row)
-        _labels(decisions, groups).filter(pl.col("outcome") == "pay")
-        .group_by("township")
-        .agg(pl.len().alias("赔付户数"), *(pl.col(cause).sum().alias(f"{label}赔付") for cause, label in causes),
-             pl.col("payout").sum().alias("赔付合计"), pl.col("fee").sum().alias("保险服务费"))
-        .sort("township", nulls_last=True)
-        .rename({"township": "乡镇"})
-    )
-    outcomes = (
-        _labels(decisions, groups).group_by("outcome_label")
-        .agg(pl.len().alias("户数"), pl.col("payout").sum().alias("赔付合计"))
-        .rename({"outcome_label": "结果"}).sort("户数", descending=True)
+    visit = shown.visits.with_columns(_group_label(groups)).select(_visit_columns(causes))
+    dibao = shown.dibao.with_columns(_group_label(groups)).select(
+        _listed(pl.col("per_capita_income").alias("人均可支配收入")))
+    count = pl.get_index_type()  # a count's type, as a group's length (pl.len) has it
+    by_township = shown.townships.select(
+        pl.col("township").alias("乡镇"), pl.col("households").cast(count).alias("赔付户数"),
+        *_cause_columns(causes), pl.col("payout").alias("赔付合计"), pl.col("fee").alias("保险服务费"))
+    outcomes = (  # ties by label, so that the order is one
+        shown.outcomes.with_columns(pl.col("outcome").replace_strict(OUTCOMES, default=None).alias("结果"))
+        .group_by("结果").agg(pl.col("households").sum().cast(count).alias("户数"),
+                              pl.col("payout").sum().alias("赔付合计"))
+        .sort(["户数", "结果"], descending=[True, False], nulls_last=True)
     )
     files = pl.DataFrame([
         {"文件": item["file"], "部门": DEPARTMENTS.get(item.get("department") or "", "未识别"),
@@ -213,13 +200,6 @@ def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame | pl
         pl.col("value").alias("值"), pl.col("reason").alias("原因代码"),
         pl.col("reason").replace_strict(REASONS, default=None).alias("原因"),
     )
-    everything = labelled.select(
-        pl.col("township").alias("乡镇"), pl.col("village").alias("村"), pl.col("household_id").alias("户编号"),
-        pl.col("head_name").alias("户主姓名"), pl.col("group_label").alias("类别"),
-        pl.col("outcome_label").alias("结果"), pl.col("per_capita_income").alias("人均可支配收入"),
-        *_cause_columns(causes), pl.col("payout").alias("赔付合计"), pl.col("fee").alias("保险服务费"),
-        _rule_labels(pl.col("rules"), run_rules(run)).alias("触发规则"),
-    )
     totals = run["totals"]
     summary: list[tuple[str, str | int | Decimal]] = [
         ("运行编号", run["run_id"]), ("县(区)代码", run["county"]), ("政策年度", int(run["year"])),
@@ -230,38 +210,34 @@ def write_workbook(path: Path, run: dict[str, Any], decisions: pl.DataFrame | pl
         ("读取行数", int(run["rows"]["read"])), ("使用", int(run["rows"]["used"])),
         ("拒绝", int(run["rows"]["rejected"])), ("跳过", int(run["rows"]["skipped"])),
     ]
+    limit = shown.limit
     with xlsxwriter.Workbook(path, SAFE_WORKBOOK) as workbook:
         _summary_sheet(workbook, summary)
-        _sheet(workbook, "入户核查名单", visit, visit_money)
-        _sheet(workbook, "按乡镇汇总", by_township, _money_columns(causes))
-        _sheet(workbook, "结果分布", outcomes, ["赔付合计"])
-        _sheet(workbook, "低保衔接", dibao, ["人均可支配收入"])
-        _sheet(workbook, "文件统计", files, [])
-        _sheet(workbook, "拒绝明细", rejected, [])
-        households = _height(decisions)
-        if households <= ALL_DECISIONS_LIMIT:
-            _sheet(workbook, "全部结果", everything, visit_money)
+        _sheet(workbook, "入户核查名单", visit, visit_money, limit, height=shown.height("pay"))
+        _sheet(workbook, "按乡镇汇总", by_township, _money_columns(causes), limit)
+        _sheet(workbook, "结果分布", outcomes, ["赔付合计"], limit)
+        _sheet(workbook, "低保衔接", dibao, ["人均可支配收入"], limit, height=shown.height("refer_dibao"))
+        _sheet(workbook, "文件统计", files, [], limit)
+        _sheet(workbook, "拒绝明细", rejected, [], limit)
+        if shown.everything is not None:
+            everything = _labels(shown.everything, groups).select(_listed(
+                pl.col("outcome_label").alias("结果"), pl.col("per_capita_income").alias("人均可支配收入"),
+                *_cause_columns(causes), pl.col("payout").alias("赔付合计"), pl.col("fee").alias("保险服务费"),
+                _rule_labels(pl.col("rules"), run_rules(run)).alias("触发规则")))
+            _sheet(workbook, "全部结果", everything, visit_money, limit, height=shown.households)
         else:
-            note = f"共 {households} 户,超过 {ALL_DECISIONS_LIMIT} 户不在工作簿中列出:全部结果见 decisions.csv"
-            _sheet(workbook, "全部结果", pl.DataFrame({"说明": [note]}), [])
+            note = (f"共 {shown.households} 户,超过 {shown.everything_limit} 户不在工作簿中列出:"
+                    "全部结果见 decisions.csv")
+            _sheet(workbook, "全部结果", pl.DataFrame({"说明": [note]}), [], limit)
 
 
-def write_workbook_from_files(path: str, run_json: str, decisions_parquet: str, rejections_parquet: str) -> None:
-    """The entry point of the process that writes the workbook while the run is being stored."""
+def write_workbook_from_files(path: str, run_json: str, shown: str, rejections_parquet: str) -> None:
+    """The entry point of the process that writes the workbook while the run is being stored: from what it
+    shows of the decisions (a folder written by ``Shown.write``), never the decisions themselves."""
     import json
 
     run = json.loads(Path(run_json).read_text(encoding="utf-8"))
-    write_workbook(Path(path), run, scan_decisions(decisions_parquet), pl.read_parquet(rejections_parquet))
-
-
-def scan_decisions(source: str) -> pl.LazyFrame:
-    """The decisions a workbook is written from, lazily: a Parquet file, or a JSON list of Arrow IPC files
-    (a screening's decisions as it holds them on disk, ``screening.spill``)."""
-    if source.startswith("["):
-        import json
-
-        return pl.scan_ipc(json.loads(source))
-    return pl.scan_parquet(source)
+    write_workbook(Path(path), run, Shown.read(Path(shown)), pl.read_parquet(rejections_parquet))
 
 
 def die_with_parent(parent: int, signum: int = 9) -> None:
@@ -278,7 +254,7 @@ def die_with_parent(parent: int, signum: int = 9) -> None:
         sys.exit("the process that started this one is gone")
 
 
-# python -m fangpin.reports.workbook OUT.xlsx RUN.json DECISIONS.parquet REJECTIONS.parquet [PARENT PID]
+# python -m fangpin.reports.workbook OUT.xlsx RUN.json SHOWN_FOLDER REJECTIONS.parquet [PARENT PID]
 if __name__ == "__main__":
     import os
     import sys

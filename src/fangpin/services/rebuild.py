@@ -29,6 +29,7 @@ from fangpin.reports.results import (
     write_rejections,
     write_run_json,
 )
+from fangpin.reports.shown import Shown
 from fangpin.reports.workbook import run_causes, write_visits_csv, write_workbook
 from fangpin.services.checks import PACKS
 from fangpin.services.screening import rule_labels, staged
@@ -92,7 +93,7 @@ def rebuild_run(database_url: str, run_id: str, out_dir: Path) -> Rebuilt:
             write_households(staging / "households.csv", households)
             named = summary if "rules" in summary["pack"] else {  # rules by name, for a run stored without them
                 **summary, "pack": {**summary["pack"], "rules": rule_labels(pack)}}
-            write_workbook(staging / "report.xlsx", named, decisions, rejections)
+            write_workbook(staging / "report.xlsx", named, Shown.of(decisions, causes), rejections)
         else:
             result.missing = ["rejections.csv", "visits.csv", "households.csv", "report.xlsx"]
         result.written = [name for name in RESULT_FILES if (staging / name).is_file()]

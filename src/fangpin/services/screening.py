@@ -65,6 +65,7 @@ from fangpin.reports.results import (
     write_rejections,
     write_run_json,
 )
+from fangpin.reports.shown import Shown
 from fangpin.reports.workbook import VISIT_COLUMNS, visit_rows
 from fangpin.screening import bulk, partitions
 from fangpin.screening.bulk import Totals, add_sorted, decide_spilled, merged, slices, sorted_ranges, streamed
@@ -78,8 +79,6 @@ from fangpin.services.drop_checks import DropError
 # cause the deciding pack does not have (docs/exports.md section 2).
 SKIP_REASONS = ("title", "blank", "total", "not_in_pack")
 HOUSEHOLD_COLUMNS = ["household_id", "head_name", "head_id", "township", "village"]  # households.csv
-# what the workbook reads of the decisions (reports.workbook), beside the causes, payout, fee and rules
-WORKBOOK_COLUMNS = ["household_id", "head_name", "township", "village", "group", "outcome", "per_capita_income"]
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -278,10 +277,16 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
         # the event ledger's file is written on the other core while the households are decided (polars
         # lets go of the interpreter lock); storing waits for it
         ledger = ledgering.submit(_ledger, events, pack, root / "ledger.parquet", _packs(len(sources), len(files)))
-        decisions = Spill(root, "decisions", parts, hold=False)  # the workbook's process reads its files
+        # on disk even in one partition: the result files and storing read them back a slice at a time
+        decisions = Spill(root, "decisions", parts, hold=False)
         visits = Spill(root, "visits", parts)
-        totals = decide_spilled(facts, pack, decisions,
-                                lambda index, decided: add_sorted(visits, index, _visit_run(decided, pack.cause_ids)))
+        shown: list[Shown] = []  # what the workbook shows of the partitions decided so far: one, combined
+
+        def each(index: int, decided: pl.DataFrame) -> None:
+            add_sorted(visits, index, _visit_run(decided, pack.cause_ids))
+            shown[:] = [Shown.combined([*shown, Shown.of(decided, pack.cause_ids)])]
+
+        totals = decide_spilled(facts, pack, decisions, each)
         for index in range(facts.count):
             facts.drop(index)
         clock.lap("deciding")
@@ -299,7 +304,7 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
         out_dir = request.out_dir or request.runs_dir / run_id
         with staged(out_dir, request.staging_tag) as staging:
             write_run_json(staging / "run.json", run)  # before storing adds to ``run``
-            report = _start_workbook(staging, run, decisions, rejections, spare)
+            report = _start_workbook(staging, run, Shown.combined(shown), rejections, spare)
             clock.lap("writing")
             # The other result files are written while the run is stored: polars writes them outside the
             # interpreter lock, on the other core. The storing transaction commits only once they are written
@@ -403,26 +408,22 @@ def _dismiss(process: subprocess.Popen[bytes]) -> None:
 
 
 def _start_workbook(
-    staging: Path, run: dict[str, Any], decisions: Spill, rejections: pl.DataFrame,
+    staging: Path, run: dict[str, Any], shown: Shown, rejections: pl.DataFrame,
     spare: list[subprocess.Popen[bytes]] | None = None,
 ) -> subprocess.Popen[bytes]:
     """The workbook is the slowest file to write (xlsxwriter is pure Python): write it in another process,
     on the other core, while this one stores the run; in the process waiting in ``spare``
-    (``_ready_workbook``), taken from it, if there is one. It reads the decisions where the run holds them
-    (the spill's files, which outlive it), lazily: what each sheet shows, not every decision."""
+    (``_ready_workbook``), taken from it, if there is one. It is given what the workbook shows of the
+    decisions (``shown``: a sheet's rows at most, and sums, a few small files), never the decisions: its
+    memory does not grow with the drop."""
     ready = spare.pop() if spare else None
     inputs = staging / ".report-inputs"
     inputs.mkdir()
-    files = [str(path) for index in range(decisions.count) for path in decisions.files(index)]
-    source = json.dumps(files)
-    if not files:  # no household: an empty table, with the columns
-        causes = [cause["id"] for cause in run["pack"]["causes"]]
-        pl.DataFrame(schema=decisions.schema or {}).select(*WORKBOOK_COLUMNS, *causes, "payout", "fee", "rules") \
-            .write_parquet(inputs / "decisions.parquet")
-        source = str(inputs / "decisions.parquet")
+    shown.write(inputs / "shown")
     rejections.write_parquet(inputs / "rejections.parquet")
     (inputs / "run.json").write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
-    arguments = [str(staging / "report.xlsx"), str(inputs / "run.json"), source, str(inputs / "rejections.parquet")]
+    arguments = [str(staging / "report.xlsx"), str(inputs / "run.json"), str(inputs / "shown"),
+                 str(inputs / "rejections.parquet")]
     if ready is not None and ready.stdin is not None and ready.poll() is None:
         try:
             ready.stdin.write(json.dumps(arguments).encode() + b"\n")
