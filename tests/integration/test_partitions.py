@@ -144,15 +144,25 @@ def test_events_stored_by_an_earlier_run_are_repeated_and_corrected_alike_across
 
 
 def test_the_partition_count_follows_the_memory_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FANGPIN_MEMORY_BUDGET_MB", "1024")
-    assert get_settings().memory_budget_mb == 1024
-    whole = int((1 << 30) // partitions.UNPARTITIONED_BYTES_PER_DROP_BYTE)  # the most that runs held whole
+    monkeypatch.setenv("FANGPIN_MEMORY_BUDGET_MB", "3072")
+    assert get_settings().memory_budget_mb == 3072
+    budget = 3 << 30
+    whole = int(budget // partitions.UNPARTITIONED_BYTES_PER_DROP_BYTE)  # the most that runs held whole
     assert partitions.plan(whole) == 1
-    assert partitions.plan(whole + 1) == 2  # a partitioned run has at least two
-    per_gib = (1 << 30) // partitions.WORKING_BYTES_PER_DROP_BYTE
-    assert partitions.plan(3 * per_gib) == 3
-    assert partitions.plan(3 * per_gib + 1) == 4
-    assert partitions.plan(10 * per_gib) == 10
+    assert partitions.plan(whole + 1) == 3  # held whole it takes 4.5 bytes a byte; partitioned, 8 beside 1 GiB
+    # partitions share what the budget leaves beside what a run holds whatever their size
+    per = (budget - partitions.FIXED_BYTES) // partitions.WORKING_BYTES_PER_DROP_BYTE
+    assert partitions.plan(3 * per) == 3
+    assert partitions.plan(3 * per + 1) == 4
+    assert partitions.plan(10 * per) == 10
+    # a budget hardly above that fixed part: the partitions get a quarter of it, not nothing
+    monkeypatch.setenv("FANGPIN_MEMORY_BUDGET_MB", "1024")
+    quarter = (1 << 28) // partitions.WORKING_BYTES_PER_DROP_BYTE
+    assert partitions.plan(10 * quarter) == 10
+    assert partitions.plan(10 * quarter + 1) == 11
+    # a large budget: a drop just too large to be held whole runs in two partitions, not one
+    monkeypatch.setenv("FANGPIN_MEMORY_BUDGET_MB", "30720")
+    assert partitions.plan(int((30 << 30) // partitions.UNPARTITIONED_BYTES_PER_DROP_BYTE) + 1) == 2
 
 
 def test_rows_with_one_key_land_in_one_partition_whatever_frame_they_are_in() -> None:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import polars as pl
 
+from fangpin.frames import detached
+
 # A workbook is for reading: xlsxwriter writes ~100k cells a second, and nobody reads 100,000 rows in
 # Excel. Larger lists are cut with a note; the CSV files beside the workbook always hold every row.
 SHEET_ROW_LIMIT = 30_000
@@ -72,8 +74,8 @@ class Shown:
         everything_limit = ALL_DECISIONS_LIMIT if everything_limit is None else everything_limit
         frame, causes = decisions.lazy(), tuple(causes)
 
-        def first(rows: pl.LazyFrame, columns: list[str]) -> pl.DataFrame:
-            return rows.select(columns).sort(ORDER, nulls_last=True).head(limit).collect(engine="streaming")
+        def first(rows: pl.LazyFrame, columns: list[str]) -> pl.DataFrame:  # its own text: the decisions go
+            return detached(rows.select(columns).sort(ORDER, nulls_last=True).head(limit).collect(engine="streaming"))
 
         paying = frame.filter(pl.col("outcome") == "pay")
         sums = [*causes, "payout", "fee"]
@@ -83,7 +85,7 @@ class Shown:
         shown = cls(
             causes=causes, visits=first(paying, _visit_columns(causes)),
             dibao=first(frame.filter(pl.col("outcome") == "refer_dibao"), _LISTED),
-            townships=_canonical(townships.collect(engine="streaming"), "township"),
+            townships=detached(_canonical(townships.collect(engine="streaming"), "township")),
             outcomes=_canonical(outcomes.collect(engine="streaming"), "outcome"),
             everything=None, limit=limit, everything_limit=everything_limit,
         )
@@ -103,12 +105,12 @@ class Shown:
                                                                           head.everything_limit) for piece in pieces):
             raise ValueError("pieces cut at different limits, or of different packs, do not combine")
 
-        def first(frames: list[pl.DataFrame]) -> pl.DataFrame:
-            return pl.concat(frames, how="vertical_relaxed").sort(ORDER, nulls_last=True).head(head.limit)
+        def first(frames: list[pl.DataFrame]) -> pl.DataFrame:  # its own text: the pieces go
+            return detached(pl.concat(frames, how="vertical_relaxed").sort(ORDER, nulls_last=True).head(head.limit))
 
         def added(frames: list[pl.DataFrame], key: str) -> pl.DataFrame:
             every = pl.concat(frames, how="vertical_relaxed")
-            return _canonical(every.group_by(key).agg(pl.exclude(key).sum()), key)
+            return detached(_canonical(every.group_by(key).agg(pl.exclude(key).sum()), key))
 
         outcomes = added([piece.outcomes for piece in pieces], "outcome")
         alls = [piece.everything for piece in pieces]

@@ -22,6 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from fangpin.event_ledger import CORE_SCHEMA, conform
+from fangpin.frames import detached
 from fangpin.packs import Pack
 from fangpin.packs.events import base_expr, counts_expr
 from fangpin.screening import partitions
@@ -108,10 +109,10 @@ class Reading:
         if profile is None or profile.event_id is None or profile.event_id not in rows.columns:
             return  # linking does not read this export: its rows are used as they are (as ever)
         if profile.cause not in self._pack_causes:
-            self.skipped.append(rows.select(
+            self.skipped.append(detached(rows.select(
                 pl.col("file"), pl.col("row"), pl.lit(profile.event_id).alias("field"),
                 pl.col(profile.event_id).cast(pl.String).fill_null("").alias("value"),
-                pl.lit("not_in_pack").alias("reason")))
+                pl.lit("not_in_pack").alias("reason"))))
             return
         if department not in self.events:
             self.events[department] = Spill(self.root, f"events-{department}", self.count)
@@ -127,7 +128,7 @@ class Reading:
             ).any()).item())
         if sample.head.height < SAMPLE_ROWS:
             head = rows.select(columns).head(SAMPLE_ROWS - sample.head.height)
-            sample.head = head if sample.head.height == 0 else pl.concat([sample.head, head])
+            sample.head = detached(head if sample.head.height == 0 else pl.concat([sample.head, head]))
 
 
 @dataclass
@@ -236,7 +237,7 @@ def link(
         register = _part(reading.register, index, {**_ROW, "household_id": pl.String()})
         register, bad = _reject(register, ~pl.col("household_id").is_first_distinct(), "household_id",
                                 "duplicate_household")
-        rejections.append(bad)
+        rejections.append(detached(bad))
         kept_register.add(index, register)
         if "head_id" in register.columns:
             heads.add_split(register.filter(pl.col("head_id").is_not_null()).select(
@@ -245,7 +246,7 @@ def link(
                                                  "labour": pl.Boolean()})
         members, bad = _reject(members, ~pl.col("household_id").is_in(register["household_id"].implode()),
                                "household_id", "unknown_household")
-        rejections.append(bad)
+        rejections.append(detached(bad))
         members_by_person.add_split(members, "id_number")
 
     labour = Spill(root, "labour", count, {"household_id": pl.String(), "labour": pl.Boolean()})
@@ -255,7 +256,7 @@ def link(
         members = _part(members_by_person, index, {**_ROW, "household_id": pl.String(), "id_number": pl.String(),
                                                     "labour": pl.Boolean()})
         members, bad = _reject(members, ~pl.col("id_number").is_first_distinct(), "id_number", "duplicate_person")
-        rejections.append(bad)
+        rejections.append(detached(bad))
         labour.add_split(members.select("household_id", "labour"), "household_id")
         people = pl.concat([members.select("id_number", "household_id"),
                             _part(heads, index, _PEOPLE).select("id_number", "household_id")]
@@ -289,7 +290,7 @@ def link(
                 continue
             accepted, rejected, replaced = _link_events(
                 events, profile, pack, year, earlier.filter(pl.col("department") == profile.department))
-            rejections.append(rejected)
+            rejections.append(detached(rejected))
             superseded[profile.department] += replaced
             fresh.append(conform(accepted, {**schema, "is_correction": pl.Boolean()}).with_columns(
                 pl.lit(position, pl.UInt32).alias("_source"), accepted["_again"], accepted["_order"]))

@@ -32,11 +32,14 @@ from fangpin.config import Settings, get_settings
 SEED = 0x66616E67  # fixed: a key's partition is the same for every frame of one run
 # Memory a byte of the drop's files takes at a run's peak (process and workers; docs/scaling.md, "Latest
 # figures"): held whole, 2.74 GiB for the 695 MB of a 1M-household drop (4.23; 4.5 with a margin), so drops up
-# to ~715 MB run unpartitioned within the default budget, with nothing spilled; partitioned, each partition is
-# sized at 8 (1M in 2 partitions peaked at 2.24 GiB: 3.5 a byte, and the spills' readers and merges, and the
-# growth of a run's memory with the drop, take the rest).
+# to ~715 MB run unpartitioned within the default budget, with nothing spilled. Partitioned, a run holds
+# ``FIXED_BYTES`` whatever its partitions' size (the interpreter and polars, SQLite's page cache of 256 MiB,
+# the workbook's process writing its sheets, ~0.45 GiB) and about 7 bytes a byte of one partition (measured
+# at 1M in 10 partitions and 5M in 10: 1.16 and 3.25 GiB); each partition is sized at 8 bytes a byte in what
+# the budget leaves beside the fixed part.
 UNPARTITIONED_BYTES_PER_DROP_BYTE = 4.5
 WORKING_BYTES_PER_DROP_BYTE = 8
+FIXED_BYTES = 1 << 30
 
 
 def plan(drop_bytes: int, settings: Settings | None = None) -> int:
@@ -47,7 +50,8 @@ def plan(drop_bytes: int, settings: Settings | None = None) -> int:
     budget = settings.memory_budget_mb << 20
     if drop_bytes * UNPARTITIONED_BYTES_PER_DROP_BYTE <= budget:
         return 1
-    return max(2, math.ceil(drop_bytes * WORKING_BYTES_PER_DROP_BYTE / budget))
+    working = max(budget - FIXED_BYTES, budget // 4)
+    return max(2, math.ceil(drop_bytes * WORKING_BYTES_PER_DROP_BYTE / working))
 
 
 def bounds(keys: pl.Series, partitions: int) -> pl.Series:
@@ -57,8 +61,8 @@ def bounds(keys: pl.Series, partitions: int) -> pl.Series:
     values = keys.drop_nulls().sort()
     if partitions <= 1 or values.is_empty():
         return values.clear()
-    return values.gather([values.len() * index // partitions for index in range(1, partitions)]).unique(
-        maintain_order=True)
+    cuts = values.gather([values.len() * index // partitions for index in range(1, partitions)])
+    return pl.Series(keys.name, cuts.to_list(), dtype=keys.dtype).unique(maintain_order=True)  # its own text
 
 
 def ranges(frame: pl.DataFrame, key: str, cuts: pl.Series, partitions: int) -> Iterator[pl.DataFrame]:

@@ -49,6 +49,7 @@ from fangpin.db.models import (
 )
 from fangpin.db.session import session_scope
 from fangpin.errors import StorageError
+from fangpin.frames import detached
 from fangpin.intake.errors import UnrecognisedFileError
 from fangpin.intake.guard import FileLimits, check_export, is_xlsx
 from fangpin.intake.parallel import cores, parse_all
@@ -283,7 +284,7 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
         shown: list[Shown] = []  # what the workbook shows of the partitions decided so far: one, combined
 
         def each(index: int, decided: pl.DataFrame) -> None:
-            add_sorted(visits, index, _visit_run(decided, pack.cause_ids))
+            add_sorted(visits, index, detached(_visit_run(decided, pack.cause_ids)))  # not pinning `decided`
             shown[:] = [Shown.combined([*shown, Shown.of(decided, pack.cause_ids)])]
 
         totals = decide_spilled(facts, pack, decisions, each)
