@@ -14,7 +14,8 @@ from fangpin.frames import detached
 
 def test_a_detached_copy_is_the_same_frame_with_the_same_types() -> None:
     frame = pl.DataFrame({
-        "text": ["a", None, "很长的中文字符串,超过十二个字节"], "date": [dt.date(2020, 1, 1), None, dt.date(2021, 2, 3)],
+        "text": ["a", None, "很长的中文字符串,超过十二个字节"],
+        "date": [dt.date(2020, 1, 1), None, dt.date(2021, 2, 3)],
         "flag": [True, None, False], "fen": [1, 2, None], "amount": [Decimal("1.20"), None, Decimal("3.45")],
     })
     assert detached(frame).equals(frame) and detached(frame).schema == frame.schema
