@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import fangpin_synth as synth
 from fangpin.db.session import session_scope
 from fangpin.reports.workbook import visit_list
-from fangpin.screening import bulk, partitions
+from fangpin.screening import bulk, partitions, spill
 from fangpin.screening.spill import Spill, spill_root
 from fangpin.services.audit import verify_chains
 from fangpin.services.screening import VISIT_KEY, ScreenRequest, ScreenResult, _visit_run, screen
@@ -112,6 +112,7 @@ def test_sorted_runs_merge_into_the_visit_lists_order_nulls_last(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(bulk, "SLICE_ROWS", 2_000)  # runs of 1,000-row chunks: the merge reads several of each
+    monkeypatch.setattr(spill, "FILE_BYTES", 0)  # each chunk a file of its own, not written with the next ones
     households = 12_000
     decided = pl.DataFrame({
         "household_id": [f"H{n:05d}" for n in range(households)],
@@ -204,8 +205,8 @@ def test_the_ledger_is_the_same_file_merged_on_the_packed_key_or_on_the_three_or
     files = []
     for packed in (True, False):
         with spill_root(tmp_path) as root:
-            spill = Spill.of(root, "events", events, "event_id", 3)
-            path = _ledger(spill, pack, root / "ledger.parquet", packed)
+            events_spill = Spill.of(root, "events", events, "event_id", 3)
+            path = _ledger(events_spill, pack, root / "ledger.parquet", packed)
             files.append(path.read_bytes())
             order = pl.read_parquet(path)["event_id"]
     assert files[0] == files[1]

@@ -1,0 +1,114 @@
+"""A spill's writes: small pieces written together on the writer's thread, read back in the order they were
+added whatever the thresholds, by two threads at once, and a failed write failing the read, not lost."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fangpin.screening import spill as spill_module
+from fangpin.screening.spill import Spill, spill_root
+
+
+def _piece(start: int, rows: int) -> pl.DataFrame:
+    return pl.DataFrame({"n": range(start, start + rows), "text": [f"第{n}行" for n in range(start, start + rows)]})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(adds=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 40)), max_size=60),
+       file_bytes=st.sampled_from([0, 200, 2_000, 1 << 30]), buffer_bytes=st.sampled_from([0, 500, 1 << 30]),
+       in_flight=st.sampled_from([0, 1_000, 1 << 30]), dropped=st.sets(st.integers(0, 3)))
+def test_partitions_read_back_are_the_pieces_added_in_order_whatever_the_thresholds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, adds: list[tuple[int, int]], file_bytes: int,
+    buffer_bytes: int, in_flight: int, dropped: set[int],
+) -> None:
+    monkeypatch.setattr(spill_module, "FILE_BYTES", file_bytes)
+    monkeypatch.setattr(spill_module, "BUFFER_BYTES", buffer_bytes)
+    monkeypatch.setattr(spill_module, "IN_FLIGHT_BYTES", in_flight)
+    expected: list[list[int]] = [[] for _ in range(4)]
+    with spill_root(tmp_path) as root:
+        rows = Spill(root, "rows", 4, hold=False)
+        start = 0
+        for index, count in adds:
+            rows.add(index, _piece(start, count))
+            expected[index].extend(range(start, start + count))
+            start += count
+        assert rows.height == start
+        for index in dropped:
+            rows.drop(index)
+        for index in range(4):
+            if index in dropped:
+                assert rows.empty(index) and rows.read(index).is_empty()
+                continue
+            assert rows.empty(index) == (not expected[index])
+            back = rows.read(index)
+            assert (back["n"].to_list() if back.width else []) == expected[index]
+            chunked = [frame["n"].to_list() for frame in rows.chunks(index, ["n"])]
+            assert [n for chunk in chunked for n in chunk] == expected[index]
+        # the folder holds the files of the partitions not dropped, and nothing else
+        kept = sum(len(rows.files(index)) for index in range(4))
+        assert len(list(rows.folder.iterdir())) >= kept
+
+
+def test_small_pieces_are_written_together_and_a_piece_of_a_file_s_size_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    size = _piece(0, 100).estimated_size()
+    monkeypatch.setattr(spill_module, "FILE_BYTES", size * 10)
+    monkeypatch.setattr(spill_module, "BUFFER_BYTES", size * 1000)
+    with spill_root(tmp_path) as root:
+        rows = Spill(root, "rows", 2, hold=False)
+        for number in range(25):  # 25 small pieces of partition 0: three files (10, 10 and the last 5)
+            rows.add(0, _piece(number * 100, 100))
+        rows.add(1, _piece(10_000, 1_000))  # a piece of ten: a file at once
+        assert len(rows.files(0)) == 3 and len(rows.files(1)) == 1
+        assert rows.read(0)["n"].to_list() == list(range(2_500))
+
+
+def test_two_threads_reading_a_spill_while_its_pieces_are_written_both_read_every_row_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The result files and storing read the decisions at once: neither may find a partition empty, or read a
+    file not yet whole, while the other is having its waiting pieces written."""
+    monkeypatch.setattr(spill_module, "FILE_BYTES", 1 << 30)
+    monkeypatch.setattr(spill_module, "BUFFER_BYTES", 1 << 30)
+    for _ in range(20):
+        with spill_root(tmp_path) as root:
+            rows = Spill(root, "rows", 8, hold=False)
+            for index in range(8):
+                for number in range(30):
+                    start = (index * 30 + number) * 50
+                    rows.add(index, _piece(start, 50))
+            seen: list[list[int]] = []
+            barrier = threading.Barrier(2)
+
+            def read_all(rows: Spill = rows, seen: list[list[int]] = seen,
+                         barrier: threading.Barrier = barrier) -> None:
+                barrier.wait()
+                parts = [rows.chunks(index, ["n"]) for index in range(8) if not rows.empty(index)]
+                seen.append([n for part in parts for frame in part for n in frame["n"].to_list()])
+
+            threads = [threading.Thread(target=read_all) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert seen == [list(range(8 * 30 * 50))] * 2
+
+
+def test_a_failed_write_fails_the_read_of_its_partition(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spill_module, "FILE_BYTES", 0)
+    with spill_root(tmp_path) as root:
+        rows = Spill(root, "rows", 2, hold=False)
+        rows.folder.rmdir()  # the disk lost the folder: the write cannot be made
+        rows.add(0, _piece(0, 10))
+        with pytest.raises(OSError):
+            rows.read(0)
+        with pytest.raises(OSError):  # still: the rows were never written
+            rows.read(0)
+        rows.drop(0)  # dropping it is no error
