@@ -136,7 +136,8 @@ class Linked:
     """What linking gives: the facts and the events as spills of ``count`` partitions, the rest small."""
 
     facts: Spill                        # by ranges of household_id (``ranged``): one row per household
-    counted: Spill                      # by household_id: events counted after this run (ledger_schema)
+    counted: Spill | None               # by household_id: events counted after this run (ledger_schema), if
+    #                                     asked for (``link``'s keep_counted)
     new_events: Spill                   # by event id: events this run adds, ledger_schema + is_correction +
     #                                     ORDER_COLUMNS; sorted by ORDER_COLUMNS: the order of an unpartitioned run
     rejections: pl.DataFrame            # REJECTION_SCHEMA
@@ -167,6 +168,8 @@ class LinkedFrames:
             return parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical_relaxed")
 
         facts = whole(linked.facts)  # each partition is sorted by household id
+        if linked.counted is None:
+            raise ValueError("the events counted were not kept: link with keep_counted")
         return cls(facts if linked.facts.count == 1 else facts.sort("household_id"), whole(linked.counted),
                    whole(linked.new_events).sort(list(ORDER_COLUMNS)), linked.rejections, linked.superseded,
                    linked.corrections, linked.skipped)
@@ -215,12 +218,15 @@ def link(
     profiles: Sequence[EventSource],
     stored_events: Iterable[pl.DataFrame],
     paid_before: Iterable[pl.DataFrame],
+    keep_counted: bool = False,
 ) -> Linked:
     """Link the drop one partition at a time (``reading.count``), with the same result for any count.
 
     ``stored_events``: the event ledgers of earlier runs of the county and year, oldest first (the latest
     version of an event counts); ``paid_before``: what the fund paid, as household_id, cause, amount (fen),
     one row per household and cause, in frames of any size. Both are split into partitions as they are read.
+    ``keep_counted``: keep the events counted, whole (``Linked.counted``: tests, household documents); the
+    facts need only what each counted event adds to its household's base, which is all a run spills.
 
     Four passes, each over one partition at a time: the households (duplicate households, members of unknown
     households), the people (duplicate people, the people map ID number -> household, each event's household),
@@ -272,7 +278,9 @@ def link(
     for ledger in stored_events:
         stored.add_split(ledger, "event_id")
     new_events = Spill(root, "new-events", count)
-    counted = Spill(root, "counted", count)
+    counted = Spill(root, "counted", count) if keep_counted else None
+    counts = Spill(root, "counts", count, _COUNTS)  # what each event counted adds to its household's base
+    contribution = _contribution(pack)
     # rows used then replaced, per export that has rows to link (in the sources' order)
     superseded = {profile.department: 0 for profile in sources if events_by_id[profile.department].height}
     corrections = 0
@@ -300,8 +308,11 @@ def link(
         new_events.add(index, added)
         corrections += int(added["is_correction"].sum())
         kept = earlier.join(added.select("department", "event_id"), on=["department", "event_id"], how="anti")
-        counted.add_split(pl.concat([conform(kept, schema), added.select(list(schema))], how="vertical_relaxed"),
-                          "household_id")
+        now = pl.concat([conform(kept, schema), added.select(list(schema))], how="vertical_relaxed")
+        counts.add_split(now.select("household_id", "cause", contribution.alias("_counts")), "household_id")
+        if counted is not None:
+            counted.add_split(now, "household_id")
+        del now
 
     paid = Spill(root, "paid", count, {"household_id": pl.String(), "cause": pl.String(), "amount": pl.Int64()})
     for frame in paid_before:
@@ -313,8 +324,8 @@ def link(
     for index in range(count):  # by household
         register = _part(kept_register, index, {**_ROW, "household_id": pl.String()})
         made = _household_facts(
-            register, _part(labour, index, {}), counted.read(index), _paid_wide(_part(paid, index, {}), pack.cause_ids),
-            pack, county, year)
+            register, _part(labour, index, {}), _part(counts, index, _COUNTS),
+            _paid_wide(_part(paid, index, {}), pack.cause_ids), pack, county, year)
         if cuts is None and made.height:
             cuts = partitions.bounds(made["household_id"], count)
         facts.add_ranges(made, "household_id", cuts if cuts is not None else pl.Series(dtype=pl.String))
@@ -410,24 +421,33 @@ def _link_events(
     return accepted, rejected, replaced
 
 
+_COUNTS = {"household_id": pl.String(), "cause": pl.String(), "_counts": pl.Int64()}
+
+
+def _contribution(pack: Pack) -> pl.Expr:
+    """What an event counted (a row of the ledger) adds to its household's base of its cause: its amount if
+    the pack counts it (an event of a cause the pack lacks adds nothing), else 0."""
+    contribution: pl.Expr = pl.lit(0, dtype=pl.Int64)
+    for cause in pack.causes:
+        counts = counts_expr(cause, pack)
+        contribution = (pl.when((pl.col("cause") == cause.id) & counts).then(pl.col("amount_fen"))
+                        .otherwise(contribution))
+    return contribution
+
+
 def _household_facts(
     register: pl.DataFrame,
     members: pl.DataFrame,
-    counted: pl.DataFrame,
+    counts: pl.DataFrame,
     paid_before: pl.DataFrame,
     pack: Pack,
     county: str,
     year: int,
 ) -> pl.DataFrame:
+    """``counts``: what each event counted adds to its household's base (``_contribution``)."""
     causes = pack.cause_ids
-    contribution: pl.Expr = pl.lit(0, dtype=pl.Int64)
-    for cause in pack.causes:  # what counts is the pack's: an event of a cause it lacks adds nothing
-        counts = counts_expr(cause, pack)
-        contribution = (pl.when((pl.col("cause") == cause.id) & counts).then(pl.col("amount_fen"))
-                        .otherwise(contribution))
     sums = (
-        counted.with_columns(contribution.alias("_counts"))
-        .group_by("household_id")
+        counts.group_by("household_id")
         .agg([pl.col("_counts").filter(pl.col("cause") == cause).sum().alias(f"{cause}_base") for cause in causes])
     )
     labour = members.group_by("household_id").agg(pl.col("labour").fill_null(False).any().alias("_labour"))

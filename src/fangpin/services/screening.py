@@ -267,12 +267,14 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
     with session_scope(request.database_url) as session:  # split into partitions as they are read
         linked = link(reading, year=request.year, county=request.county, pack=pack, profiles=sources,
                       stored_events=queries.stored_ledgers(session, request.county, request.year),
-                      paid_before=queries.paid_before_rows(session, request.county, request.year))
+                      paid_before=queries.paid_before_rows(session, request.county, request.year),
+                      keep_counted=request.keep_linked)
     del reading
     clock.lap("linking")
     frames = LinkedFrames.of(linked) if request.keep_linked else None  # tests: the linked frames whole
-    for index in range(linked.counted.count):  # the events counted made the facts: nothing reads them again
-        linked.counted.drop(index)
+    if linked.counted is not None:  # the events counted made the facts: nothing reads them again
+        for index in range(linked.counted.count):
+            linked.counted.drop(index)
     with ThreadPoolExecutor(max_workers=1) as ledgering:
         facts, events = linked.facts, linked.new_events
         # the event ledger's file is written on the other core while the households are decided (polars
