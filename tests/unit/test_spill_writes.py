@@ -112,3 +112,39 @@ def test_a_failed_write_fails_the_read_of_its_partition(tmp_path: Path, monkeypa
         with pytest.raises(OSError):  # still: the rows were never written
             rows.read(0)
         rows.drop(0)  # dropping it is no error
+
+
+@settings(max_examples=60, deadline=None)
+@given(keys=st.lists(st.one_of(st.none(), st.text(alphabet="0123456789X", max_size=4)), max_size=80),
+       count=st.integers(1, 9))
+def test_a_split_places_each_key_in_one_partition_keeping_the_rows_order(keys: list[str | None], count: int) -> None:
+    from fangpin.screening.partitions import split
+
+    frame = pl.DataFrame({"key": keys, "n": range(len(keys))}, schema={"key": pl.String, "n": pl.Int64})
+    parts = list(split(frame, "key", count))
+    assert len(parts) == count and all(part.schema == frame.schema for part in parts)
+    assert sorted(n for part in parts for n in part["n"]) == list(range(len(keys)))
+    for part in parts:
+        assert part["n"].to_list() == sorted(part["n"].to_list())  # the frame's order within a partition
+    where = {key: index for index, part in enumerate(parts) for key in part["key"].to_list()}
+    again = list(split(frame.reverse(), "key", count))  # the same key, the same partition, whatever the frame
+    assert {key: index for index, part in enumerate(again) for key in part["key"].to_list()} == where
+
+
+def test_files_of_different_columns_are_read_back_as_one_frame_of_all_their_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two files of one export may differ (a column only one of them has, a column all blank in one): the
+    partition read back has every column, null where a file lacked it."""
+    monkeypatch.setattr(spill_module, "FILE_BYTES", 0)
+    with spill_root(tmp_path) as root:
+        rows = Spill(root, "rows", 2, hold=False)
+        rows.add(0, pl.DataFrame({"n": [1, 2], "note": [None, None]}))
+        rows.add(0, pl.DataFrame({"n": [3], "note": ["补录"], "extra": [True]}))
+        rows.add(1, pl.DataFrame({"n": [4]}))
+        rows.add(1, pl.DataFrame({"n": [5]}))
+        assert len(rows.files(0)) == 2 and len(rows.files(1)) == 2
+        back = rows.read(0)
+        assert back.to_dict(as_series=False) == {"n": [1, 2, 3], "note": [None, None, "补录"],
+                                                 "extra": [None, None, True]}
+        assert rows.read(1)["n"].to_list() == [4, 5]

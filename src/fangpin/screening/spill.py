@@ -58,6 +58,7 @@ class Spill:
         self._pending_bytes = [0] * count
         self._buffered = 0
         self._made = 0
+        self._schemas: list[set[tuple[tuple[str, pl.DataType], ...]]] = [set() for _ in range(count)]
         self._lock = threading.RLock()
         self.height = 0
         self.ranged = ranged
@@ -97,6 +98,7 @@ class Spill:
         path = self.folder / f"{index:05d}-{self._made:06d}.arrow"
         self._writes[index].append(_write(frame, path))
         self._chunks[index].append(path)
+        self._schemas[index].add(tuple(frame.schema.items()))
 
     def _written(self, index: int) -> None:
         """Write partition ``index``'s waiting pieces and wait for its writes (raising a failed one's error).
@@ -130,6 +132,9 @@ class Spill:
     def read(self, index: int) -> pl.DataFrame:
         """Partition ``index``, its rows in the order they were added."""
         self._written(index)
+        if self._held is None and self._chunks[index] and len(self._schemas[index]) == 1:
+            # files of one schema: one scan of them all, read in parallel (twice as fast as file by file)
+            return pl.scan_ipc(self._chunks[index], glob=False).collect()
         frames = [pl.read_ipc(path) for path in self._chunks[index]] if self._held is None else self._held[index]
         if not frames:
             return pl.DataFrame(schema=self.schema or {})
@@ -174,6 +179,7 @@ class Spill:
         if self._chunks[index]:
             _unlinking.append(_deleter().submit(_unlink, self._chunks[index]))
         self._chunks[index] = []
+        self._schemas[index] = set()
         if self._held is not None:
             self._held[index] = []
 
