@@ -188,7 +188,7 @@ def test_an_altered_part_of_a_stored_ledger_is_found_and_a_later_drop_reads_the_
 
 
 def test_the_ledger_is_the_same_file_merged_on_the_packed_key_or_on_the_three_order_columns(tmp_path: Path) -> None:
-    from fangpin.screening.linking import ledger_schema
+    from fangpin.screening.linking import AddedEvents, ledger_schema, order_key
     from fangpin.services import resolve_pack
     from fangpin.services.screening import _ledger
 
@@ -205,8 +205,11 @@ def test_the_ledger_is_the_same_file_merged_on_the_packed_key_or_on_the_three_or
     files = []
     for packed in (True, False):
         with spill_root(tmp_path) as root:
-            events_spill = Spill.of(root, "events", events, "event_id", 3)
-            path = _ledger(events_spill, pack, root / "ledger.parquet", packed)
+            added = AddedEvents(root, 3, order_key(3, 7) if packed else None)
+            for index, part in enumerate(partitions.split(events, "event_id", 3)):
+                added.add(index, part)
+            assert added.spill.ranged == packed and added.spill.count == (12 if packed else 3)
+            path = _ledger(added.spill, pack, root / "ledger.parquet")
             files.append(path.read_bytes())
             order = pl.read_parquet(path)["event_id"]
     assert files[0] == files[1]

@@ -243,13 +243,16 @@ def merged(spill: Spill, key: Sequence[str], columns: Sequence[str] | None = Non
     return streamed(schema, lambda: merged_slices(spill, key, list(schema)))
 
 
-def sorted_ranges(spill: Spill, key: Sequence[str]) -> Iterator[pl.DataFrame]:
+def sorted_ranges(spill: Spill, key: Sequence[str], drop: bool = False) -> Iterator[pl.DataFrame]:
     """The rows of a spill by ranges (``Spill.ranged``) whose partitions are not sorted, in ``key`` order: each
     partition read whole and sorted, one after the other (what is held is one partition), given
-    ``SLICE_ROWS`` rows at a time."""
+    ``SLICE_ROWS`` rows at a time; ``drop``: each partition's files deleted once read (read only once)."""
     for index in range(spill.count):
         if not spill.empty(index):
-            frame = spill.read(index).sort(list(key))
+            frame = spill.read(index)
+            if drop:
+                spill.drop(index)
+            frame = frame.sort(list(key))
             yield from (frame.slice(start, SLICE_ROWS) for start in range(0, frame.height, SLICE_ROWS))
             del frame
 

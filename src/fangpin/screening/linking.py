@@ -88,6 +88,7 @@ class Reading:
         self.root, self.count, self.county = root, count, county
         self.registers: dict[str, RegisterSample] = {}  # by file, in the order the files were read
         self._files = {name: index for index, name in enumerate(files)}
+        self.files = len(files)
         self.register = Spill(root, "register", count)
         self.members = Spill(root, "members", count)
         self.events: dict[str, Spill] = {}
@@ -138,8 +139,9 @@ class Linked:
     facts: Spill                        # by ranges of household_id (``ranged``): one row per household
     counted: Spill | None               # by household_id: events counted after this run (ledger_schema), if
     #                                     asked for (``link``'s keep_counted)
-    new_events: Spill                   # by event id: events this run adds, ledger_schema + is_correction +
-    #                                     ORDER_COLUMNS; sorted by ORDER_COLUMNS: the order of an unpartitioned run
+    new_events: Spill                   # events this run adds, ledger_schema + is_correction + ORDER_COLUMNS
+    #                                     (``AddedEvents``: by ranges of ORDER_KEY, or by event id); sorted by
+    #                                     ORDER_COLUMNS: the order of an unpartitioned run
     rejections: pl.DataFrame            # REJECTION_SCHEMA
     superseded: dict[str, int] = field(default_factory=dict)  # rows used then replaced by a later correction
     corrections: int = 0                # events this run adds that replace one an earlier run counted
@@ -171,13 +173,51 @@ class LinkedFrames:
         if linked.counted is None:
             raise ValueError("the events counted were not kept: link with keep_counted")
         return cls(facts if linked.facts.count == 1 else facts.sort("household_id"), whole(linked.counted),
-                   whole(linked.new_events).sort(list(ORDER_COLUMNS)), linked.rejections, linked.superseded,
+                   whole(linked.new_events).sort(list(ORDER_COLUMNS)).drop(ORDER_KEY, strict=False),
+                   linked.rejections, linked.superseded,
                    linked.corrections, linked.skipped)
 
 
 # new_events in the order of an unpartitioned run: the sources' order, then the ids seen once before the
 # repeated ones, then the drop's order
 ORDER_COLUMNS = ("_source", "_again", "_order")
+ORDER_KEY = "_key"  # the three packed into one integer (``order_key``)
+_SOURCES, _ORDERS = 1 << 9, 1 << 54  # bounds of ``_source`` and ``_order`` for the packed key
+RANGES_PER_PARTITION = 4  # the events added by ranges of their order: a range a quarter of a partition
+
+
+def order_key(sources: int, files: int) -> pl.Expr | None:
+    """ORDER_COLUMNS packed into one unsigned integer (ORDER_KEY), if they fit: ``_source`` is below the
+    sources' count, ``_order`` below the files' count times 2**32 (``Reading``); else None."""
+    if sources >= _SOURCES or files << 32 > _ORDERS:
+        return None
+    return (pl.col("_source").cast(pl.UInt64) * (_ORDERS * 2) + pl.col("_again").cast(pl.UInt64) * _ORDERS
+            + pl.col("_order").cast(pl.UInt64)).alias(ORDER_KEY)
+
+
+class AddedEvents:
+    """The events a run adds, spilled as linking makes them (one event-id partition at a time) for the event
+    ledger, whose rows are in the order of an unpartitioned run: by ranges of ORDER_KEY when the order packs
+    into one integer (``order_key``; cut where the first partition's events cut evenly, a hash partition
+    being a fair sample), so that the ledger sorts each range in turn and writes them one after the other;
+    else by event id (the ledger merges the partitions' sorted runs). Spilled once, straight into the ranges:
+    re-spilling them by ranges afterwards wrote and read every event once more."""
+
+    def __init__(self, root: Path, count: int, key: pl.Expr | None) -> None:
+        self._key = key
+        self._cuts: pl.Series | None = None
+        self.spill = (Spill(root, "new-events", count) if key is None else
+                      Spill(root, "new-events", 1 if count == 1 else count * RANGES_PER_PARTITION, ranged=True))
+
+    def add(self, index: int, added: pl.DataFrame) -> None:
+        """Partition ``index``'s events (by event id)."""
+        if self._key is None:
+            self.spill.add(index, added)
+            return
+        added = added.with_columns(self._key)
+        if self._cuts is None and added.height:
+            self._cuts = partitions.bounds(added[ORDER_KEY], self.spill.count)
+        self.spill.add_ranges(added, ORDER_KEY, self._cuts if self._cuts is not None else pl.Series(dtype=pl.UInt64))
 
 
 def _empty_rejections() -> pl.DataFrame:
@@ -277,7 +317,7 @@ def link(
     stored = Spill(root, "stored", count)
     for ledger in stored_events:
         stored.add_split(ledger, "event_id")
-    new_events = Spill(root, "new-events", count)
+    new_events = AddedEvents(root, count, order_key(len(profiles), reading.files))
     counted = Spill(root, "counted", count) if keep_counted else None
     counts = Spill(root, "counts", count, _COUNTS)  # what each event counted adds to its household's base
     contribution = _contribution(pack)
@@ -333,7 +373,7 @@ def link(
                                [_empty_rejections()], how="vertical_relaxed")
     all_skipped = pl.concat([frame.select(list(REJECTION_SCHEMA)) for frame in reading.skipped] or
                             [_empty_rejections()], how="vertical_relaxed")
-    return Linked(facts, counted, new_events, all_rejections, superseded, corrections, all_skipped)
+    return Linked(facts, counted, new_events.spill, all_rejections, superseded, corrections, all_skipped)
 
 
 def _paid_wide(paid: pl.DataFrame, causes: Sequence[str]) -> pl.DataFrame:

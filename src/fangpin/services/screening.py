@@ -70,7 +70,16 @@ from fangpin.reports.shown import Shown
 from fangpin.reports.workbook import VISIT_COLUMNS, visit_rows
 from fangpin.screening import bulk, partitions
 from fangpin.screening.bulk import Totals, add_sorted, decide_spilled, merged, slices, sorted_ranges, streamed
-from fangpin.screening.linking import ORDER_COLUMNS, EventSource, Linked, LinkedFrames, Reading, ledger_schema, link
+from fangpin.screening.linking import (
+    ORDER_COLUMNS,
+    ORDER_KEY,
+    EventSource,
+    Linked,
+    LinkedFrames,
+    Reading,
+    ledger_schema,
+    link,
+)
 from fangpin.screening.spill import Spill, spill_root
 from fangpin.services import drop_checks as checks
 from fangpin.services import resolve_pack
@@ -279,7 +288,7 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
         facts, events = linked.facts, linked.new_events
         # the event ledger's file is written on the other core while the households are decided (polars
         # lets go of the interpreter lock); storing waits for it
-        ledger = ledgering.submit(_ledger, events, pack, root / "ledger.parquet", _packs(len(sources), len(files)))
+        ledger = ledgering.submit(_ledger, events, pack, root / "ledger.parquet")
         # on disk even in one partition: the result files and storing read them back a slice at a time
         decisions = Spill(root, "decisions", parts, hold=False)
         visits = Spill(root, "visits", parts)
@@ -600,49 +609,27 @@ def _parquet(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def _ledger(events: Spill, pack: Pack, path: Path, packed: bool) -> Path:
+def _ledger(events: Spill, pack: Pack, path: Path) -> Path:
     """The event ledger as one Parquet file at ``path``, its rows in the order of an unpartitioned run
     (``linking.ORDER_COLUMNS``: the sources' order, the ids seen once before the repeated ones, the drop's
-    order). The events are spilled again by ranges of that order and each range sorted and written in turn (or,
-    when the order does not fit one integer key, each partition sorted and the sorted runs merged): one
-    partition is held at a time. Row groups of ``SLICE_ROWS`` rows, whatever the partitions: the same
-    rows give the same bytes (and sha256)."""
+    order). The events come by ranges of that order (``linking.AddedEvents``): each range is sorted and
+    written in turn (a range a quarter of a partition, sorted beside what the run does meanwhile: deciding,
+    writing); or, when the order does not fit one integer key, each partition is sorted and the sorted runs
+    merged. One partition is held at a time. Row groups of ``SLICE_ROWS`` rows, whatever the partitions: the
+    same rows give the same bytes (and sha256)."""
     columns = list(ledger_schema(pack))
-    order = list(ORDER_COLUMNS)
-    # ``packed``: the three order columns packed into one integer, as they fit (``_packs``): a merge on one
-    # column finds its bounds by binary search, on several it sorts them
-    key = ([(pl.col("_source").cast(pl.UInt64) * (_ORDERS * 2) + pl.col("_again").cast(pl.UInt64) * _ORDERS
-             + pl.col("_order").cast(pl.UInt64)).alias("_key")] if packed else [pl.col(name) for name in order])
-    names = ["_key"] if packed else order
-    if not packed:  # sorted runs, merged
+    if events.ranged:
+        rows = streamed({name: dtype for name, dtype in (events.schema or {}).items() if name in columns},
+                        lambda: sorted_ranges(events, [ORDER_KEY], drop=True))
+    else:
+        order = list(ORDER_COLUMNS)
         runs = Spill(path.parent, f"{path.stem}-runs", events.count)
         for index in range(events.count):
-            add_sorted(runs, index, events.read(index).select(*columns, *key).sort(names))
+            add_sorted(runs, index, events.read(index).select(*columns, *order).sort(order))
             events.drop(index)
-        rows = merged(runs, names).select(columns)
-    else:  # by ranges of the key, cut where the first partition's events cut it evenly: each range sorted in
-        # turn; a range a quarter of a partition (sorted beside what the run does meanwhile: deciding, writing)
-        runs = Spill(path.parent, f"{path.stem}-ranges", 1 if events.count == 1 else events.count * 4, ranged=True)
-        cuts: pl.Series | None = None
-        for index in range(events.count):
-            frame = events.read(index).select(*columns, *key)
-            events.drop(index)
-            if cuts is None and frame.height:
-                cuts = partitions.bounds(frame["_key"], runs.count)
-            runs.add_ranges(frame, "_key", cuts if cuts is not None else pl.Series(dtype=pl.UInt64))
-        rows = streamed({name: dtype for name, dtype in (runs.schema or {}).items() if name in columns},
-                        lambda: sorted_ranges(runs, names))
+        rows = merged(runs, order).select(columns)
     rows.sink_parquet(path, compression="lz4", statistics=False, row_group_size=bulk.SLICE_ROWS)
     return path
-
-
-_SOURCES, _ORDERS = 1 << 9, 1 << 54  # bounds of ``_source`` and ``_order`` for the packed key of ``_ledger``
-
-
-def _packs(sources: int, files: int) -> bool:
-    """Whether the order columns of a drop's events fit one integer: ``_source`` is below the sources'
-    count, ``_order`` below the files' count times 2**32 (``linking.Reading``)."""
-    return sources < _SOURCES and files << 32 <= _ORDERS
 
 
 def _store_payments(
