@@ -3,6 +3,7 @@ added whatever the thresholds, by two threads at once, and a failed write failin
 
 from __future__ import annotations
 
+import itertools
 import threading
 from pathlib import Path
 
@@ -148,3 +149,23 @@ def test_files_of_different_columns_are_read_back_as_one_frame_of_all_their_colu
         assert back.to_dict(as_series=False) == {"n": [1, 2, 3], "note": [None, None, "补录"],
                                                  "extra": [None, None, True]}
         assert rows.read(1)["n"].to_list() == [4, 5]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(keys=st.lists(st.integers(0, 500), max_size=200), first=st.integers(0, 60), count=st.integers(1, 6))
+def test_a_spill_by_ranges_cuts_where_its_first_rows_cut_and_its_partitions_follow_each_other(
+    tmp_path: Path, keys: list[int], first: int, count: int
+) -> None:
+    frame = pl.DataFrame({"key": keys, "n": range(len(keys))}, schema={"key": pl.Int64, "n": pl.Int64})
+    with spill_root(tmp_path) as root:
+        rows = Spill(root, "rows", count, hold=False, ranged=True)
+        rows.add_ranges(frame.clear(), "key")  # nothing to cut by yet: nothing added, nothing decided
+        for piece in [frame.head(first), *(frame.slice(start, 50) for start in range(first, len(keys), 50))]:
+            rows.add_ranges(piece, "key")
+        parts = [rows.read(index) for index in range(count)]
+        read = [part for part in parts if part.width and part.height]
+        assert sum(part.height for part in read) == len(keys)
+        for earlier, later in itertools.pairwise(read):
+            assert earlier["key"].max() < later["key"].min()  # a key in one partition, the ranges in order
+        for part in read:
+            assert part["n"].to_list() == sorted(part["n"].to_list())  # the order they were added in

@@ -158,12 +158,14 @@ def decide_spilled(
 ) -> Totals:
     """``decide_frame`` on each partition of ``facts`` (one engine), each partition's decisions sorted by
     household and written to the same partition of ``decisions`` (sorted runs, read back in household order
-    by ``merged``: one after the other when the facts are by ranges of household, ``Spill.ranged``);
-    ``each`` is given every partition's decisions too. What is held at once is one partition."""
+    by ``merged``: one after the other when the facts are by ranges of household, ``Spill.ranged``, which
+    ``decisions`` must then be too); ``each`` is given every partition's decisions too. What is held at once
+    is one partition."""
+    if decisions.count != facts.count or decisions.ranged != facts.ranged:
+        raise ValueError("the decisions are spilled in the facts' partitions, by ranges if the facts are")
     engine = engine_for(pack)
     totals = Totals()
     columns = [*pack.cause_ids, "payout", "fee"]
-    decisions.ranged = facts.ranged
     for index in range(facts.count):
         decided = decide_frame(facts.read(index), pack, engine).sort("household_id")
         add_sorted(decisions, index, decided)

@@ -25,7 +25,6 @@ from fangpin.event_ledger import CORE_SCHEMA, conform
 from fangpin.frames import detached
 from fangpin.packs import Pack
 from fangpin.packs.events import base_expr, counts_expr
-from fangpin.screening import partitions
 from fangpin.screening.spill import Spill
 
 REJECTION_SCHEMA = {"file": pl.String, "row": pl.Int64, "field": pl.String, "value": pl.String, "reason": pl.String}
@@ -205,7 +204,6 @@ class AddedEvents:
 
     def __init__(self, root: Path, count: int, key: pl.Expr | None) -> None:
         self._key = key
-        self._cuts: pl.Series | None = None
         self.spill = (Spill(root, "new-events", count) if key is None else
                       Spill(root, "new-events", 1 if count == 1 else count * RANGES_PER_PARTITION, ranged=True))
 
@@ -214,10 +212,7 @@ class AddedEvents:
         if self._key is None:
             self.spill.add(index, added)
             return
-        added = added.with_columns(self._key)
-        if self._cuts is None and added.height:
-            self._cuts = partitions.bounds(added[ORDER_KEY], self.spill.count)
-        self.spill.add_ranges(added, ORDER_KEY, self._cuts if self._cuts is not None else pl.Series(dtype=pl.UInt64))
+        self.spill.add_ranges(added.with_columns(self._key), ORDER_KEY)
 
 
 def _empty_rejections() -> pl.DataFrame:
@@ -360,15 +355,12 @@ def link(
     # the facts by ranges of household id, cut where the first partition's households cut them evenly: read one
     # partition after the other, the households are in order (deciding's output needs no merge)
     facts = Spill(root, "facts", count, ranged=True)
-    cuts: pl.Series | None = None
     for index in range(count):  # by household
         register = _part(kept_register, index, {**_ROW, "household_id": pl.String()})
         made = _household_facts(
             register, _part(labour, index, {}), _part(counts, index, _COUNTS),
             _paid_wide(_part(paid, index, {}), pack.cause_ids), pack, county, year)
-        if cuts is None and made.height:
-            cuts = partitions.bounds(made["household_id"], count)
-        facts.add_ranges(made, "household_id", cuts if cuts is not None else pl.Series(dtype=pl.String))
+        facts.add_ranges(made, "household_id")
     all_rejections = pl.concat([frame.select(list(REJECTION_SCHEMA)) for frame in rejections] or
                                [_empty_rejections()], how="vertical_relaxed")
     all_skipped = pl.concat([frame.select(list(REJECTION_SCHEMA)) for frame in reading.skipped] or

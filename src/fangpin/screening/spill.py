@@ -35,7 +35,7 @@ from pathlib import Path
 import polars as pl
 
 from fangpin.private import private_dir
-from fangpin.screening.partitions import ranges, split
+from fangpin.screening import partitions
 
 
 class Spill:
@@ -62,6 +62,7 @@ class Spill:
         self._lock = threading.RLock()
         self.height = 0
         self.ranged = ranged
+        self._cuts: pl.Series | None = None  # of a spill by ranges, once the first rows are added
 
     def add(self, index: int, frame: pl.DataFrame) -> None:
         """Append ``frame``'s rows to partition ``index``."""
@@ -116,17 +117,25 @@ class Spill:
             raise ValueError(f"the spill {self.folder.name} is by ranges, not by hash")
         if self.schema is None:
             self.schema = dict(frame.schema)
-        for index, part in enumerate(split(frame, key, self.count)):
+        for index, part in enumerate(partitions.split(frame, key, self.count)):
             self.add(index, part)
 
-    def add_ranges(self, frame: pl.DataFrame, key: str, cuts: pl.Series) -> None:
-        """Append ``frame``'s rows, each to the partition of its ``key``'s range (``partitions.ranges``, cut at
-        ``cuts``), keeping their order: a spill made with ``ranged``."""
+    def add_ranges(self, frame: pl.DataFrame, key: str, cuts: pl.Series | None = None) -> None:
+        """Append ``frame``'s rows, each to the partition of its ``key``'s range (``partitions.ranges``), keeping
+        their order: a spill made with ``ranged``. The ranges are cut at ``cuts`` if given, else where the
+        first rows added cut evenly (``partitions.bounds``: rows that come one hash partition at a time are a
+        fair sample of every key); the same cuts for every frame of the spill."""
         if not self.ranged:
             raise ValueError(f"the spill {self.folder.name} is by hash, not by ranges")
         if self.schema is None:
             self.schema = dict(frame.schema)
-        for index, part in enumerate(ranges(frame, key, cuts, self.count)):
+        if cuts is None:
+            if self._cuts is None:
+                if frame.height == 0:
+                    return
+                self._cuts = partitions.bounds(frame[key], self.count)
+            cuts = self._cuts
+        for index, part in enumerate(partitions.ranges(frame, key, cuts, self.count)):
             self.add(index, part)
 
     def read(self, index: int) -> pl.DataFrame:

@@ -290,7 +290,7 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
         # lets go of the interpreter lock); storing waits for it
         ledger = ledgering.submit(_ledger, events, pack, root / "ledger.parquet")
         # on disk even in one partition: the result files and storing read them back a slice at a time
-        decisions = Spill(root, "decisions", parts, hold=False)
+        decisions = Spill(root, "decisions", parts, hold=False, ranged=facts.ranged)
         visits = Spill(root, "visits", parts)
         shown: list[Shown] = []  # what the workbook shows of the partitions decided so far: one, combined
 
