@@ -23,7 +23,7 @@ def test_a_detached_copy_is_the_same_frame_with_the_same_types() -> None:
 
 
 KEEP_A_TENTH = """
-import gc, sys
+import gc, sys, time
 import fangpin  # its allocator settings, before polars
 import polars as pl
 from fangpin.frames import detached
@@ -38,7 +38,13 @@ if sys.argv[1] == "detached":
 before = anon()
 del whole
 gc.collect()
-print(before - anon())
+freed = before - anon()
+for _ in range(16):  # freed pages go back after a second (fangpin/__init__.py), by the allocator's own thread
+    if freed > 80:
+        break
+    time.sleep(0.25)
+    freed = max(freed, before - anon())
+print(freed)
 """
 
 
