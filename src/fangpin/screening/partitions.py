@@ -86,10 +86,10 @@ def split(frame: pl.DataFrame, key: str, partitions: int) -> Iterator[pl.DataFra
     if partitions <= 1:
         yield frame
         return
-    part = frame.select(pl.col(key).hash(seed=SEED) % partitions).to_series()
     if frame.height == 0 or frame.width == 0:
         yield from (frame for _ in range(partitions))
         return
+    part = frame.select(pl.col(key).hash(seed=SEED) % partitions).to_series()
     name = "_partition"
     while name in frame.columns:
         name += "_"

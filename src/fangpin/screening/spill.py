@@ -186,7 +186,7 @@ class Spill:
                     write.result()
             self._writes[index] = []
         if self._chunks[index]:
-            _unlinking.append(_deleter().submit(_unlink, self._chunks[index]))
+            _unlinking.append(_thread(_deleters, "fangpin-spill-unlink").submit(_unlink, self._chunks[index]))
         self._chunks[index] = []
         self._schemas[index] = set()
         if self._held is not None:
@@ -220,18 +220,17 @@ def _write(frame: pl.DataFrame, path: Path) -> Future[None]:
             oldest, _ = _in_flight.popleft()
             with suppress(OSError):  # raised where its partition is read
                 oldest.result()
-        if not _writers:
-            _writers.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="fangpin-spill-write"))
         # uncompressed: written and read once or twice, soon deleted
-        write = _writers[0].submit(frame.write_ipc, path, compression="uncompressed")
+        write = _thread(_writers, "fangpin-spill-write").submit(frame.write_ipc, path, compression="uncompressed")
         _in_flight.append((write, size))
     return write
 
 
-def _deleter() -> ThreadPoolExecutor:
-    if not _deleters:
-        _deleters.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="fangpin-spill-unlink"))
-    return _deleters[0]
+def _thread(pool: list[ThreadPoolExecutor], name: str) -> ThreadPoolExecutor:
+    """The one thread of ``pool`` (the writer's, the deleter's), started the first time it is needed."""
+    if not pool:
+        pool.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix=name))
+    return pool[0]
 
 
 def _unlink(paths: list[Path]) -> None:
