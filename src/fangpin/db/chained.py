@@ -31,11 +31,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Table, bindparam, literal, select
+from sqlalchemy import Connection, Engine, Table, bindparam, func, literal, select
 from sqlalchemy.orm import Session
 
 from fangpin.audit.chain import GENESIS, canonical, plain
@@ -242,18 +243,42 @@ def append_rows(session: Session, model: type[Base], county: str, rows: list[dic
     _record_head(session, model, county, seq, previous)
 
 
+@dataclass(frozen=True)
+class Appended:
+    """Where ``append_frames`` put its rows: the chain's seq before them, and the id of the first when the
+    rows were given the ids ``first_id`` … ``first_id + rows - 1`` in their order (else None: read them)."""
+
+    before: int
+    first_id: int | None
+
+
+def _top_id(session: Session, model: type[Base]) -> int | None:
+    """The largest id of ``model``'s rows (0 when none), or None when its ids are not numbers given in order."""
+    column = cast(Table, model.__table__).c.get("id")
+    if column is None or column.autoincrement is not True or _python_type(model, "id") is not int:
+        return None
+    return int(session.execute(select(func.max(column))).scalar_one() or 0)
+
+
 def append_frames(
     session: Session, model: type[Base], county: str, frames: Iterable[pl.DataFrame], constants: dict[str, object]
-) -> int:
+) -> Appended:
     """``append_rows`` for rows that come a frame at a time, in order (a stream too large to hold at once):
     payloads column-wise, one keyed hash per row, a bulk insert (``bulk_insert_parts``: COPY on PostgreSQL,
     one staging file on SQLite, each slice sent while the next is hashed), one chain-head record at the end;
     one frame (and one slice of payloads as Python strings) is held at a time. ``constants`` are the values
     the same for every row, in the form ``payload`` writes them. ``frames`` must not
-    use the session (the rows are being inserted meanwhile). The chain's seq before the rows."""
+    use the session (the rows are being inserted meanwhile).
+
+    The rows' ids, when they are numbers the database gives in order (SQLite: one more than the largest; a
+    sequence on PostgreSQL), are the largest id before the insert + 1 … + rows exactly when the largest id
+    after it is that much greater: n distinct new ids, each above the largest before (and each at most the
+    largest after), fill that range. Then the caller need not read them back (a screening run's payments
+    name their decisions); when another writer took ids in between (PostgreSQL), ``first_id`` is None."""
     link = chain_key(session).link
     lock_chain(session, model.__tablename__, county)
     seq, previous = chain_end(session, model, county)
+    top = _top_id(session, model)
     end: list[int | str] = [seq, previous]
     unchained = [c.name for c in model.__table__.columns if c.name not in _UNCHAINED]
     kept = [name for name in unchained if name not in constants]
@@ -278,9 +303,11 @@ def append_frames(
 
     inserted = bulk_insert_parts(session, model, linked(),
                                  {name: value for name, value in constants.items() if name in unchained})
-    if inserted:
-        _record_head(session, model, county, int(end[0]), str(end[1]))
-    return seq
+    if not inserted:
+        return Appended(seq, None)
+    _record_head(session, model, county, int(end[0]), str(end[1]))
+    after = _top_id(session, model) if top is not None else None
+    return Appended(seq, top + 1 if top is not None and after == top + inserted else None)
 
 
 # --- appending one row --------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from fangpin.config import Settings, get_settings
 from fangpin.db import decision_causes, queries
-from fangpin.db.chained import append_frames, append_one, chained_columns
+from fangpin.db.chained import Appended, append_frames, append_one, chained_columns
 from fangpin.db.locks import lock_chain
 from fangpin.db.models import (
     DECISION_LAYOUT,
@@ -581,7 +581,7 @@ def _store(
             texts = decision_causes.text_columns(pack.cause_ids)
             rows = (part.with_columns(texts).select(columns)
                     for part in slices(merged(stored.decisions, ["household_id"])))
-            before = append_frames(session, DecisionRecord, request.county, rows, constants)
+            appended = append_frames(session, DecisionRecord, request.county, rows, constants)
             clock.lap("storing: decisions")
             session.add(RunEvents(run_id=run["run_id"], county=request.county, year=request.year,
                                   events=stored.events, sha256=ledger_sha256, data=b"", recorded_at=recorded))
@@ -589,7 +589,7 @@ def _store(
             with ledger.open("rb") as handle:  # in parts: one part in a driver's buffer at a time
                 for part, data in enumerate(iter(lambda: handle.read(LEDGER_PART_BYTES), b"")):
                     session.execute(insert(RunEventPart), {"run_id": run["run_id"], "part": part, "data": data})
-            _store_payments(session, request, run["run_id"], stored, recorded, pack.cause_ids, before)
+            _store_payments(session, request, run["run_id"], stored, recorded, pack.cause_ids, appended)
             clock.lap("storing: payments")
             session.add(RunResults(run_id=run["run_id"], summary=run, **results()))
     except IntegrityError as exc:
@@ -634,32 +634,39 @@ def _ledger(events: Spill, pack: Pack, path: Path) -> Path:
 
 def _store_payments(
     session: Any, request: ScreenRequest, run_id: str, stored: Stored, recorded: dt.datetime,
-    causes: tuple[str, ...], before: int,
+    causes: tuple[str, ...], decisions: Appended,
 ) -> None:
-    """``before``: the decisions chain's seq before this run's decisions. The decisions are read again in
-    household order, a slice at a time: a slice's are seq before + 1 … (read by the chain's unique index,
-    not by a scan of every run's decisions); their payments, in household and cause order, go to disk, and
-    are chained and stored from there once all are made (the connection is then busy inserting)."""
+    """``decisions``: where the run's decisions went in the chain (seq before them, and the id of the first
+    when their ids follow their order). The decisions are read again in household order, a slice at a time: a
+    slice's are seq before + 1 …, their ids first id + the same; only when the ids did not follow (another
+    writer took some, PostgreSQL) are they read back (by the chain's unique index, not by a scan of every
+    run's decisions). Their payments, in household and cause order, go to disk, and are chained and stored
+    from there once all are made (the connection is then busy inserting)."""
     paid = [f"{cause}_paid_before" for cause in causes]
     constants: dict[str, object] = {"run_id": run_id, "recorded_at": recorded}
     columns = [c for c in chained_columns(Payment) if c not in ("seq", *constants)]
     made = Spill(stored.root, "payments", 1, hold=False)  # on disk: as many as the paying households
-    seq = before
+    seq = decisions.before
     for part in slices(merged(stored.decisions, ["household_id"], ["household_id", "payout", *causes, *paid])):
         first, seq = seq + 1, seq + part.height
+        if decisions.first_id is not None:
+            start = decisions.first_id + first - decisions.before - 1
+            part = part.with_columns(pl.int_range(start, start + part.height, dtype=pl.Int64).alias("decision_id"))
         paying = part.filter(pl.col("payout") > 0)
         if paying.is_empty():
             continue
-        ids = pl.DataFrame(
-            [tuple(row) for row in session.execute(
-                select(DecisionRecord.household_id, DecisionRecord.id)
-                .where(DecisionRecord.county == request.county, DecisionRecord.seq.between(first, seq),
-                       DecisionRecord.run_id == run_id, DecisionRecord.payout > 0)
-            )],
-            schema={"household_id": pl.String, "decision_id": pl.Int64}, orient="row",
-        )
+        if decisions.first_id is None:
+            ids = pl.DataFrame(
+                [tuple(row) for row in session.execute(
+                    select(DecisionRecord.household_id, DecisionRecord.id)
+                    .where(DecisionRecord.county == request.county, DecisionRecord.seq.between(first, seq),
+                           DecisionRecord.run_id == run_id, DecisionRecord.payout > 0)
+                )],
+                schema={"household_id": pl.String, "decision_id": pl.Int64}, orient="row",
+            )
+            paying = paying.join(ids, on="household_id")
         payments = (
-            paying.join(ids, on="household_id")
+            paying
             .unpivot(index=["household_id", "decision_id"], on=list(causes), variable_name="cause",
                      value_name="amount")
             .filter(pl.col("amount") > 0)
