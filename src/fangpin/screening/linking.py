@@ -229,15 +229,16 @@ def _reject(frame: pl.DataFrame, mask: pl.Expr, field: str, reason: str) -> tupl
     return flagged.filter(~pl.col("_bad")).drop("_bad"), rejected
 
 
-def _part(spill: Spill, index: int, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """Partition ``index`` in the drop's order, with at least ``schema``'s columns (a spill nothing was
-    added to has none)."""
+def _part(spill: Spill, index: int, schema: dict[str, pl.DataType], *, ordered: bool = True) -> pl.DataFrame:
+    """Partition ``index``, with at least ``schema``'s columns (a spill nothing was added to has none); in
+    the drop's order when ``ordered`` (what keeps the first of several rows needs it), else in any order
+    (what only filters, joins, sums or sorts by another key: sorting a partition costs as much as reading it)."""
     frame = spill.read(index)
     spill.drop(index)  # read once: the disk holds less
     missing = {name: dtype for name, dtype in schema.items() if name not in frame.columns}
     if missing:
         frame = frame.with_columns(pl.lit(None, dtype).alias(name) for name, dtype in missing.items())
-    return frame.sort("_order") if "_order" in frame.columns else frame
+    return frame.sort("_order") if ordered and "_order" in frame.columns else frame
 
 
 _ROW = {"file": pl.String(), "row": pl.Int64(), "_order": pl.Int64()}
@@ -284,7 +285,7 @@ def link(
             heads.add_split(register.filter(pl.col("head_id").is_not_null()).select(
                 pl.col("head_id").alias("id_number"), "household_id", "_order"), "id_number")
         members = _part(reading.members, index, {**_ROW, "household_id": pl.String(), "id_number": pl.String(),
-                                                 "labour": pl.Boolean()})
+                                                 "labour": pl.Boolean()}, ordered=False)  # ordered by person next
         members, bad = _reject(members, ~pl.col("household_id").is_in(register["household_id"].implode()),
                                "household_id", "unknown_household")
         rejections.append(detached(bad))
@@ -304,7 +305,7 @@ def link(
                            ).unique(subset="id_number", keep="first", maintain_order=True)
         del members
         for profile in sources:
-            events = _part(reading.events[profile.department], index, {})
+            events = _part(reading.events[profile.department], index, {}, ordered=False)  # by event id next
             assert profile.event_id is not None
             events_by_id[profile.department].add_split(events.join(people, on="id_number", how="left"),
                                                        profile.event_id)
@@ -328,7 +329,9 @@ def link(
         for position, profile in enumerate(profiles):
             if profile.department not in events_by_id or events_by_id[profile.department].height == 0:
                 continue
-            events = _part(events_by_id[profile.department], index, {})
+            # in any order: _link_events orders the rows of repeated ids itself, the ledger is sorted by
+            # ORDER_COLUMNS, the rejections by file and row, the sums do not depend on it
+            events = _part(events_by_id[profile.department], index, {}, ordered=False)
             if events.height == 0:
                 continue
             accepted, rejected, replaced = _link_events(
@@ -356,8 +359,8 @@ def link(
     # partition after the other, the households are in order (deciding's output needs no merge)
     facts = Spill(root, "facts", count, ranged=True)
     for index in range(count):  # by household
-        register = _part(kept_register, index, {**_ROW, "household_id": pl.String()})
-        made = _household_facts(
+        register = _part(kept_register, index, {**_ROW, "household_id": pl.String()}, ordered=False)  # facts:
+        made = _household_facts(  # sorted by household
             register, _part(labour, index, {}), _part(counts, index, _COUNTS),
             _paid_wide(_part(paid, index, {}), pack.cause_ids), pack, county, year)
         facts.add_ranges(made, "household_id")
