@@ -359,8 +359,9 @@ def link(
     # partition after the other, the households are in order (deciding's output needs no merge)
     facts = Spill(root, "facts", count, ranged=True)
     for index in range(count):  # by household
-        register = _part(kept_register, index, {**_ROW, "household_id": pl.String()}, ordered=False)  # facts:
-        made = _household_facts(  # sorted by household
+        # in any order: the facts are sorted by household
+        register = _part(kept_register, index, {**_ROW, "household_id": pl.String()}, ordered=False)
+        made = _household_facts(
             register, _part(labour, index, {}), _part(counts, index, _COUNTS),
             _paid_wide(_part(paid, index, {}), pack.cause_ids), pack, county, year)
         facts.add_ranges(made, "household_id")
