@@ -181,3 +181,24 @@ def test_purging_a_0_1_database_keeps_every_chain_intact(old_database: str, tmp_
     # the three 0.1 documents are covered by plain sha256 themselves: kept
     assert (result.runs, result.ledgers, result.documents, result.kept_documents) == ([RUN_ID], 1, 0, 3)
     assert breaks == []
+
+
+def _page_size(url: str) -> int:
+    with session_scope(url) as session:
+        return int(session.connection().exec_driver_sql("PRAGMA page_size").scalar_one())
+
+
+def test_a_new_database_gets_16_kib_pages_and_a_0_1_database_keeps_its_own(old_database: str,
+                                                                           tmp_path: Path) -> None:
+    """A screening's one transaction spills pages to the write-ahead log, each looked up in the log's index:
+    new databases take larger pages (fewer frames); one written before keeps its pages and keeps working."""
+    new = f"sqlite:///{tmp_path / 'new.db'}"
+    result = screen(ScreenRequest(drop=DEMO, year=2019, county="130434", database_url=new,
+                                  out_dir=tmp_path / "run"))
+
+    assert _page_size(new) == 16384
+    assert _page_size(old_database) == 4096
+    with session_scope(new) as session:
+        assert verify(session) == []
+        assert session.query(DecisionRecord).count() == result.run["totals"]["households"]
+    dispose_all()
