@@ -10,7 +10,8 @@ against a fresh SQLite database; printed: wall seconds per stage, rows per secon
 
 ``--against DIR`` names another checkout of fangpin with its own ``.venv`` (an earlier commit, say): the
 same drop is then screened by both, alternately, ``--repeat`` times each, and the medians are printed side
-by side with their ratio, so that a before/after comparison is measured in one run on one machine. CPU
+by side with their ratio, and each stage's beside the other's, so that a before/after comparison is measured in
+one run on one machine (up to 300,000 households the other checkout first runs once, uncounted). CPU
 seconds (this process and its workers) are printed beside wall seconds: on a loaded machine they move
 less than wall time.
 
@@ -40,6 +41,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path("/tmp/fangpin-bench")
+WARM_UP_HOUSEHOLDS = 300_000  # --against: up to this size, the other checkout runs once first, uncounted
 
 CHILD = """
 import json, os, resource, sys, threading, time
@@ -228,7 +230,8 @@ def compare(
 ) -> None:
     """This checkout and ``against``, alternately on the same drop; medians side by side."""
     other = str(against.resolve() / ".venv" / "bin" / "python")
-    run_once(other, drop, households, year, pack)  # warm-up, not counted: byte-compiling, caches (``first`` was ours)
+    if households <= WARM_UP_HOUSEHOLDS:  # not counted: byte-compiling, caches (``first`` was ours); a larger
+        run_once(other, drop, households, year, pack)  # drop's run lasts minutes, beside which those are nothing
     ours: list[dict] = []
     theirs: list[dict] = []
     for _ in range(repeat):
@@ -246,6 +249,11 @@ def compare(
     for key in ("wall", "cpu"):
         a, b = median(ours, key), median(theirs, key)
         print(f"  median {key}: {a:.2f} s against {b:.2f} s: {a / b:.3f}× ({(a / b - 1) * 100:+.1f} %)")
+    print("  stages, median wall / cpu s, this checkout against the other:")
+    for stage in dict.fromkeys([*ours[0]["seconds"], *theirs[0]["seconds"]]):
+        cells = [statistics.median(r[kind].get(stage, 0.0) for r in runs)
+                 for runs in (ours, theirs) for kind in ("seconds", "cpu")]
+        print(f"    {stage:24} {cells[0]:7.1f} / {cells[1]:7.1f}   against {cells[2]:7.1f} / {cells[3]:7.1f}")
 
 
 def main() -> None:
