@@ -22,6 +22,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _ENGINES: dict[str, Engine] = {}
 _LOCK = threading.Lock()
 SQLITE_PAGE_SIZE = 16384  # bytes a page of a new SQLite database
+SQLITE_WAL_KEEP = 64 * 2**20  # bytes of write-ahead log kept on disk once a large transaction is checkpointed
 
 
 def normalise_url(url: str) -> str:
@@ -64,6 +65,10 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA cache_size=-262144")  # 256 MiB: a million-row insert keeps its indexes in memory
+            # a screening run's transaction grows the log to about the size of what it stores (5 GB at 5M
+            # households); once checkpointed, the log is cut back to this at the next commit rather than
+            # kept at its largest for as long as a server or worker process keeps the database open
+            cursor.execute(f"PRAGMA journal_size_limit={SQLITE_WAL_KEEP}")
             cursor.close()
 
         return engine
