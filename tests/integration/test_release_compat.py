@@ -201,4 +201,3 @@ def test_a_new_database_gets_16_kib_pages_and_a_0_1_database_keeps_its_own(old_d
     with session_scope(new) as session:
         assert verify(session) == []
         assert session.query(DecisionRecord).count() == result.run["totals"]["households"]
-    dispose_all()

@@ -15,9 +15,8 @@ from fangpin.services.screening import ScreenRequest, screen
 DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
 
 
-def _wal_after_a_run_and_one_more_write(tmp_path: Path, keep: int | None, monkeypatch: pytest.MonkeyPatch) -> int:
-    if keep is not None:
-        monkeypatch.setattr(db_session, "SQLITE_WAL_KEEP", keep)
+def _wal_after_a_run_and_one_more_write(tmp_path: Path, keep: int, monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(db_session, "SQLITE_WAL_KEEP", keep)
     database = tmp_path / "fangpin.db"
     url = f"sqlite:///{database}"
     try:
@@ -29,8 +28,8 @@ def _wal_after_a_run_and_one_more_write(tmp_path: Path, keep: int | None, monkey
         with session_scope(url) as session:
             session.connection().exec_driver_sql("CREATE TABLE probe (x INTEGER)")
             limit = session.connection().exec_driver_sql("PRAGMA journal_size_limit").scalar_one()
-        assert limit == (keep if keep is not None else 64 * 2**20)
-        return (database.parent / "fangpin.db-wal").stat().st_size
+        assert limit == keep
+        return database.with_name(database.name + "-wal").stat().st_size
     finally:
         dispose_all()  # the engine (and its log) stays open meanwhile, as in a server
 
