@@ -71,8 +71,29 @@ def test_a_county_runs_one_job_at_a_time_and_other_counties_go_on(database_url: 
     assert taken is not None and taken.id == second["id"]
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite has no row locks to skip
+def test_a_job_being_claimed_holds_back_its_countys_later_jobs(database_url: str, tmp_path: Path) -> None:
+    """Another worker is claiming the county's oldest queued job (its row locked, not yet running): a claim
+    skips that county, rather than taking its next job and starting it before the oldest (seen in CI: two
+    workers racing, the later job won)."""
+    first = _enqueue(database_url, tmp_path, name="a1")
+    _enqueue(database_url, tmp_path, name="a2")
+    other = _enqueue(database_url, tmp_path, OTHER_COUNTY, name="b1")
+    with session_scope(database_url) as claiming:  # the other worker, between its SELECT and its UPDATE
+        locked = claiming.scalars(select(JobRecord).where(JobRecord.id == first["id"]).with_for_update()).one()
+        taken = jobs.claim(database_url, "worker-2")
+        assert taken is not None and taken.id == other["id"]
+        assert jobs.claim(database_url, "worker-3") is None
+        claiming.execute(update(JobRecord).where(JobRecord.id == locked.id)
+                         .values(state="running", owner="worker-1"))
+    with session_scope(database_url) as session:
+        session.execute(update(JobRecord).where(JobRecord.id == first["id"]).values(state="done"))
+    taken = jobs.claim(database_url, "worker-3")
+    assert taken is not None and taken.county == COUNTY and taken.id != first["id"]
+
+
 def test_queued_jobs_of_a_county_run_one_after_another(database_url: str, tmp_path: Path) -> None:
-    """Two workers, five jobs of one county and two of another: never two of a county at once, each county's
+    """Two workers, four jobs of one county and three of another: never two of a county at once, each county's
     jobs in the order they were queued."""
     running: dict[str, int] = {COUNTY: 0, OTHER_COUNTY: 0}
     most: dict[str, int] = {COUNTY: 0, OTHER_COUNTY: 0}

@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.orm import aliased
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from fangpin.db.models import JobRecord
@@ -218,14 +219,24 @@ def fail_abandoned(database_url: str, *, stale_after: dt.timedelta = STALE_AFTER
 def claim(database_url: str, owner: str) -> JobRecord | None:
     """Take the oldest queued job of a county with no job running, or None. PostgreSQL skips rows another
     worker is claiming (FOR UPDATE SKIP LOCKED); on SQLite the UPDATE ... WHERE state = 'queued' is atomic.
-    Either way the unique index on running jobs per county refuses a second running job of a county."""
+    Either way the unique index on running jobs per county refuses a second running job of a county.
+
+    Only a county's oldest queued job is a candidate: skipping the one another worker is claiming must not
+    hand out the county's next job instead (both workers would then race to start one each, and the later
+    job could win: a county's jobs run in the order they were queued)."""
     engine = get_engine(database_url)
     postgres = engine.dialect.name == "postgresql"
+    older = aliased(JobRecord)
+    oldest_of_county = ~exists().where(
+        older.county == JobRecord.county, older.state == "queued",
+        or_(older.created_at < JobRecord.created_at,
+            and_(older.created_at == JobRecord.created_at, older.id < JobRecord.id)))
     for _ in range(20):
         try:
             with session_scope(database_url) as session:
                 busy = select(JobRecord.county).where(JobRecord.state == "running")
-                query = (select(JobRecord).where(JobRecord.state == "queued", JobRecord.county.not_in(busy))
+                query = (select(JobRecord).where(JobRecord.state == "queued", JobRecord.county.not_in(busy),
+                                                 oldest_of_county)
                          .order_by(JobRecord.created_at, JobRecord.id).limit(1))
                 if postgres:
                     query = query.with_for_update(skip_locked=True)
