@@ -21,6 +21,14 @@ times each; the medians are printed side by side with their ratio, and whether t
 households and payout (it must: otherwise it did not do the same job). ``--no-reference`` leaves it out; it
 runs only under a format-1 pack (parameters.yaml and rules.yaml) on an all-CSV drop.
 
+``--linear`` (two sizes, ``--households 1000000 5000000``): is the time linear in the drop? Three runs a
+round, ``--repeat`` rounds: the small drop as it runs by default, the small drop in partitions of the large
+one's size (``FANGPIN_SCREEN_PARTITIONS``), the large drop. Each stage's median of the large is printed
+beside the small's times the ratio of their rows read, with the ratio of the two; runs minutes apart on a
+machine whose speed drifts are compared only within the same rounds. Each run also prints the seconds the
+machine's cores were stolen by its host and waited for the disk (``/proc/stat``): a run that lost more to
+either is not like the others.
+
 ``--year`` is the policy year of the drop and of the screening (default 2019), ``--pack DIR`` a rule pack
 to screen under (default: the shipped pack of the year), ``--accidents`` adds the accident export (意外伤害,
 docs/exports.md section 5) to the drop, read only by packs with the accident cause; such drops are cached
@@ -130,10 +138,21 @@ def warm(drop: Path) -> None:
                     pass
 
 
+def machine_seconds() -> dict[str, float]:
+    """Seconds every core of the machine has spent stolen by its host and waiting for the disk since boot
+    (``/proc/stat``); {} where there is no such file."""
+    try:
+        fields = Path("/proc/stat").read_text(encoding="ascii").splitlines()[0].split()
+    except OSError:
+        return {}
+    tick = os.sysconf("SC_CLK_TCK")
+    return {"iowait": int(fields[5]) / tick, "steal": int(fields[8]) / tick if len(fields) > 8 else 0.0}
+
+
 def run_once(python: str, drop: Path, households: int, year: int = 2019, pack: Path | None = None,
-             postgres: str | None = None) -> dict:
+             postgres: str | None = None, partitions: int | None = None) -> dict:
     """Screen the drop once in a fresh process of ``python`` against a fresh SQLite database, or a fresh
-    schema of the PostgreSQL database ``postgres`` (dropped afterwards)."""
+    schema of the PostgreSQL database ``postgres`` (dropped afterwards); in ``partitions`` if given."""
     work = CACHE / f"run-{households}-{os.getpid()}"  # other benchmarks may share the cache
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -146,16 +165,20 @@ def run_once(python: str, drop: Path, households: int, year: int = 2019, pack: P
             connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         database = f"{postgres}?options=-csearch_path%3D{schema}"
         environment["FANGPIN_CHAIN_KEY_FILE"] = str(work / "chain.key")
+    if partitions is not None:
+        environment["FANGPIN_SCREEN_PARTITIONS"] = str(partitions)
     # A freshly generated drop is still being written back to disk: timed, that writeback would be
     # charged to the screening. The files stay in the page cache, as an office's drop read twice does.
     os.sync()
     warm(drop)
+    before = machine_seconds()
     try:
         output = subprocess.run(
             [python, "-c", CHILD, str(drop), database, str(work / "out"), str(year),
              str(pack.resolve()) if pack else ""],
             capture_output=True, text=True, check=False, cwd=work, env=environment,
         )
+        after = machine_seconds()  # not the clearing up
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if schema is not None:
@@ -165,6 +188,7 @@ def run_once(python: str, drop: Path, households: int, year: int = 2019, pack: P
         print(output.stderr)
         raise SystemExit(output.returncode)
     figures: dict = json.loads(output.stdout.strip().splitlines()[-1])
+    figures["machine"] = {key: after[key] - before[key] for key in after}
     return figures
 
 
@@ -179,6 +203,7 @@ def reference_once(drop: Path, year: int, pack: Path) -> dict:
     """The polars-only reference on the drop, in a fresh process (imports outside its timing, as fangpin's)."""
     os.sync()
     warm(drop)
+    before = machine_seconds()
     output = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "screen_reference.py"), str(drop), "--year", str(year),
          "--pack", str(pack.resolve())],
@@ -187,7 +212,9 @@ def reference_once(drop: Path, year: int, pack: Path) -> dict:
     if output.returncode != 0:
         print(output.stderr)
         raise SystemExit(output.returncode)
+    after = machine_seconds()
     figures: dict = json.loads(output.stdout.strip().splitlines()[-1])
+    figures["machine"] = {key: after[key] - before[key] for key in after}
     return figures
 
 
@@ -219,10 +246,60 @@ def report(figures: dict) -> None:
           f"payout {figures['payout']}")
     print("  stages (wall / cpu s): " + ", ".join(f"{stage} {seconds:.1f}/{figures['cpu'][stage]:.1f}"
                                              for stage, seconds in figures["seconds"].items()))
-    print(f"  cpu {sum(figures['cpu'].values()):.1f} s in all (2 cores: wall can approach half of it)")
+    print(f"  cpu {sum(figures['cpu'].values()):.1f} s in all (2 cores: wall can approach half of it)"
+          + _lost(figures))
     if figures.get("stage_peaks"):
         print("  peak memory by stage, with workers (GiB): " + ", ".join(
             f"{stage} {rss / 2**30:.2f}" for stage, rss in figures["stage_peaks"].items()))
+
+
+def _lost(figures: dict) -> str:
+    machine = figures.get("machine") or {}
+    return (f"; the machine's cores stolen {machine['steal']:.1f} s, waiting for the disk {machine['iowait']:.1f} s"
+            if machine else "")
+
+
+def linearity(small: int, large: int, seed: int, rounds: int, year: int = 2019, pack: Path | None = None,
+              accidents: bool = False) -> list[Path]:
+    """The large drop's stages beside the small drop's scaled by their rows: the small as it runs by default
+    and in partitions of the large one's size, alternately with the large, ``rounds`` times (``--linear``)."""
+    from fangpin.screening import partitions
+
+    drops = {size: generate(size, seed, year, accidents) for size in (small, large)}
+    size = {households: sum(path.stat().st_size for path in drop.iterdir() if path.is_file())
+            for households, drop in drops.items()}
+    large_parts = partitions.plan(size[large])
+    matched = max(1, round(large_parts * size[small] / size[large]))
+    print(f"{small:,} and {large:,} households: {partitions.plan(size[small])} and {large_parts} partitions by "
+          f"default; the small one also in {matched}")
+    kinds = {"default": (small, None), "matched": (small, matched), "large": (large, None)}
+    runs: dict[str, list[dict]] = {kind: [] for kind in kinds}
+    for _ in range(rounds):
+        for kind, (households, parts) in kinds.items():
+            runs[kind].append(run_once(sys.executable, drops[households], households, year, pack, partitions=parts))
+            figures = runs[kind][-1]
+            print(f"  {kind:8} wall {figures['wall']:6.1f} s, cpu {sum(figures['cpu'].values()):6.1f} s, peak with "
+                  f"workers {figures.get('peak_tree', 0) / 2**30:.2f} GiB, payout {figures['payout']}{_lost(figures)}")
+    scale = statistics.median(r["rows"]["read"] for r in runs["large"]) / statistics.median(
+        r["rows"]["read"] for r in runs["default"])
+    print(f"  medians, wall / cpu s; the small drop's times {scale:.3f} (rows read), and the large one's ratio to it:")
+
+    def median(kind: str, stage: str | None, key: str) -> float:
+        if stage is None:
+            return statistics.median(r["wall"] if key == "seconds" else sum(r["cpu"].values()) for r in runs[kind])
+        return statistics.median(r[key].get(stage, 0.0) for r in runs[kind])
+
+    print(f"    {'stage':24} {'large':>15}   {'small × ' + format(scale, '.2f'):>15} {'ratio':>6}   "
+          f"{'small in ' + str(matched) + ' × ' + format(scale, '.2f'):>20} {'ratio':>6}")
+    for stage in [*dict.fromkeys(stage for r in runs["large"] for stage in r["seconds"]), None]:
+        cells = []
+        for kind in ("large", "default", "matched"):
+            wall, cpu = median(kind, stage, "seconds"), median(kind, stage, "cpu")
+            cells.append((wall, cpu) if kind == "large" else (wall * scale, cpu * scale))
+        ratios = [cells[0][0] / cell[0] if cell[0] else float("nan") for cell in cells[1:]]
+        print(f"    {stage or 'whole run':24} {cells[0][0]:7.1f} / {cells[0][1]:5.1f}   {cells[1][0]:7.1f} / "
+              f"{cells[1][1]:5.1f} {ratios[0]:5.2f}×   {cells[2][0]:12.1f} / {cells[2][1]:5.1f} {ratios[1]:5.2f}×")
+    return list(drops.values())
 
 
 def compare(
@@ -268,9 +345,19 @@ def main() -> None:
     parser.add_argument("--pack", type=Path, help="rule pack folder to screen under (default: the year's shipped pack)")
     parser.add_argument("--accidents", action="store_true", help="add the accident export (意外伤害) to the drop")
     parser.add_argument("--no-reference", action="store_true", help="leave out the polars-only reference")
+    parser.add_argument("--linear", action="store_true", help="two sizes: the larger one's stages beside the "
+                        "smaller one's scaled by their rows, in rounds of three runs (see above)")
     parser.add_argument("--postgres", metavar="URL", help="also screen into a fresh schema of this PostgreSQL "
                         "database (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test), beside SQLite")
     args = parser.parse_args()
+    if args.linear:
+        if len(args.households) != 2:
+            parser.error("--linear compares two sizes: --households SMALL LARGE")
+        drops = linearity(*sorted(args.households), args.seed, args.repeat, args.year, args.pack, args.accidents)
+        if not args.keep:
+            for drop in drops:
+                shutil.rmtree(drop, ignore_errors=True)
+        return
     folder = None if args.no_reference else reference_pack(args.year, args.pack)
     if folder is None and not args.no_reference:
         print("no polars-only reference: it reads format-1 packs only")
