@@ -94,27 +94,11 @@ def test_rows_read_in_chunks_by_worker_processes_in_any_order_link_as_rows_read_
     crowded_drop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts: int
 ) -> None:
     """Every file in a worker (they finish in any order), or in this process a few hundred bytes at a time:
-    the rows keep their place in the drop (``_order``) and the run is the same. In partitions the workers
-    split the members and the events themselves; this process takes their files over."""
+    the rows keep their place in the drop (``_order``) and the run is the same."""
     whole = _screen(crowded_drop, f"sqlite:///{tmp_path / 'whole.db'}", tmp_path / "whole", 1, monkeypatch)
     monkeypatch.setattr(parallel, "WORKER_THRESHOLD_BYTES", 1)
-    adopted: dict[str, int] = {}
-    adopt = spill.Spill.adopt
-
-    def counted_adopt(self: spill.Spill, files: list[list[Path]], height: int) -> None:
-        assert len(files) == parts and all(path.exists() for paths in files for path in paths)
-        adopted[self.folder.name] = adopted.get(self.folder.name, 0) + height
-        adopt(self, files, height)
-
-    monkeypatch.setattr(spill.Spill, "adopt", counted_adopt)
     in_workers = _screen(crowded_drop, f"sqlite:///{tmp_path / 'workers.db'}", tmp_path / "workers", parts,
                          monkeypatch, workers=3)
-    if parts == 1:
-        assert adopted == {}  # held in memory: the rows come back to this process
-    else:
-        assert set(adopted) == {"members", "events-medical", "events-education", "events-traffic",
-                                "events-fire", "events-disaster"}
-        assert all(adopted.values())
     monkeypatch.setattr(parallel, "WORKER_THRESHOLD_BYTES", 1 << 40)
     monkeypatch.setattr(readers, "CHUNK_BYTES", 4096)
     in_chunks = _screen(crowded_drop, f"sqlite:///{tmp_path / 'chunks.db'}", tmp_path / "chunks", parts,

@@ -8,10 +8,6 @@ only worth paying for large files.
 An xlsx is untrusted input for a native reader (calamine) that aborts the whole process when it cannot
 allocate: every xlsx is read in a worker whose address space is capped (``RLIMIT_AS``) and which is killed
 after ``parse_seconds``; a worker that dies names its file and the limit, and this process goes on.
-
-A caller may have its workers place the rows themselves (``WorkerSplit``): a screening in partitions has each
-worker split its file's rows into the run's partitions as it parses them, so that this process takes their
-files over instead of reading every chunk back and writing it once more (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -26,7 +22,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
 
 import polars as pl
 
@@ -37,30 +32,6 @@ from fangpin.intake.profiles import Profiles, load_profiles
 
 WORKER_THRESHOLD_BYTES = 32 << 20  # a file this large is parsed in a worker process
 DropSink = Callable[[str, str, pl.DataFrame], None]  # file, department, a chunk of its valid rows
-
-
-class ChunkHandler(Protocol):
-    """A worker's own handling of a file's chunks (``work``): ``add`` takes a chunk's valid rows, or leaves them
-    to be handed back (False); ``finish`` says what it made, for ``WorkerSplit.adopt`` (None: nothing)."""
-
-    def add(self, department: str, rows: pl.DataFrame) -> bool: ...
-
-    def finish(self) -> dict[str, Any] | None: ...
-
-
-@dataclass(frozen=True)
-class WorkerSplit:
-    """Workers that handle their file's rows themselves: each runs ``python -m module FILE OUT MEMORY SOURCES
-    PLAN`` (a module that calls ``work`` with a ``ChunkHandler`` made from PLAN), ``plan(file name)`` is the
-    JSON-able PLAN of a file ("" when None), and ``adopt(file name, what the handler reported, worker's
-    folder)`` takes over what it made, after the chunks it handed back went to the sink. The workers' folders
-    are made in ``scratch``: on the file system where their files are adopted, so that they are moved, not
-    copied."""
-
-    module: str
-    plan: Callable[[str], dict[str, Any] | None]
-    adopt: Callable[[str, dict[str, Any], Path], None]
-    scratch: Path
 
 
 @dataclass
@@ -79,15 +50,13 @@ def parse_all(
     done: Callable[[int, int], None] = lambda _done, _total: None,
     limits: FileLimits | None = None,
     sink: DropSink | None = None,
-    split: WorkerSplit | None = None,
 ) -> ParsedDrop:
     """Every file parsed, in the order given; the first failing file's error is raised. An xlsx is always
     read in a worker, so it may turn out unrecognised here (CSVs were identified by the caller).
 
     ``sink``: the valid rows are handed to it chunk by chunk (file, department, rows), each file's in its
     order, instead of being kept (``parse_export``); the files may be handed on in any order (a worker's
-    file when it is done). A worker writes each chunk to its own file, read back one at a time, unless
-    ``split`` has it handle them."""
+    file when it is done). A worker writes each chunk to its own file, read back one at a time."""
     limits = limits or FileLimits()
     xlsx = [path for path in paths if is_xlsx(path)]
     large = [path for path in paths if not is_xlsx(path) and path.stat().st_size >= WORKER_THRESHOLD_BYTES]
@@ -102,7 +71,7 @@ def parse_all(
         return ParsedDrop(results)
     parsed: dict[Path, ParsedExport | None] = {}
     unrecognised: list[UnrecognisedFileError] = []
-    with tempfile.TemporaryDirectory(prefix="fangpin-parse-", dir=split.scratch if split else None) as scratch:
+    with tempfile.TemporaryDirectory(prefix="fangpin-parse-") as scratch:
         queue = sorted(outside, key=lambda path: -path.stat().st_size)
         running: list[tuple[Path, Path, float, subprocess.Popen[bytes]]] = []
         small = [path for path in paths if path not in outside]
@@ -111,11 +80,10 @@ def parse_all(
                 while queue and len(running) < max(1, workers - (1 if small else 0)):
                     path = queue.pop(0)
                     out = Path(scratch) / str(len(parsed) + len(running))
-                    plan = split.plan(path.name) if split else None
-                    command = [sys.executable, "-m", split.module if split else __name__, str(path), str(out),
-                               str(limits.parse_memory_bytes if is_xlsx(path) else 0),
-                               "" if sources_dir is None else str(sources_dir),
-                               "" if plan is None else json.dumps(plan, ensure_ascii=False)]
+                    command = [sys.executable, "-m", "fangpin.intake.parallel", str(path), str(out),
+                               str(limits.parse_memory_bytes if is_xlsx(path) else 0)]
+                    if sources_dir is not None:
+                        command.append(str(sources_dir))
                     running.append((path, out, time.monotonic(), subprocess.Popen(
                         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)))
                 if small:  # this process parses the small files meanwhile
@@ -133,8 +101,7 @@ def parse_all(
                     raise FileLimitError(f"读取用时超过上限 {limits.parse_seconds:g} 秒(设置项 parse_seconds):"
                                          "请拆分文件或另存为 CSV 后重新上传", file=path.name) from None
                 try:
-                    parsed[path] = _collect(path, out, process.returncode, stderr, limits, sink,
-                                            split.adopt if split else None)
+                    parsed[path] = _collect(path, out, process.returncode, stderr, limits, sink)
                 except UnrecognisedFileError as error:
                     parsed[path] = None
                     unrecognised.append(error)
@@ -155,8 +122,7 @@ def _for_file(sink: DropSink | None, path: Path) -> RowSink | None:
 
 
 def _collect(path: Path, out: Path, returncode: int, stderr: bytes, limits: FileLimits,
-             sink: DropSink | None = None,
-             adopt: Callable[[str, dict[str, Any], Path], None] | None = None) -> ParsedExport:
+             sink: DropSink | None = None) -> ParsedExport:
     error_file = out / "error.json"
     if error_file.exists():
         error = json.loads(error_file.read_text(encoding="utf-8"))
@@ -187,10 +153,6 @@ def _collect(path: Path, out: Path, returncode: int, stderr: bytes, limits: File
         for chunk in chunks:  # one chunk in memory at a time
             sink(meta["file"], meta["department"], pl.read_ipc(chunk))
             chunk.unlink()
-    if meta.get("handled") is not None:
-        if adopt is None:
-            raise ValueError(f"{path.name}: the worker handled rows that nothing takes over")
-        adopt(meta["file"], meta["handled"], out)
     return ParsedExport(
         file=meta["file"], department=meta["department"], label=meta["label"], encoding=meta["encoding"],
         header_row=meta["header_row"], rows_read=meta["rows_read"], rows=rows,
@@ -199,22 +161,16 @@ def _collect(path: Path, out: Path, returncode: int, stderr: bytes, limits: File
     )
 
 
-def work(path: Path, out: Path, memory: int, sources_dir: Path | None,
-         handler: Callable[[Path], ChunkHandler | None] = lambda _out: None) -> None:
-    """A worker: parse ``path`` into the folder ``out`` (``_collect`` reads it), the chunks ``handler(out)``
-    does not take each to a file of its own."""
+def _work(path: Path, out: Path, memory: int, sources_dir: Path | None) -> None:
     if memory > 0:
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     out.mkdir(parents=True)
     chunks = 0
-    own = handler(out)
 
-    def spill(department: str, rows: pl.DataFrame) -> None:  # each chunk's rows to a file of its own
+    def spill(_department: str, rows: pl.DataFrame) -> None:  # each chunk's rows to a file of its own
         nonlocal chunks
-        if own is not None and own.add(department, rows):
-            return
         rows.write_ipc(out / f"rows-{chunks:06d}.arrow")
         chunks += 1
 
@@ -234,8 +190,7 @@ def work(path: Path, out: Path, memory: int, sources_dir: Path | None,
     parsed.outcomes.write_ipc(out / "outcomes.arrow")
     meta = {"file": parsed.file, "department": parsed.department, "label": parsed.label,
             "encoding": parsed.encoding, "header_row": parsed.header_row, "rows_read": parsed.rows_read,
-            "headers": dict(parsed.headers), "extra_columns": list(parsed.extra_columns), "chunks": chunks,
-            "handled": own.finish() if own is not None else None}
+            "headers": dict(parsed.headers), "extra_columns": list(parsed.extra_columns), "chunks": chunks}
     (out / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
 
@@ -243,10 +198,5 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def arguments(argv: list[str]) -> tuple[Path, Path, int, Path | None, str]:
-    """A worker's command line: FILE OUT_DIR MEMORY_BYTES SOURCES_DIR PLAN ("" for none of the last two)."""
-    return Path(argv[1]), Path(argv[2]), int(argv[3]), Path(argv[4]) if argv[4] else None, argv[5]
-
-
-if __name__ == "__main__":  # python -m fangpin.intake.parallel FILE OUT_DIR MEMORY_BYTES SOURCES_DIR ""
-    work(*arguments(sys.argv)[:4])
+if __name__ == "__main__":  # python -m fangpin.intake.parallel FILE OUT_DIR MEMORY_BYTES [SOURCES_DIR]
+    _work(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]) if len(sys.argv) > 4 else None)

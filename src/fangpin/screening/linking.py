@@ -15,10 +15,9 @@ into spills beside it is what those passes take.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -99,7 +98,8 @@ class Reading:
 
     def add(self, file: str, department: str, rows: pl.DataFrame) -> None:
         """One chunk of a file's valid rows, in the file's order (``RowSink``)."""
-        rows = _placed(rows, file, self._files[file] << 32)
+        rows = rows.with_columns(pl.lit(file).alias("file"),
+                                 (pl.col("row").cast(pl.Int64) + (self._files[file] << 32)).alias("_order"))
         if department == "register":
             self._sample(file, rows)
         if department in ("register", "members"):
@@ -118,31 +118,6 @@ class Reading:
             self.events[department] = Spill(self.root, f"events-{department}", self.count)
         self.events[department].add_split(rows, "id_number")
 
-    def split_plan(self, file: str) -> dict[str, Any] | None:
-        """What a parse worker needs to split ``file``'s rows into this reading's partitions itself
-        (``Splitter``), so that they are not read back and written once more here: the partitions, the file's
-        place in the drop, and for each department it may split, the key and the columns its rows must have to
-        be split (else ``add`` gets them: the register's rows, sampled here, rows linking does not read, or
-        rows for causes the pack lacks). None in one partition: the rows are held in memory."""
-        if self.count == 1:
-            return None
-        keys = {"members": ["household_id", "household_id"]}
-        for department, profile in self._sources.items():
-            if profile.cause in self._pack_causes and profile.event_id is not None:
-                keys[department] = ["id_number", profile.event_id]
-        return {"count": self.count, "file": file, "order": self._files[file] << 32, "keys": keys}
-
-    def adopt(self, file: str, split: Mapping[str, Any], folder: Path) -> None:
-        """Take over the partition files a parse worker's ``Splitter`` made of ``file`` in ``folder``."""
-        department = split["department"]
-        if department == "members":
-            target = self.members
-        else:
-            if department not in self.events:
-                self.events[department] = Spill(self.root, f"events-{department}", self.count)
-            target = self.events[department]
-        target.adopt([[folder / name for name in names] for names in split["parts"]], split["height"])
-
     def _sample(self, file: str, rows: pl.DataFrame) -> None:
         sample = self.registers.setdefault(file, RegisterSample(file))
         columns = [name for name in ("household_id", "head_id") if name in rows.columns]
@@ -154,41 +129,6 @@ class Reading:
         if sample.head.height < SAMPLE_ROWS:
             head = rows.select(columns).head(SAMPLE_ROWS - sample.head.height)
             sample.head = detached(head if sample.head.height == 0 else pl.concat([sample.head, head]))
-
-
-def _placed(rows: pl.DataFrame, file: str, order: int) -> pl.DataFrame:
-    """A chunk's rows with their file and their place in the drop (``Reading``)."""
-    return rows.with_columns(pl.lit(file).alias("file"), (pl.col("row").cast(pl.Int64) + order).alias("_order"))
-
-
-class Splitter:
-    """A parse worker's part of ``Reading`` (``intake.parallel.ChunkHandler``): the rows of a file's chunks
-    that ``plan`` (``Reading.split_plan``) names, placed as ``Reading.add`` places them and split into the
-    run's partitions in the worker's own folder; ``Reading.adopt`` takes the files over. Empty chunks (the
-    rows' schema) and the rows it does not split go back to ``Reading.add``."""
-
-    def __init__(self, folder: Path, plan: Mapping[str, Any]) -> None:
-        self.folder, self.plan = folder, plan
-        self.spill: Spill | None = None
-        self.department: str | None = None
-
-    def add(self, department: str, rows: pl.DataFrame) -> bool:
-        rule = self.plan["keys"].get(department)
-        if rule is None or rows.height == 0 or any(name not in rows.columns for name in rule):
-            return False
-        if self.spill is None:
-            self.spill = Spill(self.folder, "split", self.plan["count"], hold=False)
-            self.department = department
-        self.spill.add_split(_placed(rows, self.plan["file"], self.plan["order"]), rule[0])
-        return True
-
-    def finish(self) -> dict[str, Any] | None:
-        """The department, the rows split and each partition's files (names within the folder), all written."""
-        if self.spill is None:
-            return None
-        return {"department": self.department, "height": self.spill.height,
-                "parts": [[str(path.relative_to(self.folder)) for path in self.spill.files(index)]
-                          for index in range(self.spill.count)]}
 
 
 @dataclass

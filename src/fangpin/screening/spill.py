@@ -101,31 +101,6 @@ class Spill:
         self._chunks[index].append(path)
         self._schemas[index].add(tuple(frame.schema.items()))
 
-    def adopt(self, parts: list[list[Path]], height: int) -> None:
-        """Take over files of rows written elsewhere (a parse worker's spill of as many partitions, on this file
-        system), ``parts[i]`` partition i's, ``height`` rows in all: moved into this spill's folder, after
-        what partition i holds already. A spill held in memory reads them in."""
-        if len(parts) != self.count:
-            raise ValueError(f"{len(parts)} partitions of files for the spill {self.folder.name} of {self.count}")
-        for index, paths in enumerate(parts):
-            for path in paths:
-                if self._held is not None:
-                    frame = pl.read_ipc(path)
-                    path.unlink()
-                    self.add(index, frame)
-                    continue
-                schema = tuple(pl.read_ipc_schema(path).items())
-                with self._lock:
-                    self._made += 1
-                    target = self.folder / f"{index:05d}-{self._made:06d}.arrow"
-                    os.replace(path, target)
-                    self._chunks[index].append(target)
-                    self._schemas[index].add(schema)
-                    if self.schema is None:
-                        self.schema = dict(schema)
-        if self._held is None:
-            self.height += height
-
     def _written(self, index: int) -> None:
         """Write partition ``index``'s waiting pieces and wait for its writes (raising a failed one's error).
         Two threads may read one spill (the result files and storing read the decisions): the second waits

@@ -52,7 +52,7 @@ from fangpin.errors import StorageError
 from fangpin.frames import detached
 from fangpin.intake.errors import UnrecognisedFileError
 from fangpin.intake.guard import FileLimits, check_export, is_xlsx
-from fangpin.intake.parallel import WorkerSplit, cores, parse_all
+from fangpin.intake.parallel import cores, parse_all
 from fangpin.intake.parse import ParsedExport, identify_export
 from fangpin.intake.profiles import load_profiles
 from fangpin.money import fen_text
@@ -82,7 +82,7 @@ from fangpin.screening.linking import (
 )
 from fangpin.screening.spill import Spill, spill_root
 from fangpin.services import drop_checks as checks
-from fangpin.services import parse_worker, resolve_pack
+from fangpin.services import resolve_pack
 from fangpin.services.drop_checks import DropError
 
 # Reasons a row is skipped rather than rejected: layout rows of a file, and the rows of an export for a
@@ -262,10 +262,8 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
     parts = partitions.plan(sum(path.stat().st_size for path in recognised))
     # the valid rows go to disk chunk by chunk, by partition, as they are read: only the outcomes stay here
     reading = Reading(root, parts, [path.name for path in files], pack, sources, request.county)
-    # in partitions, the parse workers split the rows into them themselves (services.parse_worker)
-    split = WorkerSplit(parse_worker.__name__, reading.split_plan, reading.adopt, root)
     drop = parse_all(recognised, profiles, request.sources_dir, workers,
-                     lambda done, total: progress("reading", done, total), limits, sink=reading.add, split=split)
+                     lambda done, total: progress("reading", done, total), limits, sink=reading.add)
     parsed = drop.exports
     order = {path.name: index for index, path in enumerate(files)}
     not_recognised = sorted(not_recognised + drop.unrecognised, key=lambda error: order[error.file])
