@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select, update
-from sqlalchemy.orm import aliased
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import aliased
 
 from fangpin.db.models import JobRecord
 from fangpin.db.session import get_engine, session_scope
