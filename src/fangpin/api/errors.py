@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from fangpin.claims import Conflict, InvalidRequest, NotAllowed, NotFound, TooManyAttempts, Unauthenticated
 from fangpin.db.session import unavailable
@@ -213,7 +214,20 @@ def _console_page(request: Request, status: int, title: str, detail: str) -> Res
     return answer
 
 
+CLIENT_CLOSED = 499  # nginx's "client closed request": recorded, never sent
+
+
+def handle_disconnect(request: Request, _exc: Exception) -> Response:
+    """The client went away before its request's body had arrived (a phone losing its signal, a load test
+    stopping): nothing was read or done, and no one is there for an answer. One line in the log, not a
+    server error with its traceback; a write is kept in the request log with the status 499."""
+    log.info("%s %s: the client disconnected before its request had arrived", request.method, request.url.path)
+    _record_failure(request, CLIENT_CLOSED)
+    return Response(status_code=CLIENT_CLOSED)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(ClientDisconnect, handle_disconnect)
     app.add_exception_handler(RequestValidationError, handle_request_validation)
     app.add_exception_handler(ValidationError, handle_pydantic)
     app.add_exception_handler(StarletteHTTPException, handle_http)
