@@ -149,6 +149,12 @@ def machine_seconds() -> dict[str, float]:
     return {"iowait": int(fields[5]) / tick, "steal": int(fields[8]) / tick if len(fields) > 8 else 0.0}
 
 
+def machine_since(before: dict[str, float]) -> dict[str, float]:
+    """``machine_seconds`` since ``before`` (its earlier reading)."""
+    after = machine_seconds()
+    return {key: after[key] - before[key] for key in after}
+
+
 def run_once(python: str, drop: Path, households: int, year: int = 2019, pack: Path | None = None,
              postgres: str | None = None, partitions: int | None = None) -> dict:
     """Screen the drop once in a fresh process of ``python`` against a fresh SQLite database, or a fresh
@@ -178,7 +184,7 @@ def run_once(python: str, drop: Path, households: int, year: int = 2019, pack: P
              str(pack.resolve()) if pack else ""],
             capture_output=True, text=True, check=False, cwd=work, env=environment,
         )
-        after = machine_seconds()  # not the clearing up
+        machine = machine_since(before)  # not the clearing up
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if schema is not None:
@@ -188,7 +194,7 @@ def run_once(python: str, drop: Path, households: int, year: int = 2019, pack: P
         print(output.stderr)
         raise SystemExit(output.returncode)
     figures: dict = json.loads(output.stdout.strip().splitlines()[-1])
-    figures["machine"] = {key: after[key] - before[key] for key in after}
+    figures["machine"] = machine
     return figures
 
 
@@ -212,9 +218,9 @@ def reference_once(drop: Path, year: int, pack: Path) -> dict:
     if output.returncode != 0:
         print(output.stderr)
         raise SystemExit(output.returncode)
-    after = machine_seconds()
+    machine = machine_since(before)
     figures: dict = json.loads(output.stdout.strip().splitlines()[-1])
-    figures["machine"] = {key: after[key] - before[key] for key in after}
+    figures["machine"] = machine
     return figures
 
 
@@ -253,6 +259,14 @@ def report(figures: dict) -> None:
             f"{stage} {rss / 2**30:.2f}" for stage, rss in figures["stage_peaks"].items()))
 
 
+def median_seconds(runs: list[dict], kind: str, stage: str | None = None) -> float:
+    """The median over ``runs`` of their wall (``kind`` "seconds") or CPU ("cpu") seconds, of ``stage`` or of
+    the whole run (None)."""
+    if stage is None:
+        return statistics.median(r["wall"] if kind == "seconds" else sum(r["cpu"].values()) for r in runs)
+    return statistics.median(r[kind].get(stage, 0.0) for r in runs)
+
+
 def _lost(figures: dict) -> str:
     machine = figures.get("machine") or {}
     return (f"; the machine's cores stolen {machine['steal']:.1f} s, waiting for the disk {machine['iowait']:.1f} s"
@@ -284,17 +298,12 @@ def linearity(small: int, large: int, seed: int, rounds: int, year: int = 2019, 
         r["rows"]["read"] for r in runs["default"])
     print(f"  medians, wall / cpu s; the small drop's times {scale:.3f} (rows read), and the large one's ratio to it:")
 
-    def median(kind: str, stage: str | None, key: str) -> float:
-        if stage is None:
-            return statistics.median(r["wall"] if key == "seconds" else sum(r["cpu"].values()) for r in runs[kind])
-        return statistics.median(r[key].get(stage, 0.0) for r in runs[kind])
-
     print(f"    {'stage':24} {'large':>15}   {'small × ' + format(scale, '.2f'):>15} {'ratio':>6}   "
           f"{'small in ' + str(matched) + ' × ' + format(scale, '.2f'):>20} {'ratio':>6}")
     for stage in [*dict.fromkeys(stage for r in runs["large"] for stage in r["seconds"]), None]:
         cells = []
         for kind in ("large", "default", "matched"):
-            wall, cpu = median(kind, stage, "seconds"), median(kind, stage, "cpu")
+            wall, cpu = median_seconds(runs[kind], "seconds", stage), median_seconds(runs[kind], "cpu", stage)
             cells.append((wall, cpu) if kind == "large" else (wall * scale, cpu * scale))
         ratios = [cells[0][0] / cell[0] if cell[0] else float("nan") for cell in cells[1:]]
         print(f"    {stage or 'whole run':24} {cells[0][0]:7.1f} / {cells[0][1]:5.1f}   {cells[1][0]:7.1f} / "
@@ -319,17 +328,12 @@ def compare(
               + " s; cpu " + ", ".join(f"{sum(r['cpu'].values()):.1f}" for r in runs)
               + f" s; peak {max(r['peak'] for r in runs) / 2**30:.2f} GiB (with workers "
               f"{max(r.get('peak_tree', 0) for r in runs) / 2**30:.2f}); payout {runs[0]['payout']}")
-
-    def median(runs: list[dict], key: str) -> float:
-        return statistics.median(r["wall"] if key == "wall" else sum(r["cpu"].values()) for r in runs)
-
-    for key in ("wall", "cpu"):
-        a, b = median(ours, key), median(theirs, key)
-        print(f"  median {key}: {a:.2f} s against {b:.2f} s: {a / b:.3f}× ({(a / b - 1) * 100:+.1f} %)")
+    for kind, label in (("seconds", "wall"), ("cpu", "cpu")):
+        a, b = median_seconds(ours, kind), median_seconds(theirs, kind)
+        print(f"  median {label}: {a:.2f} s against {b:.2f} s: {a / b:.3f}× ({(a / b - 1) * 100:+.1f} %)")
     print("  stages, median wall / cpu s, this checkout against the other:")
     for stage in dict.fromkeys([*ours[0]["seconds"], *theirs[0]["seconds"]]):
-        cells = [statistics.median(r[kind].get(stage, 0.0) for r in runs)
-                 for runs in (ours, theirs) for kind in ("seconds", "cpu")]
+        cells = [median_seconds(runs, kind, stage) for runs in (ours, theirs) for kind in ("seconds", "cpu")]
         print(f"    {stage:24} {cells[0]:7.1f} / {cells[1]:7.1f}   against {cells[2]:7.1f} / {cells[3]:7.1f}")
 
 
