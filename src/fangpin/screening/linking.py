@@ -70,6 +70,16 @@ class RegisterSample:
 
 
 SAMPLE_ROWS = 10_000
+MEMBER_COLUMNS = ("household_id", "id_number", "labour")  # what linking reads of a member (with ``_order``)
+
+
+def located(rows: pl.DataFrame, files: Sequence[str]) -> pl.DataFrame:
+    """``rows`` with the ``file`` and ``row`` their ``_order`` holds (``Reading``) in its place."""
+    names = pl.Series(list(files), dtype=pl.String)
+    return rows.with_columns(
+        pl.lit(names).gather(pl.col("_order") // (1 << 32)).alias("file"),
+        (pl.col("_order") % (1 << 32)).alias("row"),
+    ).drop("_order")
 
 
 class Reading:
@@ -78,15 +88,18 @@ class Reading:
     events linking counts by ID number (the key its linking needs first, the people), the rows of exports for
     causes the pack lacks as their ``not_in_pack`` outcome (small), the exports linking does not read not at all.
 
-    Each row carries ``file`` and ``_order``, its place in the drop: the file's place in the drop's order
-    (``files``) times 2**32 plus its row, so that sorting by ``_order`` gives the order of the files' rows one
-    after the other, whatever order the files were read in."""
+    Each row carries ``_order``, its place in the drop: the file's place in the drop's order (``files``)
+    times 2**32 plus its row, so that sorting by ``_order`` gives the order of the files' rows one after the
+    other, whatever order the files were read in. Its file and row are not spilled: ``_order`` holds both
+    (``located``), and the file's name repeated on every row was a seventh of every spill's bytes. Of the
+    members only what linking reads is kept (``MEMBER_COLUMNS``)."""
 
     def __init__(self, root: Path, count: int, files: Sequence[str], pack: Pack,
                  profiles: Sequence[EventSource], county: str) -> None:
         self.root, self.count, self.county = root, count, county
         self.registers: dict[str, RegisterSample] = {}  # by file, in the order the files were read
         self._files = {name: index for index, name in enumerate(files)}
+        self.names = list(files)
         self.files = len(files)
         self.register = Spill(root, "register", count)
         self.members = Spill(root, "members", count)
@@ -98,25 +111,27 @@ class Reading:
 
     def add(self, file: str, department: str, rows: pl.DataFrame) -> None:
         """One chunk of a file's valid rows, in the file's order (``RowSink``)."""
-        rows = rows.with_columns(pl.lit(file).alias("file"),
-                                 (pl.col("row").cast(pl.Int64) + (self._files[file] << 32)).alias("_order"))
+        order = (pl.col("row").cast(pl.Int64) + (self._files[file] << 32)).alias("_order")
         if department == "register":
             self._sample(file, rows)
-        if department in ("register", "members"):
-            (self.register if department == "register" else self.members).add_split(rows, "household_id")
+            self.register.add_split(rows.with_columns(order).drop("row", "file", strict=False), "household_id")
+            return
+        if department == "members":
+            self.members.add_split(rows.select(order, *(name for name in MEMBER_COLUMNS if name in rows.columns)),
+                                   "household_id")
             return
         profile = self._sources.get(department)
         if profile is None or profile.event_id is None or profile.event_id not in rows.columns:
             return  # linking does not read this export: its rows are used as they are (as ever)
         if profile.cause not in self._pack_causes:
             self.skipped.append(detached(rows.select(
-                pl.col("file"), pl.col("row"), pl.lit(profile.event_id).alias("field"),
+                pl.lit(file).alias("file"), pl.col("row").cast(pl.Int64), pl.lit(profile.event_id).alias("field"),
                 pl.col(profile.event_id).cast(pl.String).fill_null("").alias("value"),
                 pl.lit("not_in_pack").alias("reason"))))
             return
         if department not in self.events:
             self.events[department] = Spill(self.root, f"events-{department}", self.count)
-        self.events[department].add_split(rows, "id_number")
+        self.events[department].add_split(rows.with_columns(order).drop("row", "file", strict=False), "id_number")
 
     def _sample(self, file: str, rows: pl.DataFrame) -> None:
         sample = self.registers.setdefault(file, RegisterSample(file))
@@ -138,9 +153,9 @@ class Linked:
     facts: Spill                        # by ranges of household_id (``ranged``): one row per household
     counted: Spill | None               # by household_id: events counted after this run (ledger_schema), if
     #                                     asked for (``link``'s keep_counted)
-    new_events: Spill                   # events this run adds, ledger_schema + is_correction + ORDER_COLUMNS
-    #                                     (``AddedEvents``: by ranges of ORDER_KEY, or by event id); sorted by
-    #                                     ORDER_COLUMNS: the order of an unpartitioned run
+    new_events: Spill                   # events this run adds (``AddedEvents``): ledger_schema + ORDER_KEY by
+    #                                     ranges of ORDER_KEY, or + is_correction + ORDER_COLUMNS by event id;
+    #                                     sorted by either: the order of an unpartitioned run
     rejections: pl.DataFrame            # REJECTION_SCHEMA
     superseded: dict[str, int] = field(default_factory=dict)  # rows used then replaced by a later correction
     corrections: int = 0                # events this run adds that replace one an earlier run counted
@@ -154,7 +169,7 @@ class LinkedFrames:
 
     facts: pl.DataFrame  # sorted by household id
     counted: pl.DataFrame  # in any order
-    new_events: pl.DataFrame  # in the order of an unpartitioned run
+    new_events: pl.DataFrame  # ledger_schema, in the order of an unpartitioned run
     rejections: pl.DataFrame
     superseded: dict[str, int] = field(default_factory=dict)
     corrections: int = 0
@@ -172,9 +187,16 @@ class LinkedFrames:
         if linked.counted is None:
             raise ValueError("the events counted were not kept: link with keep_counted")
         return cls(facts if linked.facts.count == 1 else facts.sort("household_id"), whole(linked.counted),
-                   whole(linked.new_events).sort(list(ORDER_COLUMNS)).drop(ORDER_KEY, strict=False),
+                   _in_order(whole(linked.new_events)),
                    linked.rejections, linked.superseded,
                    linked.corrections, linked.skipped)
+
+
+def _in_order(events: pl.DataFrame) -> pl.DataFrame:
+    """The events added in the order of an unpartitioned run, ledger_schema's columns (``AddedEvents``)."""
+    if ORDER_KEY in events.columns:
+        return events.sort(ORDER_KEY).drop(ORDER_KEY)
+    return events.sort(list(ORDER_COLUMNS)).drop(*ORDER_COLUMNS, "is_correction", strict=False)
 
 
 # new_events in the order of an unpartitioned run: the sources' order, then the ids seen once before the
@@ -212,7 +234,10 @@ class AddedEvents:
         if self._key is None:
             self.spill.add(index, added)
             return
-        self.spill.add_ranges(added.with_columns(self._key), ORDER_KEY)
+        # the key holds the order: the columns it packs, and whether an event is a correction (counted
+        # where it is made), are not spilled
+        self.spill.add_ranges(added.with_columns(self._key).drop(*ORDER_COLUMNS, "is_correction", strict=False),
+                             ORDER_KEY)
 
 
 def _empty_rejections() -> pl.DataFrame:
@@ -220,10 +245,10 @@ def _empty_rejections() -> pl.DataFrame:
 
 
 def _reject(frame: pl.DataFrame, mask: pl.Expr, field: str, reason: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split rows matching ``mask`` off as rejections of ``field`` with ``reason``."""
+    """Split rows matching ``mask`` off as rejections of ``field`` with ``reason`` (by ``_order``: ``located``)."""
     flagged = frame.with_columns(mask.fill_null(False).alias("_bad"))
     rejected = flagged.filter(pl.col("_bad")).select(
-        pl.col("file"), pl.col("row"), pl.lit(field).alias("field"),
+        pl.col("_order"), pl.lit(field).alias("field"),
         pl.col(field).cast(pl.String).fill_null("").alias("value"), pl.lit(reason).alias("reason"),
     )
     return flagged.filter(~pl.col("_bad")).drop("_bad"), rejected
@@ -241,7 +266,7 @@ def _part(spill: Spill, index: int, schema: dict[str, pl.DataType], *, ordered: 
     return frame.sort("_order") if ordered and "_order" in frame.columns else frame
 
 
-_ROW = {"file": pl.String(), "row": pl.Int64(), "_order": pl.Int64()}
+_ROW = {"_order": pl.Int64()}
 _PEOPLE = {"id_number": pl.String(), "household_id": pl.String(), "_order": pl.Int64()}
 
 
@@ -365,8 +390,10 @@ def link(
             register, _part(labour, index, {}), _part(counts, index, _COUNTS),
             _paid_wide(_part(paid, index, {}), pack.cause_ids), pack, county, year)
         facts.add_ranges(made, "household_id")
-    all_rejections = pl.concat([frame.select(list(REJECTION_SCHEMA)) for frame in rejections] or
-                               [_empty_rejections()], how="vertical_relaxed")
+    # each rejection's file and row from its place in the drop, once: the rows were spilled without them
+    located_rows = located(pl.concat(rejections, how="vertical_relaxed"), reading.names) if rejections else None
+    all_rejections = (_empty_rejections() if located_rows is None
+                      else located_rows.select(list(REJECTION_SCHEMA)))
     all_skipped = pl.concat([frame.select(list(REJECTION_SCHEMA)) for frame in reading.skipped] or
                             [_empty_rejections()], how="vertical_relaxed")
     return Linked(facts, counted, new_events.spill, all_rejections, superseded, corrections, all_skipped)
@@ -423,7 +450,7 @@ def _link_events(
     field_of = {"duplicate_event": id_field, "unknown_person": "id_number", "outside_policy_year": "date"}
     bad = events.filter(pl.col("_reason").is_not_null())
     rejected = bad.select(
-        pl.col("file"), pl.col("row"),
+        pl.col("_order"),
         pl.col("_reason").replace_strict(field_of, return_dtype=pl.String).alias("field"),
         pl.when(pl.col("_reason") == "duplicate_event").then(pl.col(id_field))
         .when(pl.col("_reason") == "unknown_person").then(pl.col("id_number"))
