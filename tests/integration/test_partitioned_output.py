@@ -168,6 +168,37 @@ def test_the_run_event_parts_table_is_what_migration_0011_makes_it(database_url:
     assert [diff for diff in differences if "run_event_parts" in repr(diff)] == []
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_postgresql_stores_the_compressed_files_as_they_are_without_compressing_them_again(
+    drop: Path, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 0012: the ledger's parts and the result files (Parquet, compressed already) are stored out of
+    line as they are (STORAGE EXTERNAL), not run through pglz first; down to 0011 they are EXTENDED again.
+    A run stored under either reads back the same ledger."""
+    from alembic import command
+
+    from fangpin.db import queries
+    from fangpin.db.session import alembic_config
+
+    def storage() -> dict[str, str]:
+        with session_scope(database_url) as session:
+            return {f"{table}.{column}": kind for table, column, kind in session.execute(sa.text(
+                "SELECT c.relname, a.attname, a.attstorage FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                "WHERE c.relnamespace = current_schema()::regnamespace AND a.atttypid = 'bytea'::regtype"))}
+
+    columns = {"run_event_parts.data", "run_events.data", "run_results.rejections", "run_results.households"}
+    result = _screen(drop, database_url, tmp_path / "run", 1, None, monkeypatch)
+    assert storage() == dict.fromkeys(columns, "e")
+    command.downgrade(alembic_config(database_url), "0011")
+    assert storage() == dict.fromkeys(columns, "x")
+    command.upgrade(alembic_config(database_url), "head")
+    assert storage() == dict.fromkeys(columns, "e")
+    with session_scope(database_url) as session:
+        ledger = pl.concat(queries.stored_ledgers(session, "130434", 2019))
+        assert ledger.height == result.run["events"]["counted_now"] > 0
+        assert verify_chains(session, ("runs",)) == []
+
+
 def test_an_altered_part_of_a_stored_ledger_is_found_and_a_later_drop_reads_the_parts(
     drop: Path, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
