@@ -254,12 +254,15 @@ def _reject(frame: pl.DataFrame, mask: pl.Expr, field: str, reason: str) -> tupl
     return flagged.filter(~pl.col("_bad")).drop("_bad"), rejected
 
 
-def _part(spill: Spill, index: int, schema: dict[str, pl.DataType], *, ordered: bool = True) -> pl.DataFrame:
+def _part(spill: Spill, index: int, schema: dict[str, pl.DataType], *, ordered: bool = True,
+          again: bool = False) -> pl.DataFrame:
     """Partition ``index``, with at least ``schema``'s columns (a spill nothing was added to has none); in
     the drop's order when ``ordered`` (what keeps the first of several rows needs it), else in any order
-    (what only filters, joins, sums or sorts by another key: sorting a partition costs as much as reading it)."""
+    (what only filters, joins, sums or sorts by another key: sorting a partition costs as much as reading it).
+    Its files are deleted unless it is to be read ``again``."""
     frame = spill.read(index)
-    spill.drop(index)  # read once: the disk holds less
+    if not again:
+        spill.drop(index)  # read for the last time: the disk holds less
     missing = {name: dtype for name, dtype in schema.items() if name not in frame.columns}
     if missing:
         frame = frame.with_columns(pl.lit(None, dtype).alias(name) for name, dtype in missing.items())
@@ -267,6 +270,7 @@ def _part(spill: Spill, index: int, schema: dict[str, pl.DataType], *, ordered: 
 
 
 _ROW = {"_order": pl.Int64()}
+_DUPLICATE_HOUSEHOLD = ~pl.col("household_id").is_first_distinct()  # in the drop's order: the first is kept
 _PEOPLE = {"id_number": pl.String(), "household_id": pl.String(), "_order": pl.Int64()}
 
 
@@ -297,15 +301,13 @@ def link(
     rejections: list[pl.DataFrame] = []
     schema = ledger_schema(pack)
 
-    kept_register = Spill(root, "register-kept", count)
     heads = Spill(root, "heads", count, _PEOPLE)
     members_by_person = Spill(root, "members-by-person", count)
     for index in range(count):  # by household
-        register = _part(reading.register, index, {**_ROW, "household_id": pl.String()})
-        register, bad = _reject(register, ~pl.col("household_id").is_first_distinct(), "household_id",
-                                "duplicate_household")
+        # read again for the facts, and the duplicates taken out again: cheaper than writing the rest
+        register = _part(reading.register, index, {**_ROW, "household_id": pl.String()}, again=True)
+        register, bad = _reject(register, _DUPLICATE_HOUSEHOLD, "household_id", "duplicate_household")
         rejections.append(detached(bad))
-        kept_register.add(index, register)
         if "head_id" in register.columns:
             heads.add_split(register.filter(pl.col("head_id").is_not_null()).select(
                 pl.col("head_id").alias("id_number"), "household_id", "_order"), "id_number")
@@ -384,8 +386,8 @@ def link(
     # partition after the other, the households are in order (deciding's output needs no merge)
     facts = Spill(root, "facts", count, ranged=True)
     for index in range(count):  # by household
-        # in any order: the facts are sorted by household
-        register = _part(kept_register, index, {**_ROW, "household_id": pl.String()}, ordered=False)
+        register = _part(reading.register, index, {**_ROW, "household_id": pl.String()}).filter(
+            ~_DUPLICATE_HOUSEHOLD)  # the households kept in the first pass
         made = _household_facts(
             register, _part(labour, index, {}), _part(counts, index, _COUNTS),
             _paid_wide(_part(paid, index, {}), pack.cause_ids), pack, county, year)
