@@ -62,6 +62,21 @@ def test_a_keyed_record_hash_is_hmac_sha256_of_the_link(secret: bytes, previous:
     assert ChainKey(secret).link(previous, text) != record_hash(previous, text)
 
 
+@settings(max_examples=100, deadline=None)
+@given(secret=st.binary(min_size=32, max_size=100), previous=st.text(max_size=64),
+       texts=st.lists(st.text(max_size=300), max_size=20))
+def test_many_keyed_links_at_once_are_the_links_one_after_the_other(secret: bytes, previous: str,
+                                                                    texts: list[str]) -> None:
+    from fangpin.audit.keys import ChainKey
+
+    key = ChainKey(secret)
+    expected, last = [], previous
+    for text in texts:
+        last = key.link(last, text)
+        expected.append(last)
+    assert [digest.decode() for digest in key.links(previous, [text.encode() for text in texts])] == expected
+
+
 def test_a_keyed_decision_payload_holds_its_document_s_digest_not_the_document() -> None:
     from fangpin.db.chained import digest
     from fangpin.db.models import DecisionRecord

@@ -275,7 +275,7 @@ def append_frames(
     after it is that much greater: n distinct new ids, each above the largest before (and each at most the
     largest after), fill that range. Then the caller need not read them back (a screening run's payments
     name their decisions); when another writer took ids in between (PostgreSQL), ``first_id`` is None."""
-    link = chain_key(session).link
+    key = chain_key(session)
     lock_chain(session, model.__tablename__, county)
     seq, previous = chain_end(session, model, county)
     top = _top_id(session, model)
@@ -289,16 +289,12 @@ def append_frames(
                 first, last = int(end[0]) + 1, str(end[1])
                 part = frame.slice(start, _HASH_SLICE)
                 part = part.with_columns(pl.int_range(first, first + part.height, dtype=pl.Int64).alias("seq"))
-                links: list[str] = []
-                digests: list[str] = []
-                for text in part.select(payload_expr(model, constants)).to_series().to_list():
-                    links.append(last)
-                    last = link(last, text)
-                    digests.append(last)
-                end[0], end[1] = first - 1 + part.height, last
+                payloads = part.select(payload_expr(model, constants)).to_series().cast(pl.Binary).to_list()
+                digests = pl.Series("record_hash", key.links(last, payloads), dtype=pl.Binary).cast(pl.String)
+                end[0], end[1] = first - 1 + part.height, digests[-1]
                 yield part.select(kept).with_columns(
-                    pl.Series("prev_hash", links, dtype=pl.String),
-                    pl.Series("record_hash", digests, dtype=pl.String),
+                    pl.concat([pl.Series([last], dtype=pl.String), digests.head(-1)]).alias("prev_hash"),
+                    digests,
                 )
 
     inserted = bulk_insert_parts(session, model, linked(),
