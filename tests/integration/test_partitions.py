@@ -149,7 +149,10 @@ def test_the_partition_count_follows_the_memory_budget(monkeypatch: pytest.Monke
     budget = 3 << 30
     whole = int(budget // partitions.UNPARTITIONED_BYTES_PER_DROP_BYTE)  # the most that runs held whole
     assert partitions.plan(whole) == 1
-    assert partitions.plan(whole + 1) == 3  # held whole it takes 4.5 bytes a byte; partitioned, 8 beside 1 GiB
+    assert partitions.plan(whole + 1) == 3  # held whole it takes 5 bytes a byte; partitioned, 8 beside 1 GiB
+    # a 1M-household drop (695 MB) held whole peaked at 2.76-3.07 GiB: it is split, and stays under 3 GiB
+    assert partitions.plan(695_000_000) == 3
+    assert partitions.plan(600_000_000) == 1
     # partitions share what the budget leaves beside what a run holds whatever their size
     per = (budget - partitions.FIXED_BYTES) // partitions.WORKING_BYTES_PER_DROP_BYTE
     assert partitions.plan(3 * per) == 3

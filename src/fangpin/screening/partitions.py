@@ -31,13 +31,15 @@ from fangpin.config import Settings, get_settings
 
 SEED = 0x66616E67  # fixed: a key's partition is the same for every frame of one run
 # Memory a byte of the drop's files takes at a run's peak (process and workers; docs/scaling.md, "Latest
-# figures"): held whole, 2.74-2.94 GiB for the 695 MB of a 1M-household drop (4.2-4.5; freed pages are kept a
-# second, fangpin/__init__.py), so drops up to ~715 MB run unpartitioned within the default budget, with
-# nothing spilled. Partitioned, a run holds ``FIXED_BYTES`` whatever its partitions' size (the interpreter
+# figures"): held whole, 2.76-3.07 GiB for the 695 MB of a 1M-household drop in fifteen runs of one session
+# (4.3-4.7; freed pages are kept a second, fangpin/__init__.py). Counted at 5, with a margin over the largest
+# seen: drops up to ~640 MB (~900,000 households) run unpartitioned within the default budget, with nothing
+# spilled; at 4.5 a 1M drop was held whole and went past 3 GiB in some runs (3.01, 3.07 GiB).
+# Partitioned, a run holds ``FIXED_BYTES`` whatever its partitions' size (the interpreter
 # and polars, SQLite's page cache of 256 MiB, the workbook's process writing its sheets, ~0.45 GiB) and
 # about 7 bytes a byte of one partition (measured at 1M in 10 partitions and 5M in 10: 1.16 and 3.25 GiB);
 # each partition is sized at 8 bytes a byte in what the budget leaves beside the fixed part.
-UNPARTITIONED_BYTES_PER_DROP_BYTE = 4.5
+UNPARTITIONED_BYTES_PER_DROP_BYTE = 5
 WORKING_BYTES_PER_DROP_BYTE = 8
 FIXED_BYTES = 1 << 30
 
