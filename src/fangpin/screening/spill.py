@@ -101,6 +101,17 @@ class Spill:
         self._chunks[index].append(path)
         self._schemas[index].add(tuple(frame.schema.items()))
 
+    def flush(self) -> None:
+        """Hand every partition's waiting pieces to the writer: the pass that made this spill is over. Waiting
+        pieces are bounded per spill (``BUFFER_BYTES``), but kept until their partition is read they were held
+        beside every later pass, some spills at once: a 5M-household run (14 partitions, whose pieces seldom
+        reach ``FILE_BYTES``) held 265 MiB of them as linking began, against 87 MiB at 1M in 3."""
+        if self._held is not None:
+            return
+        with self._lock:
+            for index in range(self.count):
+                self._flush(index)
+
     def _written(self, index: int) -> None:
         """Write partition ``index``'s waiting pieces and wait for its writes (raising a failed one's error).
         Two threads may read one spill (the result files and storing read the decisions): the second waits
