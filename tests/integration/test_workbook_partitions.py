@@ -74,6 +74,13 @@ def test_a_partitioned_run_writes_the_workbook_an_unpartitioned_one_does(
     assert whole.out_dir is not None
     visits = pl.read_csv(whole.out_dir / "visits.csv")
     assert _column(mine["入户核查名单"])[:limit] == [str(v) for v in visits["乡镇"].head(limit).to_list()]
+    # the rejections: the workbook's process is given the first rows only, and how many there are in all
+    rejections = pl.read_csv(whole.out_dir / "rejections.csv", infer_schema=False)
+    assert rejections.height > limit
+    shown_rows = mine["拒绝明细"].head(limit)
+    assert [str(value) for value in shown_rows["行号"].to_list()] == rejections["row"].head(limit).to_list()
+    assert (f"只显示前 {limit} 行(共 {rejections.height} 行),完整内容见同目录 CSV 文件"
+            in _column(mine["拒绝明细"]))
     every = _column(mine["全部结果"])
     if everything_limit is not None and households > everything_limit:
         assert every == [f"共 {households} 户,超过 {everything_limit} 户不在工作簿中列出:全部结果见 decisions.csv"]

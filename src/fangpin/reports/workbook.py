@@ -170,9 +170,11 @@ def write_visits_csv(path: Path, decisions: pl.DataFrame, causes: Causes, groups
     visit_rows(decisions, causes, groups).write_csv(path, include_bom=True)
 
 
-def write_workbook(path: Path, run: dict[str, Any], shown: Shown, rejections: pl.DataFrame) -> None:
+def write_workbook(path: Path, run: dict[str, Any], shown: Shown, rejections: pl.DataFrame,
+                   rejections_total: int | None = None) -> None:
     """The workbook of ``run`` from what it shows of the decisions (``Shown.of`` a frame of them, or
-    combined partition by partition), each sheet cut at ``shown.limit`` rows."""
+    combined partition by partition), each sheet cut at ``shown.limit`` rows. ``rejections``: all of them,
+    or the first ``shown.limit`` in file and row order of ``rejections_total``."""
     causes, groups = run_causes(run), run_groups(run)
     visit_money = ["人均可支配收入", *_money_columns(causes)]
     visit = shown.visits.with_columns(_group_label(groups)).select(_visit_columns(causes))
@@ -218,7 +220,7 @@ def write_workbook(path: Path, run: dict[str, Any], shown: Shown, rejections: pl
         _sheet(workbook, "结果分布", outcomes, ["赔付合计"], limit)
         _sheet(workbook, "低保衔接", dibao, ["人均可支配收入"], limit, height=shown.height("refer_dibao"))
         _sheet(workbook, "文件统计", files, [], limit)
-        _sheet(workbook, "拒绝明细", rejected, [], limit)
+        _sheet(workbook, "拒绝明细", rejected, [], limit, height=rejections_total)
         if shown.everything is not None:
             everything = _labels(shown.everything, groups).select(_listed(
                 pl.col("outcome_label").alias("结果"), pl.col("per_capita_income").alias("人均可支配收入"),
@@ -237,7 +239,13 @@ def write_workbook_from_files(path: str, run_json: str, shown: str, rejections_p
     import json
 
     run = json.loads(Path(run_json).read_text(encoding="utf-8"))
-    write_workbook(Path(path), run, Shown.read(Path(shown)), pl.read_parquet(rejections_parquet))
+    rejections = pl.read_parquet(rejections_parquet)  # the rows the sheet shows, of REJECTIONS_TOTAL
+    total = pl.read_parquet_metadata(rejections_parquet).get(REJECTIONS_TOTAL)
+    write_workbook(Path(path), run, Shown.read(Path(shown)), rejections,
+                   int(total) if total is not None else None)
+
+
+REJECTIONS_TOTAL = "fangpin:rejections"  # the rejections file's metadata: how many there are in all
 
 
 def die_with_parent(parent: int, signum: int = 9) -> None:

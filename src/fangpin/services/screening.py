@@ -67,7 +67,7 @@ from fangpin.reports.results import (
     write_run_json,
 )
 from fangpin.reports.shown import Shown
-from fangpin.reports.workbook import VISIT_COLUMNS, visit_rows
+from fangpin.reports.workbook import REJECTIONS_TOTAL, VISIT_COLUMNS, visit_rows
 from fangpin.screening import bulk, partitions
 from fangpin.screening.bulk import Totals, add_sorted, decide_spilled, merged, slices, sorted_ranges, streamed
 from fangpin.screening.linking import (
@@ -435,7 +435,10 @@ def _start_workbook(
     inputs = staging / ".report-inputs"
     inputs.mkdir()
     shown.write(inputs / "shown")
-    rejections.write_parquet(inputs / "rejections.parquet")
+    # the rows its sheet shows (``rejections`` is in file and row order) and how many there are: all of them
+    # were read and sorted again in its process, whose memory then grew with the drop's defects
+    rejections.head(shown.limit).write_parquet(inputs / "rejections.parquet",
+                                               metadata={REJECTIONS_TOTAL: str(rejections.height)})
     (inputs / "run.json").write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
     arguments = [str(staging / "report.xlsx"), str(inputs / "run.json"), str(inputs / "shown"),
                  str(inputs / "rejections.parquet")]
