@@ -17,6 +17,10 @@ a partition is read only once its writes are done, and a failed write fails the 
 
 Spills live in one private folder per run (``spill_root``: owner-only, as the rows are personal data),
 removed when the run ends, whatever way it ends.
+
+Length: over 300 lines because a spill is one thing with its writer, its buffering of small pieces, its
+ranges and its private folder (swept of killed runs' folders); split apart, each part would reach into the
+others' state.
 """
 
 from __future__ import annotations
