@@ -32,19 +32,19 @@ def test_a_spill_gives_back_each_partition_in_the_order_added_on_disk_or_held(
     assert spill.read(0).is_empty() and spill.read(0).schema == frame.schema
 
 
-def test_a_flushed_spill_holds_no_waiting_pieces_and_reads_back_the_same_rows(tmp_path: Path) -> None:
-    """Small pieces wait to be written together; once the pass that made a spill is over they go to disk
-    (``Spill.flush``), not kept in memory until their partition is read."""
+def test_the_first_read_of_a_spill_writes_every_partition_s_waiting_pieces(tmp_path: Path) -> None:
+    """Small pieces wait to be written together; once the pass that made a spill is over (its first read)
+    they all go to disk (``Spill.flush``), not kept in memory until their own partition is read."""
     frame = pl.DataFrame({"household_id": [f"H{n % 50}" for n in range(400)], "n": range(400)})
     spill = Spill(tmp_path, "rows", 4)
     for start in range(0, 400, 70):
         spill.add_split(frame.slice(start, 70), "household_id")
-    assert any(spill._pending) and not any((tmp_path / "rows").iterdir())  # small: all still waiting
+    assert all(spill._pending) and not any((tmp_path / "rows").iterdir())  # small: all still waiting
 
-    spill.flush()
+    first = spill.read(0)
 
     assert not any(spill._pending) and spill._buffered == 0
-    back = [spill.read(index) for index in range(4)]
+    back = [first, *(spill.read(index) for index in range(1, 4))]
     assert all(part["n"].is_sorted() for part in back)
     assert pl.concat(back).sort("n").equals(frame)
     assert len(list((tmp_path / "rows").iterdir())) == 4  # a file a partition

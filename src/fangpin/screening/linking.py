@@ -133,11 +133,6 @@ class Reading:
             self.events[department] = Spill(self.root, f"events-{department}", self.count)
         self.events[department].add_split(rows.with_columns(order).drop("row", "file", strict=False), "id_number")
 
-    def finished(self) -> None:
-        """The drop is read: every spill's waiting pieces go to disk (``Spill.flush``)."""
-        for each in (self.register, self.members, *self.events.values()):
-            each.flush()
-
     def _sample(self, file: str, rows: pl.DataFrame) -> None:
         sample = self.registers.setdefault(file, RegisterSample(file))
         columns = [name for name in ("household_id", "head_id") if name in rows.columns]
@@ -322,8 +317,6 @@ def link(
                                "household_id", "unknown_household")
         rejections.append(detached(bad))
         members_by_person.add_split(members, "id_number")
-    heads.flush()
-    members_by_person.flush()
 
     labour = Spill(root, "labour", count, {"household_id": pl.String(), "labour": pl.Boolean()})
     events_by_id = {department: Spill(root, f"linked-{department}", count) for department in reading.events}
@@ -343,13 +336,10 @@ def link(
             assert profile.event_id is not None
             events_by_id[profile.department].add_split(events.join(people, on="id_number", how="left"),
                                                        profile.event_id)
-    for spill in (labour, *events_by_id.values()):
-        spill.flush()
 
     stored = Spill(root, "stored", count)
     for ledger in stored_events:
         stored.add_split(ledger, "event_id")
-    stored.flush()
     new_events = AddedEvents(root, count, order_key(len(profiles), reading.files))
     counted = Spill(root, "counted", count) if keep_counted else None
     counts = Spill(root, "counts", count, _COUNTS)  # what each event counted adds to its household's base
@@ -388,13 +378,10 @@ def link(
         if counted is not None:
             counted.add_split(now, "household_id")
         del now
-    for spill in (counts, new_events.spill, *([counted] if counted is not None else [])):
-        spill.flush()
 
     paid = Spill(root, "paid", count, {"household_id": pl.String(), "cause": pl.String(), "amount": pl.Int64()})
     for frame in paid_before:
         paid.add_split(frame, "household_id")
-    paid.flush()
     # the facts by ranges of household id, cut where the first partition's households cut them evenly: read one
     # partition after the other, the households are in order (deciding's output needs no merge)
     facts = Spill(root, "facts", count, ranged=True)
@@ -405,7 +392,6 @@ def link(
             register, _part(labour, index, {}), _part(counts, index, _COUNTS),
             _paid_wide(_part(paid, index, {}), pack.cause_ids), pack, county, year)
         facts.add_ranges(made, "household_id")
-    facts.flush()
     # each rejection's file and row from its place in the drop, once: the rows were spilled without them
     located_rows = located(pl.concat(rejections, how="vertical_relaxed"), reading.names) if rejections else None
     all_rejections = (_empty_rejections() if located_rows is None

@@ -62,6 +62,7 @@ class Spill:
         self._pending_bytes = [0] * count
         self._buffered = 0
         self._made = 0
+        self._sealed = False  # read once: every partition's waiting pieces were handed to the writer
         self._schemas: list[set[tuple[tuple[str, pl.DataType], ...]]] = [set() for _ in range(count)]
         self._lock = threading.RLock()
         self.height = 0
@@ -106,10 +107,11 @@ class Spill:
         self._schemas[index].add(tuple(frame.schema.items()))
 
     def flush(self) -> None:
-        """Hand every partition's waiting pieces to the writer: the pass that made this spill is over. Waiting
-        pieces are bounded per spill (``BUFFER_BYTES``), but kept until their partition is read they were held
-        beside every later pass, some spills at once: a 5M-household run (14 partitions, whose pieces seldom
-        reach ``FILE_BYTES``) held 265 MiB of them as linking began, against 87 MiB at 1M in 3."""
+        """Hand every partition's waiting pieces to the writer; done by the first read of any partition (a
+        spill is read once the pass that made it is over). Waiting pieces are bounded per spill
+        (``BUFFER_BYTES``), but kept until their own partition was read they were held beside the passes
+        after, some spills at once: a 5M-household run (14 partitions, whose pieces seldom reach
+        ``FILE_BYTES``) held 265 MiB of them as linking began, against 87 MiB at 1M in 3."""
         if self._held is not None:
             return
         with self._lock:
@@ -121,6 +123,9 @@ class Spill:
         Two threads may read one spill (the result files and storing read the decisions): the second waits
         for the writes the first is waiting for."""
         with self._lock:
+            if not self._sealed:
+                self._sealed = True
+                self.flush()
             self._flush(index)
             for write in self._writes[index]:
                 write.result()

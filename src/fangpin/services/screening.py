@@ -264,7 +264,6 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
     reading = Reading(root, parts, [path.name for path in files], pack, sources, request.county)
     drop = parse_all(recognised, profiles, request.sources_dir, workers,
                      lambda done, total: progress("reading", done, total), limits, sink=reading.add)
-    reading.finished()
     parsed = drop.exports
     order = {path.name: index for index, path in enumerate(files)}
     not_recognised = sorted(not_recognised + drop.unrecognised, key=lambda error: order[error.file])
@@ -300,8 +299,6 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
             shown[:] = [Shown.combined([*shown, Shown.of(decided, pack.cause_ids)])]
 
         totals = decide_spilled(facts, pack, decisions, each)
-        decisions.flush()
-        visits.flush()
         for index in range(facts.count):
             facts.drop(index)
         clock.lap("deciding")
