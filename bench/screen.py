@@ -67,11 +67,12 @@ def tree_rss(pid):  # resident bytes of a process and all its descendants (parse
     except (OSError, ValueError):
         pass
     return total
-stage, peaks, done = ["start"], {}, threading.Event()
+stage, peaks, own, done = ["start"], {}, {}, threading.Event()
 def sample():
     while not done.wait(0.05):
-        rss = tree_rss(os.getpid())
+        rss, mine = tree_rss(os.getpid()), int(open("/proc/self/statm").read().split()[1]) * PAGE
         peaks[stage[0]] = max(peaks.get(stage[0], 0), rss)
+        own[stage[0]] = max(own.get(stage[0], 0), mine)
 def progress(name, done_, total):
     # a stage reports its progress while it runs, and its name once more as it ends: the samples after that
     # belong to the stage after it
@@ -84,14 +85,17 @@ wall = time.perf_counter() - start
 done.set()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 stages = list(result.run["seconds"])
-after = {}
-for name, rss in peaks.items():
-    if name.startswith("after:"):
-        ended = name[len("after:"):]
-        name = stages[stages.index(ended) + 1] if ended in stages and stages.index(ended) + 1 < len(stages) else "end"
-    after[name] = max(after.get(name, 0), rss)
-after = {name: after[name] for name in ["start", *stages, "end"] if name in after}
-print(json.dumps({"wall": wall, "peak": peak, "peak_tree": max(peaks.values(), default=0), "stage_peaks": after,
+def by_stage(sampled):  # the samples taken after a stage ended belong to the stage after it
+    after = {}
+    for name, rss in sampled.items():
+        if name.startswith("after:"):
+            ended = name[len("after:"):]
+            name = (stages[stages.index(ended) + 1] if ended in stages and stages.index(ended) + 1 < len(stages)
+                    else "end")
+        after[name] = max(after.get(name, 0), rss)
+    return {name: after[name] for name in ["start", *stages, "end"] if name in after}
+print(json.dumps({"wall": wall, "peak": peak, "peak_tree": max(peaks.values(), default=0),
+                  "stage_peaks": by_stage(peaks), "stage_peaks_own": by_stage(own),
                   "seconds": result.run["seconds"], "cpu": result.run["cpu_seconds"], "rows": result.run["rows"],
                   "households": result.run["totals"]["households"], "payout": result.run["totals"]["payout"]}))
 """
@@ -257,6 +261,9 @@ def report(figures: dict) -> None:
     if figures.get("stage_peaks"):
         print("  peak memory by stage, with workers (GiB): " + ", ".join(
             f"{stage} {rss / 2**30:.2f}" for stage, rss in figures["stage_peaks"].items()))
+    if figures.get("stage_peaks_own"):
+        print("  peak memory by stage, this process alone (GiB): " + ", ".join(
+            f"{stage} {rss / 2**30:.2f}" for stage, rss in figures["stage_peaks_own"].items()))
 
 
 def median_seconds(runs: list[dict], kind: str, stage: str | None = None) -> float:

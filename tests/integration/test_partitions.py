@@ -68,13 +68,13 @@ def test_a_partitioned_screening_is_byte_for_byte_an_unpartitioned_one(
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the run's spills go
     written: set[tuple[str, int]] = set()
-    add = spill.Spill.add
+    take = spill.Spill._take  # every partition's rows, added alone or as parts of a frame split
 
-    def counted_add(self: spill.Spill, index: int, frame: pl.DataFrame) -> None:
+    def counted_take(self: spill.Spill, index: int, frame: pl.DataFrame, *, alone: bool) -> bool:
         written.add((self.folder.name, index))
-        add(self, index, frame)
+        return take(self, index, frame, alone=alone)
 
-    monkeypatch.setattr(spill.Spill, "add", counted_add)
+    monkeypatch.setattr(spill.Spill, "_take", counted_take)
     split = _screen(crowded_drop, database_url, tmp_path / "split", parts, monkeypatch)
 
     _same(whole, split)

@@ -43,7 +43,7 @@ def test_the_first_read_of_a_spill_writes_every_partition_s_waiting_pieces(tmp_p
 
     first = spill.read(0)
 
-    assert not any(spill._pending) and spill._buffered == 0
+    assert not any(spill._pending) and spill._buffered == 0 and spill._shared == 0
     back = [first, *(spill.read(index) for index in range(1, 4))]
     assert all(part["n"].is_sorted() for part in back)
     assert pl.concat(back).sort("n").equals(frame)

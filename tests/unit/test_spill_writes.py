@@ -169,3 +169,29 @@ def test_a_spill_by_ranges_cuts_where_its_first_rows_cut_and_its_partitions_foll
             assert earlier["key"].max() < later["key"].min()  # a key in one partition, the ranges in order
         for part in read:
             assert part["n"].to_list() == sorted(part["n"].to_list())  # the order they were added in
+
+
+def test_waiting_parts_of_a_split_frame_count_the_whole_frame_they_keep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A part taken from a frame by rows keeps the frame's string buffers: while any part of it waits, the
+    whole frame counts towards ``BUFFER_BYTES``, even once another partition's part of it was written (a 5M
+    run's 14 partitions held far more than the parts' own sizes said); once none waits, nothing counts."""
+    frame = pl.DataFrame({"key": range(1_000), "text": [f"第{n:08d}行的户主身份证号码" for n in range(1_000)]})
+    size = frame.estimated_size()
+    monkeypatch.setattr(spill_module, "FILE_BYTES", frame.head(500).estimated_size())
+    monkeypatch.setattr(spill_module, "BUFFER_BYTES", int(size * 1.5))
+    cuts = pl.Series("key", [900])
+    with spill_root(tmp_path) as root:
+        rows = Spill(root, "rows", 2, hold=False, ranged=True)
+        rows.add_ranges(frame, "key", cuts)  # partition 0's part (900 rows) is a file at once, 1's waits
+        assert not rows._pending[0] and len(rows._pending[1]) == 1
+        assert rows._buffered == size  # the whole frame, not the waiting part's tenth of it
+        rows.add_ranges(frame, "key", cuts)  # partition 1's two parts are still small, but two frames are kept
+        assert not any(rows._pending) and rows._buffered == 0
+        assert len(rows.files(1)) == 1 and rows.read(1)["key"].to_list() == [*range(900, 1_000)] * 2
+        alone = Spill(root, "alone", 2, hold=False)
+        alone.add(1, frame.head(10))
+        assert alone._buffered == frame.head(10).estimated_size()  # a piece added alone: its own size
+        alone.drop(1)
+        assert alone._buffered == 0

@@ -59,8 +59,12 @@ class Spill:
             count == 1 if hold is None else hold) else None
         self._writes: list[list[Future[None]]] = [[] for _ in range(count)]
         self._pending: list[list[pl.DataFrame]] = [[] for _ in range(count)]  # not yet handed to the writer
-        self._pending_bytes = [0] * count
-        self._buffered = 0
+        self._pending_bytes = [0] * count  # of each partition's waiting pieces (``FILE_BYTES``)
+        # What the waiting pieces keep in memory (``BUFFER_BYTES``): a piece added alone, its own size
+        # (``_alone``, by partition); the pieces of a frame split between the partitions, the whole frame's
+        # (``_shared``), until no partition has a piece waiting: they share its buffers
+        self._alone = [0] * count
+        self._shared = 0
         self._made = 0
         self._sealed = False  # read once: every partition's waiting pieces were handed to the writer
         self._schemas: list[set[tuple[tuple[str, pl.DataType], ...]]] = [set() for _ in range(count)]
@@ -75,28 +79,59 @@ class Spill:
             self.schema = dict(frame.schema)
         if frame.height == 0:
             return
+        with self._lock:
+            if self._take(index, frame, alone=True) and self._buffered >= BUFFER_BYTES:
+                self._flush_all()
+
+    def _add_parts(self, frame: pl.DataFrame, parts: Iterator[pl.DataFrame]) -> None:
+        """Append the parts of ``frame``, part i to partition i. While any waits to be written, the whole of
+        ``frame`` is kept: a part taken from it by rows (``partitions.split``, ``ranges``) copies its strings'
+        views, not their bytes, so it holds ``frame``'s string buffers. Counting a part's own size, the waiting
+        parts of a spill of many partitions kept many times what was counted (a 5M run's linking, 14
+        partitions, held ~0.4 GiB more than a 1M run's in 3 for the same waiting bytes)."""
+        if self.schema is None:
+            self.schema = dict(frame.schema)
+        with self._lock:
+            waiting = False
+            for index, part in enumerate(parts):
+                if part.height:
+                    waiting = self._take(index, part, alone=False) or waiting
+            if waiting:
+                self._shared += int(frame.estimated_size())
+                if self._buffered >= BUFFER_BYTES:
+                    self._flush_all()
+
+    def _take(self, index: int, frame: pl.DataFrame, *, alone: bool) -> bool:
+        """Partition ``index`` takes ``frame``; whether it waits to be written (not held, not yet a file).
+        Small pieces (a chunk of the drop split into every partition) wait to be written together: a file per
+        piece made the files grow as partitions x chunks, and each costs its own opening and closing."""
         self.height += frame.height
         if self._held is not None:
             self._held[index].append(frame)
-            return
-        # Small pieces (a chunk of the drop split into every partition) wait to be written together: a file
-        # per piece made the files grow as partitions x chunks, and each costs its own opening and closing
+            return False
         size = int(frame.estimated_size())
-        with self._lock:
-            self._pending[index].append(frame)
-            self._pending_bytes[index] += size
-            self._buffered += size
-            if self._pending_bytes[index] >= FILE_BYTES:
-                self._flush(index)
-            elif self._buffered >= BUFFER_BYTES:
-                for each in range(self.count):
-                    self._flush(each)
+        self._pending[index].append(frame)
+        self._pending_bytes[index] += size
+        if alone:
+            self._alone[index] += size
+        if self._pending_bytes[index] >= FILE_BYTES:
+            self._flush(index)
+            return False
+        return True
+
+    @property
+    def _buffered(self) -> int:
+        """What the waiting pieces keep in memory, as counted for ``BUFFER_BYTES``."""
+        return self._shared + sum(self._alone)
+
+    def _flush_all(self) -> None:
+        for index in range(self.count):
+            self._flush(index)
 
     def _flush(self, index: int) -> None:
         """Hand partition ``index``'s waiting pieces to the writer, as one file."""
         pieces, self._pending[index] = self._pending[index], []
-        self._buffered -= self._pending_bytes[index]
-        self._pending_bytes[index] = 0
+        self._forget(index)
         if not pieces:
             return
         frame = pieces[0] if len(pieces) == 1 else pl.concat(pieces, how="diagonal_relaxed", rechunk=False)
@@ -115,8 +150,14 @@ class Spill:
         if self._held is not None:
             return
         with self._lock:
-            for index in range(self.count):
-                self._flush(index)
+            self._flush_all()
+
+    def _forget(self, index: int) -> None:
+        """Partition ``index`` has no piece waiting any more (written or dropped)."""
+        self._pending_bytes[index] = 0
+        self._alone[index] = 0
+        if not any(self._pending):  # no waiting part of a split frame is left: none of them is kept
+            self._shared = 0
 
     def _written(self, index: int) -> None:
         """Write partition ``index``'s waiting pieces and wait for its writes (raising a failed one's error).
@@ -137,8 +178,7 @@ class Spill:
             raise ValueError(f"the spill {self.folder.name} is by ranges, not by hash")
         if self.schema is None:
             self.schema = dict(frame.schema)
-        for index, part in enumerate(partitions.split(frame, key, self.count)):
-            self.add(index, part)
+        self._add_parts(frame, partitions.split(frame, key, self.count))
 
     def add_ranges(self, frame: pl.DataFrame, key: str, cuts: pl.Series | None = None) -> None:
         """Append ``frame``'s rows, each to the partition of its ``key``'s range (``partitions.ranges``), keeping
@@ -155,8 +195,7 @@ class Spill:
                     return
                 self._cuts = partitions.bounds(frame[key], self.count)
             cuts = self._cuts
-        for index, part in enumerate(partitions.ranges(frame, key, cuts, self.count)):
-            self.add(index, part)
+        self._add_parts(frame, partitions.ranges(frame, key, cuts, self.count))
 
     def read(self, index: int) -> pl.DataFrame:
         """Partition ``index``, its rows in the order they were added."""
@@ -199,8 +238,8 @@ class Spill:
         """Delete partition ``index``'s files once read for the last time (the disk holds less), on a thread of
         their own: freeing a file's blocks takes a while, and nothing waits for it but the end of the run."""
         with self._lock:
-            self._buffered -= self._pending_bytes[index]
-            self._pending[index], self._pending_bytes[index] = [], 0  # never written: nothing reads them again
+            self._pending[index] = []  # never written: nothing reads them again
+            self._forget(index)
             for write in self._writes[index]:  # not deleted before written: the threads keep no order between them
                 with suppress(OSError):  # a failed write: its file is deleted all the same
                     write.result()
@@ -221,8 +260,8 @@ class Spill:
 
 
 FILE_BYTES = 8 << 20  # a partition's waiting pieces are written as one file once they reach this size
-BUFFER_BYTES = 64 << 20  # or once a spill's waiting pieces (all partitions) reach this: they keep their chunks
-#                          of the drop alive (polars' columns share buffers), so what waits is bounded
+BUFFER_BYTES = 32 << 20  # or every partition's, once what a spill's waiting pieces keep reaches this (``_buffered``:
+#                          the whole frames they were split from): bounded whatever the count of partitions
 IN_FLIGHT_BYTES = 256 << 20  # rows handed to the writer and not yet written, at most (``estimated_size``)
 
 _LAYOUT = pl.CompatLevel.oldest()

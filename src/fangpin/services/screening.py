@@ -312,6 +312,7 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
         warnings = checks.check_year(run, request.year, linked.rejections, profiles)  # the run is still valid
         if warnings:
             run["warnings"] = warnings
+        del parsed, linked  # their rejections are copied into ``rejections``: not held twice while storing
 
         out_dir = request.out_dir or request.runs_dir / run_id
         with staged(out_dir, request.staging_tag) as staging:
@@ -376,7 +377,7 @@ def _write_results(
     """The result files beside run.json and the workbook, from the decisions in household order a slice at
     a time; what the run stores to write them again (``fangpin report --run ID``) beyond its decisions."""
     causes = pack.cause_ids
-    write_rejections(staging / "rejections.csv", rejections)
+    write_rejections(staging / "rejections.csv", rejections, ordered=True)
     empty = pl.DataFrame(schema=decisions.schema or {})
     decided, heads = CsvFile(staging / "decisions.csv"), CsvFile(staging / "households.csv", bom=True)
     try:
