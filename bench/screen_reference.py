@@ -311,10 +311,15 @@ def screen(drop: Path, year: int, pack_dir: Path) -> dict[str, Any]:
     if any(p.suffix.lower() == ".xlsx" for p in files):
         raise SystemExit("the reference reads CSV drops only (the generator writes xlsx up to 20,000 households)")
     exports: dict[str, pl.DataFrame] = {}
-    for path in files:
+    for number, path in enumerate(files):
         department, frame = read_export(path, sources)
         if sources[department].get("cause") in (None, "illness", "schooling", "disaster"):
-            exports[department] = frame  # an export of a cause the pack lacks is skipped, as fangpin skips it
+            # an export of a cause the pack lacks is skipped, as fangpin skips it; a department's files
+            # (a larger drop comes in several) one after the other, in the drop's order as fangpin links them
+            frame = frame.with_columns((pl.lit(number << 40, pl.UInt64) + pl.col("_order").cast(pl.UInt64))
+                                       .alias("_order"))
+            exports[department] = (pl.concat([exports[department], frame], how="diagonal_relaxed")
+                                   if department in exports else frame)
     register, labour, events = link(exports, sources, year)
     decided = decide(register, labour, events, Pack(pack_dir))
     outcomes = (decided.select(pl.coalesce("terminal", pl.when(pl.col("payout") > 0).then(pl.lit("pay")))

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import polars as pl
 
 REJECTION_HEADER = ["file", "row", "field", "value", "reason"]
+REJECTION_SCHEMA = pl.Schema({"file": pl.String(), "row": pl.Int64(), "field": pl.String(), "value": pl.String(),
+                              "reason": pl.String()})
 
 # CSV cells a spreadsheet would run (docs/exports.md, "Result files"): text starting with = + - @ or a tab
 # or carriage return, unless the whole cell is a plain number (-12.50 stays a number). Such a cell gets a
@@ -101,12 +103,19 @@ def write_rejections(path: Path, rejections: pl.DataFrame, *, ordered: bool = Fa
     table = rejections.select(REJECTION_HEADER)
     if not ordered:
         table = table.sort(["file", "row"])
+    write_rejection_slices(path, (table.slice(start, WRITE_SLICE_ROWS)
+                                  for start in range(0, table.height, WRITE_SLICE_ROWS)))
+
+
+def write_rejection_slices(path: Path, slices: Iterable[pl.DataFrame]) -> None:
+    """rejections.csv from its rows in file and row order, a slice at a time (``REJECTION_HEADER``): the same
+    bytes as ``write_rejections`` of them all."""
     out = CsvFile(path)
     try:
-        for start in range(0, table.height, WRITE_SLICE_ROWS):
-            out.write(neutralised(table.slice(start, WRITE_SLICE_ROWS), ["file", "field", "value"]))
+        for part in slices:
+            out.write(neutralised(part.select(REJECTION_HEADER), ["file", "field", "value"]))
     finally:
-        out.close(table.clear())
+        out.close(pl.DataFrame(schema=REJECTION_SCHEMA))
 
 
 WRITE_SLICE_ROWS = 100_000  # rows a result file is written at a time

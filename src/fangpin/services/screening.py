@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -60,10 +61,11 @@ from fangpin.packs import Pack
 from fangpin.private import private_dir, private_tree
 from fangpin.reports.results import (
     REJECTION_HEADER,
+    REJECTION_SCHEMA,
     CsvFile,
     decision_rows,
     household_rows,
-    write_rejections,
+    write_rejection_slices,
     write_run_json,
 )
 from fangpin.reports.shown import Shown
@@ -114,10 +116,21 @@ class ScreenResult:
     run: dict[str, Any]
     out_dir: Path | None
     already: bool = False
-    rejections: pl.DataFrame = field(default_factory=pl.DataFrame)
     linked: LinkedFrames | None = None  # only if the request asked to keep it (``keep_linked``)
     warnings: list[str] = field(default_factory=list)
     database_url: str = ""
+
+    @functools.cached_property
+    def rejections(self) -> pl.DataFrame:
+        """The run's rejected rows (``REJECTION_HEADER``) in file and row order, read back from the database
+        (a screening holds them only on disk while it runs: they grow with the drop's defects); none when the
+        drop was screened before (``already``)."""
+        if self.already or not self.database_url:
+            return pl.DataFrame(schema=REJECTION_SCHEMA)
+        with session_scope(self.database_url) as session:
+            data = session.execute(select(RunResults.rejections)
+                                   .where(RunResults.run_id == str(self.run["run_id"]))).scalar_one_or_none()
+        return pl.read_parquet(io.BytesIO(data)) if data else pl.DataFrame(schema=REJECTION_SCHEMA)
 
     def decisions(self) -> pl.DataFrame:
         """The run's decisions as stored, read back from the database (a screening holds them only on disk
@@ -313,17 +326,24 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
         if warnings:
             run["warnings"] = warnings
         del parsed, linked  # their rejections are copied into ``rejections``: not held twice while storing
+        # on disk while the run is stored: rejections.csv and the database read them from there, the
+        # workbook's process is given the rows its sheet shows and how many there are
+        rejected = root / "rejections.parquet"
+        rejections.select(REJECTION_HEADER).write_parquet(rejected, compression="zstd", statistics=False)
+        listed = Shown.combined(shown)
+        first_rejections, rejected_rows = rejections.head(listed.limit), rejections.height
+        del rejections
 
         out_dir = request.out_dir or request.runs_dir / run_id
         with staged(out_dir, request.staging_tag) as staging:
             write_run_json(staging / "run.json", run)  # before storing adds to ``run``
-            report = _start_workbook(staging, run, Shown.combined(shown), rejections, spare)
+            report = _start_workbook(staging, run, listed, first_rejections, rejected_rows, spare)
             clock.lap("writing")
             # The other result files are written while the run is stored: polars writes them outside the
             # interpreter lock, on the other core. The storing transaction commits only once they are written
             # (``results``), so a run is still stored with all its files or not at all.
             with ThreadPoolExecutor(max_workers=1) as beside:
-                written = beside.submit(_write_results, staging, pack, decisions, visits, rejections, root)
+                written = beside.submit(_write_results, staging, pack, decisions, visits, rejected, root)
                 try:
                     kept = Stored(decisions, ledger, events.height, totals, root)
                     _store(request, pack, run, drop_hash, started, kept, clock, written.result)
@@ -342,7 +362,7 @@ def _screen(request: ScreenRequest, progress: Progress, spare: list[subprocess.P
     if warnings:
         run["warnings"] = list(warnings)
     (out_dir / "run.json").write_text(json.dumps(run, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return ScreenResult(run=run, out_dir=out_dir, rejections=rejections,
+    return ScreenResult(run=run, out_dir=out_dir,
                         linked=frames, warnings=warnings,
                         database_url=request.database_url)
 
@@ -372,12 +392,12 @@ def _visit_run(decided: pl.DataFrame, causes: tuple[str, ...]) -> pl.DataFrame:
 
 
 def _write_results(
-    staging: Path, pack: Pack, decisions: Spill, visits: Spill, rejections: pl.DataFrame, root: Path,
+    staging: Path, pack: Pack, decisions: Spill, visits: Spill, rejected: Path, root: Path,
 ) -> dict[str, bytes]:
     """The result files beside run.json and the workbook, from the decisions in household order a slice at
     a time; what the run stores to write them again (``fangpin report --run ID``) beyond its decisions."""
     causes = pack.cause_ids
-    write_rejections(staging / "rejections.csv", rejections, ordered=True)
+    write_rejection_slices(staging / "rejections.csv", slices(pl.scan_parquet(rejected)))  # in file and row order
     empty = pl.DataFrame(schema=decisions.schema or {})
     decided, heads = CsvFile(staging / "decisions.csv"), CsvFile(staging / "households.csv", bom=True)
     try:
@@ -399,7 +419,7 @@ def _write_results(
     households = root / "households.parquet"
     merged(decisions, ["household_id"], HOUSEHOLD_COLUMNS).sink_parquet(
         households, compression="zstd", statistics=False, row_group_size=bulk.SLICE_ROWS)
-    return {"rejections": _parquet(rejections.select(REJECTION_HEADER)), "households": households.read_bytes()}
+    return {"rejections": rejected.read_bytes(), "households": households.read_bytes()}
 
 
 def _ready_workbook() -> subprocess.Popen[bytes]:
@@ -421,7 +441,7 @@ def _dismiss(process: subprocess.Popen[bytes]) -> None:
 
 
 def _start_workbook(
-    staging: Path, run: dict[str, Any], shown: Shown, rejections: pl.DataFrame,
+    staging: Path, run: dict[str, Any], shown: Shown, rejections: pl.DataFrame, rejected_rows: int,
     spare: list[subprocess.Popen[bytes]] | None = None,
 ) -> subprocess.Popen[bytes]:
     """The workbook is the slowest file to write (xlsxwriter is pure Python): write it in another process,
@@ -433,10 +453,11 @@ def _start_workbook(
     inputs = staging / ".report-inputs"
     inputs.mkdir()
     shown.write(inputs / "shown")
-    # the rows its sheet shows (``rejections`` is in file and row order) and how many there are: all of them
-    # were read and sorted again in its process, whose memory then grew with the drop's defects
+    # the rows its sheet shows (``rejections``: the first in file and row order) and how many there are
+    # (``rejected_rows``): all of them were read and sorted again in its process, whose memory then grew with
+    # the drop's defects
     rejections.head(shown.limit).write_parquet(inputs / "rejections.parquet",
-                                               metadata={REJECTIONS_TOTAL: str(rejections.height)})
+                                               metadata={REJECTIONS_TOTAL: str(rejected_rows)})
     (inputs / "run.json").write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
     arguments = [str(staging / "report.xlsx"), str(inputs / "run.json"), str(inputs / "shown"),
                  str(inputs / "rejections.parquet")]
@@ -605,12 +626,6 @@ def _store(
         if "locked" not in str(exc):
             raise
         raise StorageError("数据库正忙于本县的另一次运行:本次运行没有保存任何内容,请重新运行") from exc
-
-
-def _parquet(frame: pl.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.write_parquet(buffer, compression="zstd", statistics=False)
-    return buffer.getvalue()
 
 
 def _ledger(events: Spill, pack: Pack, path: Path) -> Path:
