@@ -298,7 +298,8 @@ def link(
     the events by id (duplicates, corrections, which row is current, the rejection of each row), the
     households again (their facts)."""
     count, root = reading.count, reading.root
-    rejections: list[pl.DataFrame] = []
+    # the rows rejected on the way, on disk when the drop is partitioned: they grow with the drop's defects
+    rejections = Spill(root, "rejected", 1, hold=count == 1)
     schema = ledger_schema(pack)
 
     heads = Spill(root, "heads", count, _PEOPLE)
@@ -307,7 +308,7 @@ def link(
         # read again for the facts, and the duplicates taken out again: cheaper than writing the rest
         register = _part(reading.register, index, {**_ROW, "household_id": pl.String()}, again=True)
         register, bad = _reject(register, _DUPLICATE_HOUSEHOLD, "household_id", "duplicate_household")
-        rejections.append(detached(bad))
+        rejections.add(0, detached(bad))
         if "head_id" in register.columns:
             heads.add_split(register.filter(pl.col("head_id").is_not_null()).select(
                 pl.col("head_id").alias("id_number"), "household_id", "_order"), "id_number")
@@ -315,7 +316,7 @@ def link(
                                                  "labour": pl.Boolean()}, ordered=False)  # ordered by person next
         members, bad = _reject(members, ~pl.col("household_id").is_in(register["household_id"].implode()),
                                "household_id", "unknown_household")
-        rejections.append(detached(bad))
+        rejections.add(0, detached(bad))
         members_by_person.add_split(members, "id_number")
 
     labour = Spill(root, "labour", count, {"household_id": pl.String(), "labour": pl.Boolean()})
@@ -325,7 +326,7 @@ def link(
         members = _part(members_by_person, index, {**_ROW, "household_id": pl.String(), "id_number": pl.String(),
                                                     "labour": pl.Boolean()})
         members, bad = _reject(members, ~pl.col("id_number").is_first_distinct(), "id_number", "duplicate_person")
-        rejections.append(detached(bad))
+        rejections.add(0, detached(bad))
         labour.add_split(members.select("household_id", "labour"), "household_id")
         people = pl.concat([members.select("id_number", "household_id"),
                             _part(heads, index, _PEOPLE).select("id_number", "household_id")]
@@ -363,7 +364,7 @@ def link(
                 continue
             accepted, rejected, replaced = _link_events(
                 events, profile, pack, year, earlier.filter(pl.col("department") == profile.department))
-            rejections.append(detached(rejected))
+            rejections.add(0, detached(rejected))
             superseded[profile.department] += replaced
             fresh.append(conform(accepted, {**schema, "is_correction": pl.Boolean()}).with_columns(
                 pl.lit(position, pl.UInt32).alias("_source"), accepted["_again"], accepted["_order"]))
@@ -393,7 +394,8 @@ def link(
             _paid_wide(_part(paid, index, {}), pack.cause_ids), pack, county, year)
         facts.add_ranges(made, "household_id")
     # each rejection's file and row from its place in the drop, once: the rows were spilled without them
-    located_rows = located(pl.concat(rejections, how="vertical_relaxed"), reading.names) if rejections else None
+    located_rows = located(rejections.read(0), reading.names) if rejections.height else None
+    rejections.drop(0)
     all_rejections = (_empty_rejections() if located_rows is None
                       else located_rows.select(list(REJECTION_SCHEMA)))
     all_skipped = pl.concat([frame.select(list(REJECTION_SCHEMA)) for frame in reading.skipped] or
