@@ -92,3 +92,35 @@ def test_a_spill_is_by_hash_or_by_ranges_not_both(tmp_path: Path) -> None:
         Spill(tmp_path, "ranged", 2, ranged=True).add_split(frame, "key")
     with pytest.raises(ValueError, match="by hash"):
         Spill(tmp_path, "hashed", 2).add_ranges(frame, "key", pl.Series(["b"]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.lists(st.integers(0, 30), max_size=5), min_size=1, max_size=4),
+       rows=st.integers(1, 25), ranged=st.booleans())
+def test_merged_parts_are_the_merged_rows_cut_into_parts_of_the_rows_asked(
+        sizes: list[list[int]], rows: int, ranged: bool) -> None:
+    """``merged_parts`` gives exactly the rows ``merged`` gives (the streaming engine), in the same order,
+    every part ``rows`` long but the last."""
+    from fangpin.screening.bulk import merged, merged_parts, slices
+
+    with tempfile.TemporaryDirectory() as folder:
+        spill = Spill(Path(folder), "runs", len(sizes), {"household_id": pl.String(), "n": pl.Int64()},
+                      hold=False, ranged=ranged)
+        start = 0
+        for index, chunks in enumerate(sizes):
+            # by ranges: partition i's keys all below partition i+1's; else interleaved runs
+            keys = [start + n for n in range(sum(chunks))] if ranged else list(range(index, 4 * sum(chunks), 4))
+            start += sum(chunks)
+            frame = pl.DataFrame({"household_id": [f"H{key:05d}" for key in keys[:sum(chunks)]],
+                                  "n": keys[:sum(chunks)]}, schema={"household_id": pl.String, "n": pl.Int64})
+            offset = 0
+            for size in chunks:  # a sorted run in chunks of these sizes (files of their own, or held pieces)
+                spill.add(index, frame.slice(offset, size))
+                offset += size
+        parts = list(merged_parts(spill, ["household_id"], rows=rows))
+        expected = pl.concat([pl.DataFrame(schema=spill.schema or {}),
+                              *slices(merged(spill, ["household_id"]))])
+        assert [part.height for part in parts[:-1]] == [rows] * (len(parts) - 1)
+        assert not parts or 0 < parts[-1].height <= rows
+        got = pl.concat(parts) if parts else expected.clear()
+        assert got.equals(expected) and got["household_id"].is_sorted()

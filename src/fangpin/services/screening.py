@@ -71,7 +71,16 @@ from fangpin.reports.results import (
 from fangpin.reports.shown import Shown
 from fangpin.reports.workbook import REJECTIONS_TOTAL, VISIT_COLUMNS, visit_rows
 from fangpin.screening import bulk, partitions
-from fangpin.screening.bulk import Totals, add_sorted, decide_spilled, merged, slices, sorted_ranges, streamed
+from fangpin.screening.bulk import (
+    Totals,
+    add_sorted,
+    decide_spilled,
+    merged,
+    merged_parts,
+    slices,
+    sorted_ranges,
+    streamed,
+)
 from fangpin.screening.linking import (
     ORDER_COLUMNS,
     ORDER_KEY,
@@ -401,7 +410,7 @@ def _write_results(
     empty = pl.DataFrame(schema=decisions.schema or {})
     decided, heads = CsvFile(staging / "decisions.csv"), CsvFile(staging / "households.csv", bom=True)
     try:
-        for part in slices(merged(decisions, ["household_id"])):
+        for part in merged_parts(decisions, ["household_id"]):
             decided.write(decision_rows(part, pack.hash, causes))
             # who heads each household, for finding a household by name or ID number (the console's search)
             heads.write(household_rows(part.select(HOUSEHOLD_COLUMNS)))
@@ -412,7 +421,7 @@ def _write_results(
     groups = pack.people_labels.groups
     listed = CsvFile(staging / "visits.csv", bom=True)
     try:
-        for part in slices(merged(visits, VISIT_KEY)):
+        for part in merged_parts(visits, VISIT_KEY):
             listed.write(visit_rows(part, labels, groups))
     finally:
         listed.close(visit_rows(empty, labels, groups))
@@ -605,7 +614,7 @@ def _store(
             columns = [c for c in chained_columns(DecisionRecord) if c not in ("seq", *constants)]
             texts = decision_causes.text_columns(pack.cause_ids)
             rows = (part.with_columns(texts).select(columns)
-                    for part in slices(merged(stored.decisions, ["household_id"])))
+                    for part in merged_parts(stored.decisions, ["household_id"]))
             appended = append_frames(session, DecisionRecord, request.county, rows, constants)
             clock.lap("storing: decisions")
             session.add(RunEvents(run_id=run["run_id"], county=request.county, year=request.year,
@@ -666,7 +675,7 @@ def _store_payments(
     columns = [c for c in chained_columns(Payment) if c not in ("seq", *constants)]
     made = Spill(stored.root, "payments", 1, hold=False)  # on disk: as many as the paying households
     seq = decisions.before
-    for part in slices(merged(stored.decisions, ["household_id"], ["household_id", "payout", *causes, *paid])):
+    for part in merged_parts(stored.decisions, ["household_id"], ["household_id", "payout", *causes, *paid]):
         first, seq = seq + 1, seq + part.height
         if decisions.first_id is not None:
             start = decisions.first_id + first - decisions.before - 1
