@@ -10,8 +10,6 @@ from typing import Any, TypeVar
 import polars as pl
 
 REJECTION_HEADER = ["file", "row", "field", "value", "reason"]
-REJECTION_SCHEMA = pl.Schema({"file": pl.String(), "row": pl.Int64(), "field": pl.String(), "value": pl.String(),
-                              "reason": pl.String()})
 
 # CSV cells a spreadsheet would run (docs/exports.md, "Result files"): text starting with = + - @ or a tab
 # or carriage return, unless the whole cell is a plain number (-12.50 stays a number). Such a cell gets a
@@ -96,26 +94,23 @@ def write_decisions(path: Path, decisions: pl.DataFrame, pack_hash: str, causes:
     decision_rows(decisions, pack_hash, causes).write_csv(path)
 
 
-def write_rejections(path: Path, rejections: pl.DataFrame, *, ordered: bool = False) -> None:
-    """rejections.csv, in file and row order (``ordered``: ``rejections`` already is), written a slice at a
-    time: a screening's rejections grow with the drop's defects (1.4M rows at 5M households), and sorting and
-    neutralising them whole held two more copies of them beside storing."""
-    table = rejections.select(REJECTION_HEADER)
-    if not ordered:
-        table = table.sort(["file", "row"])
+def write_rejections(path: Path, rejections: pl.DataFrame) -> None:
+    """rejections.csv, in file and row order, written a slice at a time (``write_rejection_slices``)."""
+    table = rejections.select(REJECTION_HEADER).sort(["file", "row"])
     write_rejection_slices(path, (table.slice(start, WRITE_SLICE_ROWS)
                                   for start in range(0, table.height, WRITE_SLICE_ROWS)))
 
 
 def write_rejection_slices(path: Path, slices: Iterable[pl.DataFrame]) -> None:
-    """rejections.csv from its rows in file and row order, a slice at a time (``REJECTION_HEADER``): the same
-    bytes as ``write_rejections`` of them all."""
+    """rejections.csv from its rows in file and row order, a slice at a time (``REJECTION_HEADER``): a
+    screening's rejections grow with the drop's defects (1.4M rows at 5M households), and sorting and
+    neutralising them whole held two more copies of them beside storing."""
     out = CsvFile(path)
     try:
         for part in slices:
             out.write(neutralised(part.select(REJECTION_HEADER), ["file", "field", "value"]))
     finally:
-        out.close(pl.DataFrame(schema=REJECTION_SCHEMA))
+        out.close(pl.DataFrame(schema=dict.fromkeys(REJECTION_HEADER, pl.String())))  # the header alone
 
 
 WRITE_SLICE_ROWS = 100_000  # rows a result file is written at a time

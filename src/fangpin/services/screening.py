@@ -61,7 +61,6 @@ from fangpin.packs import Pack
 from fangpin.private import private_dir, private_tree
 from fangpin.reports.results import (
     REJECTION_HEADER,
-    REJECTION_SCHEMA,
     CsvFile,
     decision_rows,
     household_rows,
@@ -84,6 +83,7 @@ from fangpin.screening.bulk import (
 from fangpin.screening.linking import (
     ORDER_COLUMNS,
     ORDER_KEY,
+    REJECTION_SCHEMA,
     EventSource,
     Linked,
     LinkedFrames,
