@@ -1,7 +1,8 @@
 """Settings, read from the environment (FANGPIN_*) or a .env file: one database URL, optional folders. The
 only place fangpin reads its environment: every other module asks ``get_settings()``.
 
-``get_settings()`` is cheap enough for every request (the pack cache asks it on each check): the settings are
+``get_settings()`` costs some tens of microseconds (every FANGPIN_* variable is read again): the API's check,
+its busiest route, takes what it needs from the app, which read it when it started. The settings are
 built once per distinct set of values of the FANGPIN_* variables (upper case) and kept, frozen. A changed
 variable (a test's monkeypatch, say) gives new settings at once; a .env file is read when a set is first seen.
 """

@@ -120,10 +120,17 @@ def test_an_invented_pack_screens_stores_replays_and_reports_like_the_pack_it_re
         assert result.cause_labels["livestock"] == "因畜牧"
 
 
-def test_an_invented_pack_decides_a_check_through_the_api_and_replays_it(
-    invented: dict[str, Path], api: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def invented_rules(invented: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """The invented pack among the packs in force (FANGPIN_RULES_DIR), set before the API starts: a server
+    reads its rules folder when it starts."""
     monkeypatch.setenv("FANGPIN_RULES_DIR", str(invented["rules"]))
+    return invented
+
+
+def test_an_invented_pack_decides_a_check_through_the_api_and_replays_it(
+    invented_rules: dict[str, Path], api: Api
+) -> None:
     document: dict[str, Any] = {
         "household_id": "130434-L001", "year": 2023, "county": "130434", "status": "exited", "members": 3,
         "income": "21000.00", "labour_capacity": True, "housing_secure": True,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from decimal import Decimal
 from functools import partial
 from typing import Annotated, Any
@@ -26,7 +26,7 @@ from fangpin.labels import field_label
 from fangpin.services import access_log, request_log, users
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
+async def get_session(request: Request) -> AsyncGenerator[Session, None]:
     """One transaction per request, committed by the route (``commit``) as soon as its service returns, so
     the write locks are held for the work only; committed here otherwise (reads), rolled back on any error.
     A request that changes something is recorded in the request log in the same transaction: recorded

@@ -22,6 +22,7 @@ from fangpin.api.schemas import REQUEST_SCHEMAS, Problem
 from fangpin.claims import role_matrix
 from fangpin.config import get_settings
 from fangpin.db.session import get_engine
+from fangpin.packs.loader import shipped_rules_dir
 from fangpin.services.checks import grouped_checks
 from fangpin.services.health import touch_database
 
@@ -109,6 +110,7 @@ def create_app(database_url: str | None = None, *, clock: Clock | None = None,
     app.state.grouped_checks = grouped_checks(engine)  # None: checks stored one by one
     app.state.clock = clock or system_clock
     app.state.pack_dir = pack_dir
+    app.state.rules_dir = shipped_rules_dir()  # the packs in force, as the settings name them now: read once
     return app
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 from fangpin.config import get_settings
 from fangpin.packs.loader import Pack
 
-Resolve = Callable[[int, Path | None], Pack]  # the pack in force for a policy year, from a named folder or not
+# the pack in force for a policy year: the one in a named pack's folder, else from a folder of packs (None: the
+# setting rules_dir, else the shipped packs)
+Resolve = Callable[[int, Path | None, Path | None], Pack]
 
 
 class PackCache:
@@ -26,16 +28,17 @@ class PackCache:
         self._by_hash: dict[str, Pack] = {}
         self._stored: set[tuple[str, str]] = set()
 
-    def for_year(self, year: int, pack_dir: Path | None = None) -> Pack:
-        # keyed by the folder the packs come from: a named one, else the rules_dir setting, else the shipped packs
-        configured = None if pack_dir else get_settings().rules_dir
+    def for_year(self, year: int, pack_dir: Path | None = None, rules_dir: Path | None = None) -> Pack:
+        # keyed by the folder the packs come from: a named pack, else a named folder of packs, else the
+        # rules_dir setting, else the shipped packs (the settings are read only when no folder is named)
+        configured = None if pack_dir else rules_dir or get_settings().rules_dir
         key = (year, str(pack_dir) if pack_dir else None, str(configured) if configured else None)
         pack = self._by_year.get(key)
         if pack is None:
             with self._loading:
                 pack = self._by_year.get(key)
                 if pack is None:
-                    pack = self._resolve(year, pack_dir)
+                    pack = self._resolve(year, pack_dir, None if pack_dir else rules_dir)
                     with self._lock:
                         self._by_year[key] = pack
                         self._by_hash.setdefault(pack.hash, pack)

@@ -14,10 +14,11 @@ from fangpin.packs import Pack, PackLabels, load_pack, pack_for_year
 from fangpin.packs.loader import available_packs, shipped_rules_dir
 
 
-def resolve_pack(year: int, pack_dir: Path | None = None) -> Pack:
-    """The named pack (it must be in force for the year), else the shipped pack in force for the year."""
+def resolve_pack(year: int, pack_dir: Path | None = None, rules_dir: Path | None = None) -> Pack:
+    """The named pack (it must be in force for the year), else the pack in force for the year in ``rules_dir``
+    (default: the setting rules_dir, else the shipped packs)."""
     if pack_dir is None:
-        return pack_for_year(year)
+        return pack_for_year(year, rules_dir)
     if (Path(pack_dir) / "DRAFT.json").is_file():  # services.drafts.DRAFT_MARKER
         raise PackError(f"{pack_dir} 是规则包草案 (a draft pack):只能用于模拟测算(fangpin simulate),不能用于判定或赔付",
                         file="DRAFT.json")

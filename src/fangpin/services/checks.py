@@ -62,8 +62,8 @@ class Packs:
     def __init__(self) -> None:
         self.cache = PackCache(resolve_pack)
 
-    def for_year(self, year: int, pack_dir: Path | None = None) -> Pack:
-        return self.cache.for_year(year, pack_dir)
+    def for_year(self, year: int, pack_dir: Path | None = None, rules_dir: Path | None = None) -> Pack:
+        return self.cache.for_year(year, pack_dir, rules_dir)
 
     def by_hash(self, session: Session, pack_hash: str) -> Pack:
         """The pack that made a stored decision: one already loaded, else rebuilt from the stored files."""
@@ -176,19 +176,23 @@ class StoredCheck:
 
 
 def check(session: Session, actor: Actor, household: Household, *, pack_dir: Path | None = None,
-          at: dt.datetime | None = None) -> StoredCheck:
-    """POST /v1/checks: decide a household of the user's county and store the decision."""
-    decision = _decide(session, actor, household, pack_dir)
+          rules_dir: Path | None = None, at: dt.datetime | None = None) -> StoredCheck:
+    """POST /v1/checks: decide a household of the user's county and store the decision. The pack: the one
+    in ``pack_dir``, else the one in force for the year in ``rules_dir`` (default: the setting, else the
+    shipped packs; the API names the folder it was started with, sparing a read of the settings per check)."""
+    decision = _decide(session, actor, household, pack_dir, rules_dir)
     return StoredCheck(store_check(session, decision, household, at), decision)
 
 
-def _decide(session: Session, actor: Actor, household: Household, pack_dir: Path | None) -> Decision:
-    decision, pack = _decide_only(actor, household, pack_dir)
+def _decide(session: Session, actor: Actor, household: Household, pack_dir: Path | None,
+            rules_dir: Path | None = None) -> Decision:
+    decision, pack = _decide_only(actor, household, pack_dir, rules_dir)
     PACKS.ensure_stored(session, pack)
     return decision
 
 
-def _decide_only(actor: Actor, household: Household, pack_dir: Path | None) -> tuple[Decision, Pack]:
+def _decide_only(actor: Actor, household: Household, pack_dir: Path | None,
+                 rules_dir: Path | None = None) -> tuple[Decision, Pack]:
     """The decision, and the pack that made it, touching no database (the pack may be loaded from its files)."""
     if actor.role not in CHECKERS:
         raise NotAllowed(f"{label(ROLE_NAMES, actor.role)}不能核查农户(只读)")
@@ -197,7 +201,7 @@ def _decide_only(actor: Actor, household: Household, pack_dir: Path | None) -> t
     if not privacy.in_scope(actor.scope, household.township, household.village):
         raise NotAllowed(f"此户不在 {actor.name} 负责的范围({actor.scope})内,无权核查")
     validate_household(household)
-    pack = pack_for(household.year, pack_dir)
+    pack = pack_for(household.year, pack_dir, rules_dir)
     return decide(household, pack), pack
 
 
@@ -225,18 +229,18 @@ class GroupedChecks:
 
     @staticmethod
     def prepare(session: Session, actor: Actor, household: Household, *, pack_dir: Path | None = None,
-                at: dt.datetime | None = None) -> PreparedCheck:
+                rules_dir: Path | None = None, at: dt.datetime | None = None) -> PreparedCheck:
         """Decide as ``check`` does; what the session did (the user looked up, the pack stored the first
         time) is committed here, so that a request waiting for its group holds no connection."""
-        prepared = GroupedChecks.decide(actor, household, pack_dir=pack_dir, at=at)
+        prepared = GroupedChecks.decide(actor, household, pack_dir=pack_dir, rules_dir=rules_dir, at=at)
         GroupedChecks.settle(session, prepared)
         return prepared
 
     @staticmethod
     def decide(actor: Actor, household: Household, *, pack_dir: Path | None = None,
-               at: dt.datetime | None = None) -> PreparedCheck:
+               rules_dir: Path | None = None, at: dt.datetime | None = None) -> PreparedCheck:
         """The decision and its record, as ``check`` makes them, without any database."""
-        decision, pack = _decide_only(actor, household, pack_dir)
+        decision, pack = _decide_only(actor, household, pack_dir, rules_dir)
         return PreparedCheck(decision, decision_row(decision, {c.cause: c.paid_before for c in decision.causes},
                                                     document=household.to_document(), at=at), pack)
 
@@ -271,9 +275,9 @@ def grouped_checks(engine: Engine) -> GroupedChecks | None:
     return GroupedChecks(engine)
 
 
-def pack_for(year: int, pack_dir: Path | None) -> Pack:
+def pack_for(year: int, pack_dir: Path | None, rules_dir: Path | None = None) -> Pack:
     try:
-        return PACKS.for_year(year, pack_dir)
+        return PACKS.for_year(year, pack_dir, rules_dir)
     except NoPackForYear as exc:
         raise DocumentError(f"{field_label('year')}:{exc}", field="year") from None
 
