@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from fangpin.money import format_exact
 
 Outcome = Literal["not_covered", "refer_dibao", "below_deductible", "already_paid", "pay"]
 OUTCOMES: tuple[Outcome, ...] = ("not_covered", "refer_dibao", "below_deductible", "already_paid", "pay")
+
+
+# An amount in yuan: written in JSON with at least two decimals ("5000.00", "3672.835"), as result files and
+# replay want it everywhere (pydantic would write Decimal('5000') as "5000"). Rates are written as the pack has them.
+Amount = Annotated[Decimal, PlainSerializer(format_exact, return_type=str, when_used="json")]
 
 
 class _Frozen(BaseModel):
@@ -37,27 +42,27 @@ class FiredRule(_Frozen):
 
 
 class TierSlice(_Frozen):
-    lower: Decimal
-    upper: Decimal | None
+    lower: Amount
+    upper: Amount | None
     rate: Decimal
-    slice: Decimal
-    amount: Decimal
+    slice: Amount
+    amount: Amount
     cites: Citation
 
 
 class CauseResult(_Frozen):
     cause: str
-    base: Decimal
+    base: Amount
     rule: str | None = None
-    deductible: Decimal | None = None
-    excess: Decimal = Decimal("0.00")
+    deductible: Amount | None = None
+    excess: Amount = Decimal("0.00")
     tiers: tuple[TierSlice, ...] = ()
-    uncapped: Decimal = Decimal("0.00")
-    cap: Decimal | None = None
+    uncapped: Amount = Decimal("0.00")
+    cap: Amount | None = None
     capped: bool = False
-    owed: Decimal = Decimal("0.00")
-    paid_before: Decimal = Decimal("0.00")
-    increment: Decimal = Decimal("0.00")
+    owed: Amount = Decimal("0.00")
+    paid_before: Amount = Decimal("0.00")
+    increment: Amount = Decimal("0.00")
 
 
 class DerivedValue(_Frozen):
@@ -65,7 +70,7 @@ class DerivedValue(_Frozen):
 
     id: str
     label: str
-    value: Decimal
+    value: Amount  # a count too is written with two decimals, as decisions always have been
 
 
 class PackRef(_Frozen):
@@ -83,10 +88,10 @@ class Decision(_Frozen):
     group: str | None
     group_label: str | None = None
     outcome: Outcome
-    per_capita_income: Decimal
+    per_capita_income: Amount
     causes: tuple[CauseResult, ...]
-    payout: Decimal
-    fee: Decimal
+    payout: Amount
+    fee: Amount
     rules: tuple[FiredRule, ...]
     notes: tuple[str, ...] = ()
     derived: tuple[DerivedValue, ...] = ()
@@ -100,35 +105,11 @@ class Decision(_Frozen):
         raise KeyError(name)
 
     def to_json_dict(self) -> dict[str, Any]:
-        """JSON-ready: amounts as two-decimal strings, rates as written in the pack."""
+        """JSON-ready: amounts as strings with at least two decimals (``Amount``), rates as written in the pack."""
         data: dict[str, Any] = self.model_dump(mode="json")
         if not data["derived"]:  # a pack without derived facts: the decision reads as it always has
             del data["derived"]
-        _format_amounts(data)
         return data
 
     def canonical_json(self) -> str:
         return json.dumps(self.to_json_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-_AMOUNT_KEYS = frozenset(
-    {
-        "per_capita_income", "payout", "fee", "base", "deductible", "excess", "uncapped", "cap", "owed",
-        "paid_before", "increment", "lower", "upper", "slice", "amount", "value",
-    }
-)
-
-
-def _format_amounts(node: Any) -> None:
-    """Pydantic writes Decimal('5000') as '5000'; result files and replay want '5000.00' everywhere."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "effect":  # parameter references such as "$illness_cap", not amounts
-                continue
-            if key in _AMOUNT_KEYS and isinstance(value, str):
-                node[key] = format_exact(Decimal(value))
-            else:
-                _format_amounts(value)
-    elif isinstance(node, list):
-        for item in node:
-            _format_amounts(item)
