@@ -82,8 +82,19 @@ def log_entry(request: Request) -> request_log.Entry | None:
         return None
     actor: Actor | None = getattr(request.state, "actor", None)
     return request_log.Entry(who=actor.name if actor else None, role=actor.role if actor else None,
-                             at=request.app.state.clock(), method=request.method, path=request.url.path,
+                             at=request.app.state.clock(), method=request.method, path=request_path(request),
                              status=getattr(request.scope.get("route"), "status_code", None) or 200)
+
+
+def request_path(request: Request) -> str:
+    """``request.url.path`` without building the whole URL (the Host header parsed, the URL split again) when
+    the path is made of the characters a URL's path may hold as they are; any other path as Starlette gives it
+    (it escapes some characters, and splitting the URL drops others)."""
+    path: str = request.scope["path"]
+    return path if _PLAIN_PATH.fullmatch(path) else request.url.path
+
+
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~!$&'()*+,;=:@%-]*")
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

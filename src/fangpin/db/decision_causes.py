@@ -7,6 +7,7 @@ and column-wise (``text_expr``), and read back row by row (``of``) or column-wis
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,7 +19,13 @@ COLUMNS = {"bases": "_base", "paid_before": "_paid_before", "amounts": ""}
 
 
 def as_text(values: Mapping[str, int]) -> str:
-    return json.dumps({cause: int(value) for cause, value in values.items()}, separators=(",", ":"))
+    """``json.dumps`` of the values as integers, compact: the same text, written without the encoder."""
+    return "{" + ",".join(f"{_key(cause)}:{int(value)}" for cause, value in values.items()) + "}"
+
+
+@functools.lru_cache(maxsize=256)
+def _key(cause: str) -> str:
+    return json.dumps(cause)
 
 
 def of(text: str | None) -> dict[str, int]:
