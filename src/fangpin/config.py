@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     api_threads: int = 2  # requests one API process works on at once (the rest wait in the event loop)
     # PostgreSQL: single checks of one county arriving together are committed together (db.grouped)
     api_group_commit: bool = True
+    # FastAPI's own OpenTelemetry (traces, metrics and logs of every request, to the providers configured in
+    # the process). Off: fangpin configures no provider, and asking for one costs every request (docs/api.md)
+    api_telemetry: bool = False
     console_session_hours: float = 8.0  # how long a sign-in to the web console lasts
     # the secret keying the audit chains (fangpin.audit.keys); default: beside a SQLite database as <file>.key,
     # else fangpin-chain.key in the working folder. Keep it outside the database and its backups.

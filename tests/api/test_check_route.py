@@ -115,3 +115,25 @@ def test_checks_do_not_go_through_fastapis_solver(api: Api, monkeypatch: pytest.
     assert solved == []
     assert api.get("/v1/claims", who="office").status_code == 200
     assert solved
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_fastapis_telemetry_looks_for_providers_only_when_the_setting_asks(
+        enabled: bool, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FastAPI's native OpenTelemetry asks for the global providers on every request, reading the
+    environment each time; fangpin configures none, so by default (``api_telemetry`` off) it is not asked."""
+    from opentelemetry import trace
+
+    asked: list[str] = []
+    real = trace.get_tracer_provider
+
+    def counted() -> Any:
+        asked.append("tracer")
+        return real()
+
+    monkeypatch.setattr(trace, "get_tracer_provider", counted)
+    if enabled:
+        monkeypatch.setenv("FANGPIN_API_TELEMETRY", "true")
+    with TestClient(create_app(database_url)) as client:
+        assert client.get("/v1/health").status_code == 200
+    assert bool(asked) is enabled

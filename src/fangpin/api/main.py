@@ -46,10 +46,13 @@ def _description() -> str:
 
 def build_app(lifespan: Lifespan | None = None) -> FastAPI:
     """The routes, the error handlers and the OpenAPI document, with no database yet."""
+    settings = get_settings()
+    telemetry = settings.api_telemetry  # off: FastAPI does not look for OpenTelemetry providers per request
     app = FastAPI(title="fangpin", version=getattr(fangpin, "__version__", "0.1.0"), description=_description(),
-                  openapi_url="/v1/openapi.json", docs_url="/v1/docs", redoc_url=None, lifespan=lifespan)
+                  openapi_url="/v1/openapi.json", docs_url="/v1/docs", redoc_url=None, lifespan=lifespan,
+                  telemetry={"tracing": telemetry, "metrics": telemetry, "logs": telemetry})
     errors.install(app)
-    settings = get_settings()  # limits on bodies, before a body is read or anyone signed in (docs/limits.md)
+    # limits on bodies, before a body is read or anyone signed in (docs/limits.md)
     app.add_middleware(BodyLimit, max_body=settings.max_body_kb << 10,
                        max_upload=settings.max_upload_request_mb << 20)
     v1 = APIRouter(prefix="/v1")
