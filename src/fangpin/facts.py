@@ -39,6 +39,12 @@ def _non_negative_fen(value: Decimal) -> Decimal:
 Money = Annotated[Decimal, BeforeValidator(_exact_amount), AfterValidator(_non_negative_fen)]
 
 
+def money(value: object) -> Decimal:
+    """``Money``'s validation called directly (without a pydantic adapter): the amount, or a ValueError
+    whose text is the message pydantic would give."""
+    return _non_negative_fen(_exact_amount(value))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 

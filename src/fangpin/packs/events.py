@@ -9,17 +9,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import polars as pl
-from pydantic import TypeAdapter, ValidationError
 
 from fangpin.errors import DocumentError
-from fangpin.facts import Household, Money
+from fangpin.facts import Household, money
 from fangpin.money import ZERO, to_fen
 from fangpin.packs.conditions import holds, holds_expr
 from fangpin.packs.loader import Pack
 from fangpin.packs.schema import Cause, EventField
 from fangpin.packs.structure import STATUS_VOCABULARY, event_kinds
-
-_AMOUNT: TypeAdapter[Decimal] = TypeAdapter(Money)  # as a document's amounts: exact, non-negative, fen
 
 
 @dataclass(frozen=True)
@@ -104,11 +101,9 @@ def _value(field: EventField, raw: object, where: str, pack: Pack) -> Decimal | 
         raw = field.default
     if field.type == "money":
         try:
-            amount = _AMOUNT.validate_python(raw)
-        except ValidationError as exc:
-            message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
-            raise DocumentError(f"{where}: {message}", field=where) from None
-        return amount
+            return money(raw)  # as a document's amounts: exact, non-negative, fen
+        except ValueError as exc:
+            raise DocumentError(f"{where}: {exc}", field=where) from None
     if field.type == "bool":
         if not isinstance(raw, bool):
             raise DocumentError(f"{where}: 应为 true 或 false,不是 {raw!r}", field=where)
