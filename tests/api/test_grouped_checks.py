@@ -78,7 +78,9 @@ def test_concurrent_checks_get_distinct_chained_committed_records(database_url: 
 
 @pytest.fixture
 def group(database_url: str) -> Iterator[GroupedChecks]:
-    yield GroupedChecks(get_engine(database_url))
+    grouped = GroupedChecks(get_engine(database_url))
+    yield grouped
+    grouped.close()  # the lanes' connections back to the pool before the database goes
 
 
 def _prepared(database_url: str, household_id: str) -> PreparedCheck:
@@ -168,3 +170,35 @@ def test_a_record_that_cannot_be_stored_fails_alone(database_url: str, group: Gr
 def test_group_commit_is_for_postgresql_only(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="PostgreSQL"):
         GroupCommit(sa.create_engine(f"sqlite:///{tmp_path / 'f.db'}"), DecisionRecord)
+
+
+@postgresql_only
+def test_a_busy_lane_keeps_its_connection_and_gives_it_back_when_idle_or_closed(
+        database_url: str, group: GroupedChecks, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches that follow each other are stored on one connection (no new checkout, so no pre-ping,
+    between them); an idle lane gives it back to the pool, and ``close`` stores what is queued and stops
+    every lane at once."""
+    import fangpin.db.grouped as grouped_module
+
+    engine = group.group.engine
+    checkouts: list[object] = []
+    sa.event.listen(engine, "checkout", lambda *args: checkouts.append(args))
+    monkeypatch.setattr(grouped_module, "HOLD_SECONDS", 5.0)  # a slow machine's gap between batches is held too
+    prepared = [_prepared(database_url, f"{COUNTY}-{number:04d}") for number in range(6)]
+    group.submit(prepared[0], _entry(0)).result(30)  # the lane starts, takes a connection (the key is read)
+    checkouts.clear()
+    for number, check in enumerate(prepared[1:3], 1):  # one after another: each its own batch
+        group.submit(check, _entry(number)).result(30)
+    assert group.group.batches == 3 and checkouts == []  # on the connection the first batch took
+    assert engine.pool.checkedout() == 1  # held for the next batch
+
+    rest = [group.submit(check, _entry(number)) for number, check in enumerate(prepared[3:], 3)]
+    started = time.monotonic()
+    group.close()
+    assert all(future.done() for future in rest) and len({future.result() for future in rest}) == 3
+    assert time.monotonic() - started < 4.0  # not the hold's 5 s: closing wakes the lane
+    assert engine.pool.checkedout() == 0
+    assert not any(thread.is_alive() for thread in threading.enumerate()
+                   if thread.name.startswith("fangpin-group-commit-"))
+    with session_scope(database_url) as session:
+        assert verify_chains(session, ("decisions",)) == []

@@ -106,6 +106,9 @@ def create_app(database_url: str | None = None, *, clock: Clock | None = None,
         gc.collect()
         gc.freeze()  # the packs, engines and modules loaded so far live as long as the process: not scanned again
         yield
+        grouped = getattr(app.state, "grouped_checks", None)
+        if grouped is not None:  # the checks queued are stored, the lanes' connections given back
+            await to_thread.run_sync(grouped.close)
 
     app = build_app(lifespan)
     engine = get_engine(database_url or settings.database_url)

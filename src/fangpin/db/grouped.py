@@ -6,11 +6,13 @@ Why: appending one record holds the county's chain lock from reading the chain's
 county's appends are one at a time, and what limits them is the round trips and the WAL flush made while
 the lock is held. Here a process keeps one *lane* per (chain, county): whoever submits an append puts it
 in the lane's queue; the lane's thread takes everything queued (up to ``MAX_BATCH``), and in two round trips
-on a connection it keeps while busy — (1) BEGIN, the chain's advisory lock and the read of its end, (2) the
-records in one INSERT, their chain-head record, the rows that go with them (each check's request-log
-line) and COMMIT, pipelined — appends them all. Appends arriving meanwhile form the next batch: there is no
-waiting window, the batch is whatever queued during the previous commit. Another process (the API's other
-workers, a screening run) takes the same lock, as every appender does (``db.locks``).
+on a connection it keeps while busy (and ``HOLD_SECONDS`` after, for the next batch) — (1) BEGIN, the
+chain's advisory lock and the read of its end, (2) one statement inserting the records, their chain-head
+record and the rows that go with them (each check's request-log line), and COMMIT, pipelined — appends
+them all. Appends arriving meanwhile form the next batch: there is no waiting window, the batch is whatever
+queued during the previous commit. Another process (the API's other workers, a screening run) takes the
+same lock, as every appender does (``db.locks``). ``close`` (the API's shutdown) stores what is queued and
+stops the lanes.
 
 The records are linked exactly as ``db.chained.append_rows`` links them (the same payload and keyed hash,
 one chain-head record for the batch's end), so ``fangpin audit verify`` cannot tell the two apart. A batch
@@ -40,7 +42,10 @@ from fangpin.db.models import Base, ChainHead
 from fangpin.db.session import unavailable
 
 MAX_BATCH = 256  # records per transaction: enough for any burst of one process's requests
-IDLE_SECONDS = 2.0  # a lane's thread (and its connection) stays this long after its last append
+IDLE_SECONDS = 2.0  # a lane's thread stays this long after its last append
+# A lane keeps its connection this long after a batch for the next one: under load the next batch comes
+# within milliseconds, and taking a connection from the pool again costs its check (a round trip)
+HOLD_SECONDS = 0.1
 
 
 @dataclass
@@ -71,13 +76,15 @@ class GroupCommit:
         self.appended = 0
         self._lanes: dict[str, _Lane] = {}
         self._guard = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._closing = False
         quote = engine.dialect.identifier_preparer.quote
         self._columns = [column.name for column in self.table.columns if column.name != "id"
                          or not self.table.c.id.autoincrement or issubclass(self.table.c.id.type.python_type, str)]
         self._end = (f"SELECT seq, record_hash FROM {quote(self.table.name)} WHERE county = %s "
                      "ORDER BY seq DESC LIMIT 1")
         self._quote = quote
-        self._statements: dict[tuple[str, tuple[str, ...], int], tuple[str, list[Any]]] = {}
+        self._statements: dict[tuple[str, tuple[str, ...], int, int], tuple[str, list[Any]]] = {}
 
     def submit(self, county: str, row: dict[str, Any],
                others: Iterable[tuple[Table, dict[str, Any]]] = ()) -> Future[int]:
@@ -93,8 +100,22 @@ class GroupCommit:
                 lane.wake.notify()
                 return append.future
             lane.running = True
-        threading.Thread(target=self._run, args=(lane,), name=f"fangpin-group-commit-{county}", daemon=True).start()
+            thread = threading.Thread(target=self._run, args=(lane,), name=f"fangpin-group-commit-{county}",
+                                      daemon=True)
+            self._threads = [*(alive for alive in self._threads if alive.is_alive()), thread]
+        thread.start()
         return append.future
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Let every lane finish what is queued, give its connection back and stop (the API's shutdown):
+        appends submitted after this are still stored, each lane then stopping when idle."""
+        with self._guard:
+            self._closing = True
+            for lane in self._lanes.values():
+                lane.wake.notify_all()
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout)
 
     def append(self, county: str, row: dict[str, Any], others: Iterable[tuple[Table, dict[str, Any]]] = ()) -> int:
         """``submit``, waiting for the commit."""
@@ -108,18 +129,20 @@ class GroupCommit:
         try:
             while True:
                 with self._guard:
-                    if not lane.pending:
+                    if not lane.pending and connection is not None and not self._closing:
+                        lane.wake.wait(HOLD_SECONDS)
+                    idle = not lane.pending
+                if idle and connection is not None:  # no next batch: the connection back to the pool
+                    connection.close()
+                    connection = None
+                with self._guard:
+                    if not lane.pending and not self._closing:
                         lane.wake.wait(IDLE_SECONDS)
                     if not lane.pending:
                         lane.running = False
                         return
                     batch, lane.pending = lane.pending[:MAX_BATCH], lane.pending[MAX_BATCH:]
                 connection, outcomes = self._commit(connection, lane.county, batch)
-                with self._guard:
-                    idle = not lane.pending
-                if idle and connection is not None:  # back to the pool before anyone is answered
-                    connection.close()
-                    connection = None
                 for append, outcome in zip(batch, outcomes, strict=True):
                     if isinstance(outcome, BaseException):
                         append.future.set_exception(outcome)
@@ -191,31 +214,45 @@ class GroupCommit:
             for table, values in append.others:
                 others.setdefault(table, []).append(values)
         dialect = connection.dialect
-        # Raw cursors: the statements are written with PostgreSQL's own $n placeholders, so psycopg sends
-        # them as they are. With %s it would parse every statement of more than 50 parameters again on
-        # each execution (it caches only smaller ones), and a batch of records has 25 per record.
-        with psycopg.RawCursor(raw) as appending, psycopg.RawCursor(raw) as recording:
+        head = {"chain": self.table.name, "county": county, "seq": seq, "record_hash": previous,
+                "recorded_at": queries.now()}
+        parts = [(self.table, self._columns, rows), (cast(Table, ChainHead.__table__), list(head), [head]),
+                 *((table, list(table_rows[0]), table_rows) for table, table_rows in others.items())]
+        # One statement: the records, their chain-head record and the rows that go with them, each INSERT a
+        # data-modifying WITH (PostgreSQL runs each exactly once), then COMMIT, pipelined: one round trip.
+        # A raw cursor: the statement is written with PostgreSQL's own $n placeholders, so psycopg sends it
+        # as it is. With %s it would parse every statement of more than 50 parameters again on each
+        # execution (it caches only smaller ones), and a batch of records has 25 per record.
+        with psycopg.RawCursor(raw) as appending:
             with raw.pipeline():
-                appending.execute(*self._insert(dialect, self.table, self._columns, rows, returning="id, seq"))
-                recording.execute(*self._insert(dialect, cast(Table, ChainHead.__table__),
-                                                ["chain", "county", "seq", "record_hash", "recorded_at"],
-                                                [{"chain": self.table.name, "county": county, "seq": seq,
-                                                  "record_hash": previous, "recorded_at": queries.now()}]))
-                for table, table_rows in others.items():
-                    recording.execute(*self._insert(dialect, table, list(table_rows[0]), table_rows))
+                appending.execute(*self._together(dialect, parts))
                 raw.commit()
             ids = {int(found_seq): int(new_id) for new_id, found_seq in appending.fetchall()}
         return [ids[row["seq"]] for row in rows]
 
+    def _together(self, dialect: Any,
+                  parts: list[tuple[Table, list[str], list[dict[str, Any]]]]) -> tuple[str, list[Any]]:
+        """The INSERTs of ``parts`` as one statement answering the first's ``id, seq``."""
+        statements: list[str] = []
+        values: list[Any] = []
+        for index, (table, columns, rows) in enumerate(parts):
+            sql, bound = self._insert(dialect, table, columns, rows, returning="id, seq" if index == 0 else "",
+                                      first=len(values) + 1)
+            statements.append(f"inserted{index} AS ({sql})")
+            values += bound
+        return f"WITH {', '.join(statements)} SELECT id, seq FROM inserted0", values
+
     def _insert(self, dialect: Any, table: Table, columns: list[str], rows: list[dict[str, Any]],
-                returning: str = "") -> tuple[str, list[Any]]:
-        """One multi-row INSERT, its values bound as SQLAlchemy binds them (a JSON column as JSON)."""
-        built = self._statements.get((table.name, tuple(columns), len(rows)))
+                returning: str = "", first: int = 1) -> tuple[str, list[Any]]:
+        """One multi-row INSERT, its placeholders numbered from ``first``, its values bound as SQLAlchemy
+        binds them (a JSON column as JSON)."""
+        shape = (table.name, tuple(columns), len(rows), first)
+        built = self._statements.get(shape)
         if built is None:  # one text per batch size: psycopg prepares each once it is used often
             width = len(columns)
-            placeholders = ", ".join("(" + ", ".join(f"${row * width + n}" for n in range(1, width + 1)) + ")"
-                                     for row in range(len(rows)))
-            built = self._statements[(table.name, tuple(columns), len(rows))] = (
+            placeholders = ", ".join(
+                "(" + ", ".join(f"${first + row * width + n}" for n in range(width)) + ")" for row in range(len(rows)))
+            built = self._statements[shape] = (
                 f"INSERT INTO {self._quote(table.name)} ({', '.join(self._quote(name) for name in columns)}) "
                 f"VALUES {placeholders}{f' RETURNING {returning}' if returning else ''}",
                 [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns],

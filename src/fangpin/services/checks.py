@@ -261,6 +261,10 @@ class GroupedChecks:
         if session.in_transaction():
             session.commit()
 
+    def close(self) -> None:
+        """Store what is queued and give the lanes' connections back (the API's shutdown)."""
+        self.group.close()
+
     def submit(self, prepared: PreparedCheck, entry: request_log.Entry | None) -> Future[int]:
         return self.group.submit(prepared.decision.county, prepared.row,
                                  [request_log.row(entry)] if entry is not None else [])
