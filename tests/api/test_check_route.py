@@ -5,6 +5,7 @@ request log: the two are run side by side here, on SQLite and on PostgreSQL, on 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,7 +53,6 @@ def _answer(response: Response) -> tuple[int, str | None, str | None, Any]:
 def _requests(api: Api) -> list[tuple[str, dict[str, str], bytes]]:
     """(what, headers, body): accepted checks and every kind of refusal a check meets, in the order the
     dependencies meet them (the user before the body)."""
-    import json
 
     def raw(value: Any) -> bytes:
         return json.dumps(value, ensure_ascii=False).encode()
