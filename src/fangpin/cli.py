@@ -39,6 +39,18 @@ def _fail(exc: FangpinError, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+@app.callback()
+def _settings_first() -> None:
+    """Every command reads its settings first: a malformed FANGPIN_* variable is one line naming it (exit 2),
+    before any work, never a traceback halfway through."""
+    from fangpin.config import SettingsError, get_settings
+
+    try:
+        get_settings()
+    except SettingsError as exc:
+        raise _fail(exc, 2) from None
+
+
 @app.command()
 def check(
     files: Annotated[list[Path], typer.Argument(help="Household documents, YAML or JSON (docs/policy.md section 9).")],

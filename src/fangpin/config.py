@@ -13,8 +13,10 @@ import functools
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fangpin.errors import FangpinError
 
 
 class Settings(BaseSettings):
@@ -71,9 +73,20 @@ class Settings(BaseSettings):
     simulate_sync_max_households: int = Field(default=200_000, ge=0)
 
 
+class SettingsError(FangpinError):
+    """A FANGPIN_* variable (or its line in .env) that is not a valid value for its setting."""
+
+
 @functools.lru_cache(maxsize=16)
 def _settings(environment: tuple[tuple[str, str], ...], cwd: str) -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "FANGPIN_" + "_".join(str(part) for part in error["loc"]).upper()
+            problems.append(f"{name}={str(error.get('input'))[:60]!r} 不是有效的设置值({error['msg']})")
+        raise SettingsError(";".join(problems)) from None
 
 
 def get_settings() -> Settings:

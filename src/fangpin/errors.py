@@ -28,6 +28,7 @@ beside the code that raises them; the module is given for those not defined here
                                                     fangpin.claims
         - Invalid               a request value failing validation, by its path (422) fangpin.api.errors
     - MalformedBody             the request body is not a JSON document (400)        fangpin.api.errors
+    - SettingsError             a FANGPIN_* variable is not a valid value             fangpin.config
 
 Not in the tree, on purpose: the web console's control-flow signals ``LoginRequired`` (303 to the login
 page), ``NotSignedIn`` (401) and ``Forbidden`` (403) in ``fangpin.web.auth``, and ``RunMissing`` in

@@ -192,3 +192,27 @@ def test_fund_input_is_read_as_accountants_write_it_and_printed_grouped(env: dic
     assert json.loads(wan.stdout)["fiscal_input"] == "1125000.50"
     assert ambiguous.exit_code == 2 and "1,00,000" in ambiguous.stderr and "每三位" in ambiguous.stderr
     assert json.loads(runner.invoke(app, [*fund, "--json"], env=env).stdout)["fiscal_input"] == "1125000.50"
+
+
+@pytest.mark.parametrize(("variable", "value"), [("FANGPIN_API_TELEMETRY", "maybe"),
+                                                 ("FANGPIN_MEMORY_BUDGET_MB", "lots"),
+                                                 ("FANGPIN_MEMORY_BUDGET_MB", "10")])
+def test_a_malformed_setting_is_one_line_naming_it_before_any_work(
+        variable: str, value: str, env: dict[str, str], tmp_path: Path) -> None:
+    """Every command reads its settings first: a FANGPIN_* variable that is not a valid value for its setting
+    stops the command with one line naming the variable (exit 2), no traceback, and nothing of an earlier
+    run stored is touched."""
+    drop = base_drop(tmp_path / "drop", [settlement("S1", 1, "2019-03-15", "30000.00")])
+    assert _screen(drop, env).exit_code == 0  # type: ignore[attr-defined]
+    runs = sorted(path.name for path in (tmp_path / "runs").iterdir())
+    with get_engine(env["FANGPIN_DATABASE_URL"]).connect() as connection:
+        stored = connection.execute(sa.text("SELECT count(*) FROM decisions")).scalar()
+
+    for command in (["screen", str(drop), "--year", "2019", "--county", "130434"], ["runs"]):
+        result = runner.invoke(app, command, env={**env, variable: value})
+        assert result.exit_code == 2, result.output
+        assert variable in result.output and "不是有效的设置值" in result.output
+        assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert sorted(path.name for path in (tmp_path / "runs").iterdir()) == runs
+    with get_engine(env["FANGPIN_DATABASE_URL"]).connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM decisions")).scalar() == stored
