@@ -79,6 +79,9 @@ class PackRef(_Frozen):
     hash: str
 
 
+_NO_DERIVED = {"derived"}  # a pack without derived facts: the decision reads as it always has
+
+
 class Decision(_Frozen):
     household_id: str
     year: int
@@ -107,9 +110,15 @@ class Decision(_Frozen):
     def to_json_dict(self) -> dict[str, Any]:
         """JSON-ready: amounts as strings with at least two decimals (``Amount``), rates as written in the pack."""
         data: dict[str, Any] = self.model_dump(mode="json")
-        if not data["derived"]:  # a pack without derived facts: the decision reads as it always has
-            del data["derived"]
+        if not data["derived"]:
+            del data["derived"]  # as _NO_DERIVED
         return data
+
+    def to_json_bytes(self) -> bytes:
+        """``to_json_dict`` written as compact UTF-8 JSON, the bytes ``json.dumps(to_json_dict(),
+        ensure_ascii=False, separators=(",", ":"))`` gives, by pydantic's serializer in one pass (half the
+        time: the check's answer)."""
+        return self.__pydantic_serializer__.to_json(self, exclude=None if self.derived else _NO_DERIVED)
 
     def canonical_json(self) -> str:
         return json.dumps(self.to_json_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))

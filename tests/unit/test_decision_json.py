@@ -138,3 +138,26 @@ def test_amounts_have_two_decimals_or_every_digit_and_rates_are_as_the_pack_has_
     assert [(tier["lower"], tier["rate"], tier["amount"]) for tier in illness["tiers"]] == [
         ("0.00", "0.50", "10000.00"), ("20000.00", "0.60", "12000.00")]
     assert written == reference_json(decision)
+
+
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=12)  # quotes, backslashes, control characters, CJK, emoji
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), village=_TEXT, note=_TEXT, pack_name=st.sampled_from(
+    ["handan-2019", "handan-2020", "hebei-monitoring-2023"]))
+def test_the_written_bytes_are_json_dumps_of_the_dict(seed: int, village: str, note: str, pack_name: str) -> None:
+    """``to_json_bytes`` (pydantic's serializer, what a check answers) is byte for byte what ``json.dumps`` of
+    ``to_json_dict`` wrote (compact, not ASCII-escaped), for every kind of text a document may carry."""
+    rng = random.Random(seed)
+    pack = pack_named(pack_name)
+    if pack_name == "hebei-monitoring-2023":
+        data = monitored(rng, 0)
+    else:
+        data = json.loads(json.dumps(random_household(rng, "130434-H0001").model_dump(
+            mode="json", exclude_none=True)).replace('"2019-', f'"{pack.meta.years[0]}-'))
+        data["year"] = pack.meta.years[0]
+    decision = decide(household_from(data), pack)
+    decision = decision.model_copy(update={"village": village, "township": note or None, "notes": (note,)})
+    assert decision.to_json_bytes() == json.dumps(decision.to_json_dict(), ensure_ascii=False,
+                                                  separators=(",", ":")).encode()
