@@ -1,6 +1,7 @@
 """POST /v1/checks is served by ``CheckRoute``, which calls the route's dependencies in straight-line code
-instead of FastAPI's solver. Every request, accepted or refused, must be answered exactly as FastAPI's own
-route for the same endpoint answers it (status, headers that matter, body) and leave the same line in the
+instead of FastAPI's solver, and reached by ``Direct``, in the router, without FastAPI's route matching. Every
+request, accepted or refused, must be answered exactly as FastAPI's own route for the same endpoint, reached
+through FastAPI's routing, answers it (status, headers that matter, body) and leave the same line in the
 request log: the two are run side by side here, on SQLite and on PostgreSQL, on the same database."""
 
 from __future__ import annotations
@@ -19,15 +20,19 @@ from fangpin.api.main import create_app
 from fangpin.api.routes import checks as check_route
 from fangpin.db.claims_models import RequestLog
 from fangpin.db.session import session_scope
+from fangpin.services.users import add_user
 from tests.api.conftest import Api
-from tests.support import document
+from tests.support import COUNTY, START, Clock, document
 
 
 @pytest.fixture
 def general(api: Api) -> Iterator[TestClient]:
     """A second app on the same database whose POST /v1/checks is FastAPI's general route for the same
-    endpoint (placed before the app's own, so that it is the one matched)."""
+    endpoint (placed before the app's own, so that it is the one matched), reached through FastAPI's routing
+    (the router's ``Direct`` taken out)."""
     app = create_app(api.database_url, clock=api.clock)
+    assert isinstance(app.router.middleware_stack, check_route.Direct)
+    app.router.middleware_stack = app.router.middleware_stack.app
     plain = APIRoute("/v1/checks", check_route.post_check, methods=["POST"], status_code=201)
     assert not isinstance(plain, check_route.CheckRoute)
     app.router.routes.insert(0, plain)
@@ -115,6 +120,32 @@ def test_checks_do_not_go_through_fastapis_solver(api: Api, monkeypatch: pytest.
     assert solved == []
     assert api.get("/v1/claims", who="office").status_code == 200
     assert solved
+
+
+@pytest.mark.parametrize("telemetry", [False, True])
+def test_checks_skip_the_route_matching_unless_telemetry_is_on(
+        telemetry: bool, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Direct`` hands a check to its route without FastAPI matching any route (it does for another path,
+    and for the check too with telemetry on, which names the route matched); the check is answered either way."""
+    if telemetry:
+        monkeypatch.setenv("FANGPIN_API_TELEMETRY", "true")
+    app = create_app(database_url, clock=Clock(START))
+    assert isinstance(app.router.middleware_stack, check_route.Direct) is not telemetry
+    with session_scope(database_url) as session:
+        surveyor = {"Authorization": f"Bearer {add_user(session, 'surveyor', 'surveyor', COUNTY)}"}
+    matched: list[str] = []
+    real = APIRoute.matches
+
+    def counted(self: APIRoute, scope: Any) -> Any:
+        matched.append(self.path)
+        return real(self, scope)
+
+    monkeypatch.setattr(APIRoute, "matches", counted)
+    with TestClient(app) as client:
+        assert client.post("/v1/checks", json=document("130434-0301"), headers=surveyor).status_code == 201
+        assert bool(matched) is telemetry
+        assert client.get("/v1/claims", headers=surveyor).status_code == 200
+        assert matched
 
 
 @pytest.mark.parametrize("enabled", [False, True])
