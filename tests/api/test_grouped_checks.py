@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from fangpin.db import grouped as grouped_module
 from fangpin.db.claims_models import RequestLog
 from fangpin.db.grouped import GroupCommit
 from fangpin.db.locks import lock_key
@@ -124,7 +125,13 @@ def _until(condition: Callable[[], bool]) -> None:
 
 
 @postgresql_only
-def test_appends_waiting_for_the_chain_are_committed_together(database_url: str, group: GroupedChecks) -> None:
+@pytest.mark.parametrize("max_batch", [256, 16])
+def test_appends_waiting_for_the_chain_are_committed_together(database_url: str, group: GroupedChecks,
+                                                              max_batch: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first append's lane waits for the chain's lock (a screening run holds it); the forty appended
+    meanwhile join its batch once the lock is had, up to ``MAX_BATCH`` records a transaction (the rest follow
+    in the next batches), instead of waiting for that transaction to commit before their own begins."""
+    monkeypatch.setattr(grouped_module, "MAX_BATCH", max_batch)
     prepared = [_prepared(database_url, f"{COUNTY}-{number:04d}") for number in range(41)]
     with chain_held(database_url):
         first = group.submit(prepared[0], _entry(0))
@@ -134,7 +141,8 @@ def test_appends_waiting_for_the_chain_are_committed_together(database_url: str,
         assert not first.done() and not any(future.done() for future in rest)  # nothing answered before commit
     ids = [future.result(30) for future in [first, *rest]]
 
-    assert (group.group.batches, group.group.appended) == (2, 41)  # the first alone, then the forty together
+    # all in one transaction, or 16 (the first and 15 that queued), 16 and 9
+    assert (group.group.batches, group.group.appended) == (1 if max_batch > 41 else 3, 41)
     assert len(set(ids)) == 41
     with session_scope(database_url) as session:
         stored = session.execute(sa.select(DecisionRecord.id, DecisionRecord.household_id, DecisionRecord.seq)

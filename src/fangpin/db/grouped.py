@@ -2,17 +2,20 @@
 for the same chain's lock, are linked and committed together, in one transaction, and each waiter is told
 its record's id only once that transaction has committed (durably: ``synchronous_commit`` as configured).
 
-Why: appending one record holds the county's chain lock from reading the chain's end to COMMIT, so one
-county's appends are one at a time, and what limits them is the round trips and the WAL flush made while
-the lock is held. Here a process keeps one *lane* per (chain, county): whoever submits an append puts it
-in the lane's queue; the lane's thread takes everything queued (up to ``MAX_BATCH``), and in two round trips
-on a connection it keeps while busy (and ``HOLD_SECONDS`` after, for the next batch) — (1) BEGIN, the
-chain's advisory lock and the read of its end, (2) one statement inserting the records, their chain-head
-record and the rows that go with them (each check's request-log line), and COMMIT, pipelined — appends
-them all. Appends arriving meanwhile form the next batch: there is no waiting window, the batch is whatever
-queued during the previous commit. Another process (the API's other workers, a screening run) takes the
-same lock, as every appender does (``db.locks``). ``close`` (the API's shutdown) stores what is queued and
-stops the lanes.
+Why: appending one record holds the county's chain lock from reading the chain's end to COMMIT, so one county's
+appends are one at a time, and what limits them is the round trips and the WAL flush made while the lock is
+held. Here a process keeps one *lane* per (chain, county): whoever submits an append puts it in the lane's
+queue; the lane's thread takes what is queued and, in two round trips on a connection it keeps while busy (and
+``HOLD_SECONDS`` after, for the next batch) — (1) BEGIN, the chain's advisory lock and the read of its end, (2)
+one statement inserting the records, their chain-head record and the rows that go with them (each check's
+request-log line), and COMMIT, pipelined — appends them all. What queued while the lane waited for the lock
+joins the batch once the lock is had (up to ``MAX_BATCH`` in all): the lock is what appenders wait for (another
+process's lane holds it for its own batch), so whatever arrives meanwhile is committed with the batch instead of
+waiting for the next one (at 16 clients on two workers, the batches doubled and a check's wait for its commit
+fell by a third: docs/scaling.md). There is no waiting window: a batch is whatever queued during the previous
+commit and the wait for the lock. Another process (the API's other workers, a screening run) takes the same
+lock, as every appender does (``db.locks``). ``close`` (the API's shutdown) stores what is queued and stops the
+lanes.
 
 The records are linked exactly as ``db.chained.append_rows`` links them (the same payload and keyed hash,
 one chain-head record for the batch's end), so ``fangpin audit verify`` cannot tell the two apart. A batch
@@ -142,7 +145,7 @@ class GroupCommit:
                         lane.running = False
                         return
                     batch, lane.pending = lane.pending[:MAX_BATCH], lane.pending[MAX_BATCH:]
-                connection, outcomes = self._commit(connection, lane.county, batch)
+                connection, outcomes = self._commit(connection, lane.county, batch, lane)
                 for append, outcome in zip(batch, outcomes, strict=True):
                     if isinstance(outcome, BaseException):
                         append.future.set_exception(outcome)
@@ -160,14 +163,15 @@ class GroupCommit:
             if connection is not None:
                 connection.close()
 
-    def _commit(self, connection: Connection | None, county: str,
-                batch: list[_Append]) -> tuple[Connection | None, list[int | Exception]]:
+    def _commit(self, connection: Connection | None, county: str, batch: list[_Append],
+                lane: _Lane | None = None) -> tuple[Connection | None, list[int | Exception]]:
         """Append and commit the batch (each alone if together they fail): the connection to keep, if any,
-        and each append's id or error."""
+        and each append's id or error. With ``lane``, what queued for it by the time the chain's lock is had
+        joins ``batch`` (in place: the caller answers every append in it)."""
         try:
             if connection is None:
                 connection = self.engine.connect()  # checked: a connection the server dropped is replaced
-            ids: list[int | Exception] = list(self._store(connection, county, batch))
+            ids: list[int | Exception] = list(self._store(connection, county, batch, lane))
         except Exception as exc:
             if connection is not None:
                 if unavailable(exc):
@@ -185,23 +189,29 @@ class GroupCommit:
         self.appended += len(batch)
         return connection, ids
 
-    def _store(self, connection: Connection, county: str, batch: list[_Append]) -> list[int]:
+    def _store(self, connection: Connection, county: str, batch: list[_Append], lane: _Lane | None) -> list[int]:
         raw: Any = connection.connection.driver_connection
         try:
-            return self._store_raw(raw, connection, county, batch)
+            return self._store_raw(raw, connection, county, batch, lane)
         except psycopg.Error as exc:
             with contextlib.suppress(psycopg.Error):
                 raw.rollback()
             raise sa_exc.DBAPIError.instance(None, None, exc, psycopg.Error,
                                              connection_invalidated=raw.closed) from exc
 
-    def _store_raw(self, raw: Any, connection: Connection, county: str, batch: list[_Append]) -> list[int]:
+    def _store_raw(self, raw: Any, connection: Connection, county: str, batch: list[_Append],
+                   lane: _Lane | None) -> list[int]:
         key = chain_key(self.engine)
         with raw.cursor() as locking, raw.cursor() as reading:
             with raw.pipeline():  # BEGIN, the lock, then the end: its own statement sees the last holder's commit
                 locking.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(self.table.name, county),))
                 reading.execute(self._end, (county,))
             last = reading.fetchone()
+        if lane is not None:  # what queued while the lock was awaited: committed now, not after another wait
+            with self._guard:
+                room = MAX_BATCH - len(batch)
+                batch += lane.pending[:room]
+                del lane.pending[:room]
         seq, previous = (int(last[0]), str(last[1])) if last else (0, GENESIS)
         rows = [append.row for append in batch]
         for row in rows:
