@@ -109,16 +109,17 @@ class Decision(_Frozen):
 
     def to_json_dict(self) -> dict[str, Any]:
         """JSON-ready: amounts as strings with at least two decimals (``Amount``), rates as written in the pack."""
-        data: dict[str, Any] = self.model_dump(mode="json")
-        if not data["derived"]:
-            del data["derived"]  # as _NO_DERIVED
+        data: dict[str, Any] = self.model_dump(mode="json", exclude=self._excluded())
         return data
 
     def to_json_bytes(self) -> bytes:
         """``to_json_dict`` written as compact UTF-8 JSON, the bytes ``json.dumps(to_json_dict(),
         ensure_ascii=False, separators=(",", ":"))`` gives, by pydantic's serializer in one pass (half the
         time: the check's answer)."""
-        return self.__pydantic_serializer__.to_json(self, exclude=None if self.derived else _NO_DERIVED)
+        return self.__pydantic_serializer__.to_json(self, exclude=self._excluded())
+
+    def _excluded(self) -> set[str] | None:
+        return None if self.derived else _NO_DERIVED
 
     def canonical_json(self) -> str:
         return json.dumps(self.to_json_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
